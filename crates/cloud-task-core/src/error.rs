@@ -1,0 +1,559 @@
+//! The one error type of the SDK, by phase.
+//!
+//! Every fallible call of the core and of both drivers returns [`Error`]. Its variants say
+//! *when* things went wrong:
+//!
+//! | variant | phase | retried by the SDK? |
+//! |---|---|---|
+//! | [`Error::InvalidInput`] | before anything was sent | no: fix the input |
+//! | [`Error::Transport`] | sending or receiving (DNS, connect, TLS, timeout, reset) | polls and part uploads only |
+//! | [`Error::Api`] | the server answered with a non-2xx status | polls (except 401/403/404) |
+//! | [`Error::Decode`] | a 2xx body that is not the expected JSON | polls only |
+//! | [`Error::TaskFailed`] | the task itself ended in `failed` | no |
+//! | [`Error::Timeout`] | the caller's wait timeout elapsed | no |
+//! | [`Error::Upload`] | a step of the three-step file upload | parts, up to `retries` times |
+//! | [`Error::Io`] | reading a local file to upload | no |
+//! | [`Error::Cancelled`] | the caller's [`CancelToken`](crate::CancelToken) fired | no |
+//!
+//! Each variant's `Display` is a single line; underlying causes are available through
+//! [`std::error::Error::source`]. No variant ever contains the API key.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// Shorthand for `Result<T, cloud_task_core::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a transport or another lower layer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every error the SDK returns, grouped by the phase in which it happened.
+///
+/// Large payloads are boxed so that `Result<T, Error>` stays small.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input was refused before anything was sent.
+    #[error(transparent)]
+    InvalidInput(InvalidInputError),
+    /// The request did not complete at the transport level.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The server answered with a non-2xx status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// A 2xx response whose body could not be decoded.
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
+    /// The task ended with status `failed`.
+    #[error(transparent)]
+    TaskFailed(Box<TaskFailedError>),
+    /// Waiting for the task took longer than the configured timeout.
+    #[error(transparent)]
+    Timeout(Box<TimeoutError>),
+    /// A step of a file upload failed.
+    #[error(transparent)]
+    Upload(Box<UploadError>),
+    /// Reading local data (the file being uploaded) failed.
+    #[error(transparent)]
+    Io(IoError),
+    /// The operation was cancelled through a [`CancelToken`](crate::CancelToken).
+    #[error("the operation was cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] about `field`.
+    pub fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput(InvalidInputError {
+            field,
+            message: message.into(),
+        })
+    }
+
+    /// An [`Error::Transport`] of the given kind wrapping `source`.
+    ///
+    /// Drivers call this for every error of their HTTP stack.
+    pub fn transport(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
+        Error::Transport(TransportError {
+            kind,
+            source: source.into(),
+        })
+    }
+
+    /// An [`Error::Io`] saying what was being done (`context`, e.g. `"reading /tmp/a.pdf"`).
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io(IoError {
+            context: context.into(),
+            source,
+        })
+    }
+
+    /// The HTTP status of the response behind this error, if there was one.
+    ///
+    /// For [`Error::TaskFailed`] this is the classified status code (402 for quota).
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode(e) => Some(e.status),
+            Error::Upload(e) => e.status,
+            Error::TaskFailed(e) => e.status_code.and_then(|c| StatusCode::from_u16(c).ok()),
+            _ => None,
+        }
+    }
+
+    /// True when the error means the account lacks quota or credit: a failed task
+    /// classified `INSUFFICIENT_QUOTA`, or an API error with status 402 or body code
+    /// `OOMOL_INSUFFICIENT_CREDIT`.
+    pub fn is_insufficient_quota(&self) -> bool {
+        match self {
+            Error::TaskFailed(e) => e.code == Some(TaskErrorCode::InsufficientQuota),
+            Error::Api(e) => e.is_quota(),
+            _ => false,
+        }
+    }
+
+    /// True for errors that a caller may reasonably retry later: transport failures,
+    /// 408, 429 and 5xx API errors, timeouts of the wait.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport(_) | Error::Timeout(_) => true,
+            Error::Api(e) => {
+                e.status == StatusCode::TOO_MANY_REQUESTS
+                    || e.status == StatusCode::REQUEST_TIMEOUT
+                    || e.status.is_server_error()
+            }
+            _ => false,
+        }
+    }
+
+    /// The text used as "reason" when this error is quoted in another message (the timeout
+    /// error's `Last polling request error: {reason}`): an API error body's `message` (or
+    /// `error`) string, else this error's text followed by its causes.
+    pub fn reason(&self) -> String {
+        if let Error::Api(api) = self
+            && let Some(body) = &api.body
+        {
+            for key in ["message", "error"] {
+                if let Some(s) = body.get(key).and_then(|v| v.as_str()) {
+                    return one_line(s);
+                }
+            }
+        }
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let piece = one_line(&s.to_string());
+            if !text.contains(&piece) {
+                text.push_str(": ");
+                text.push_str(&piece);
+            }
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// Input refused before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidInputError {
+    /// The name of the offending argument or field (`"size"`, `"task_id"`, ...).
+    pub field: &'static str,
+    /// What was wrong, e.g. `size must be an integer between 1 and 100`.
+    pub message: String,
+}
+
+impl fmt::Display for InvalidInputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&one_line(&self.message))
+    }
+}
+
+impl std::error::Error for InvalidInputError {}
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// Could not connect (DNS, refused, TLS handshake).
+    Connect,
+    /// The per-request timeout elapsed.
+    Timeout,
+    /// The connection broke while sending the request or reading the response.
+    Io,
+    /// Anything else the HTTP stack reported.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "could not connect",
+            TransportErrorKind::Timeout => "request timed out",
+            TransportErrorKind::Io => "connection error",
+            TransportErrorKind::Other => "transport error",
+        })
+    }
+}
+
+/// The request failed at the transport level; the cause is in `source()`.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What kind of failure it was.
+    pub kind: TransportErrorKind,
+    /// The HTTP stack's own error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// The server answered with a non-2xx status.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body's `message` string, else `Request failed: {status}`.
+    pub message: String,
+    /// The body parsed as JSON, or `None` when it was not JSON.
+    pub body: Option<serde_json::Value>,
+    /// The body's `code` string, when there was one (e.g. `OOMOL_INSUFFICIENT_CREDIT`).
+    pub code: Option<String>,
+    /// The `Retry-After` header, when it held a number of seconds.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// True for a 402, or a body code `OOMOL_INSUFFICIENT_CREDIT`.
+    pub fn is_quota(&self) -> bool {
+        self.status == StatusCode::PAYMENT_REQUIRED
+            || self.code.as_deref() == Some("OOMOL_INSUFFICIENT_CREDIT")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (HTTP {})",
+            truncate(&one_line(&self.message), 500),
+            self.status.as_u16()
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A response whose body could not be decoded as the expected JSON.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// What was being decoded, e.g. `"task result"`.
+    pub what: &'static str,
+    /// The HTTP status of the response.
+    pub status: StatusCode,
+    /// The raw body, exactly as received.
+    pub body: Vec<u8>,
+    /// The JSON error.
+    pub source: serde_json::Error,
+}
+
+impl DecodeError {
+    /// The raw body as text (lossy UTF-8).
+    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not decode the {} response (HTTP {}, {} bytes)",
+            self.what,
+            self.status.as_u16(),
+            self.body.len()
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Error codes a failed task can be classified with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskErrorCode {
+    /// The account has no quota, balance or credit left (`INSUFFICIENT_QUOTA`).
+    InsufficientQuota,
+    /// Payment is required (`PAYMENT_REQUIRED`); kept for parity with the official SDKs.
+    PaymentRequired,
+}
+
+impl TaskErrorCode {
+    /// The official code string.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskErrorCode::InsufficientQuota => "INSUFFICIENT_QUOTA",
+            TaskErrorCode::PaymentRequired => "PAYMENT_REQUIRED",
+        }
+    }
+}
+
+impl fmt::Display for TaskErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The task ended with status `failed`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskFailedError {
+    /// The task that failed.
+    pub task_id: String,
+    /// `Task failed: {backend message}` (`Unknown error` when the backend gave none).
+    pub message: String,
+    /// The classification, when one applies.
+    pub code: Option<TaskErrorCode>,
+    /// The classified status code (402 for quota failures).
+    pub status_code: Option<u16>,
+    /// The raw failure detail: the body that reported the failure.
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Words that mark a failure message as a quota/credit problem (case-insensitive).
+const QUOTA_WORDS: [&str; 7] = [
+    "insufficient",
+    "quota",
+    "balance",
+    "credit",
+    "余额",
+    "点数",
+    "费用",
+];
+
+impl TaskFailedError {
+    /// Classifies a backend failure message as API.md says.
+    pub fn new(
+        task_id: impl Into<String>,
+        backend_message: Option<&str>,
+        detail: Option<serde_json::Value>,
+    ) -> Self {
+        let backend = backend_message
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or("Unknown error");
+        let lower = backend.to_lowercase();
+        let quota = QUOTA_WORDS.iter().any(|w| lower.contains(w));
+        TaskFailedError {
+            task_id: task_id.into(),
+            message: format!("Task failed: {backend}"),
+            code: quota.then_some(TaskErrorCode::InsufficientQuota),
+            status_code: quota.then_some(402),
+            detail,
+        }
+    }
+
+    /// A quota failure reported as an API error (402 or `OOMOL_INSUFFICIENT_CREDIT`).
+    pub fn from_quota_api_error(task_id: impl Into<String>, api: &ApiError) -> Self {
+        TaskFailedError {
+            task_id: task_id.into(),
+            message: format!("Task failed: {}", api.message),
+            code: Some(TaskErrorCode::InsufficientQuota),
+            status_code: Some(402),
+            detail: api.body.clone(),
+        }
+    }
+}
+
+impl fmt::Display for TaskFailedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&truncate(&one_line(&self.message), 1000))
+    }
+}
+
+impl std::error::Error for TaskFailedError {}
+
+/// The wait for a task's result took longer than its timeout.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TimeoutError {
+    /// `Task polling timeout after {m} minutes`, plus
+    /// `. Last polling request error: {reason}` when a poll had failed.
+    pub message: String,
+    /// The timeout that elapsed.
+    pub timeout: Duration,
+    /// The task being waited for.
+    pub task_id: String,
+    /// The last failed poll, if any.
+    pub last_error: Option<Error>,
+}
+
+impl TimeoutError {
+    /// Builds the timeout error with the official message.
+    pub fn new(task_id: impl Into<String>, timeout: Duration, last_error: Option<Error>) -> Self {
+        let minutes = ((timeout.as_millis() as f64) / 60_000.0).round().max(1.0) as u64;
+        let mut message = format!("Task polling timeout after {minutes} minutes");
+        if let Some(e) = &last_error {
+            message.push_str(". Last polling request error: ");
+            message.push_str(&e.reason());
+        }
+        TimeoutError {
+            message,
+            timeout,
+            task_id: task_id.into(),
+            last_error,
+        }
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&one_line(&self.message))
+    }
+}
+
+impl std::error::Error for TimeoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.last_error
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Error codes of the file upload, as in the official SDKs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UploadErrorCode {
+    /// The `init` call answered non-2xx, or its answer was unusable.
+    InitUploadFailed,
+    /// A part `PUT` answered non-2xx.
+    UploadFailed,
+    /// A part `PUT` failed at the transport level.
+    NetworkError,
+    /// A part failed on every try.
+    RetryExhausted,
+    /// The final `url` call failed.
+    GetUploadUrlFailed,
+    /// The `init` answer had no presigned URL for a part.
+    MissingPresignedUrl,
+    /// The upload was cancelled.
+    UploadCancelled,
+}
+
+impl UploadErrorCode {
+    /// The official code string, e.g. `RETRY_EXHAUSTED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UploadErrorCode::InitUploadFailed => "INIT_UPLOAD_FAILED",
+            UploadErrorCode::UploadFailed => "UPLOAD_FAILED",
+            UploadErrorCode::NetworkError => "NETWORK_ERROR",
+            UploadErrorCode::RetryExhausted => "RETRY_EXHAUSTED",
+            UploadErrorCode::GetUploadUrlFailed => "GET_UPLOAD_URL_FAILED",
+            UploadErrorCode::MissingPresignedUrl => "MISSING_PRESIGNED_URL",
+            UploadErrorCode::UploadCancelled => "UPLOAD_CANCELLED",
+        }
+    }
+}
+
+impl fmt::Display for UploadErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step of the file upload failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct UploadError {
+    /// Which step failed and how.
+    pub code: UploadErrorCode,
+    /// The HTTP status, when a response was received.
+    pub status: Option<StatusCode>,
+    /// What went wrong, in one line.
+    pub message: String,
+    /// The underlying error (for `RETRY_EXHAUSTED`, the last try's error).
+    pub source: Option<Box<Error>>,
+}
+
+impl UploadError {
+    /// An upload error without an underlying cause.
+    pub fn new(
+        code: UploadErrorCode,
+        status: Option<StatusCode>,
+        message: impl Into<String>,
+    ) -> Self {
+        UploadError {
+            code,
+            status,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+impl fmt::Display for UploadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({})",
+            truncate(&one_line(&self.message), 1000),
+            self.code
+        )
+    }
+}
+
+impl std::error::Error for UploadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<UploadError> for Error {
+    fn from(e: UploadError) -> Self {
+        Error::Upload(Box::new(e))
+    }
+}
+
+/// Reading local data failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{context} failed")]
+#[non_exhaustive]
+pub struct IoError {
+    /// What was being done, e.g. `reading /tmp/a.pdf`.
+    pub context: String,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Folds a message onto one line.
+pub(crate) fn one_line(s: &str) -> String {
+    if s.contains(['\n', '\r']) {
+        s.split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Shortens a message to at most `max` characters, marking the cut.
+pub(crate) fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
+    }
+}

@@ -1,0 +1,32 @@
+use http::Method;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::models::Dashboard;
+use crate::ops::Operation;
+use crate::wire;
+use crate::{HttpRequest, HttpResponse};
+
+/// `GET /v3/users/me/dashboard`: limits, queue counts and pause state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GetDashboard;
+
+impl Operation for GetDashboard {
+    type Output = Dashboard;
+    const NAME: &'static str = "get_dashboard";
+
+    fn request(&self, config: &Config) -> Result<HttpRequest> {
+        wire::request(
+            config,
+            config.base_url(),
+            Method::GET,
+            "/v3/users/me/dashboard",
+            &[],
+            None,
+        )
+    }
+
+    fn parse(&self, response: HttpResponse) -> Result<Dashboard> {
+        wire::parse_json("dashboard", response)
+    }
+}

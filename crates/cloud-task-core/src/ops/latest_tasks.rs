@@ -1,0 +1,135 @@
+use http::Method;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::models::LatestTaskItem;
+use crate::ops::Operation;
+use crate::wire;
+use crate::{HttpRequest, HttpResponse};
+
+/// The most workload IDs one `get_latest_tasks` call accepts.
+pub const MAX_WORKLOAD_IDS: usize = 50;
+
+/// The workload IDs of `get_latest_tasks`: a list, or one (possibly comma-separated) string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadIds {
+    /// A list of 1 to 50 IDs; each is trimmed and must not be empty.
+    List(Vec<String>),
+    /// One string, trimmed, which may already be comma-separated.
+    Joined(String),
+}
+
+impl WorkloadIds {
+    /// The comma-joined value sent as `workloadIDs`, after the official checks.
+    pub fn to_param(&self) -> Result<String> {
+        let field = "workload_ids";
+        match self {
+            WorkloadIds::List(ids) => {
+                if ids.is_empty() {
+                    return Err(Error::invalid_input(field, "workload_ids cannot be empty"));
+                }
+                if ids.len() > MAX_WORKLOAD_IDS {
+                    return Err(Error::invalid_input(
+                        field,
+                        "workload_ids cannot exceed 50 items",
+                    ));
+                }
+                let trimmed: Vec<&str> = ids.iter().map(|s| s.trim()).collect();
+                if trimmed.iter().any(|s| s.is_empty()) {
+                    return Err(Error::invalid_input(
+                        field,
+                        "workload_ids must not contain empty items",
+                    ));
+                }
+                Ok(trimmed.join(","))
+            }
+            WorkloadIds::Joined(s) => {
+                let s = s.trim();
+                if s.is_empty() {
+                    Err(Error::invalid_input(field, "workload_ids cannot be empty"))
+                } else {
+                    Ok(s.to_owned())
+                }
+            }
+        }
+    }
+}
+
+impl From<Vec<String>> for WorkloadIds {
+    fn from(ids: Vec<String>) -> Self {
+        WorkloadIds::List(ids)
+    }
+}
+
+impl From<Vec<&str>> for WorkloadIds {
+    fn from(ids: Vec<&str>) -> Self {
+        WorkloadIds::List(ids.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl From<&[&str]> for WorkloadIds {
+    fn from(ids: &[&str]) -> Self {
+        WorkloadIds::List(ids.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+impl From<&[String]> for WorkloadIds {
+    fn from(ids: &[String]) -> Self {
+        WorkloadIds::List(ids.to_vec())
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for WorkloadIds {
+    fn from(ids: [&str; N]) -> Self {
+        WorkloadIds::List(ids.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+impl From<&str> for WorkloadIds {
+    fn from(s: &str) -> Self {
+        WorkloadIds::Joined(s.to_owned())
+    }
+}
+
+impl From<String> for WorkloadIds {
+    fn from(s: String) -> Self {
+        WorkloadIds::Joined(s)
+    }
+}
+
+/// `GET /v3/users/me/tasks/latest?workloadIDs=a,b`: the newest task of each workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetLatestTasks {
+    /// The workloads asked about.
+    pub workload_ids: WorkloadIds,
+}
+
+impl GetLatestTasks {
+    /// The operation for `workload_ids` (a list or a comma-separated string).
+    pub fn new(workload_ids: impl Into<WorkloadIds>) -> Self {
+        GetLatestTasks {
+            workload_ids: workload_ids.into(),
+        }
+    }
+}
+
+impl Operation for GetLatestTasks {
+    type Output = Vec<LatestTaskItem>;
+    const NAME: &'static str = "get_latest_tasks";
+
+    fn request(&self, config: &Config) -> Result<HttpRequest> {
+        let ids = self.workload_ids.to_param()?;
+        wire::request(
+            config,
+            config.base_url(),
+            Method::GET,
+            "/v3/users/me/tasks/latest",
+            &[("workloadIDs", &ids)],
+            None,
+        )
+    }
+
+    fn parse(&self, response: HttpResponse) -> Result<Vec<LatestTaskItem>> {
+        wire::parse_json("latest tasks", response)
+    }
+}

@@ -1,0 +1,537 @@
+//! Polling as a value: the state machine behind `await_result` and `create_and_wait`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cancel::CancelToken;
+use crate::config::Config;
+use crate::error::{Error, TaskFailedError, TimeoutError};
+use crate::models::{TaskResult, TaskStatus, TaskSuccess};
+use crate::ops::task_result::ResultParse;
+use crate::ops::{GetTaskResult, Operation};
+use crate::{HttpRequest, HttpResponse};
+
+/// The default polling interval: 3000 ms.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(3000);
+/// The default maximum polling interval: 3000 ms.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_millis(3000);
+/// The growth factor of the exponential strategy.
+pub const BACKOFF_FACTOR: f64 = 1.5;
+
+/// How the wait between polls grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum BackoffStrategy {
+    /// Always `interval`.
+    Fixed,
+    /// `min(max_interval, interval × 1.5^attempt)` (the default).
+    #[default]
+    Exponential,
+}
+
+/// Optional random spread of each wait, to keep many clients from polling in step.
+///
+/// A wait `w` becomes `w × (1 − fraction × r)` with `r` in `[0, 1)` drawn from `seed` and
+/// the attempt number: deterministic for a given seed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Jitter {
+    /// How much of each wait may be taken off, 0.0 to 1.0.
+    pub fraction: f64,
+    /// The seed of the spread.
+    pub seed: u64,
+}
+
+impl Jitter {
+    /// A jitter of `fraction` (clamped to 0..=1) seeded with `seed`.
+    pub fn new(fraction: f64, seed: u64) -> Self {
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        Jitter { fraction, seed }
+    }
+}
+
+/// The wait before the next poll after `attempt` polls, as a pure function.
+///
+/// Fixed: `interval`. Exponential: `min(max_interval, interval × 1.5^attempt)`.
+///
+/// ```
+/// # use cloud_task_core::{backoff_delay, BackoffStrategy};
+/// # use std::time::Duration;
+/// let ms = |a| backoff_delay(BackoffStrategy::Exponential, Duration::from_millis(2000),
+///     Duration::from_millis(10_000), a, None).as_millis();
+/// assert_eq!([ms(1), ms(2), ms(3), ms(4), ms(5)], [3000, 4500, 6750, 10_000, 10_000]);
+/// ```
+pub fn backoff_delay(
+    strategy: BackoffStrategy,
+    interval: Duration,
+    max_interval: Duration,
+    attempt: u32,
+    jitter: Option<Jitter>,
+) -> Duration {
+    let base_ms = match strategy {
+        BackoffStrategy::Fixed => interval.as_secs_f64() * 1000.0,
+        BackoffStrategy::Exponential => {
+            let grown =
+                interval.as_secs_f64() * 1000.0 * BACKOFF_FACTOR.powi(attempt.min(200) as i32);
+            grown.min(max_interval.as_secs_f64() * 1000.0)
+        }
+    };
+    let ms = match jitter {
+        Some(j) if j.fraction > 0.0 => base_ms * (1.0 - j.fraction * unit_random(j.seed, attempt)),
+        _ => base_ms,
+    };
+    duration_from_ms(ms)
+}
+
+/// A float in `[0, 1)` from splitmix64 of `seed` and `attempt`.
+fn unit_random(seed: u64, attempt: u32) -> f64 {
+    let mut z = seed.wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Milliseconds (possibly fractional, possibly absurd) to a `Duration`, never panicking.
+fn duration_from_ms(ms: f64) -> Duration {
+    if !ms.is_finite() || ms <= 0.0 {
+        return Duration::ZERO;
+    }
+    // About 31 years: far beyond any real wait, far below Duration's limit.
+    const MAX_MS: f64 = 1.0e12;
+    Duration::from_micros((ms.min(MAX_MS) * 1000.0).round() as u64)
+}
+
+/// Called with `(progress, status)` for each in-progress result.
+pub type ProgressFn = Arc<dyn Fn(f64, &TaskStatus) + Send + Sync>;
+
+/// Options of `await_result` and `create_and_wait`.
+///
+/// Defaults: interval 3000 ms, exponential strategy, max interval 3000 ms (or the interval,
+/// when a larger interval is set and no max interval is), no timeout, no jitter.
+///
+/// ```
+/// # use cloud_task_core::{AwaitOptions, BackoffStrategy};
+/// # use std::time::Duration;
+/// let options = AwaitOptions::new()
+///     .interval(Duration::from_secs(2))
+///     .max_interval(Duration::from_secs(10))
+///     .strategy(BackoffStrategy::Exponential)
+///     .timeout(Duration::from_secs(600))
+///     .on_progress(|progress, status| println!("{status}: {progress}%"));
+/// assert_eq!(options.get_timeout(), Some(Duration::from_secs(600)));
+/// ```
+#[derive(Clone, Default)]
+pub struct AwaitOptions {
+    interval: Option<Duration>,
+    max_interval: Option<Duration>,
+    strategy: BackoffStrategy,
+    timeout: Option<Duration>,
+    jitter: Option<Jitter>,
+    on_progress: Option<ProgressFn>,
+    cancel: Option<CancelToken>,
+}
+
+impl AwaitOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The base interval between polls (default 3000 ms).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// The largest wait between polls (default 3000 ms, or the interval when larger).
+    pub fn max_interval(mut self, max_interval: Duration) -> Self {
+        self.max_interval = Some(max_interval);
+        self
+    }
+
+    /// Fixed or exponential (default).
+    pub fn strategy(mut self, strategy: BackoffStrategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Gives up with [`Error::Timeout`] after this long (default: wait forever).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Spreads waits randomly (off by default).
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = Some(jitter);
+        self
+    }
+
+    /// Called with `(progress, status)` for each in-progress result.
+    pub fn on_progress(mut self, f: impl Fn(f64, &TaskStatus) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Ends the wait with [`Error::Cancelled`] when `token` is cancelled.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// The base interval.
+    pub fn get_interval(&self) -> Duration {
+        self.interval.unwrap_or(DEFAULT_INTERVAL)
+    }
+
+    /// The effective maximum interval.
+    pub fn get_max_interval(&self) -> Duration {
+        self.max_interval
+            .unwrap_or_else(|| DEFAULT_MAX_INTERVAL.max(self.get_interval()))
+    }
+
+    /// The strategy.
+    pub fn get_strategy(&self) -> BackoffStrategy {
+        self.strategy
+    }
+
+    /// The timeout, if any.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The jitter, if any.
+    pub fn get_jitter(&self) -> Option<Jitter> {
+        self.jitter
+    }
+
+    /// The progress callback, if any.
+    pub fn get_on_progress(&self) -> Option<&ProgressFn> {
+        self.on_progress.as_ref()
+    }
+
+    /// The cancellation token, if any.
+    pub fn get_cancel_token(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
+    /// Calls the progress callback, if any.
+    pub fn report_progress(&self, progress: f64, status: &TaskStatus) {
+        if let Some(f) = &self.on_progress {
+            f(progress, status);
+        }
+    }
+
+    /// The wait after `attempt` polls.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        backoff_delay(
+            self.strategy,
+            self.get_interval(),
+            self.get_max_interval(),
+            attempt,
+            self.jitter,
+        )
+    }
+}
+
+impl fmt::Debug for AwaitOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwaitOptions")
+            .field("interval", &self.get_interval())
+            .field("max_interval", &self.get_max_interval())
+            .field("strategy", &self.strategy)
+            .field("timeout", &self.timeout)
+            .field("jitter", &self.jitter)
+            .field("on_progress", &self.on_progress.as_ref().map(|_| "Fn"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// What the driver must do next; the answer of [`Poller::poll_action`].
+#[must_use]
+#[derive(Debug)]
+// The request is handed straight to the transport: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum PollAction<T = Value> {
+    /// Send this request, then feed its outcome to [`Poller::handle_response`] or
+    /// [`Poller::handle_transport_error`].
+    Send(HttpRequest),
+    /// Report this progress (call the user's callback), then ask again.
+    Progress {
+        /// Progress, 0 to 100.
+        progress: f64,
+        /// The in-progress status.
+        status: TaskStatus,
+    },
+    /// Sleep this long (or until cancelled), then ask again. Never past the deadline.
+    Wait(Duration),
+    /// The wait is over.
+    Done(Result<TaskSuccess<T>, Error>),
+}
+
+enum State<T> {
+    /// Ready to send the next poll (once `now >= not_before`).
+    Waiting { not_before: Option<Instant> },
+    /// A poll is in flight.
+    InFlight,
+    /// Finished, with the outcome not yet handed out.
+    Finished(Result<TaskSuccess<T>, Error>),
+    /// Finished and handed out.
+    Spent,
+}
+
+/// The polling state machine of one task.
+///
+/// Inputs are `handle_*` and take `now`; the output is [`poll_action`](Self::poll_action).
+/// Calling order ("mutate, then drain outputs"):
+///
+/// ```text
+/// let mut poller = Poller::new(&config, task_id, &options, now)?;
+/// loop {
+///     match poller.poll_action(now()) {
+///         PollAction::Send(request) => match send(request) {
+///             Ok(response) => poller.handle_response(response, now()),
+///             Err(error) => poller.handle_transport_error(error, now()),
+///         },
+///         PollAction::Progress { progress, status } => options.report_progress(progress, &status),
+///         PollAction::Wait(duration) => sleep(duration),
+///         PollAction::Done(outcome) => return outcome,
+///     }
+/// }
+/// ```
+///
+/// Rules (API.md, with two improvements over the official SDKs):
+/// - the first poll is sent at once; after each in-progress result or failed poll the
+///   attempt count rises by one and the next wait is [`backoff_delay`];
+/// - `success` ends with the result, `failed` with [`Error::TaskFailed`] (classified);
+/// - a failed poll (transport error, non-2xx, bad body) is remembered and retried, except
+///   401, 403 and 404, which end at once with that API error, and 402 or a body code
+///   `OOMOL_INSUFFICIENT_CREDIT`, which end with a quota [`Error::TaskFailed`];
+/// - a 429 or 503 with `Retry-After` waits at least that long;
+/// - with a timeout, no poll starts at or after the deadline and no wait passes it; the
+///   timeout error quotes the last failed poll's reason. A result received after the
+///   deadline is still returned, never thrown away.
+pub struct Poller<T = Value> {
+    config: Config,
+    operation: GetTaskResult<T>,
+    options: AwaitOptions,
+    deadline: Option<Instant>,
+    attempt: u32,
+    polls: u64,
+    last_error: Option<Error>,
+    pending_progress: Option<(f64, TaskStatus)>,
+    last_reported: Option<(f64, TaskStatus)>,
+    deduplicate: bool,
+    state: State<T>,
+}
+
+impl<T> fmt::Debug for Poller<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Poller")
+            .field("task_id", &self.operation.task_id)
+            .field("attempt", &self.attempt)
+            .field("polls", &self.polls)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> Poller<T> {
+    /// A poller for `task_id`, started at `now`. Refuses an empty task ID.
+    pub fn new(
+        config: &Config,
+        task_id: impl Into<String>,
+        options: &AwaitOptions,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let task_id = task_id.into();
+        crate::wire::require_non_empty("task_id", &task_id)?;
+        Ok(Poller {
+            config: config.clone(),
+            operation: GetTaskResult::new(task_id),
+            options: options.clone(),
+            deadline: options.timeout.and_then(|t| now.checked_add(t)),
+            attempt: 0,
+            polls: 0,
+            last_error: None,
+            pending_progress: None,
+            last_reported: None,
+            deduplicate: false,
+            state: State::Waiting { not_before: None },
+        })
+    }
+
+    /// Reports a progress only when `(progress, status)` differs from the last one reported
+    /// (for progress streams). Off by default: the official SDKs report every poll.
+    pub fn deduplicate_progress(mut self, on: bool) -> Self {
+        self.deduplicate = on;
+        self
+    }
+
+    /// The task being polled.
+    pub fn task_id(&self) -> &str {
+        &self.operation.task_id
+    }
+
+    /// How many polls have been sent.
+    pub fn polls(&self) -> u64 {
+        self.polls
+    }
+
+    /// The current attempt number (polls that did not finish the wait).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The deadline, when a timeout was set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The options this poller was built with.
+    pub fn options(&self) -> &AwaitOptions {
+        &self.options
+    }
+
+    /// True once [`PollAction::Done`] has been handed out.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Spent)
+    }
+
+    /// What to do next, at `now`.
+    pub fn poll_action(&mut self, now: Instant) -> PollAction<T> {
+        if let Some((progress, status)) = self.pending_progress.take() {
+            return PollAction::Progress { progress, status };
+        }
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::Finished(outcome) => PollAction::Done(outcome),
+            State::Spent => PollAction::Done(Err(Error::invalid_input(
+                "poller",
+                "poll_action was called again after the poller finished",
+            ))),
+            State::InFlight => {
+                self.state = State::InFlight;
+                PollAction::Done(Err(Error::invalid_input(
+                    "poller",
+                    "poll_action was called while a poll was in flight: feed its outcome first",
+                )))
+            }
+            State::Waiting { not_before } => {
+                if let Some(until) = not_before
+                    && now < until
+                {
+                    self.state = State::Waiting { not_before };
+                    return PollAction::Wait(until - now);
+                }
+                if self.deadline.is_some_and(|d| now >= d) {
+                    return PollAction::Done(Err(self.timeout_error()));
+                }
+                match self.operation.request(&self.config) {
+                    Ok(request) => {
+                        self.polls += 1;
+                        self.state = State::InFlight;
+                        PollAction::Send(request)
+                    }
+                    Err(e) => PollAction::Done(Err(e)),
+                }
+            }
+        }
+    }
+
+    /// Feeds the response to the last poll.
+    pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
+        match self.operation.parse_detailed(response) {
+            Ok(ResultParse::Parsed(TaskResult::Success(success))) => self.finish(Ok(success)),
+            Ok(ResultParse::Parsed(TaskResult::Failed { error })) => {
+                let detail = serde_json::json!({ "status": "failed", "error": error });
+                let failed = TaskFailedError::new(self.task_id(), error.as_deref(), Some(detail));
+                self.finish(Err(Error::TaskFailed(Box::new(failed))));
+            }
+            Ok(ResultParse::Parsed(TaskResult::InProgress { status, progress })) => {
+                let report = (progress, status);
+                if !self.deduplicate || self.last_reported.as_ref() != Some(&report) {
+                    self.last_reported = Some(report.clone());
+                    self.pending_progress = Some(report);
+                }
+                self.schedule_next(None, now);
+            }
+            Ok(ResultParse::DataMismatch(e)) => self.finish(Err(e)),
+            Err(Error::Api(api)) => {
+                if api.is_quota() {
+                    let failed = TaskFailedError::from_quota_api_error(self.task_id(), &api);
+                    self.finish(Err(Error::TaskFailed(Box::new(failed))));
+                } else if matches!(
+                    api.status,
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+                ) {
+                    self.finish(Err(Error::Api(api)));
+                } else {
+                    let floor = match api.status {
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                            api.retry_after
+                        }
+                        _ => None,
+                    };
+                    self.last_error = Some(Error::Api(api));
+                    self.schedule_next(floor, now);
+                }
+            }
+            Err(e) => {
+                self.last_error = Some(e);
+                self.schedule_next(None, now);
+            }
+        }
+    }
+
+    /// Feeds a transport failure of the last poll. It is remembered and retried.
+    pub fn handle_transport_error(&mut self, error: Error, now: Instant) {
+        if matches!(error, Error::Cancelled) {
+            self.finish(Err(error));
+            return;
+        }
+        self.last_error = Some(error);
+        self.schedule_next(None, now);
+    }
+
+    /// The last failed poll's error, if any.
+    pub fn last_error(&self) -> Option<&Error> {
+        self.last_error.as_ref()
+    }
+
+    fn finish(&mut self, outcome: Result<TaskSuccess<T>, Error>) {
+        self.state = State::Finished(outcome);
+    }
+
+    fn schedule_next(&mut self, floor: Option<Duration>, now: Instant) {
+        self.attempt = self.attempt.saturating_add(1);
+        let mut wait = self.options.delay(self.attempt);
+        if let Some(floor) = floor {
+            wait = wait.max(floor);
+        }
+        let mut until = now
+            .checked_add(wait)
+            .or_else(|| now.checked_add(Duration::from_secs(3600)))
+            .unwrap_or(now);
+        if let Some(deadline) = self.deadline {
+            until = until.min(deadline);
+        }
+        self.state = State::Waiting {
+            not_before: Some(until),
+        };
+    }
+
+    fn timeout_error(&mut self) -> Error {
+        let timeout = self.options.timeout.unwrap_or_default();
+        let last = self.last_error.take();
+        Error::Timeout(Box::new(TimeoutError::new(self.task_id(), timeout, last)))
+    }
+}

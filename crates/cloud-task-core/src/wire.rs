@@ -1,0 +1,183 @@
+//! Shared request building and response parsing used by every operation.
+
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::error::{ApiError, DecodeError, Error, Result};
+use crate::{HttpRequest, HttpResponse};
+
+/// Everything but RFC 3986 unreserved characters is encoded in a path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes `s` as ONE path segment (`/` becomes `%2F`).
+///
+/// ```
+/// # use cloud_task_core::encode_path_segment;
+/// assert_eq!(encode_path_segment("a/b c?"), "a%2Fb%20c%3F");
+/// assert_eq!(encode_path_segment("019234a5-b678_7.x~"), "019234a5-b678_7.x~");
+/// ```
+pub fn encode_path_segment(s: &str) -> String {
+    let encoded = utf8_percent_encode(s, SEGMENT).to_string();
+    // `.` and `..` are path navigation, not names: encode them so they stay one segment.
+    match encoded.as_str() {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => encoded,
+    }
+}
+
+/// Refuses an empty (or all-whitespace) identifier with a message naming `field`.
+pub(crate) fn require_non_empty(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        Err(Error::invalid_input(
+            field,
+            format!("{field} must not be empty"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The JSON content type.
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Builds an authorised request to `{base}{path}` with an optional query and JSON body.
+pub(crate) fn request(
+    config: &Config,
+    base: &str,
+    method: Method,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<HttpRequest> {
+    let mut url = String::with_capacity(base.len() + path.len() + 16);
+    url.push_str(base);
+    url.push_str(path);
+    if !query.is_empty() {
+        url.push('?');
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in query {
+            serializer.append_pair(k, v);
+        }
+        url.push_str(&serializer.finish());
+    }
+    let mut headers = config.headers();
+    if body.is_some() {
+        headers.insert(CONTENT_TYPE, JSON);
+    }
+    build(method, &url, headers, body.unwrap_or_default())
+}
+
+/// Assembles an `http::Request`, mapping a bad URL to a clear error.
+pub(crate) fn build(
+    method: Method,
+    url: &str,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+) -> Result<HttpRequest> {
+    let uri: http::Uri = url.parse().map_err(|_| {
+        Error::invalid_input("url", format!("the request URL {url:?} is not a valid URI"))
+    })?;
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Serialises a request body.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| {
+        Error::invalid_input(
+            "body",
+            format!("the request body could not be encoded as JSON: {e}"),
+        )
+    })
+}
+
+/// The `Retry-After` header as a duration, when it holds delta-seconds.
+///
+/// HTTP-date values are ignored: the core does not read the wall clock.
+pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(24 * 3600)));
+    }
+    let secs: f64 = value.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Turns a non-2xx response into an [`ApiError`]: message from the body's `message`,
+/// else `Request failed: {status}`.
+pub fn api_error(response: HttpResponse) -> ApiError {
+    let retry_after = retry_after(&response);
+    let status = response.status();
+    let body: Option<serde_json::Value> = serde_json::from_slice(response.body()).ok();
+    let message = body
+        .as_ref()
+        .and_then(|b| b.get("message"))
+        .and_then(|m| m.as_str())
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("Request failed: {}", status.as_u16()));
+    let code = body
+        .as_ref()
+        .and_then(|b| b.get("code"))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
+    ApiError {
+        status,
+        message,
+        body,
+        code,
+        retry_after,
+    }
+}
+
+/// Parses a 2xx JSON response as `T`; a non-2xx response becomes [`Error::Api`], a body
+/// that does not decode becomes [`Error::Decode`] holding the raw bytes.
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    what: &'static str,
+    response: HttpResponse,
+) -> Result<T> {
+    if !response.status().is_success() {
+        return Err(Error::Api(Box::new(api_error(response))));
+    }
+    decode(what, response.status(), response.into_body())
+}
+
+/// Decodes `body` as `T`, keeping the raw body in the error.
+pub(crate) fn decode<T: DeserializeOwned>(
+    what: &'static str,
+    status: StatusCode,
+    body: Vec<u8>,
+) -> Result<T> {
+    match serde_json::from_slice(&body) {
+        Ok(value) => Ok(value),
+        Err(source) => Err(decode_error(what, status, body, source)),
+    }
+}
+
+/// An [`Error::Decode`] keeping the raw body.
+pub(crate) fn decode_error(
+    what: &'static str,
+    status: StatusCode,
+    body: Vec<u8>,
+    source: serde_json::Error,
+) -> Error {
+    Error::Decode(Box::new(DecodeError {
+        what,
+        status,
+        body,
+        source,
+    }))
+}
