@@ -16,6 +16,13 @@ pub const DEFAULT_UPLOAD_BASE_URL: &str = "https://llm.oomol.com/api/tasks/files
 /// The default `User-Agent`: `oomol-cloud-task-rust/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("oomol-cloud-task-rust/", env!("CARGO_PKG_VERSION"));
 
+/// The environment variable holding the API key.
+pub const ENV_API_KEY: &str = "OOMOL_API_KEY";
+/// The environment variable holding the task API base URL.
+pub const ENV_BASE_URL: &str = "OOMOL_BASE_URL";
+/// The environment variable holding the upload API base URL.
+pub const ENV_UPLOAD_BASE_URL: &str = "OOMOL_UPLOAD_BASE_URL";
+
 /// An API key. Its `Debug` and `Display` never show the key.
 ///
 /// ```
@@ -254,6 +261,29 @@ impl fmt::Debug for ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// A builder from the process environment: [`ENV_API_KEY`], [`ENV_BASE_URL`] and
+    /// [`ENV_UPLOAD_BASE_URL`], each used when set and not blank.
+    pub fn from_env() -> Self {
+        Self::default().with_env(|name| std::env::var(name).ok())
+    }
+
+    /// Applies the variables [`ENV_API_KEY`], [`ENV_BASE_URL`] and [`ENV_UPLOAD_BASE_URL`]
+    /// as answered by `lookup` (for tests, or another source than the process environment).
+    /// Blank values are ignored.
+    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(key) = get(ENV_API_KEY) {
+            self.api_key = Some(ApiKey::new(key.trim()));
+        }
+        if let Some(url) = get(ENV_BASE_URL) {
+            self.base_url = url;
+        }
+        if let Some(url) = get(ENV_UPLOAD_BASE_URL) {
+            self.upload_base_url = url;
+        }
+        self
+    }
+
     /// The task API base URL (default [`DEFAULT_BASE_URL`]); normalised by
     /// [`normalize_base_url`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
