@@ -112,8 +112,8 @@ pub use ops::{
 };
 pub use paginate::Paginator;
 pub use poll::{
-    AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Jitter,
-    PollAction, Poller, ProgressFn, backoff_delay,
+    AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL,
+    DEFAULT_MAX_INTERVAL, Jitter, PollAction, Poller, ProgressFn, backoff_delay,
 };
 pub use upload::{
     GetUploadUrl, PartRetry, RetryDecision, UploadInit, UploadOptions, UploadPart, UploadPlan,

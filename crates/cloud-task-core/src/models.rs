@@ -938,3 +938,23 @@ impl<T> TaskOutcome<T> {
         }
     }
 }
+
+/// One item of a `watch` stream: a change of status or progress, then the end.
+///
+/// A `watch` yields `Progress` events without repeats (a poll that reports the same status
+/// and progress as the previous one yields nothing), then one `Finished` with the success
+/// result. A failed task, a timeout or any other error ends the stream with that error
+/// instead.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum WatchEvent<T = Value> {
+    /// The task's status or progress changed.
+    Progress {
+        /// The in-progress status.
+        status: TaskStatus,
+        /// Progress, 0 to 100.
+        progress: f64,
+    },
+    /// The task succeeded; this is the last event.
+    Finished(TaskSuccess<T>),
+}

@@ -20,6 +20,8 @@ use crate::{HttpRequest, HttpResponse};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(3000);
 /// The default maximum polling interval: 3000 ms.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_millis(3000);
+/// How many polls `await_many` keeps in flight at once by default.
+pub const DEFAULT_AWAIT_MANY_IN_FLIGHT: usize = 16;
 /// The growth factor of the exponential strategy.
 pub const BACKOFF_FACTOR: f64 = 1.5;
 
