@@ -1,0 +1,175 @@
+use cloud_task_core::{
+    ApiKey, Config, DEFAULT_UPLOAD_BASE_URL, Error, GetDashboard, Operation, normalize_base_url,
+};
+
+use crate::{KEY, header};
+
+#[test]
+fn base_url_normalisation() {
+    let cases = [
+        ("https://x", "https://x"),
+        ("https://x/", "https://x"),
+        ("https://x///", "https://x"),
+        ("https://x/v3", "https://x"),
+        ("https://x/v3/", "https://x"),
+        ("https://x/v1", "https://x"),
+        ("https://x/api/v1/", "https://x/api"),
+        ("https://x/v2", "https://x/v2"),
+        ("https://x/v3/v3", "https://x/v3"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(normalize_base_url(input), expected, "{input}");
+    }
+    let config = Config::builder()
+        .base_url("http://127.0.0.1:9/v3/")
+        .build()
+        .unwrap();
+    assert_eq!(config.base_url(), "http://127.0.0.1:9");
+    let request = GetDashboard.request(&config).unwrap();
+    assert_eq!(request.uri(), "http://127.0.0.1:9/v3/users/me/dashboard");
+}
+
+#[test]
+fn defaults() {
+    let config = Config::default();
+    assert_eq!(config.base_url(), "https://cloud-task.oomol.com");
+    assert_eq!(config.upload_base_url(), DEFAULT_UPLOAD_BASE_URL);
+    assert!(config.api_key().is_none());
+    assert_eq!(
+        config.user_agent(),
+        &format!("oomol-cloud-task-rust/{}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn upload_base_url_loses_trailing_slashes() {
+    let config = Config::builder()
+        .upload_base_url("http://h/up//")
+        .build()
+        .unwrap();
+    assert_eq!(config.upload_base_url(), "http://h/up");
+}
+
+#[test]
+fn bad_urls_are_refused_naming_the_field() {
+    for (url, why) in [
+        ("ftp://x", "must start with http:// or https://"),
+        ("not a url", "is not a valid URL"),
+        ("//x/y", "must start with http:// or https://"),
+        ("https://x/?q=1", "must not have a query or fragment"),
+    ] {
+        match Config::builder().base_url(url).build() {
+            Err(Error::InvalidInput(e)) => {
+                assert_eq!(e.field, "base_url");
+                assert!(e.message.ends_with(why), "{url}: {}", e.message);
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    match Config::builder().upload_base_url("x").build() {
+        Err(Error::InvalidInput(e)) => assert_eq!(e.field, "upload_base_url"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_api_keys_are_refused_without_echoing_them() {
+    for key in ["", "   ", "line\nbreak-SECRET"] {
+        match Config::builder().api_key(key).build() {
+            Err(err @ Error::InvalidInput(_)) => {
+                let text = format!("{err} {err:?}");
+                assert!(!text.contains("SECRET"), "{text}");
+                if let Error::InvalidInput(e) = err {
+                    assert_eq!(e.field, "api_key");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn bad_headers_are_refused() {
+    let err = Config::builder()
+        .default_header("bad header", "v")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("not a valid HTTP header name"));
+    let err = Config::builder()
+        .default_header("x-ok", "bad\nvalue")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("x-ok"));
+    let err = Config::builder()
+        .user_agent("a\u{7f}b")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(e) if e.field == "user_agent"));
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let config = Config::builder()
+        .api_key(KEY)
+        .default_header("Cookie", "oomol-token=COOKIE-SECRET")
+        .default_header("x-api-key", "HEADER-SECRET")
+        .default_header("x-client", "visible")
+        .build()
+        .unwrap();
+    let debug = format!("{config:?} {:?}", config.to_builder());
+    for secret in [KEY, "COOKIE-SECRET", "HEADER-SECRET"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(debug.contains("visible"));
+    assert!(debug.contains("ApiKey(***)"));
+    let request = GetDashboard.request(&config).unwrap();
+    let debug = format!("{request:?}");
+    for secret in [KEY, "COOKIE-SECRET", "HEADER-SECRET"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert_eq!(format!("{}", ApiKey::new(KEY)), "***");
+}
+
+#[test]
+fn user_agent_can_be_changed() {
+    let config = Config::builder().user_agent("my-app/2").build().unwrap();
+    let request = GetDashboard.request(&config).unwrap();
+    assert_eq!(header(request.headers(), "user-agent"), Some("my-app/2"));
+    let config = Config::builder()
+        .default_header("User-Agent", "from-default")
+        .build()
+        .unwrap();
+    let request = GetDashboard.request(&config).unwrap();
+    assert_eq!(
+        header(request.headers(), "user-agent"),
+        Some("from-default")
+    );
+}
+
+#[test]
+fn environment_variables() {
+    let env = |name: &str| match name {
+        "OOMOL_API_KEY" => Some(" env-key ".to_owned()),
+        "OOMOL_BASE_URL" => Some("http://127.0.0.1:1/v3".to_owned()),
+        "OOMOL_UPLOAD_BASE_URL" => Some("   ".to_owned()),
+        _ => None,
+    };
+    let config = Config::builder().with_env(env).build().unwrap();
+    assert_eq!(config.api_key().unwrap().expose_secret(), "env-key");
+    assert_eq!(config.base_url(), "http://127.0.0.1:1");
+    assert_eq!(config.upload_base_url(), DEFAULT_UPLOAD_BASE_URL);
+}
+
+#[test]
+fn to_builder_round_trips() {
+    let config = Config::builder()
+        .api_key("k")
+        .base_url("http://h:1")
+        .default_header("x-a", "1")
+        .build()
+        .unwrap();
+    let again = config.to_builder().build().unwrap();
+    assert_eq!(again.base_url(), "http://h:1");
+    assert_eq!(again.api_key(), config.api_key());
+    assert_eq!(again.default_headers(), config.default_headers());
+}
