@@ -341,6 +341,43 @@ pub struct TaskListItem {
     pub scheduler_payload: Value,
 }
 
+impl TaskListItem {
+    /// A `user` task of the `serverless` workload with only its ID and status set, the
+    /// other fields at their defaults (used by servers such as the emulator, which then
+    /// set the public fields).
+    ///
+    /// ```
+    /// # use cloud_task_core::{TaskListItem, TaskStatus};
+    /// let mut item = TaskListItem::new("t-1", TaskStatus::Queued);
+    /// item.created_at = 1_700_000_000_000;
+    /// let json = serde_json::to_value(&item).unwrap();
+    /// assert_eq!(json["taskType"], "user");
+    /// assert_eq!(json["workload"], "serverless");
+    /// assert_eq!(serde_json::from_value::<TaskListItem>(json).unwrap(), item);
+    /// ```
+    pub fn new(task_id: impl Into<String>, status: TaskStatus) -> Self {
+        TaskListItem {
+            task_id: task_id.into(),
+            task_type: default_task_type(),
+            owner_id: String::new(),
+            subscription_id: None,
+            package_id: None,
+            block_name: None,
+            status,
+            progress: 0.0,
+            workload: default_workload(),
+            workload_id: String::new(),
+            result_url: None,
+            failed_message: None,
+            created_at: 0,
+            updated_at: 0,
+            start_time: None,
+            end_time: None,
+            scheduler_payload: empty_object(),
+        }
+    }
+}
+
 fn default_task_type() -> TaskType {
     TaskType::User
 }
@@ -398,6 +435,22 @@ pub struct LatestTaskItem {
     pub end_time: Option<i64>,
 }
 
+impl LatestTaskItem {
+    /// An item with only its ID and status set, the other fields at their defaults (used
+    /// by servers such as the emulator, which then set the public fields).
+    pub fn new(task_id: impl Into<String>, status: TaskStatus) -> Self {
+        LatestTaskItem {
+            task_id: task_id.into(),
+            workload_id: String::new(),
+            status,
+            progress: 0.0,
+            created_at: 0,
+            start_time: None,
+            end_time: None,
+        }
+    }
+}
+
 /// The details of a user's own task (`taskType: "user"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -434,6 +487,26 @@ pub struct UserTaskDetail {
     /// The failure message of a failed task.
     #[serde(rename = "failedMessage", default)]
     pub failed_message: Option<String>,
+}
+
+impl UserTaskDetail {
+    /// A `serverless` detail with only its ID and status set, the other fields at their
+    /// defaults (used by servers such as the emulator, which then set the public fields).
+    pub fn new(task_id: impl Into<String>, status: TaskStatus) -> Self {
+        UserTaskDetail {
+            task_id: task_id.into(),
+            status,
+            progress: 0.0,
+            workload: default_workload(),
+            workload_id: String::new(),
+            scheduler_payload: empty_object(),
+            created_at: 0,
+            start_time: None,
+            end_time: None,
+            result_url: None,
+            failed_message: None,
+        }
+    }
 }
 
 /// The details of a task run under a shared subscription (`taskType: "shared"`).
