@@ -1,0 +1,129 @@
+//! The async client of the OOMOL Cloud Task SDK for Rust: tokio + reqwest, driving the
+//! sans-IO [`cloud-task-core`](cloud_task_core).
+//!
+//! Every method builds its request with the core, sends it through an [`HttpTransport`]
+//! (reqwest by default) and parses the answer with the core; waiting, paging and uploading
+//! only do what the core's state machines say. So the wire format, validation, backoff,
+//! timeouts, retries and error classification are exactly the core's (and the blocking
+//! client's).
+//!
+//! ```no_run
+//! use cloud_task_async::{AwaitOptions, Client, CreateTaskRequest, UploadOptions};
+//! use std::time::Duration;
+//!
+//! # async fn run() -> cloud_task_async::Result<()> {
+//! let client = Client::from_env()?; // OOMOL_API_KEY
+//!
+//! // Upload an input file, run a block on it and wait for the result.
+//! let file = client.upload_file("input.pdf", UploadOptions::new()).await?;
+//! let outcome = client
+//!     .create_and_wait(
+//!         CreateTaskRequest::new("@oomol/pdf-tools", "1.0.0", "extract").input("file", file.url),
+//!         AwaitOptions::new()
+//!             .timeout(Duration::from_secs(600))
+//!             .on_progress(|progress, status| println!("{status}: {progress}%")),
+//!     )
+//!     .await?;
+//! println!("task {} gave {:?}", outcome.task_id, outcome.result.result_data);
+//! # Ok(()) }
+//! ```
+//!
+//! # What is here
+//!
+//! - [`Client`] (cheap to clone, one connection pool) and its [`ClientBuilder`]: API key or
+//!   cookie header, base URLs, default headers, user agent, per-request (30 s) and connect
+//!   timeouts, or your own [`HttpTransport`] and [`Timer`].
+//! - One method per API operation with the official names (`create_task`, `list_tasks`,
+//!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
+//!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
+//!   `get_task_logs`), and [`Client::execute`] for any core [`Operation`].
+//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed variants
+//!   `*_as::<T>`), [`Client::watch`] (a stream of progress changes) and
+//!   [`Client::await_many`] (thousands of tasks, a bounded number of polls in flight).
+//! - [`Client::list_all`]: a stream of every task across pages.
+//! - Uploads: [`Client::upload_file`], [`Client::upload_bytes`], [`Client::upload_reader`],
+//!   with parts in parallel, per-part retries and progress.
+//! - Cancellation: dropping a future stops its work; a [`CancelToken`] in the
+//!   [`AwaitOptions`] or [`UploadOptions`] ends a wait or an upload at once with
+//!   [`Error::Cancelled`], even in the middle of a sleep or a request.
+//! - A task creation is never retried; polls and part uploads are, as the core decides.
+//! - `tracing` spans per request (`cloud_task_request`: operation, method, path, task ID,
+//!   status) and per wait or upload; the API key never appears in them.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `rustls` | yes | TLS through rustls with the platform's certificate verifier |
+//! | `native-tls` | no | TLS through the platform's native library |
+//!
+//! Proxies are taken from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) as
+//! reqwest does.
+//!
+//! This client needs a tokio runtime (with the time driver) for its default transport and
+//! timer. Do not call blocking code from async tasks: use the `cloud-task-blocking` client
+//! in programs without a runtime.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// Defines an `Unpin` boxed stream type with a private constructor.
+macro_rules! boxed_stream {
+    ($(#[$doc:meta])* $name:ident => $item:ty) => {
+        $(#[$doc])*
+        pub struct $name {
+            inner: std::pin::Pin<
+                Box<dyn futures_core::Stream<Item = cloud_task_core::Result<$item>> + Send>,
+            >,
+        }
+
+        impl $name {
+            fn new(
+                stream: impl futures_core::Stream<Item = cloud_task_core::Result<$item>>
+                    + Send
+                    + 'static,
+            ) -> Self {
+                $name { inner: Box::pin(stream) }
+            }
+        }
+
+        impl futures_core::Stream for $name {
+            type Item = cloud_task_core::Result<$item>;
+
+            fn poll_next(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.inner.as_mut().poll_next(cx)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
+}
+
+mod client;
+mod list;
+mod poll;
+mod timer;
+mod transport;
+mod upload;
+
+pub use client::{Client, ClientBuilder};
+pub use list::TaskListStream;
+pub use poll::WatchStream;
+pub use timer::{Timer, TokioTimer};
+pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
+
+pub use cloud_task_core::models::WatchEvent;
+pub use cloud_task_core::{
+    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
+    CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
+    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, TaskDetail,
+    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus, TaskSuccess,
+    UploadOptions, UploadedFile, WorkloadIds,
+};
