@@ -1,0 +1,199 @@
+//! The mock transport, the fake timer and request/response helpers.
+
+use std::future::pending;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cloud_task_async::core::http::{self, StatusCode};
+use cloud_task_async::core::{HttpRequest, HttpResponse};
+use cloud_task_async::{Client, Config, HttpTransport, Result, Timer};
+
+mockall::mock! {
+    pub Transport {}
+    #[async_trait]
+    impl HttpTransport for Transport {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+    }
+}
+
+pub const KEY: &str = "sk-seam-secret";
+
+/// The configuration every test client uses.
+pub fn config() -> Config {
+    Config::builder()
+        .api_key(KEY)
+        .base_url("https://api.test")
+        .upload_base_url("https://upload.test/files")
+        .build()
+        .expect("valid test configuration")
+}
+
+/// A client on `transport` with a fake timer.
+pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
+    let config = config();
+    Client::builder()
+        .api_key(KEY)
+        .base_url(config.base_url())
+        .upload_base_url(config.upload_base_url())
+        .transport(transport)
+        .timer(timer.clone())
+        .build()
+        .expect("valid test client")
+}
+
+/// A clock that only moves when a sleep of the client completes, recording every sleep. With `blocking`,
+/// sleeps never end (to test cancellation during a wait).
+#[derive(Clone)]
+pub struct FakeTimer {
+    start: Instant,
+    state: Arc<Mutex<TimerState>>,
+    blocking: bool,
+}
+
+#[derive(Default)]
+struct TimerState {
+    elapsed: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl FakeTimer {
+    pub fn new() -> Self {
+        FakeTimer {
+            start: Instant::now(),
+            state: Arc::default(),
+            blocking: false,
+        }
+    }
+
+    pub fn blocking() -> Self {
+        FakeTimer {
+            blocking: true,
+            ..FakeTimer::new()
+        }
+    }
+
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().sleeps.clone()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.state.lock().unwrap().elapsed
+    }
+}
+
+#[async_trait]
+impl Timer for FakeTimer {
+    fn now(&self) -> Instant {
+        self.start + self.state.lock().unwrap().elapsed
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.state.lock().unwrap().sleeps.push(duration);
+        // Time passes only for a sleep that completes (a dropped one does not advance it).
+        tokio::task::yield_now().await;
+        if self.blocking {
+            pending::<()>().await;
+        }
+        self.state.lock().unwrap().elapsed += duration;
+    }
+}
+
+/// True when two requests are the same on the wire: method, URI, headers and body.
+pub fn same_request(a: &HttpRequest, b: &HttpRequest) -> bool {
+    a.method() == b.method()
+        && a.uri() == b.uri()
+        && a.headers() == b.headers()
+        && a.body() == b.body()
+}
+
+/// A response with `status` and a JSON (or any) body.
+pub fn response(status: u16, body: &str) -> HttpResponse {
+    let mut response = http::Response::new(body.as_bytes().to_vec());
+    *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
+    response
+}
+
+/// A response carrying a `Retry-After` header.
+pub fn response_retry_after(status: u16, body: &str, seconds: u64) -> HttpResponse {
+    let mut response = response(status, body);
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    response
+}
+
+/// Makes `mock` answer `answers` in order, one per request, each request checked by
+/// `check`; any request past the last answer fails the test.
+pub fn answer_in_order(
+    mock: &mut MockTransport,
+    answers: Vec<Result<HttpResponse>>,
+    check: impl Fn(&HttpRequest) -> bool + Send + Sync + Clone + 'static,
+) {
+    let mut sequence = mockall::Sequence::new();
+    for answer in answers {
+        let check = check.clone();
+        let mut answer = Some(answer);
+        mock.expect_send()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .withf(move |request| check(request))
+            .returning(move |_| answer.take().expect("answered once"));
+    }
+}
+
+/// A transport that never answers (a request stuck in flight).
+pub struct Hang;
+
+#[async_trait]
+impl HttpTransport for Hang {
+    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse> {
+        pending().await
+    }
+}
+
+/// A fake server of many tasks, for `await_many`: a task answers `running` on its first
+/// poll and succeeds on its second (with `{"id": <task id>}` as data), except tasks named
+/// `fail-*` (failed), `now-*` (success at once) and `hang-*` (running forever). It records
+/// how many polls were in flight at once.
+#[derive(Default)]
+pub struct Fleet {
+    in_flight: std::sync::atomic::AtomicUsize,
+    pub max_in_flight: std::sync::atomic::AtomicUsize,
+    pub polls: std::sync::atomic::AtomicUsize,
+    seen: Mutex<std::collections::HashMap<String, u32>>,
+}
+
+#[async_trait]
+impl HttpTransport for Fleet {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, SeqCst);
+        self.polls.fetch_add(1, SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.in_flight.fetch_sub(1, SeqCst);
+        let path = request.uri().path();
+        let id = path
+            .strip_prefix("/v3/users/me/tasks/")
+            .and_then(|p| p.strip_suffix("/result"))
+            .expect("a result poll")
+            .to_owned();
+        let count = {
+            let mut seen = self.seen.lock().unwrap();
+            let count = seen.entry(id.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let body = if id.starts_with("fail-") {
+            r#"{"status":"failed","error":"boom"}"#.to_owned()
+        } else if id.starts_with("hang-") || (count < 2 && !id.starts_with("now-")) {
+            r#"{"status":"running","progress":50}"#.to_owned()
+        } else {
+            format!(r#"{{"status":"success","resultURL":null,"resultData":{{"id":"{id}"}}}}"#)
+        };
+        Ok(response(200, &body))
+    }
+}

@@ -1,0 +1,331 @@
+//! Uploads: the core's requests, parts without credentials, retries and waits as `PartRetry`
+//! says, bounded parallel parts read lazily, progress, cancellation.
+
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use cloud_task_async::core::{
+    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadErrorCode, UploadInit,
+    part_retry_delay,
+};
+use cloud_task_async::{CancelToken, Error, HttpTransport, Result, UploadOptions};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::support::{FakeTimer, MockTransport, client, config, response, same_request};
+
+const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
+    "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
+const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
+
+/// A mock of the three steps: init and final URL must equal the core's requests; parts are
+/// recorded, and part 2 fails `part2_failures` times with a 500 first.
+fn upload_mock(part2_failures: usize, parts: Arc<Mutex<Vec<HttpRequest>>>) -> MockTransport {
+    let init = UploadInit::for_file("data.bin", 12)
+        .request(&config())
+        .unwrap();
+    let url = GetUploadUrl::new("up-1").request(&config()).unwrap();
+    let mut mock = MockTransport::new();
+    mock.expect_send()
+        .times(1)
+        .withf(move |r| same_request(r, &init))
+        .returning(|_| Ok(response(200, INIT_3_PARTS)));
+    let failures = Arc::new(AtomicU64::new(part2_failures as u64));
+    mock.expect_send()
+        .withf(|r| r.method() == "PUT")
+        .returning(move |r| {
+            let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
+                failures.fetch_sub(1, SeqCst);
+                500
+            } else {
+                200
+            };
+            parts.lock().unwrap().push(r);
+            Ok(response(status, ""))
+        });
+    mock.expect_send()
+        .withf(move |r| same_request(r, &url))
+        .returning(|_| Ok(response(200, URL_ANSWER)));
+    mock
+}
+
+#[tokio::test]
+async fn upload_bytes_sends_the_core_requests_and_parts_without_credentials() {
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let timer = FakeTimer::new();
+    let client = client(upload_mock(1, parts.clone()), &timer);
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    let options = UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p));
+    let file = client
+        .upload_bytes(&b"aaaabbbbcc12"[..], "data.bin", options)
+        .await
+        .unwrap();
+    assert_eq!(file.url, "https://files.test/up-1.bin");
+    assert_eq!(*progress.lock().unwrap(), [33, 66, 99, 100]);
+    // Part 2 failed once: one wait of part_retry_delay(1), then a second try.
+    assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
+    let parts = parts.lock().unwrap();
+    assert_eq!(parts.len(), 4);
+    for part in parts.iter() {
+        assert_eq!(part.headers().len(), 1, "{:?}", part.headers());
+        assert_eq!(part.headers()["content-type"], "application/octet-stream");
+        let expected: &[u8] = match part.uri().path() {
+            "/p/1" => b"aaaa",
+            "/p/2" => b"bbbb",
+            "/p/3" => b"cc12",
+            other => panic!("unexpected part {other}"),
+        };
+        assert_eq!(part.body(), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_part_failing_every_try_exhausts_its_retries() {
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let timer = FakeTimer::new();
+    let mock = upload_mock(usize::MAX, parts.clone());
+    let error = client(mock, &timer)
+        .upload_bytes(
+            &b"aaaabbbbcc12"[..],
+            "data.bin",
+            UploadOptions::new().retries(3).concurrency(1),
+        )
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Upload(u) => {
+            assert_eq!(u.code, UploadErrorCode::RetryExhausted);
+            assert!(
+                u.message.starts_with("Failed after 3 attempts: "),
+                "{}",
+                u.message
+            );
+        }
+        other => panic!("expected an upload error, got {other:?}"),
+    }
+    assert_eq!(timer.sleeps(), [part_retry_delay(1), part_retry_delay(2)]);
+    let tries_of_part_2 = parts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.uri().path() == "/p/2")
+        .count();
+    assert_eq!(tries_of_part_2, 3);
+}
+
+/// A fake upload service: `parts` parts of `part_size` bytes; each part `PUT` stays in
+/// flight for a few scheduler turns (or forever with `hang`). It records the bodies, the
+/// largest number of parts in flight, and checks at each `PUT` that the source was not read
+/// ahead of what is being sent.
+struct Store {
+    part_size: u64,
+    parts: u32,
+    concurrency: u64,
+    hang: bool,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    done: AtomicU64,
+    read: Arc<AtomicU64>,
+    bodies: Mutex<Vec<(u32, Vec<u8>)>>,
+    headers_ok: Mutex<bool>,
+}
+
+impl Store {
+    fn new(size: u64, part_size: u64, concurrency: u64, read: Arc<AtomicU64>) -> Store {
+        Store {
+            part_size,
+            parts: size.div_ceil(part_size) as u32,
+            concurrency,
+            hang: false,
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            read,
+            bodies: Mutex::new(Vec::new()),
+            headers_ok: Mutex::new(true),
+        }
+    }
+
+    fn assembled(&self) -> Vec<u8> {
+        let mut bodies = self.bodies.lock().unwrap().clone();
+        bodies.sort_by_key(|(n, _)| *n);
+        bodies.into_iter().flat_map(|(_, b)| b).collect()
+    }
+}
+
+#[async_trait]
+impl HttpTransport for Store {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let path = request.uri().path().to_owned();
+        if path.ends_with("/init") {
+            let urls: Vec<String> = (1..=self.parts)
+                .map(|n| format!(r#""{n}":"https://store.test/part/{n}""#))
+                .collect();
+            return Ok(response(
+                200,
+                &format!(
+                    r#"{{"data":{{"upload_id":"u","part_size":{},"total_parts":{},"presigned_urls":{{{}}}}}}}"#,
+                    self.part_size,
+                    self.parts,
+                    urls.join(",")
+                ),
+            ));
+        }
+        if path.ends_with("/url") {
+            return Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#));
+        }
+        let number: u32 = path.rsplit('/').next().unwrap().parse().unwrap();
+        if request.headers().contains_key("authorization") {
+            *self.headers_ok.lock().unwrap() = false;
+        }
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, SeqCst);
+        // Bytes read from the source never exceed the parts done plus those in flight.
+        let allowed = (self.done.load(SeqCst) + self.concurrency) * self.part_size;
+        assert!(
+            self.read.load(SeqCst) <= allowed,
+            "the source was read ahead"
+        );
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        self.bodies
+            .lock()
+            .unwrap()
+            .push((number, request.body().clone()));
+        self.in_flight.fetch_sub(1, SeqCst);
+        self.done.fetch_add(1, SeqCst);
+        Ok(response(200, ""))
+    }
+}
+
+/// An `AsyncRead` over bytes that counts what has been read.
+struct CountingReader {
+    data: Vec<u8>,
+    position: usize,
+    read: Arc<AtomicU64>,
+}
+
+impl AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = buf.remaining().min(self.data.len() - self.position);
+        let start = self.position;
+        buf.put_slice(&self.data[start..start + n]);
+        self.position += n;
+        self.read.fetch_add(n as u64, SeqCst);
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn parts_go_in_parallel_bounded_and_are_read_only_when_sent() {
+    let data = pseudo_random(10_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let store = Arc::new(Store::new(10_000, 512, 3, read.clone()));
+    let reader = CountingReader {
+        data: data.clone(),
+        position: 0,
+        read: read.clone(),
+    };
+    let file = client(store.clone(), &FakeTimer::new())
+        .upload_reader(reader, 10_000, "blob", UploadOptions::new().concurrency(3))
+        .await
+        .unwrap();
+    assert_eq!(file.url, "https://files.test/u");
+    assert_eq!(store.assembled(), data);
+    assert_eq!(store.max_in_flight.load(SeqCst), 3);
+    assert!(*store.headers_ok.lock().unwrap());
+    assert_eq!(read.load(SeqCst), 10_000);
+}
+
+#[tokio::test]
+async fn upload_file_reads_the_file() {
+    let data = pseudo_random(3_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.bin");
+    std::fs::write(&path, &data).unwrap();
+    let store = Arc::new(Store::new(3_000, 1_000, 4, Arc::new(AtomicU64::new(0))));
+    let client = client(store.clone(), &FakeTimer::new());
+    client
+        .upload_file(&path, UploadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(store.assembled(), data);
+
+    let error = client
+        .upload_file(dir.path().join("missing.bin"), UploadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Io(e) if e.context.contains("missing.bin")),
+        "{error:?}"
+    );
+    let error = client
+        .upload_file(dir.path(), UploadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(e) if e.field == "path"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_shorter_than_announced_fails_with_an_io_error() {
+    let read = Arc::new(AtomicU64::new(0));
+    let store = Arc::new(Store::new(2_000, 1_000, 4, read.clone()));
+    let reader = CountingReader {
+        data: vec![1; 1_500],
+        position: 0,
+        read,
+    };
+    let error = client(store, &FakeTimer::new())
+        .upload_reader(reader, 2_000, "short.bin", UploadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::Io(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn cancelling_ends_an_upload_with_parts_in_flight() {
+    let mut store = Store::new(4_000, 1_000, 4, Arc::new(AtomicU64::new(0)));
+    store.hang = true;
+    let store = Arc::new(store);
+    let token = CancelToken::new();
+    let client = client(store.clone(), &FakeTimer::new());
+    let options = UploadOptions::new().cancel_token(token.clone());
+    let upload = tokio::spawn(async move {
+        client
+            .upload_bytes(vec![0u8; 4_000], "x.bin", options)
+            .await
+    });
+    while store.max_in_flight.load(SeqCst) < 4 {
+        tokio::task::yield_now().await;
+    }
+    token.cancel();
+    let outcome = upload.await.unwrap();
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+}
