@@ -28,6 +28,33 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same client runs on any HTTP stack, here a canned one (this example runs as is):
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use cloud_task_async::core::{HttpRequest, HttpResponse};
+//! use cloud_task_async::{Client, CreateTaskRequest, HttpTransport, Result};
+//!
+//! struct Canned;
+//!
+//! #[async_trait]
+//! impl HttpTransport for Canned {
+//!     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+//!         assert_eq!(request.uri(), "https://cloud-task.oomol.com/v3/users/me/tasks");
+//!         Ok(HttpResponse::new(br#"{"taskID":"t-1"}"#.to_vec()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! let client = Client::builder().api_key("my-api-key").transport(Canned).build()?;
+//! let created = client
+//!     .create_task(CreateTaskRequest::new("@oomol/echo", "1.0.0", "main"))
+//!     .await?;
+//! assert_eq!(created.task_id, "t-1");
+//! # Ok(()) }
+//! ```
+//!
 //! # What is here
 //!
 //! - [`Client`] (cheap to clone, one connection pool) and its [`ClientBuilder`]: API key or

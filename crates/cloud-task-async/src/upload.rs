@@ -150,10 +150,12 @@ impl Client {
         let mut reading: Option<ReadFuture<'_, R>> = None;
         let mut in_flight: FuturesUnordered<PartFuture<'_>> = FuturesUnordered::new();
         loop {
-            if reading.is_none() && next < parts.len() && in_flight.len() < concurrency {
-                if let Some(source) = reader.take() {
-                    reading = Some(read_part(source, parts[next].len, context));
-                }
+            if reading.is_none()
+                && next < parts.len()
+                && in_flight.len() < concurrency
+                && let Some(source) = reader.take()
+            {
+                reading = Some(read_part(source, parts[next].len, context));
             }
             if reading.is_none() && in_flight.is_empty() {
                 return Ok(());
