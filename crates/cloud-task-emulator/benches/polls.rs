@@ -1,0 +1,2 @@
+//! Placeholder: the result-poll benchmark is being written.
+fn main() {}

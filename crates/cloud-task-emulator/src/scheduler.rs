@@ -1,0 +1,787 @@
+//! The simulated scheduler: the user's tasks, their queue, and their life cycle.
+//!
+//! Time is an argument (`now`, the time since the emulator started), so the scheduler is
+//! deterministic and its tests need no clock. Before answering anything, the scheduler
+//! replays every transition due up to `now` in time order ([`Scheduler::advance`]); each
+//! transition is stamped with the exact simulated time it happened at, not the time it was
+//! observed.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use cloud_task_core::models::{PauseResponse, PauseState};
+use cloud_task_core::{
+    CreateTaskRequest, Dashboard, DashboardCount, DashboardLimits, LatestTaskItem, LogEntry,
+    PauseType, TaskDetail, TaskListItem, TaskLogs, TaskPage, TaskResult, TaskStatus, TaskSuccess,
+    TaskType, UserTaskDetail, Workload,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::catalogue::{self, Outcome, Plan};
+
+/// Log entries per page of the logs endpoint.
+pub const LOG_PAGE_SIZE: usize = 20;
+
+/// The namespace of workload IDs (UUID v5 of package, version and block).
+const WORKLOAD_NAMESPACE: Uuid = Uuid::from_u128(0x6f6f_6d6f_6c2d_4354_8000_776f_726b_6c64);
+
+/// The owner of every task: the emulator has one user.
+const OWNER_ID: &str = "00000000-0000-4000-8000-00000000e001";
+
+/// A simulated duration longer than any test: what an overflowing scaled duration becomes.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The workload ID of a block: a UUID v5 of package, version and block, so the same block
+/// always has the same ID, in every emulator.
+///
+/// ```
+/// use cloud_task_emulator::workload_id;
+/// assert_eq!(workload_id("@oomol/echo", "1.0.0", "main"), workload_id("@oomol/echo", "1.0.0", "main"));
+/// assert_ne!(workload_id("@oomol/echo", "1.0.0", "main"), workload_id("@oomol/echo", "1.0.1", "main"));
+/// ```
+pub fn workload_id(package_name: &str, package_version: &str, block_name: &str) -> String {
+    let name = format!("{package_name}\n{package_version}\n{block_name}");
+    Uuid::new_v5(&WORKLOAD_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// The scheduler's limits and speed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SchedulerConfig {
+    pub(crate) max_concurrency: u64,
+    pub(crate) max_queue_size: u64,
+    pub(crate) time_scale: f64,
+    /// The wall clock at `now == 0`, epoch milliseconds.
+    pub(crate) epoch_ms: i64,
+}
+
+/// Why a task was not created.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CreateError {
+    /// The queue already holds `max_queue_size` waiting tasks.
+    QueueFull(u64),
+}
+
+/// The filters of a listing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ListFilter {
+    pub(crate) status: Option<TaskStatus>,
+    pub(crate) task_type: Option<TaskType>,
+    pub(crate) workload: Option<Workload>,
+    pub(crate) workload_id: Option<String>,
+    pub(crate) package_id: Option<String>,
+}
+
+struct Task {
+    id: String,
+    package_name: String,
+    package_version: String,
+    block_name: String,
+    workload_id: String,
+    inputs: Map<String, Value>,
+    outcome: Outcome,
+    log_lines: u64,
+    scheduling_for: Duration,
+    scheduled_for: Duration,
+    run_for: Duration,
+    status: TaskStatus,
+    created: Duration,
+    updated: Duration,
+    start: Option<Duration>,
+    end: Option<Duration>,
+}
+
+impl Task {
+    fn progress(&self, now: Duration) -> f64 {
+        match (&self.status, self.start) {
+            (TaskStatus::Success | TaskStatus::Failed, _) => 100.0,
+            (TaskStatus::Running, Some(start)) if !self.run_for.is_zero() => {
+                let fraction = now.saturating_sub(start).as_secs_f64() / self.run_for.as_secs_f64();
+                ((fraction * 1000.0).floor() / 10.0).clamp(0.0, 99.0)
+            }
+            _ => 0.0,
+        }
+    }
+
+    fn failed_message(&self) -> Option<String> {
+        match (&self.status, &self.outcome) {
+            (TaskStatus::Failed, Outcome::Failure(message)) => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    fn matches(&self, filter: &ListFilter) -> bool {
+        filter.status.as_ref().is_none_or(|s| *s == self.status)
+            && filter
+                .task_type
+                .as_ref()
+                .is_none_or(|t| *t == TaskType::User)
+            && filter
+                .workload
+                .as_ref()
+                .is_none_or(|w| *w == Workload::Serverless)
+            && filter
+                .workload_id
+                .as_ref()
+                .is_none_or(|w| *w == self.workload_id)
+            && filter
+                .package_id
+                .as_ref()
+                .is_none_or(|p| *p == self.package_name)
+    }
+
+    fn scheduler_payload(&self) -> Value {
+        json!({
+            "packageName": self.package_name,
+            "packageVersion": self.package_version,
+            "blockName": self.block_name,
+        })
+    }
+}
+
+/// The user's tasks and queue.
+pub(crate) struct Scheduler {
+    config: SchedulerConfig,
+    tasks: Vec<Task>,
+    by_id: HashMap<String, usize>,
+    latest: HashMap<String, usize>,
+    queue: VecDeque<usize>,
+    /// The end of the current phase of every task in flight.
+    events: BinaryHeap<Reverse<(Duration, usize)>>,
+    scheduling: u64,
+    scheduled: u64,
+    running: u64,
+    paused: bool,
+    /// The simulated time everything has been replayed up to.
+    cursor: Duration,
+}
+
+impl Scheduler {
+    pub(crate) fn new(config: SchedulerConfig) -> Self {
+        Scheduler {
+            config,
+            tasks: Vec::new(),
+            by_id: HashMap::new(),
+            latest: HashMap::new(),
+            queue: VecDeque::new(),
+            events: BinaryHeap::new(),
+            scheduling: 0,
+            scheduled: 0,
+            running: 0,
+            paused: false,
+            cursor: Duration::ZERO,
+        }
+    }
+
+    fn scale(&self, d: Duration) -> Duration {
+        Duration::try_from_secs_f64(d.as_secs_f64() * self.config.time_scale)
+            .unwrap_or(FOREVER)
+            .min(FOREVER)
+    }
+
+    fn epoch_ms(&self, t: Duration) -> i64 {
+        let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
+        self.config.epoch_ms.saturating_add(ms)
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.scheduling + self.scheduled + self.running
+    }
+
+    /// Replays every transition due up to `now`, in time order.
+    pub(crate) fn advance(&mut self, now: Duration) {
+        loop {
+            self.start_waiting(self.cursor);
+            match self.events.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((at, index))) = self.events.pop() else {
+                break;
+            };
+            self.cursor = self.cursor.max(at);
+            self.step(index, at);
+        }
+        self.cursor = self.cursor.max(now);
+    }
+
+    /// Moves queued tasks into free slots at time `at`, oldest first.
+    fn start_waiting(&mut self, at: Duration) {
+        while !self.paused && self.in_flight() < self.config.max_concurrency {
+            let Some(index) = self.queue.pop_front() else {
+                break;
+            };
+            let task = &mut self.tasks[index];
+            task.status = TaskStatus::Scheduling;
+            task.updated = at;
+            let due = at.saturating_add(task.scheduling_for);
+            self.scheduling += 1;
+            self.events.push(Reverse((due, index)));
+        }
+    }
+
+    /// Ends the current phase of task `index` at time `at`.
+    fn step(&mut self, index: usize, at: Duration) {
+        let task = &mut self.tasks[index];
+        task.updated = at;
+        match task.status {
+            TaskStatus::Scheduling => {
+                task.status = TaskStatus::Scheduled;
+                self.scheduling -= 1;
+                self.scheduled += 1;
+                let due = at.saturating_add(task.scheduled_for);
+                self.events.push(Reverse((due, index)));
+            }
+            TaskStatus::Scheduled => {
+                task.status = TaskStatus::Running;
+                task.start = Some(at);
+                self.scheduled -= 1;
+                self.running += 1;
+                let due = at.saturating_add(task.run_for);
+                self.events.push(Reverse((due, index)));
+            }
+            TaskStatus::Running => {
+                task.status = match task.outcome {
+                    Outcome::Success(_) => TaskStatus::Success,
+                    Outcome::Failure(_) => TaskStatus::Failed,
+                };
+                task.end = Some(at);
+                self.running -= 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Creates a task at `now` (after [`Scheduler::advance`]); answers its ID.
+    pub(crate) fn create(
+        &mut self,
+        request: CreateTaskRequest,
+        plan: Plan,
+        now: Duration,
+    ) -> Result<String, CreateError> {
+        self.advance(now);
+        let must_wait = self.paused
+            || self.in_flight() >= self.config.max_concurrency
+            || !self.queue.is_empty();
+        if must_wait && self.queue.len() as u64 >= self.config.max_queue_size {
+            return Err(CreateError::QueueFull(self.config.max_queue_size));
+        }
+        let index = self.tasks.len();
+        let id = Uuid::now_v7().to_string();
+        let workload_id = workload_id(
+            &request.package_name,
+            &request.package_version,
+            &request.block_name,
+        );
+        self.tasks.push(Task {
+            id: id.clone(),
+            workload_id: workload_id.clone(),
+            inputs: request.input_values.unwrap_or_default(),
+            package_name: request.package_name,
+            package_version: request.package_version,
+            block_name: request.block_name,
+            outcome: plan.outcome,
+            log_lines: plan.log_lines,
+            scheduling_for: self.scale(catalogue::SCHEDULING),
+            scheduled_for: self.scale(catalogue::SCHEDULED),
+            run_for: self.scale(plan.run),
+            status: TaskStatus::Queued,
+            created: now,
+            updated: now,
+            start: None,
+            end: None,
+        });
+        self.by_id.insert(id.clone(), index);
+        self.latest.insert(workload_id, index);
+        self.queue.push_back(index);
+        self.start_waiting(now);
+        Ok(id)
+    }
+
+    fn find(&mut self, id: &str, now: Duration) -> Option<&Task> {
+        self.advance(now);
+        let index = *self.by_id.get(id)?;
+        self.tasks.get(index)
+    }
+
+    /// The result of task `id`, or `None` when there is no such task.
+    pub(crate) fn result(&mut self, id: &str, now: Duration) -> Option<TaskResult> {
+        let task = self.find(id, now)?;
+        Some(match (&task.status, &task.outcome) {
+            (TaskStatus::Success, Outcome::Success(data)) => {
+                TaskResult::Success(TaskSuccess::new(None, Some(data.clone())))
+            }
+            (TaskStatus::Failed, Outcome::Failure(message)) => TaskResult::Failed {
+                error: Some(message.clone()),
+            },
+            (status, _) => TaskResult::InProgress {
+                status: status.clone(),
+                progress: task.progress(now),
+            },
+        })
+    }
+
+    /// The details of task `id`.
+    pub(crate) fn detail(&mut self, id: &str, now: Duration) -> Option<TaskDetail> {
+        self.advance(now);
+        let task = &self.tasks[*self.by_id.get(id)?];
+        let mut detail = UserTaskDetail::new(task.id.clone(), task.status.clone());
+        detail.progress = task.progress(now);
+        detail.workload_id = task.workload_id.clone();
+        detail.scheduler_payload = task.scheduler_payload();
+        detail.created_at = self.epoch_ms(task.created);
+        detail.start_time = task.start.map(|t| self.epoch_ms(t));
+        detail.end_time = task.end.map(|t| self.epoch_ms(t));
+        detail.failed_message = task.failed_message();
+        Some(TaskDetail::User(detail))
+    }
+
+    fn list_item(&self, task: &Task, now: Duration) -> TaskListItem {
+        let mut item = TaskListItem::new(task.id.clone(), task.status.clone());
+        item.owner_id = OWNER_ID.to_owned();
+        item.package_id = Some(task.package_name.clone());
+        item.block_name = Some(task.block_name.clone());
+        item.progress = task.progress(now);
+        item.workload_id = task.workload_id.clone();
+        item.failed_message = task.failed_message();
+        item.created_at = self.epoch_ms(task.created);
+        item.updated_at = self.epoch_ms(task.updated);
+        item.start_time = task.start.map(|t| self.epoch_ms(t));
+        item.end_time = task.end.map(|t| self.epoch_ms(t));
+        item.scheduler_payload = task.scheduler_payload();
+        item
+    }
+
+    /// One page of tasks, newest first, of those created before `before` (a position
+    /// from a `nextToken`). New tasks never shift later pages: positions only grow.
+    pub(crate) fn list(
+        &mut self,
+        filter: &ListFilter,
+        size: usize,
+        before: Option<usize>,
+        now: Duration,
+    ) -> TaskPage {
+        self.advance(now);
+        let end = before.unwrap_or(self.tasks.len()).min(self.tasks.len());
+        let mut matching = self.tasks[..end]
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, task)| task.matches(filter));
+        let mut items = Vec::with_capacity(size.min(end));
+        let mut last = None;
+        for (index, task) in matching.by_ref().take(size) {
+            items.push(self.list_item(task, now));
+            last = Some(index);
+        }
+        let more = matching.next().is_some();
+        let next_token = match (more, last) {
+            (true, Some(index)) => Some(encode_token(index)),
+            _ => None,
+        };
+        TaskPage::new(items, next_token)
+    }
+
+    /// Decodes a `nextToken` of this scheduler into a position.
+    pub(crate) fn decode_token(&self, token: &str) -> Option<usize> {
+        decode_token(token).filter(|position| *position <= self.tasks.len())
+    }
+
+    /// The newest task of each workload ID that has one, in the order asked.
+    pub(crate) fn latest(&mut self, workload_ids: &[&str], now: Duration) -> Vec<LatestTaskItem> {
+        self.advance(now);
+        let mut seen = HashSet::new();
+        workload_ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| self.latest.get(*id))
+            .map(|index| {
+                let task = &self.tasks[*index];
+                let mut item = LatestTaskItem::new(task.id.clone(), task.status.clone());
+                item.workload_id = task.workload_id.clone();
+                item.progress = task.progress(now);
+                item.created_at = self.epoch_ms(task.created);
+                item.start_time = task.start.map(|t| self.epoch_ms(t));
+                item.end_time = task.end.map(|t| self.epoch_ms(t));
+                item
+            })
+            .collect()
+    }
+
+    /// Page `page` (from 1) of the logs of task `id`.
+    pub(crate) fn logs(&mut self, id: &str, page: usize, now: Duration) -> Option<TaskLogs> {
+        self.advance(now);
+        let task = &self.tasks[*self.by_id.get(id)?];
+        let entries = self.log_entries(task, now);
+        let skip = page.saturating_sub(1).saturating_mul(LOG_PAGE_SIZE);
+        Some(TaskLogs::new(
+            entries.into_iter().skip(skip).take(LOG_PAGE_SIZE).collect(),
+        ))
+    }
+
+    fn log_entries(&self, task: &Task, now: Duration) -> Vec<LogEntry> {
+        let entry = |at: Duration, level: &str, event: &str, message: String| {
+            let mut map = Map::new();
+            map.insert("time".into(), self.epoch_ms(at).to_string().into());
+            map.insert("level".into(), level.into());
+            map.insert("event".into(), event.into());
+            map.insert("message".into(), message.into());
+            map
+        };
+        let block = format!(
+            "{} of {}@{}",
+            task.block_name, task.package_name, task.package_version
+        );
+        let mut logs = vec![entry(
+            task.created,
+            "info",
+            "queued",
+            format!("Task queued: block {block}"),
+        )];
+        let Some(start) = task.start else {
+            return logs.into_iter().map(LogEntry).collect();
+        };
+        let mut started = entry(start, "info", "started", format!("Running block {block}"));
+        started.insert(
+            "inputs".into(),
+            Value::Object(task.inputs.clone()).to_string().into(),
+        );
+        logs.push(started);
+        for line in 1..=task.log_lines {
+            let at = start
+                + task
+                    .run_for
+                    .mul_f64(line as f64 / (task.log_lines + 1) as f64);
+            if at > now {
+                break;
+            }
+            logs.push(entry(at, "info", "log", format!("line {line}")));
+        }
+        if let Some(end) = task.end {
+            logs.push(match &task.outcome {
+                Outcome::Success(data) => {
+                    let mut done = entry(end, "info", "finished", "Task succeeded".to_owned());
+                    done.insert("outputs".into(), data.to_string().into());
+                    done
+                }
+                Outcome::Failure(message) => {
+                    let mut failed = entry(end, "error", "failed", message.clone());
+                    let stacks = json!([format!("Error: {message}"), format!("    at {block}")]);
+                    failed.insert("stacks".into(), stacks.to_string().into());
+                    failed
+                }
+            });
+        }
+        logs.into_iter().map(LogEntry).collect()
+    }
+
+    /// The live dashboard.
+    pub(crate) fn dashboard(&mut self, now: Duration) -> Dashboard {
+        self.advance(now);
+        Dashboard::new(
+            DashboardLimits::new(self.config.max_concurrency, self.config.max_queue_size),
+            DashboardCount::new(
+                self.queue.len() as u64,
+                self.scheduling,
+                self.scheduled,
+                self.running,
+            ),
+            PauseState::new(self.paused, self.pause_type(), self.paused),
+        )
+    }
+
+    fn pause_type(&self) -> Option<PauseType> {
+        self.paused.then_some(PauseType::User)
+    }
+
+    /// Pauses (`true`) or resumes (`false`) the queue at `now`.
+    pub(crate) fn set_paused(&mut self, paused: bool, now: Duration) -> PauseResponse {
+        self.advance(now);
+        self.paused = paused;
+        self.start_waiting(now);
+        PauseResponse::new(self.pause_type())
+    }
+}
+
+const TOKEN_PREFIX: &str = "ct1.";
+const TOKEN_MASK: u64 = 0x5a17_c3e9_04b2_d86f;
+
+fn encode_token(position: usize) -> String {
+    format!("{TOKEN_PREFIX}{:016x}", position as u64 ^ TOKEN_MASK)
+}
+
+fn decode_token(token: &str) -> Option<usize> {
+    let hex = token.strip_prefix(TOKEN_PREFIX)?;
+    if hex.len() != 16 {
+        return None;
+    }
+    let value = u64::from_str_radix(hex, 16).ok()? ^ TOKEN_MASK;
+    usize::try_from(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn scheduler(max_concurrency: u64, max_queue_size: u64) -> Scheduler {
+        Scheduler::new(SchedulerConfig {
+            max_concurrency,
+            max_queue_size,
+            time_scale: 1.0,
+            epoch_ms: 1_700_000_000_000,
+        })
+    }
+
+    fn create(s: &mut Scheduler, request: CreateTaskRequest, now: Duration) -> String {
+        let plan = catalogue::plan(&request).unwrap();
+        s.create(request, plan, now).unwrap()
+    }
+
+    fn echo(run_ms: u64) -> CreateTaskRequest {
+        CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("durationMs", run_ms)
+    }
+
+    fn status(s: &mut Scheduler, id: &str, now: Duration) -> TaskStatus {
+        s.result(id, now).unwrap().status()
+    }
+
+    #[test]
+    fn a_task_goes_through_every_state_with_exact_timestamps() {
+        let mut s = scheduler(10, 100);
+        let id = create(&mut s, echo(1000), 5 * MS);
+        assert_eq!(status(&mut s, &id, 5 * MS), TaskStatus::Scheduling);
+        assert_eq!(status(&mut s, &id, 104 * MS), TaskStatus::Scheduling);
+        assert_eq!(status(&mut s, &id, 105 * MS), TaskStatus::Scheduled);
+        assert_eq!(status(&mut s, &id, 205 * MS), TaskStatus::Running);
+        match s.result(&id, 455 * MS).unwrap() {
+            TaskResult::InProgress { progress, .. } => assert_eq!(progress, 25.0),
+            other => panic!("{other:?}"),
+        }
+        let TaskDetail::User(detail) = s.detail(&id, 1300 * MS).unwrap() else {
+            panic!("not a user task")
+        };
+        assert_eq!(detail.status, TaskStatus::Success);
+        assert_eq!(detail.progress, 100.0);
+        assert_eq!(detail.created_at, 1_700_000_000_005);
+        assert_eq!(detail.start_time, Some(1_700_000_000_205));
+        assert_eq!(detail.end_time, Some(1_700_000_001_205));
+        let TaskResult::Success(success) = s.result(&id, 1300 * MS).unwrap() else {
+            panic!("not a success")
+        };
+        assert_eq!(success.result_data, Some(json!([{"durationMs": 1000}])));
+    }
+
+    #[test]
+    fn concurrency_limit_queues_in_order_and_starts_at_the_exact_free_time() {
+        let mut s = scheduler(2, 100);
+        let ids: Vec<String> = (0..4)
+            .map(|_| create(&mut s, echo(100), Duration::ZERO))
+            .collect();
+        let dashboard = s.dashboard(Duration::ZERO);
+        assert_eq!(dashboard.count, DashboardCount::new(2, 2, 0, 0));
+        // The first two end at 300 ms; the next two start scheduling then, even when
+        // observed much later.
+        let TaskDetail::User(third) = s.detail(&ids[2], 10_000 * MS).unwrap() else {
+            panic!()
+        };
+        assert_eq!(third.start_time, Some(1_700_000_000_000 + 500));
+        assert_eq!(third.end_time, Some(1_700_000_000_000 + 600));
+        assert_eq!(s.dashboard(10_000 * MS).count, DashboardCount::default());
+    }
+
+    #[test]
+    fn never_more_in_flight_than_the_limit() {
+        let mut s = scheduler(3, 1000);
+        for i in 0..20 {
+            create(&mut s, echo(37 * (i % 5)), MS * (i as u32) * 13);
+        }
+        let mut t = Duration::ZERO;
+        while t < 5000 * MS {
+            let c = s.dashboard(t).count;
+            assert!(
+                c.scheduling + c.scheduled + c.running <= 3,
+                "{c:?} at {t:?}"
+            );
+            t += 7 * MS;
+        }
+        let page = s.list(&ListFilter::default(), 100, None, t);
+        assert!(
+            page.tasks
+                .iter()
+                .all(|task| task.status == TaskStatus::Success)
+        );
+    }
+
+    #[test]
+    fn queue_size_refuses_only_tasks_that_would_wait() {
+        let mut s = scheduler(1, 2);
+        for _ in 0..3 {
+            create(&mut s, echo(1000), Duration::ZERO);
+        }
+        let request = echo(1);
+        let plan = catalogue::plan(&request).unwrap();
+        assert_eq!(
+            s.create(request, plan, Duration::ZERO),
+            Err(CreateError::QueueFull(2))
+        );
+        // Once the first finishes, one more fits.
+        create(&mut s, echo(1), 1300 * MS);
+        // With a queue of 0, a task that needs no waiting is still accepted.
+        let mut s = scheduler(1, 0);
+        create(&mut s, echo(1), Duration::ZERO);
+        let request = echo(1);
+        let plan = catalogue::plan(&request).unwrap();
+        assert!(s.create(request, plan, Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn pause_keeps_queued_tasks_queued_and_lets_running_ones_finish() {
+        let mut s = scheduler(1, 10);
+        let first = create(&mut s, echo(100), Duration::ZERO);
+        let second = create(&mut s, echo(100), Duration::ZERO);
+        assert_eq!(
+            s.set_paused(true, 250 * MS).pause_type,
+            Some(PauseType::User)
+        );
+        let dashboard = s.dashboard(250 * MS);
+        assert!(dashboard.pause.paused && dashboard.pause.can_resume);
+        assert_eq!(status(&mut s, &first, 10_000 * MS), TaskStatus::Success);
+        assert_eq!(status(&mut s, &second, 10_000 * MS), TaskStatus::Queued);
+        assert_eq!(s.set_paused(false, 10_000 * MS).pause_type, None);
+        assert!(!s.dashboard(10_000 * MS).pause.paused);
+        assert_eq!(status(&mut s, &second, 10_000 * MS), TaskStatus::Scheduling);
+        let TaskDetail::User(detail) = s.detail(&second, 20_000 * MS).unwrap() else {
+            panic!()
+        };
+        assert_eq!(detail.start_time, Some(1_700_000_000_000 + 10_200));
+    }
+
+    #[test]
+    fn failures_carry_their_message() {
+        let mut s = scheduler(10, 10);
+        let id = create(
+            &mut s,
+            CreateTaskRequest::new("@oomol/quota", "1.0.0", "main"),
+            Duration::ZERO,
+        );
+        assert_eq!(
+            s.result(&id, 2000 * MS),
+            Some(TaskResult::Failed {
+                error: Some("Insufficient quota".into())
+            })
+        );
+        let page = s.list(&ListFilter::default(), 10, None, 2000 * MS);
+        assert_eq!(
+            page.tasks[0].failed_message.as_deref(),
+            Some("Insufficient quota")
+        );
+    }
+
+    #[test]
+    fn time_scale_multiplies_every_duration() {
+        let mut s = Scheduler::new(SchedulerConfig {
+            max_concurrency: 1,
+            max_queue_size: 1,
+            time_scale: 0.01,
+            epoch_ms: 0,
+        });
+        let id = create(&mut s, echo(1000), Duration::ZERO);
+        assert_eq!(status(&mut s, &id, 11 * MS), TaskStatus::Running);
+        assert_eq!(status(&mut s, &id, 12 * MS), TaskStatus::Success);
+    }
+
+    #[test]
+    fn listing_pages_never_repeat_or_skip_while_tasks_are_created() {
+        let mut s = scheduler(100, 1000);
+        for _ in 0..25 {
+            create(&mut s, echo(1), Duration::ZERO);
+        }
+        let all: Vec<String> = s
+            .list(&ListFilter::default(), 100, None, Duration::ZERO)
+            .tasks
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = s.list(&ListFilter::default(), 7, before, Duration::ZERO);
+            seen.extend(page.tasks.into_iter().map(|t| t.task_id));
+            create(&mut s, echo(1), Duration::ZERO);
+            match page.next_token {
+                Some(token) => before = Some(s.decode_token(&token).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+        assert!(s.decode_token("nonsense").is_none());
+        assert!(s.decode_token(&encode_token(10_000)).is_none());
+    }
+
+    #[test]
+    fn filters_and_latest() {
+        let mut s = scheduler(10, 10);
+        let a1 = create(
+            &mut s,
+            CreateTaskRequest::new("@x/a", "1", "main"),
+            Duration::ZERO,
+        );
+        let b = create(
+            &mut s,
+            CreateTaskRequest::new("@x/b", "1", "main"),
+            Duration::ZERO,
+        );
+        let a2 = create(&mut s, CreateTaskRequest::new("@x/a", "1", "main"), MS);
+        let wa = workload_id("@x/a", "1", "main");
+        let filter = ListFilter {
+            workload_id: Some(wa.clone()),
+            ..ListFilter::default()
+        };
+        let ids: Vec<String> = s
+            .list(&filter, 10, None, MS)
+            .tasks
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(ids, [a2.clone(), a1]);
+        let filter = ListFilter {
+            package_id: Some("@x/b".into()),
+            ..ListFilter::default()
+        };
+        assert_eq!(s.list(&filter, 10, None, MS).tasks[0].task_id, b);
+        let shared = ListFilter {
+            task_type: Some(TaskType::Shared),
+            ..ListFilter::default()
+        };
+        assert!(s.list(&shared, 10, None, MS).tasks.is_empty());
+        let latest = s.latest(&[wa.as_str(), "nope", wa.as_str()], MS);
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].task_id, a2);
+        assert_eq!(latest[0].workload_id, wa);
+    }
+
+    #[test]
+    fn logs_appear_as_they_happen_and_page() {
+        let mut s = scheduler(10, 10);
+        let id = create(&mut s, echo(1000).input("logLines", 30), Duration::ZERO);
+        assert_eq!(s.logs(&id, 1, Duration::ZERO).unwrap().logs.len(), 1);
+        let page1 = s.logs(&id, 1, 5000 * MS).unwrap().logs;
+        let page2 = s.logs(&id, 2, 5000 * MS).unwrap().logs;
+        assert_eq!(page1.len(), LOG_PAGE_SIZE);
+        assert_eq!(page2.len(), 33 - LOG_PAGE_SIZE);
+        assert!(s.logs(&id, 3, 5000 * MS).unwrap().logs.is_empty());
+        let last = page2.last().unwrap();
+        assert_eq!(last.get_str("event"), Some("finished"));
+        assert_eq!(
+            last.parsed("outputs"),
+            Some(json!([{"durationMs": 1000, "logLines": 30}]))
+        );
+        for entry in page1.iter().chain(&page2) {
+            assert!(entry.as_map().values().all(Value::is_string), "{entry:?}");
+        }
+        assert!(s.logs("nope", 1, MS).is_none());
+    }
+}

@@ -1,0 +1,106 @@
+//! Request statistics: a count per route and the headers of every part upload.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::HeaderMap;
+
+use crate::fault::Route;
+
+/// A snapshot of the emulator's request statistics.
+///
+/// Every request that reached a route is counted, faulted and unauthorised ones included;
+/// requests to unknown paths and to the control endpoints are not.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    counts: [u64; Route::ALL.len()],
+    part_upload_headers: Vec<HeaderMap>,
+}
+
+impl Stats {
+    /// How many requests `route` received.
+    pub fn count(&self, route: Route) -> u64 {
+        self.counts[route.index()]
+    }
+
+    /// How many requests all routes received.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The headers of every part `PUT` received, in arrival order.
+    pub fn part_upload_headers(&self) -> &[HeaderMap] {
+        &self.part_upload_headers
+    }
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct StatsRecorder {
+    counts: [AtomicU64; Route::ALL.len()],
+    part_upload_headers: Mutex<Vec<HeaderMap>>,
+}
+
+impl StatsRecorder {
+    /// Counts one request of `route`; keeps the headers of part uploads.
+    pub(crate) fn record(&self, route: Route, headers: &HeaderMap) {
+        if route == Route::UploadPart {
+            // Hold the lock while counting so a snapshot sees both or neither.
+            let mut parts = lock(&self.part_upload_headers);
+            parts.push(headers.clone());
+            self.counts[route.index()].fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counts[route.index()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let parts = lock(&self.part_upload_headers);
+        Stats {
+            counts: std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed)),
+            part_upload_headers: parts.clone(),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        let mut parts = lock(&self.part_upload_headers);
+        parts.clear();
+        for count in &self.counts {
+            count.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
+/// section leaves its data consistent).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_snapshots_and_resets() {
+        let recorder = StatsRecorder::default();
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/octet-stream".parse().unwrap());
+        recorder.record(Route::TaskResult, &HeaderMap::new());
+        recorder.record(Route::TaskResult, &HeaderMap::new());
+        recorder.record(Route::UploadPart, &headers);
+        let stats = recorder.snapshot();
+        assert_eq!(stats.count(Route::TaskResult), 2);
+        assert_eq!(stats.count(Route::UploadPart), 1);
+        assert_eq!(stats.count(Route::CreateTask), 0);
+        assert_eq!(stats.total(), 3);
+        assert_eq!(stats.part_upload_headers(), &[headers]);
+        recorder.reset();
+        assert_eq!(recorder.snapshot().total(), 0);
+        assert!(recorder.snapshot().part_upload_headers().is_empty());
+        // The earlier snapshot is unaffected.
+        assert_eq!(stats.total(), 3);
+    }
+}

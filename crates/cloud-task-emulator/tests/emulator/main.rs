@@ -1,0 +1,5 @@
+//! Integration tests of the emulator over HTTP, with a plain HTTP client.
+
+mod support;
+
+mod tasks;
