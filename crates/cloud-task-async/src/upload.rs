@@ -36,7 +36,8 @@ impl Client {
     /// Three steps, as the core plans them: `init` (authorised), the parts `PUT` to their
     /// presigned URLs (no `Authorization`, no default headers), `options.concurrency` of
     /// them at once (default 4), each read from the file only when it is sent, so memory
-    /// stays near part size × concurrency; each part tried `options.retries` times
+    /// stays near part size × concurrency, whatever the file size (at most twice that: a
+    /// part in flight keeps one copy for its retry); each part tried `options.retries` times
     /// (default 3) with the core's waits; then the final URL (authorised). Progress goes
     /// to the options' callback; the options' cancel token ends the upload at once with
     /// [`Error::Cancelled`].
