@@ -288,17 +288,39 @@ fn known<T: for<'a> From<&'a str>>(
     }
 }
 
-async fn create_task(State(shared): State<Arc<Shared>>, body: Body) -> Answer {
-    let request: CreateTaskRequest = read_json(body, "create task").await?;
-    for (field, value) in [
-        ("packageName", &request.package_name),
-        ("packageVersion", &request.package_version),
-        ("blockName", &request.block_name),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ApiError::bad_request(format!("{field} must not be empty")));
+/// Checks a create body field by field, so the message names the field at fault.
+fn create_request(body: serde_json::Value) -> Result<CreateTaskRequest, ApiError> {
+    let serde_json::Value::Object(fields) = &body else {
+        return Err(ApiError::bad_request(
+            "the create task body must be a JSON object",
+        ));
+    };
+    for field in ["packageName", "packageVersion", "blockName"] {
+        match fields.get(field) {
+            None | Some(serde_json::Value::Null) => {
+                return Err(ApiError::bad_request(format!("missing field {field}")));
+            }
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => {
+                return Err(ApiError::bad_request(format!("{field} must not be empty")));
+            }
+            Some(serde_json::Value::String(_)) => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(format!("{field} must be a string")));
+            }
         }
     }
+    match fields.get("inputValues") {
+        None | Some(serde_json::Value::Null | serde_json::Value::Object(_)) => {}
+        Some(_) => {
+            return Err(ApiError::bad_request("inputValues must be a JSON object"));
+        }
+    }
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid create task body: {e}")))
+}
+
+async fn create_task(State(shared): State<Arc<Shared>>, body: Body) -> Answer {
+    let request = create_request(read_json(body, "create task").await?)?;
     let plan = catalogue::plan(&request).map_err(ApiError::bad_request)?;
     let now = shared.now();
     let created = lock(&shared.scheduler).create(request, plan, now);

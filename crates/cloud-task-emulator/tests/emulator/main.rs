@@ -2,4 +2,8 @@
 
 mod support;
 
+mod faults;
+mod listing;
+mod scheduler;
 mod tasks;
+mod uploads;

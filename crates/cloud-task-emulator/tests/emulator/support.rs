@@ -101,7 +101,7 @@ impl Api {
     }
 
     /// Polls `path` until `done` holds for its JSON body (bounded by [`DEADLINE`]).
-    pub async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(&self, path: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let answer = self.get(path).await;
