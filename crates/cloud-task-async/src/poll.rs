@@ -113,6 +113,9 @@ impl Client {
 
     /// Creates a task (once: never retried) and waits for its result.
     ///
+    /// When the options' cancel token has already fired, nothing is sent; once the task
+    /// is created, cancelling ends the wait (the task keeps running on the server).
+    ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
     /// use cloud_task_async::{AwaitOptions, CreateTaskRequest, TaskOutcome};
@@ -138,6 +141,14 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome<T>> {
+        // A cancelled wait creates nothing. The creation itself is not raced with the
+        // token: cut short, it could start a task whose ID would be lost.
+        if options
+            .get_cancel_token()
+            .is_some_and(CancelToken::is_cancelled)
+        {
+            return Err(Error::Cancelled);
+        }
         let created = self.create_task(request).await?;
         let result = self.await_result_as::<T>(&created.task_id, options).await?;
         Ok(TaskOutcome::new(created.task_id, result))

@@ -426,3 +426,47 @@ async fn default_headers_and_cookie_auth_reach_api_requests() {
         .unwrap();
     client.resume_user_queue().await.unwrap();
 }
+
+/// Collects what a `tracing` fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_request_is_traced_with_operation_method_path_status_and_task_but_never_the_key() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let detail = r#"{"taskType":"user","taskID":"t-9","status":"running","progress":1,
+        "workload":"serverless","workloadID":"w","schedulerPayload":{},"createdAt":1,
+        "startTime":null,"endTime":null,"resultURL":null,"failedMessage":null}"#;
+    run_expecting(GetTask::new("t-9"), 200, detail, |c| async move {
+        c.get_task("t-9").await
+    })
+    .await
+    .unwrap();
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("op=\"get_task\""), "{text}");
+    assert!(text.contains("method=GET"), "{text}");
+    assert!(text.contains("path=\"/v3/users/me/tasks/t-9\""), "{text}");
+    assert!(text.contains("task_id=\"t-9\""), "{text}");
+    assert!(text.contains("status=200"), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}

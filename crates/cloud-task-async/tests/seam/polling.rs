@@ -267,6 +267,13 @@ async fn a_cancelled_token_sends_nothing() {
         .await_result("t", AwaitOptions::new().cancel_token(token.clone()))
         .await;
     assert!(matches!(outcome, Err(Error::Cancelled)));
+    let outcome = client
+        .create_and_wait(
+            CreateTaskRequest::new("@oomol/echo", "1", "main"),
+            AwaitOptions::new().cancel_token(token.clone()),
+        )
+        .await;
+    assert!(matches!(outcome, Err(Error::Cancelled)));
     let results = client
         .await_many(["a", "b"], AwaitOptions::new().cancel_token(token))
         .await;
