@@ -143,7 +143,10 @@ async fn filters_by_status_workload_package_and_type() {
         get("status=success".into()).await,
         [ok2.clone(), ok1.clone()]
     );
-    assert_eq!(get("status=failed".into()).await, [failed.clone()]);
+    assert_eq!(
+        get("status=failed".into()).await,
+        std::slice::from_ref(&failed)
+    );
     assert!(get("status=running".into()).await.is_empty());
     let echo = workload_id("@oomol/echo", "1.0.0", "main");
     assert_eq!(
@@ -152,7 +155,7 @@ async fn filters_by_status_workload_package_and_type() {
     );
     assert_eq!(
         get("packageID=%40oomol%2Ffail".into()).await,
-        [failed.clone()]
+        std::slice::from_ref(&failed)
     );
     assert_eq!(
         get("taskType=user&workload=serverless".into()).await.len(),

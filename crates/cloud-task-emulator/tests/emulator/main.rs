@@ -1,8 +1,13 @@
-//! Integration tests of the emulator over HTTP, with a plain HTTP client.
+//! Integration tests of the emulator over HTTP, with a plain HTTP client (not the SDK's
+//! drivers): every endpoint, auth, errors, the scheduler, listing, the catalogue, uploads,
+//! faults, statistics, the control endpoints, the lifecycle and the binary.
 
 mod support;
 
+mod binary;
+mod control;
 mod faults;
+mod lifecycle;
 mod listing;
 mod scheduler;
 mod tasks;

@@ -1,0 +1,183 @@
+//! The control endpoints under `/_emulator`: faults and statistics as JSON.
+
+use cloud_task_emulator::Route;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Answer, Api, answer, fast};
+
+impl Api {
+    /// A control request: no API key.
+    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        answer(request.send().await.unwrap()).await
+    }
+}
+
+#[tokio::test]
+async fn faults_are_added_listed_and_cleared_over_http() {
+    let api = Api::start(fast()).await;
+    let added = api
+        .control(
+            reqwest::Method::POST,
+            "/_emulator/faults",
+            Some(json!({"route": "dashboard", "fault": "too_many_requests", "retryAfterMs": 2500, "times": 2})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
+    assert_eq!(
+        added.body,
+        json!({"route": "dashboard", "fault": "too_many_requests", "retryAfterMs": 2500, "times": 2})
+    );
+    let first = api.get("/v3/users/me/dashboard").await;
+    assert_eq!(first.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(first.headers["retry-after"], "3");
+    let listed = api
+        .control(reqwest::Method::GET, "/_emulator/faults", None)
+        .await;
+    assert_eq!(listed.body["faults"][0]["times"], 1);
+    for (fault, extra) in [
+        ("service_unavailable", json!({})),
+        ("delay", json!({"delayMs": 1})),
+        ("drop_connection", json!({})),
+        ("malformed_body", json!({"probability": 0.5})),
+    ] {
+        let mut body = json!({"route": "upload_part", "fault": fault});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let added = api
+            .control(reqwest::Method::POST, "/_emulator/faults", Some(body))
+            .await;
+        assert_eq!(added.status, StatusCode::CREATED, "{fault}: {added:?}");
+    }
+    let listed = api
+        .control(reqwest::Method::GET, "/_emulator/faults", None)
+        .await;
+    assert_eq!(listed.body["faults"].as_array().unwrap().len(), 5);
+    let cleared = api
+        .control(reqwest::Method::DELETE, "/_emulator/faults", None)
+        .await;
+    assert_eq!(cleared.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.get("/v3/users/me/dashboard").await.status,
+        StatusCode::OK
+    );
+    let listed = api
+        .control(reqwest::Method::GET, "/_emulator/faults", None)
+        .await;
+    assert_eq!(listed.body, json!({"faults": []}));
+}
+
+#[tokio::test]
+async fn bad_fault_rules_are_400_naming_the_problem() {
+    let api = Api::start(fast()).await;
+    for (body, expected) in [
+        (
+            json!({"route": "nowhere", "fault": "delay"}),
+            "unknown route",
+        ),
+        (
+            json!({"route": "dashboard", "fault": "explode"}),
+            "unknown fault",
+        ),
+        (json!({"route": "dashboard", "fault": "delay"}), "delayMs"),
+        (
+            json!({"route": "dashboard", "fault": "malformed_body", "probability": 2}),
+            "probability",
+        ),
+        (
+            json!({"route": "dashboard", "fault": "malformed_body", "oops": 1}),
+            "oops",
+        ),
+        (json!({"fault": "malformed_body"}), "route"),
+    ] {
+        let answer = api
+            .control(
+                reqwest::Method::POST,
+                "/_emulator/faults",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(answer.message().contains(expected), "{body}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn stats_are_read_and_reset_over_http() {
+    let api = Api::start(fast().part_size(3)).await;
+    api.get("/v3/users/me/dashboard").await;
+    api.get("/v3/users/me/dashboard").await;
+    let upload = api.emulator.upload_base_url();
+    let init = api
+        .send(
+            reqwest::Method::POST,
+            &format!("{upload}/init"),
+            Some(json!({"file_extension": ".txt", "size": 3})),
+        )
+        .await;
+    let part_url = init.body["data"]["presigned_urls"]["1"].as_str().unwrap();
+    api.http
+        .put(part_url)
+        .header("content-type", "application/octet-stream")
+        .header("x-trace", "abc")
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    let stats = api
+        .control(reqwest::Method::GET, "/_emulator/stats", None)
+        .await;
+    assert_eq!(stats.status, StatusCode::OK);
+    assert_eq!(stats.body["total"], 4);
+    assert_eq!(stats.body["routes"]["dashboard"], 2);
+    assert_eq!(stats.body["routes"]["upload_init"], 1);
+    assert_eq!(stats.body["routes"]["upload_part"], 1);
+    assert_eq!(stats.body["routes"]["create_task"], 0);
+    assert_eq!(
+        stats.body["routes"].as_object().unwrap().len(),
+        Route::ALL.len()
+    );
+    let headers = &stats.body["partUploadHeaders"][0];
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert_eq!(headers["x-trace"], "abc");
+    assert!(headers.get("authorization").is_none());
+    let reset = api
+        .control(reqwest::Method::DELETE, "/_emulator/stats", None)
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.emulator.stats().total(), 0);
+    let stats = api
+        .control(reqwest::Method::GET, "/_emulator/stats", None)
+        .await;
+    assert_eq!(stats.body["partUploadHeaders"], json!([]));
+}
+
+#[tokio::test]
+async fn info_describes_the_emulator_and_unknown_paths_are_404_json() {
+    let api = Api::start(fast().max_concurrency(3).max_queue_size(7).part_size(99)).await;
+    let info = api
+        .control(reqwest::Method::GET, "/_emulator/info", None)
+        .await;
+    assert_eq!(
+        info.body,
+        json!({
+            "baseUrl": api.emulator.base_url(),
+            "uploadBaseUrl": api.emulator.upload_base_url(),
+            "timeScale": 0.01,
+            "maxConcurrency": 3,
+            "maxQueueSize": 7,
+            "partSize": 99,
+        })
+    );
+    let missing = api.get("/v3/users/me/nothing").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.message().contains("/v3/users/me/nothing"),
+        "{missing:?}"
+    );
+}
