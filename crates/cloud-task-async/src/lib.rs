@@ -151,6 +151,6 @@ pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
     CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
     ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, TaskDetail,
-    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus, TaskSuccess,
-    UploadOptions, UploadedFile, WorkloadIds,
+    TaskErrorCode, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus,
+    TaskSuccess, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WorkloadIds,
 };

@@ -329,7 +329,20 @@ async fn watch_ends_on_success() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_part_upload_round_trips_without_credentials_on_parts() {
-    let (emulator, client) = start(Emulator::builder().part_size(64 * 1024)).await;
+    let emulator = Emulator::builder()
+        .part_size(64 * 1024)
+        .start()
+        .await
+        .unwrap();
+    // Default headers (here a cookie) go to the API, never to presigned part URLs.
+    let client = Client::builder()
+        .api_key(emulator.api_key())
+        .base_url(emulator.base_url())
+        .upload_base_url(emulator.upload_base_url())
+        .default_header("Cookie", "oomol-token=secret-cookie")
+        .default_header("X-Team", "research")
+        .build()
+        .unwrap();
     let mut data = vec![0u8; 300 * 1024 + 123];
     rand::rng().fill_bytes(&mut data);
     let progress = Arc::new(Mutex::new(Vec::new()));
@@ -353,6 +366,9 @@ async fn a_multi_part_upload_round_trips_without_credentials_on_parts() {
     assert_eq!(stats.part_upload_headers().len(), 5);
     for headers in stats.part_upload_headers() {
         assert!(!headers.contains_key("authorization"), "{headers:?}");
+        assert!(!headers.contains_key("cookie"), "{headers:?}");
+        assert!(!headers.contains_key("x-team"), "{headers:?}");
+        assert_eq!(headers["content-type"], "application/octet-stream");
     }
     let progress = progress.lock().unwrap().clone();
     assert_eq!(progress.len(), 6, "{progress:?}");
