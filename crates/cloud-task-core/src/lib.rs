@@ -104,7 +104,7 @@ pub use models::{
     CreateTaskRequest, CreateTaskResponse, Dashboard, DashboardCount, DashboardLimits,
     LatestTaskItem, LogEntry, PauseResponse, PauseState, PauseType, SharedTaskDetail, TaskDetail,
     TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus, TaskSuccess, TaskType,
-    UserTaskDetail, Workload,
+    UserTaskDetail, WatchEvent, Workload,
 };
 pub use ops::{
     CreateTask, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, ListTasks,
