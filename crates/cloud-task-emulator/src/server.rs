@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -140,9 +141,10 @@ impl std::fmt::Display for ConnectionDropped {
 
 impl std::error::Error for ConnectionDropped {}
 
-/// The answer of an injected fault, or `None` to go on.
-fn fault_response(fault: Fault) -> Response {
-    match fault {
+/// The answer of an injected fault; `None` for a delay, after which the request is
+/// answered normally.
+fn fault_response(fault: Fault) -> Option<Response> {
+    Some(match fault {
         Fault::ServiceUnavailable => json(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({"message": "server busy"}),
@@ -163,14 +165,15 @@ fn fault_response(fault: Fault) -> Response {
             response.extensions_mut().insert(DropConnection);
             response
         }
-        Fault::MalformedBody | Fault::Delay(_) => {
+        Fault::Delay(_) => return None,
+        Fault::MalformedBody => {
             let mut response = Response::new(Body::from(r#"{"status":"running","progre"#));
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             response
         }
-    }
+    })
 }
 
 /// Checks the API key: `Authorization: Bearer <key>` or the `oomol-token` cookie.
@@ -216,10 +219,12 @@ async fn guard(
 ) -> Response {
     shared.stats.record(route, request.headers());
     let fault = lock(&shared.faults).pick(route);
-    match fault {
-        None => {}
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(fault) => return fault_response(fault),
+    if let Some(fault) = fault {
+        if let Fault::Delay(delay) = fault {
+            tokio::time::sleep(delay).await;
+        } else if let Some(response) = fault_response(fault) {
+            return response;
+        }
     }
     if route.needs_auth()
         && let Err(e) = authorise(&shared.api_keys, request.headers())
@@ -248,9 +253,11 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Body, what: &str) -> Re
         .map_err(|e| ApiError::bad_request(format!("invalid {what} body: {e}")))
 }
 
-fn path_param(
-    param: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<String, ApiError> {
+/// A path parameter, or why it could not be read.
+type PathParam<T> = Result<Path<T>, PathRejection>;
+
+/// The value of a path parameter; a bad one (e.g. invalid percent-encoding) is a 400.
+fn path_param<T>(param: PathParam<T>) -> Result<T, ApiError> {
     param
         .map(|Path(p)| p)
         .map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))
@@ -400,20 +407,14 @@ async fn latest_tasks(State(shared): State<Arc<Shared>>, RawQuery(query): RawQue
     ok(&items)
 }
 
-async fn get_task(
-    State(shared): State<Arc<Shared>>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Answer {
+async fn get_task(State(shared): State<Arc<Shared>>, id: PathParam<String>) -> Answer {
     let id = path_param(id)?;
     let now = shared.now();
     let detail = lock(&shared.scheduler).detail(&id, now);
     ok(&detail.ok_or_else(|| ApiError::task_not_found(&id))?)
 }
 
-async fn task_result(
-    State(shared): State<Arc<Shared>>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Answer {
+async fn task_result(State(shared): State<Arc<Shared>>, id: PathParam<String>) -> Answer {
     let id = path_param(id)?;
     let now = shared.now();
     let result = lock(&shared.scheduler).result(&id, now);
@@ -422,7 +423,7 @@ async fn task_result(
 
 async fn task_logs(
     State(shared): State<Arc<Shared>>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    id: PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let id = path_param(id)?;
@@ -467,10 +468,7 @@ async fn upload_init(State(shared): State<Arc<Shared>>, body: Body) -> Answer {
     ok(&InitUploadResponse::new(target))
 }
 
-async fn upload_url(
-    State(shared): State<Arc<Shared>>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Answer {
+async fn upload_url(State(shared): State<Arc<Shared>>, id: PathParam<String>) -> Answer {
     let id = path_param(id)?;
     let file = shared
         .uploads
@@ -485,12 +483,11 @@ fn signature(query: Option<&str>) -> Option<String> {
 
 async fn upload_part(
     State(shared): State<Arc<Shared>>,
-    params: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    params: PathParam<(String, String)>,
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Answer {
-    let Path((id, number)) =
-        params.map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))?;
+    let (id, number) = path_param(params)?;
     if request.headers().contains_key(AUTHORIZATION) {
         return Err(ApiError::bad_request(
             "presigned part URLs take no Authorization header: the signature in the URL is the only credential",
@@ -524,11 +521,10 @@ async fn upload_part(
 
 async fn download(
     State(shared): State<Arc<Shared>>,
-    params: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    params: PathParam<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Answer {
-    let Path((id, _name)) =
-        params.map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))?;
+    let (id, _name) = path_param(params)?;
     let (size, mime, body) = shared
         .uploads
         .download(&id, signature(query.as_deref()).as_deref())
@@ -706,7 +702,8 @@ mod tests {
         for (ms, secs) in [(0, "0"), (1, "1"), (1000, "1"), (1500, "2")] {
             let response = fault_response(Fault::TooManyRequests {
                 retry_after: Duration::from_millis(ms),
-            });
+            })
+            .unwrap();
             assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(response.headers()[RETRY_AFTER], secs);
         }

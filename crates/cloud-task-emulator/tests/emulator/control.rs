@@ -112,17 +112,9 @@ async fn stats_are_read_and_reset_over_http() {
     let api = Api::start(fast().part_size(3)).await;
     api.get("/v3/users/me/dashboard").await;
     api.get("/v3/users/me/dashboard").await;
-    let upload = api.emulator.upload_base_url();
-    let init = api
-        .send(
-            reqwest::Method::POST,
-            &format!("{upload}/init"),
-            Some(json!({"file_extension": ".txt", "size": 3})),
-        )
-        .await;
-    let part_url = init.body["data"]["presigned_urls"]["1"].as_str().unwrap();
+    let target = api.target(".txt", 3).await;
     api.http
-        .put(part_url)
+        .put(&target.presigned_urls[&1])
         .header("content-type", "application/octet-stream")
         .header("x-trace", "abc")
         .body("abc")

@@ -201,34 +201,14 @@ async fn every_route_is_counted_separately() {
     api.get("/v3/users/me/dashboard").await;
     api.post("/v3/user/pause", json!({})).await;
     api.post("/v3/user/resume", json!({})).await;
-    let upload = api.emulator.upload_base_url();
-    let init = api
-        .send(
-            reqwest::Method::POST,
-            &format!("{upload}/init"),
-            Some(json!({"file_extension": ".txt", "size": 4})),
-        )
-        .await;
-    let part_url = init.body["data"]["presigned_urls"]["1"].as_str().unwrap();
+    let target = api.target(".txt", 4).await;
     let put = api
-        .http
-        .put(part_url)
-        .body(vec![1, 2, 3, 4])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    let file = api
-        .get(&format!(
-            "{upload}/{}/url",
-            init.body["data"]["upload_id"].as_str().unwrap()
-        ))
+        .put_part(&target.presigned_urls[&1], vec![1, 2, 3, 4])
         .await;
-    api.http
-        .get(file.body["data"]["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(put.status, 200);
+    let file = api.final_url(&target.upload_id).await;
+    api.download(file.body["data"]["url"].as_str().unwrap())
+        .await;
     // Unknown paths and the control endpoints are not counted.
     api.get("/v3/nothing").await;
     api.get("/_emulator/stats").await;

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use cloud_task_core::UploadTarget;
+use cloud_task_core::upload::InitUploadResponse;
 use cloud_task_emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -115,6 +117,55 @@ impl Api {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+    }
+}
+
+impl Api {
+    /// Starts an upload of `size` bytes.
+    pub async fn init(&self, extension: &str, size: u64) -> Answer {
+        let url = format!("{}/init", self.emulator.upload_base_url());
+        self.send(
+            reqwest::Method::POST,
+            &url,
+            Some(json!({"file_extension": extension, "size": size})),
+        )
+        .await
+    }
+
+    /// Starts an upload; answers its target.
+    pub async fn target(&self, extension: &str, size: u64) -> UploadTarget {
+        let answer = self.init(extension, size).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        serde_json::from_value::<InitUploadResponse>(answer.body)
+            .unwrap()
+            .data
+    }
+
+    /// PUTs a part the way a client must: no Authorization, octet-stream.
+    pub async fn put_part(&self, url: &str, body: Vec<u8>) -> Answer {
+        let response = self
+            .http
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+
+    /// The final step of an upload.
+    pub async fn final_url(&self, upload_id: &str) -> Answer {
+        let url = format!("{}/{upload_id}/url", self.emulator.upload_base_url());
+        self.get(&url).await
+    }
+
+    /// Downloads a file's URL: status, headers and bytes.
+    pub async fn download(&self, url: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self.http.get(url).send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
     }
 }
 

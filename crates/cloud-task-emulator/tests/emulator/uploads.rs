@@ -2,64 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use cloud_task_core::upload::{InitUploadResponse, UploadUrlResponse};
-use cloud_task_core::{UploadPlan, UploadTarget};
+use cloud_task_core::UploadPlan;
+use cloud_task_core::upload::UploadUrlResponse;
 use cloud_task_emulator::Route;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Answer, Api, answer, fast};
+use crate::support::{Api, answer, fast};
 
 /// Deterministic test bytes.
 fn bytes(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
         .collect()
-}
-
-impl Api {
-    async fn init(&self, extension: &str, size: u64) -> Answer {
-        let url = format!("{}/init", self.emulator.upload_base_url());
-        self.send(
-            reqwest::Method::POST,
-            &url,
-            Some(json!({"file_extension": extension, "size": size})),
-        )
-        .await
-    }
-
-    async fn target(&self, extension: &str, size: u64) -> UploadTarget {
-        let answer = self.init(extension, size).await;
-        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-        serde_json::from_value::<InitUploadResponse>(answer.body)
-            .unwrap()
-            .data
-    }
-
-    /// PUTs a part the way a client must: no Authorization, octet-stream.
-    async fn put_part(&self, url: &str, body: Vec<u8>) -> Answer {
-        let response = self
-            .http
-            .put(url)
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        answer(response).await
-    }
-
-    async fn final_url(&self, upload_id: &str) -> Answer {
-        let url = format!("{}/{upload_id}/url", self.emulator.upload_base_url());
-        self.get(&url).await
-    }
-
-    async fn download(&self, url: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-        let response = self.http.get(url).send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        (status, headers, response.bytes().await.unwrap().to_vec())
-    }
 }
 
 #[tokio::test]
