@@ -127,3 +127,9 @@ fn create_request_builder() {
     assert_eq!(values["a"], 1);
     assert_eq!(values["b"], "x");
 }
+
+#[test]
+fn enum_display_honours_width() {
+    assert_eq!(format!("[{:<8}]", TaskStatus::Running), "[running ]");
+    assert_eq!(format!("[{:>6}]", TaskType::User), "[  user]");
+}
