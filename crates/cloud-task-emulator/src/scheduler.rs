@@ -189,8 +189,10 @@ impl Scheduler {
         self.scheduling + self.scheduled + self.running
     }
 
-    /// Replays every transition due up to `now`, in time order.
-    pub(crate) fn advance(&mut self, now: Duration) {
+    /// Replays every transition due up to `now`, in time order. Answers the time the
+    /// scheduler is now at: `now`, or a later time already reached (two requests may read
+    /// the clock in one order and take the lock in the other; time never goes back).
+    pub(crate) fn advance(&mut self, now: Duration) -> Duration {
         loop {
             self.start_waiting(self.cursor);
             match self.events.peek() {
@@ -204,6 +206,7 @@ impl Scheduler {
             self.step(index, at);
         }
         self.cursor = self.cursor.max(now);
+        self.cursor
     }
 
     /// Moves queued tasks into free slots at time `at`, oldest first.
@@ -260,7 +263,7 @@ impl Scheduler {
         plan: Plan,
         now: Duration,
     ) -> Result<String, CreateError> {
-        self.advance(now);
+        let now = self.advance(now);
         let must_wait = self.paused
             || self.in_flight() >= self.config.max_concurrency
             || !self.queue.is_empty();
@@ -299,15 +302,10 @@ impl Scheduler {
         Ok(id)
     }
 
-    fn find(&mut self, id: &str, now: Duration) -> Option<&Task> {
-        self.advance(now);
-        let index = *self.by_id.get(id)?;
-        self.tasks.get(index)
-    }
-
     /// The result of task `id`, or `None` when there is no such task.
     pub(crate) fn result(&mut self, id: &str, now: Duration) -> Option<TaskResult> {
-        let task = self.find(id, now)?;
+        let now = self.advance(now);
+        let task = &self.tasks[*self.by_id.get(id)?];
         Some(match (&task.status, &task.outcome) {
             (TaskStatus::Success, Outcome::Success(data)) => {
                 TaskResult::Success(TaskSuccess::new(None, Some(data.clone())))
@@ -324,7 +322,7 @@ impl Scheduler {
 
     /// The details of task `id`.
     pub(crate) fn detail(&mut self, id: &str, now: Duration) -> Option<TaskDetail> {
-        self.advance(now);
+        let now = self.advance(now);
         let task = &self.tasks[*self.by_id.get(id)?];
         let mut detail = UserTaskDetail::new(task.id.clone(), task.status.clone());
         detail.progress = task.progress(now);
@@ -362,7 +360,7 @@ impl Scheduler {
         before: Option<usize>,
         now: Duration,
     ) -> TaskPage {
-        self.advance(now);
+        let now = self.advance(now);
         let end = before.unwrap_or(self.tasks.len()).min(self.tasks.len());
         let mut matching = self.tasks[..end]
             .iter()
@@ -390,7 +388,7 @@ impl Scheduler {
 
     /// The newest task of each workload ID that has one, in the order asked.
     pub(crate) fn latest(&mut self, workload_ids: &[&str], now: Duration) -> Vec<LatestTaskItem> {
-        self.advance(now);
+        let now = self.advance(now);
         let mut seen = HashSet::new();
         workload_ids
             .iter()
@@ -411,7 +409,7 @@ impl Scheduler {
 
     /// Page `page` (from 1) of the logs of task `id`.
     pub(crate) fn logs(&mut self, id: &str, page: usize, now: Duration) -> Option<TaskLogs> {
-        self.advance(now);
+        let now = self.advance(now);
         let task = &self.tasks[*self.by_id.get(id)?];
         let entries = self.log_entries(task, now);
         let skip = page.saturating_sub(1).saturating_mul(LOG_PAGE_SIZE);
@@ -497,7 +495,7 @@ impl Scheduler {
 
     /// Pauses (`true`) or resumes (`false`) the queue at `now`.
     pub(crate) fn set_paused(&mut self, paused: bool, now: Duration) -> PauseResponse {
-        self.advance(now);
+        let now = self.advance(now);
         self.paused = paused;
         self.start_waiting(now);
         PauseResponse::new(self.pause_type())
@@ -677,6 +675,23 @@ mod tests {
         assert_eq!(
             page.tasks[0].failed_message.as_deref(),
             Some("Insufficient quota")
+        );
+    }
+
+    #[test]
+    fn time_never_goes_back_when_requests_race_for_the_lock() {
+        let mut s = scheduler(10, 10);
+        let first = create(&mut s, echo(100), 100 * MS);
+        // A request that read the clock earlier but took the lock later.
+        let second = create(&mut s, echo(100), 50 * MS);
+        let created = |s: &mut Scheduler, id: &str| match s.detail(id, 60 * MS).unwrap() {
+            TaskDetail::User(d) => d.created_at,
+            other => panic!("{other:?}"),
+        };
+        assert!(created(&mut s, &second) >= created(&mut s, &first));
+        assert_eq!(
+            status(&mut s, &first, Duration::ZERO),
+            TaskStatus::Scheduling
         );
     }
 
