@@ -21,19 +21,21 @@ fn in_flight(dashboard: &Value) -> u64 {
 #[tokio::test]
 async fn at_most_max_concurrency_tasks_run_and_all_finish() {
     let api = Api::start(fast().max_concurrency(2)).await;
+    // Paused while creating, so that all six wait and start together on resume.
+    api.post("/v3/user/pause", json!({})).await;
     let mut ids = Vec::new();
     for _ in 0..6 {
-        ids.push(api.create("@oomol/echo", json!({"durationMs": 2000})).await);
+        ids.push(api.create("@oomol/echo", json!({"durationMs": 5000})).await);
     }
     let dashboard = api.get(DASHBOARD).await.body;
     assert_eq!(
         dashboard["limits"],
         json!({"maxConcurrency": 2, "maxQueueSize": 1000})
     );
-    assert!(
-        dashboard["count"]["queued"].as_u64().unwrap() >= 3,
-        "{dashboard}"
-    );
+    assert_eq!(dashboard["count"]["queued"], 6, "{dashboard}");
+    api.post("/v3/user/resume", json!({})).await;
+    let dashboard = api.get(DASHBOARD).await.body;
+    assert_eq!(in_flight(&dashboard), 2, "{dashboard}");
     let mut saw_running = 0;
     let done = api
         .wait_for(DASHBOARD, |d| {
@@ -100,7 +102,10 @@ async fn creating_beyond_the_queue_size_is_429_and_creates_nothing() {
 #[tokio::test]
 async fn pause_keeps_queued_tasks_queued_until_resume() {
     let api = Api::start(fast().max_concurrency(1)).await;
-    let running = api.create("@oomol/echo", json!({"durationMs": 3000})).await;
+    // 300 ms here: far longer than it takes to create the next task and pause.
+    let running = api
+        .create("@oomol/echo", json!({"durationMs": 30_000}))
+        .await;
     let waiting = api.create("@oomol/echo", Value::Null).await;
     let paused = api.post("/v3/user/pause", json!({})).await;
     assert_eq!(paused.status, StatusCode::OK);
