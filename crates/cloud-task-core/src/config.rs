@@ -23,6 +23,11 @@ pub const ENV_BASE_URL: &str = "OOMOL_BASE_URL";
 /// The environment variable holding the upload API base URL.
 pub const ENV_UPLOAD_BASE_URL: &str = "OOMOL_UPLOAD_BASE_URL";
 
+/// Read when [`ENV_BASE_URL`] is not set: the name the emulator prints.
+pub const ENV_BASE_URL_FALLBACK: &str = "CLOUD_TASK_BASE_URL";
+/// Read when [`ENV_UPLOAD_BASE_URL`] is not set: the name the emulator prints.
+pub const ENV_UPLOAD_BASE_URL_FALLBACK: &str = "CLOUD_TASK_UPLOAD_BASE_URL";
+
 /// An API key. Its `Debug` and `Display` never show the key.
 ///
 /// ```
@@ -262,23 +267,26 @@ impl fmt::Debug for ConfigBuilder {
 
 impl ConfigBuilder {
     /// A builder from the process environment: [`ENV_API_KEY`], [`ENV_BASE_URL`] and
-    /// [`ENV_UPLOAD_BASE_URL`], each used when set and not blank.
+    /// [`ENV_UPLOAD_BASE_URL`], each used when set and not blank. The base URLs fall back to
+    /// [`ENV_BASE_URL_FALLBACK`] and [`ENV_UPLOAD_BASE_URL_FALLBACK`], the names the
+    /// emulator prints, so `eval "$(cloud-task-emulator ...)"` configures a client.
     pub fn from_env() -> Self {
         Self::default().with_env(|name| std::env::var(name).ok())
     }
 
-    /// Applies the variables [`ENV_API_KEY`], [`ENV_BASE_URL`] and [`ENV_UPLOAD_BASE_URL`]
-    /// as answered by `lookup` (for tests, or another source than the process environment).
-    /// Blank values are ignored.
+    /// Applies the variables [`ENV_API_KEY`], [`ENV_BASE_URL`] (or
+    /// [`ENV_BASE_URL_FALLBACK`]) and [`ENV_UPLOAD_BASE_URL`] (or
+    /// [`ENV_UPLOAD_BASE_URL_FALLBACK`]) as answered by `lookup` (for tests, or another
+    /// source than the process environment). Blank values are ignored.
     pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if let Some(key) = get(ENV_API_KEY) {
             self.api_key = Some(ApiKey::new(key.trim()));
         }
-        if let Some(url) = get(ENV_BASE_URL) {
+        if let Some(url) = get(ENV_BASE_URL).or_else(|| get(ENV_BASE_URL_FALLBACK)) {
             self.base_url = url;
         }
-        if let Some(url) = get(ENV_UPLOAD_BASE_URL) {
+        if let Some(url) = get(ENV_UPLOAD_BASE_URL).or_else(|| get(ENV_UPLOAD_BASE_URL_FALLBACK)) {
             self.upload_base_url = url;
         }
         self

@@ -93,7 +93,8 @@ pub type HttpResponse = http::Response<Vec<u8>>;
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{
     ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
-    ENV_API_KEY, ENV_BASE_URL, ENV_UPLOAD_BASE_URL, normalize_base_url,
+    ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK, ENV_UPLOAD_BASE_URL,
+    ENV_UPLOAD_BASE_URL_FALLBACK, normalize_base_url,
 };
 pub use error::{
     ApiError, BoxError, DecodeError, Error, InvalidInputError, IoError, Result, TaskErrorCode,

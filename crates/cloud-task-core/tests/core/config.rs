@@ -161,6 +161,25 @@ fn environment_variables() {
 }
 
 #[test]
+fn emulator_variable_names_are_fallbacks() {
+    let env = |name: &str| match name {
+        "CLOUD_TASK_BASE_URL" => Some("http://127.0.0.1:2".to_owned()),
+        "CLOUD_TASK_UPLOAD_BASE_URL" => Some("http://127.0.0.1:2/up".to_owned()),
+        _ => None,
+    };
+    let config = Config::builder().with_env(env).build().unwrap();
+    assert_eq!(config.base_url(), "http://127.0.0.1:2");
+    assert_eq!(config.upload_base_url(), "http://127.0.0.1:2/up");
+    let both = |name: &str| match name {
+        "OOMOL_BASE_URL" => Some("http://127.0.0.1:1".to_owned()),
+        "CLOUD_TASK_BASE_URL" => Some("http://127.0.0.1:2".to_owned()),
+        _ => None,
+    };
+    let config = Config::builder().with_env(both).build().unwrap();
+    assert_eq!(config.base_url(), "http://127.0.0.1:1");
+}
+
+#[test]
 fn to_builder_round_trips() {
     let config = Config::builder()
         .api_key("k")
