@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 
 mod catalogue;
+pub mod cli;
 mod control;
 mod emulator;
 mod fault;
