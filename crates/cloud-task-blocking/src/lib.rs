@@ -1,0 +1,115 @@
+//! The blocking client of the OOMOL Cloud Task SDK for Rust: ureq, no async runtime,
+//! driving the sans-IO [`cloud-task-core`](cloud_task_core).
+//!
+//! For scripts, command-line tools and programs without an async runtime. Every method
+//! builds its request with the core, sends it through an [`HttpTransport`] (ureq by
+//! default) and parses the answer with the core; waiting, paging and uploading only do
+//! what the core's state machines say. So the wire format, validation, backoff, timeouts,
+//! retries and error classification are exactly the core's (and the async client's).
+//!
+//! ```no_run
+//! use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest, UploadOptions};
+//! use std::time::Duration;
+//!
+//! let client = Client::from_env()?; // OOMOL_API_KEY
+//!
+//! // Upload an input file, run a block on it and wait for the result.
+//! let file = client.upload_file("input.pdf", UploadOptions::new())?;
+//! let outcome = client.create_and_wait(
+//!     CreateTaskRequest::new("@oomol/pdf-tools", "1.0.0", "extract").input("file", file.url),
+//!     AwaitOptions::new()
+//!         .timeout(Duration::from_secs(600))
+//!         .on_progress(|progress, status| println!("{status}: {progress}%")),
+//! )?;
+//! println!("task {} gave {:?}", outcome.task_id, outcome.result.result_data);
+//! # Ok::<(), cloud_task_blocking::Error>(())
+//! ```
+//!
+//! The same client runs on any HTTP stack, here a canned one (this example runs as is):
+//!
+//! ```
+//! use cloud_task_blocking::core::{HttpRequest, HttpResponse};
+//! use cloud_task_blocking::{Client, CreateTaskRequest, HttpTransport, Result};
+//!
+//! struct Canned;
+//!
+//! impl HttpTransport for Canned {
+//!     fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+//!         assert_eq!(request.uri(), "https://cloud-task.oomol.com/v3/users/me/tasks");
+//!         Ok(HttpResponse::new(br#"{"taskID":"t-1"}"#.to_vec()))
+//!     }
+//! }
+//!
+//! let client = Client::builder().api_key("my-api-key").transport(Canned).build()?;
+//! let created = client.create_task(CreateTaskRequest::new("@oomol/echo", "1.0.0", "main"))?;
+//! assert_eq!(created.task_id, "t-1");
+//! # Ok::<(), cloud_task_blocking::Error>(())
+//! ```
+//!
+//! # What is here
+//!
+//! - [`Client`] (cheap to clone, `Send + Sync`, one connection pool) and its
+//!   [`ClientBuilder`]: API key or cookie header, base URLs, default headers, user agent,
+//!   per-request (30 s) and connect (10 s) timeouts, or your own [`HttpTransport`] and
+//!   [`Timer`].
+//! - One method per API operation with the official names (`create_task`, `list_tasks`,
+//!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
+//!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
+//!   `get_task_logs`), and [`Client::execute`] for any core [`Operation`].
+//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed variants
+//!   `*_as::<T>`), [`Client::watch`] (an iterator of progress changes) and
+//!   [`Client::await_many`] (thousands of tasks interleaved on one thread, a bounded pool
+//!   of threads sending the polls).
+//! - [`Client::list_all`]: an iterator over every task across pages.
+//! - Uploads: [`Client::upload_file`], [`Client::upload_bytes`], [`Client::upload_reader`]
+//!   (any `Read + Seek`), with parts in parallel on scoped threads, per-part retries and
+//!   progress.
+//! - Cancellation: a [`CancelToken`] in the [`AwaitOptions`] or [`UploadOptions`],
+//!   cancelled from any thread, ends a wait or an upload promptly with
+//!   [`Error::Cancelled`], without sleeping out the current interval.
+//! - A task creation is never retried; polls and part uploads are, as the core decides.
+//! - `tracing` spans per request (`cloud_task_request`: operation, method, path, task ID,
+//!   status) and per wait or upload; the API key never appears in them.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `rustls` | yes | TLS through rustls, with the Mozilla root certificates |
+//! | `native-tls` | no | TLS through the platform's native library (chosen when enabled) |
+//!
+//! Proxies are taken from the environment (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `NO_PROXY`) as ureq does.
+//!
+//! # Do not call this client from async code
+//!
+//! Every method blocks the calling thread until the server answers (and `await_result`
+//! until the task ends). Called inside an async task, it stalls the executor's thread and
+//! every other task scheduled on it. In async programs use the `cloud-task-async` client,
+//! or move the call to a blocking thread (for tokio, `spawn_blocking`). This crate itself
+//! needs no runtime and starts none.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod list;
+mod poll;
+mod timer;
+mod transport;
+mod upload;
+
+pub use client::{Client, ClientBuilder};
+pub use list::TaskListIter;
+pub use poll::WatchIter;
+pub use timer::{StdTimer, Timer};
+pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, UreqTransport};
+
+pub use cloud_task_core::models::WatchEvent;
+pub use cloud_task_core::{
+    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
+    CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
+    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, TaskDetail,
+    TaskErrorCode, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus,
+    TaskSuccess, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WorkloadIds,
+};

@@ -1,0 +1,465 @@
+//! Uploads: the core's requests, parts without credentials, retries and waits as `PartRetry`
+//! says, bounded parallel parts read only when sent, progress, cancellation.
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex};
+
+use cloud_task_blocking::core::{
+    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadErrorCode, UploadInit,
+    part_retry_delay,
+};
+use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptions};
+
+use crate::support::{
+    DEADLOCK, FakeTimer, InFlight, MockTransport, client, config, response, same_request,
+};
+
+const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
+    "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
+const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
+
+/// A mock of the three steps: init and final URL must equal the core's requests; parts are
+/// recorded, and part 2 fails `part2_failures` times with a 500 first.
+fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> MockTransport {
+    let init = UploadInit::for_file("data.bin", 12)
+        .request(&config())
+        .unwrap();
+    let url = GetUploadUrl::new("up-1").request(&config()).unwrap();
+    let mut mock = MockTransport::new();
+    mock.expect_send()
+        .times(1)
+        .withf(move |r| same_request(r, &init))
+        .returning(|_| Ok(response(200, INIT_3_PARTS)));
+    let failures = Arc::new(AtomicU64::new(part2_failures));
+    mock.expect_send()
+        .withf(|r| r.method() == "PUT")
+        .returning(move |r| {
+            let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
+                failures.fetch_sub(1, SeqCst);
+                500
+            } else {
+                200
+            };
+            parts.lock().unwrap().push(r);
+            Ok(response(status, ""))
+        });
+    mock.expect_send()
+        .withf(move |r| same_request(r, &url))
+        .returning(|_| Ok(response(200, URL_ANSWER)));
+    mock
+}
+
+fn count_path(parts: &Mutex<Vec<HttpRequest>>, path: &str) -> usize {
+    parts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.uri().path() == path)
+        .count()
+}
+
+#[test]
+fn upload_bytes_sends_the_core_requests_and_parts_without_credentials() {
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let timer = FakeTimer::new();
+    let client = client(upload_mock(1, parts.clone()), &timer);
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    let options = UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p));
+    let file = client
+        .upload_bytes(b"aaaabbbbcc12", "data.bin", options)
+        .unwrap();
+    assert_eq!(file.url, "https://files.test/up-1.bin");
+    assert_eq!(*progress.lock().unwrap(), [33, 66, 99, 100]);
+    // Part 2 failed once: one wait of part_retry_delay(1), then a second try.
+    assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
+    let parts = parts.lock().unwrap();
+    assert_eq!(parts.len(), 4);
+    for part in parts.iter() {
+        assert_eq!(part.headers().len(), 1, "{:?}", part.headers());
+        assert_eq!(part.headers()["content-type"], "application/octet-stream");
+        let expected: &[u8] = match part.uri().path() {
+            "/p/1" => b"aaaa",
+            "/p/2" => b"bbbb",
+            "/p/3" => b"cc12",
+            other => panic!("unexpected part {other}"),
+        };
+        assert_eq!(part.body(), expected);
+    }
+}
+
+#[test]
+fn a_part_failing_every_try_exhausts_its_retries_and_stops_the_upload() {
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let timer = FakeTimer::new();
+    let mock = upload_mock(u64::MAX, parts.clone());
+    let error = client(mock, &timer)
+        .upload_bytes(
+            b"aaaabbbbcc12",
+            "data.bin",
+            UploadOptions::new().retries(3).concurrency(1),
+        )
+        .unwrap_err();
+    match &error {
+        Error::Upload(u) => {
+            assert_eq!(u.code, UploadErrorCode::RetryExhausted);
+            assert!(
+                u.message.starts_with("Failed after 3 attempts: "),
+                "{}",
+                u.message
+            );
+        }
+        other => panic!("expected an upload error, got {other:?}"),
+    }
+    assert_eq!(timer.sleeps(), [part_retry_delay(1), part_retry_delay(2)]);
+    assert_eq!(count_path(&parts, "/p/2"), 3);
+    // One part at a time: part 3 never started after part 2 gave up (nor the final URL,
+    // which the mock would have answered).
+    assert_eq!(count_path(&parts, "/p/3"), 0);
+}
+
+#[test]
+fn a_missing_presigned_url_fails_before_any_part() {
+    let mut mock = MockTransport::new();
+    mock.expect_send()
+        .times(1)
+        .withf(|r| r.uri().path().ends_with("/init"))
+        .returning(|_| {
+            Ok(response(
+                200,
+                r#"{"data":{"upload_id":"u","part_size":4,"total_parts":2,"presigned_urls":{"1":"https://s.test/1"}}}"#,
+            ))
+        });
+    let error = client(mock, &FakeTimer::new())
+        .upload_bytes(b"12345678", "a.txt", UploadOptions::new())
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Upload(u) if u.code == UploadErrorCode::MissingPresignedUrl),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn an_empty_file_sends_no_part() {
+    let mut mock = MockTransport::new();
+    let init = UploadInit::for_file("empty.txt", 0)
+        .request(&config())
+        .unwrap();
+    mock.expect_send()
+        .times(1)
+        .withf(move |r| same_request(r, &init))
+        .returning(|_| {
+            Ok(response(
+                200,
+                r#"{"data":{"upload_id":"u","part_size":4,"total_parts":0,"presigned_urls":{}}}"#,
+            ))
+        });
+    mock.expect_send()
+        .times(1)
+        .withf(|r| r.uri().path().ends_with("/u/url"))
+        .returning(|_| Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#)));
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    let file = client(mock, &FakeTimer::new())
+        .upload_bytes(
+            [],
+            "empty.txt",
+            UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p)),
+        )
+        .unwrap();
+    assert_eq!(file.url, "https://files.test/u");
+    assert_eq!(*progress.lock().unwrap(), [100]);
+}
+
+/// A fake upload service: parts of `part_size` bytes. It records the bodies, proves with a
+/// gate that `concurrency` parts are in flight at once (never more), and checks at each
+/// `PUT` that the source was not read ahead of what is being sent. With `hold`, part PUTs
+/// wait until [`Store::release`].
+struct Store {
+    part_size: u64,
+    parts: u32,
+    concurrency: u64,
+    in_flight: InFlight,
+    done: AtomicU64,
+    read: Arc<AtomicU64>,
+    bodies: Mutex<Vec<(u32, Vec<u8>)>>,
+    authorised_parts: AtomicUsize,
+    urls_asked: AtomicUsize,
+    hold: Option<(Mutex<bool>, Condvar)>,
+}
+
+impl Store {
+    fn new(size: u64, part_size: u64, concurrency: u64, read: Arc<AtomicU64>) -> Store {
+        Store {
+            part_size,
+            parts: size.div_ceil(part_size) as u32,
+            concurrency,
+            in_flight: InFlight::gated(concurrency as usize),
+            done: AtomicU64::new(0),
+            read,
+            bodies: Mutex::new(Vec::new()),
+            authorised_parts: AtomicUsize::new(0),
+            urls_asked: AtomicUsize::new(0),
+            hold: None,
+        }
+    }
+
+    fn holding(mut self) -> Self {
+        self.hold = Some((Mutex::new(false), Condvar::new()));
+        self
+    }
+
+    fn release(&self) {
+        if let Some((released, condvar)) = &self.hold {
+            *released.lock().unwrap() = true;
+            condvar.notify_all();
+        }
+    }
+
+    fn assembled(&self) -> Vec<u8> {
+        let mut bodies = self.bodies.lock().unwrap().clone();
+        bodies.sort_by_key(|(n, _)| *n);
+        bodies.into_iter().flat_map(|(_, b)| b).collect()
+    }
+
+    fn parts_sent(&self) -> usize {
+        self.bodies.lock().unwrap().len()
+    }
+}
+
+impl HttpTransport for Store {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let path = request.uri().path().to_owned();
+        if path.ends_with("/init") {
+            let urls: Vec<String> = (1..=self.parts)
+                .map(|n| format!(r#""{n}":"https://store.test/part/{n}""#))
+                .collect();
+            return Ok(response(
+                200,
+                &format!(
+                    r#"{{"data":{{"upload_id":"u","part_size":{},"total_parts":{},"presigned_urls":{{{}}}}}}}"#,
+                    self.part_size,
+                    self.parts,
+                    urls.join(",")
+                ),
+            ));
+        }
+        if path.ends_with("/url") {
+            self.urls_asked.fetch_add(1, SeqCst);
+            return Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#));
+        }
+        let number: u32 = path.rsplit('/').next().unwrap().parse().unwrap();
+        if request.headers().contains_key("authorization") {
+            self.authorised_parts.fetch_add(1, SeqCst);
+        }
+        // Bytes read from the source never exceed the parts done plus those in flight.
+        let allowed = (self.done.load(SeqCst) + self.concurrency) * self.part_size;
+        assert!(
+            self.read.load(SeqCst) <= allowed,
+            "the source was read ahead"
+        );
+        self.bodies
+            .lock()
+            .unwrap()
+            .push((number, request.body().clone()));
+        self.in_flight.enter();
+        if let Some((released, condvar)) = &self.hold {
+            let (_released, timeout) = condvar
+                .wait_timeout_while(released.lock().unwrap(), DEADLOCK, |r| !*r)
+                .unwrap();
+            assert!(!timeout.timed_out(), "never released");
+        }
+        self.in_flight.leave();
+        self.done.fetch_add(1, SeqCst);
+        Ok(response(200, ""))
+    }
+}
+
+/// A `Read + Seek` over bytes that counts what has been read.
+struct CountingReader {
+    inner: Cursor<Vec<u8>>,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, SeqCst);
+        Ok(n)
+    }
+}
+
+impl Seek for CountingReader {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn parts_go_in_parallel_bounded_and_are_read_only_when_sent() {
+    let data = pseudo_random(10_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let store = Arc::new(Store::new(10_000, 512, 3, read.clone()));
+    let reader = CountingReader {
+        inner: Cursor::new(data.clone()),
+        read: read.clone(),
+    };
+    let file = client(store.clone(), &FakeTimer::new())
+        .upload_reader(reader, "blob", UploadOptions::new().concurrency(3))
+        .unwrap();
+    assert_eq!(file.url, "https://files.test/u");
+    assert_eq!(store.assembled(), data);
+    assert_eq!(store.in_flight.max.load(SeqCst), 3);
+    assert_eq!(store.authorised_parts.load(SeqCst), 0);
+    assert_eq!(read.load(SeqCst), 10_000);
+}
+
+#[test]
+fn upload_reader_uploads_from_the_current_position() {
+    let data = pseudo_random(3_000);
+    let mut reader = Cursor::new(data.clone());
+    reader.seek(SeekFrom::Start(1_000)).unwrap();
+    let store = Arc::new(Store::new(2_000, 700, 1, Arc::new(AtomicU64::new(0))));
+    client(store.clone(), &FakeTimer::new())
+        .upload_reader(reader, "tail.bin", UploadOptions::new().concurrency(1))
+        .unwrap();
+    assert_eq!(store.assembled(), &data[1_000..]);
+}
+
+#[test]
+fn upload_file_reads_the_file() {
+    let data = pseudo_random(3_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.bin");
+    std::fs::write(&path, &data).unwrap();
+    let store = Arc::new(Store::new(3_000, 1_000, 3, Arc::new(AtomicU64::new(0))));
+    let client = client(store.clone(), &FakeTimer::new());
+    client.upload_file(&path, UploadOptions::new()).unwrap();
+    assert_eq!(store.assembled(), data);
+
+    let error = client
+        .upload_file(dir.path().join("missing.bin"), UploadOptions::new())
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Io(e) if e.context.contains("missing.bin")),
+        "{error:?}"
+    );
+    let error = client
+        .upload_file(dir.path(), UploadOptions::new())
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(e) if e.field == "path"),
+        "{error:?}"
+    );
+}
+
+/// A source that fails to read from `fail_from` on.
+struct Failing {
+    inner: Cursor<Vec<u8>>,
+    fail_from: u64,
+}
+
+impl Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.inner.position() >= self.fail_from {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl Seek for Failing {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+#[test]
+fn a_read_failure_ends_the_upload_without_retrying() {
+    let store = Arc::new(Store::new(3_000, 1_000, 1, Arc::new(AtomicU64::new(0))));
+    let timer = FakeTimer::new();
+    let source = Failing {
+        inner: Cursor::new(vec![7; 3_000]),
+        fail_from: 1_000,
+    };
+    let error = client(store.clone(), &timer)
+        .upload_reader(source, "x.bin", UploadOptions::new().concurrency(1))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Io(e) if e.context == "reading the upload source"),
+        "{error:?}"
+    );
+    assert!(timer.sleeps().is_empty(), "a local failure is not retried");
+    assert_eq!(store.parts_sent(), 1);
+    assert_eq!(store.urls_asked.load(SeqCst), 0);
+}
+
+#[test]
+fn cancelling_from_another_thread_ends_a_retry_wait_at_once() {
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let timer = FakeTimer::blocking();
+    let token = CancelToken::new();
+    let client = client(upload_mock(u64::MAX, parts.clone()), &timer);
+    let options = UploadOptions::new()
+        .concurrency(1)
+        .cancel_token(token.clone());
+    let outcome = std::thread::scope(|scope| {
+        let upload = scope.spawn(|| client.upload_bytes(b"aaaabbbbcc12", "data.bin", options));
+        timer.wait_for_sleeps(1);
+        token.cancel();
+        upload.join().unwrap()
+    });
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
+    assert_eq!(count_path(&parts, "/p/2"), 1);
+    assert_eq!(count_path(&parts, "/p/3"), 0);
+}
+
+#[test]
+fn cancelling_with_parts_in_flight_starts_no_new_part() {
+    let store = Arc::new(Store::new(8_000, 1_000, 2, Arc::new(AtomicU64::new(0))).holding());
+    let token = CancelToken::new();
+    let client = client(store.clone(), &FakeTimer::new());
+    let options = UploadOptions::new()
+        .concurrency(2)
+        .cancel_token(token.clone());
+    let outcome = std::thread::scope(|scope| {
+        let upload = scope.spawn(|| client.upload_bytes(vec![0u8; 8_000], "x.bin", options));
+        // Two parts are on the wire: cancel, then let them finish.
+        while store.parts_sent() < 2 {
+            std::thread::yield_now();
+        }
+        token.cancel();
+        store.release();
+        upload.join().unwrap()
+    });
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert_eq!(store.parts_sent(), 2);
+    assert_eq!(store.urls_asked.load(SeqCst), 0);
+}
+
+#[test]
+fn a_cancelled_token_sends_nothing() {
+    let mut mock = MockTransport::new();
+    mock.expect_send().never();
+    let token = CancelToken::new();
+    token.cancel();
+    let error = client(mock, &FakeTimer::new())
+        .upload_bytes(b"abc", "a.txt", UploadOptions::new().cancel_token(token))
+        .unwrap_err();
+    assert!(matches!(error, Error::Cancelled));
+}
