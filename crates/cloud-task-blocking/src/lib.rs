@@ -78,6 +78,7 @@
 //! | `rustls` | yes | TLS through rustls, with the Mozilla root certificates |
 //! | `native-tls` | no | TLS through the platform's native library (chosen when enabled) |
 //!
+//! With neither, the client speaks plain `http://` only (enough for the local emulator).
 //! Proxies are taken from the environment (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`,
 //! `NO_PROXY`) as ureq does.
 //!

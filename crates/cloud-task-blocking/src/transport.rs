@@ -88,18 +88,18 @@ pub struct UreqTransport {
 impl UreqTransport {
     /// A transport with the given per-request and connect timeouts (see the type's docs).
     pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Self {
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if cfg!(feature = "native-tls") {
-            // The feature is off by default: turning it on asks for the platform's TLS.
-            tls = tls.provider(ureq::tls::TlsProvider::NativeTls);
-        }
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
-            .timeout_connect(Some(connect_timeout))
-            .tls_config(tls.build())
-            .build()
-            .new_agent();
+            .timeout_connect(Some(connect_timeout));
+        // The feature is off by default: turning it on asks for the platform's TLS.
+        #[cfg(feature = "native-tls")]
+        let config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::NativeTls)
+                .build(),
+        );
+        let agent = config.build().new_agent();
         UreqTransport { agent }
     }
 
