@@ -1,12 +1,114 @@
-//! The Rust SDK for OOMOL Cloud Task.
+//! The Rust SDK for [OOMOL Cloud Task](https://oomol.com): run published OOMOL blocks as
+//! serverless tasks, wait for their results, manage your queue and upload input files,
+//! from async code, from blocking code, or from any HTTP stack.
+//!
+//! # Async (the default feature)
+//!
+//! ```
+//! use std::time::Duration;
+//! use oomol_cloud_task::{AwaitOptions, Client, CreateTaskRequest};
+//! # use oomol_cloud_task::emulator::Emulator;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = Emulator::builder().time_scale(0.01).start().await?;
+//! # let (api_key, base_url) = (emulator.api_key(), emulator.base_url());
+//! // `Client::from_env()` reads OOMOL_API_KEY (and OOMOL_BASE_URL when set); here the
+//! // client talks to a local emulator.
+//! let client = Client::builder().api_key(api_key).base_url(base_url).build()?;
+//!
+//! let outcome = client
+//!     .create_and_wait(
+//!         CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("text", "hello"),
+//!         AwaitOptions::new()
+//!             .interval(Duration::from_secs(2))
+//!             .timeout(Duration::from_secs(10 * 60))
+//!             .on_progress(|progress, status| println!("{status}: {progress}%")),
+//!     )
+//!     .await?;
+//! println!("task {} succeeded: {:?}", outcome.task_id, outcome.result.result_data);
+//! # assert_eq!(outcome.result.result_data.unwrap()[0]["text"], "hello");
+//! # Ok(()) }
+//! ```
+//!
+//! # Blocking (feature `blocking`)
+//!
+//! No async runtime: for scripts and command-line tools.
+//!
+//! ```
+//! use oomol_cloud_task::blocking::Client;
+//! use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
+//! use oomol_cloud_task::emulator::Emulator;
+//!
+//! // A local Cloud Task on loopback (feature `emulator`): no account needed.
+//! let emulator = Emulator::builder().time_scale(0.01).start_blocking()?;
+//! let client = Client::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .build()?;
+//!
+//! let outcome = client.create_and_wait(
+//!     CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("n", 42),
+//!     AwaitOptions::new(),
+//! )?;
+//! assert_eq!(outcome.result.result_data.unwrap()[0]["n"], 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Do not call the blocking client from async code**: each call blocks its thread until
+//! the server answers (and a wait until the task ends), which stalls an async executor.
+//! In async programs use [`Client`], or move blocking calls to `spawn_blocking`.
+//!
+//! # Core only (no feature): your own HTTP stack
+//!
+//! The sans-IO core builds `http::Request`s and reads `http::Response`s; send them with
+//! anything (hyper, a WASM fetch, a proxy). See `examples/custom_stack.rs` for a complete
+//! client on `std::net::TcpStream`.
+//!
+//! ```
+//! use oomol_cloud_task::{Config, CreateTask, CreateTaskRequest, Operation, http};
+//!
+//! let config = Config::builder().api_key("my-api-key").build()?;
+//! let op = CreateTask::new(CreateTaskRequest::new("@oomol/echo", "1.0.0", "main"));
+//! let request = op.request(&config)?; // validated: bad input never leaves the process
+//! assert_eq!(request.uri(), "https://cloud-task.oomol.com/v3/users/me/tasks");
+//!
+//! let response = http::Response::new(br#"{"taskID":"t-1"}"#.to_vec()); // from your stack
+//! assert_eq!(op.parse(response)?.task_id, "t-1");
+//! # Ok::<(), oomol_cloud_task::Error>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `async` | yes | [`Client`] and [`r#async`]: the tokio + reqwest client |
+//! | `blocking` | no | [`blocking`]: the ureq client, no async runtime |
+//! | `emulator` | no | [`emulator`]: a local Cloud Task server for your tests |
+//! | `rustls` | yes | TLS through rustls |
+//! | `native-tls` | no | TLS through the platform's library |
+//!
+//! Features are additive; every combination builds. Without any, the crate is the
+//! sans-IO core ([`cloud_task_core`]), re-exported here at the root: configuration, the
+//! operations, the models, the [`Error`] type, the poller, paginator and upload plan.
+//!
+//! # Errors
+//!
+//! Every call returns [`Error`], whose variants name the phase that failed: invalid input
+//! (nothing was sent), transport, API (status, message, body), decode (with the raw body),
+//! task failed (with the quota classification), timeout (with the last polling error),
+//! upload (with the official codes), I/O, cancelled.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use cloud_task_core::*;
 
-/// The async client (tokio + reqwest).
+/// The async client: tokio + reqwest (feature `async`, on by default).
+///
+/// [`Client`] and [`ClientBuilder`] are also at the crate root.
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod r#async {
     pub use cloud_task_async::{
         Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport,
@@ -15,10 +117,25 @@ pub mod r#async {
 }
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use r#async::{Client, ClientBuilder};
 
-/// The local emulator: a Cloud Task server on loopback for your tests.
+/// The blocking client: ureq, no async runtime (feature `blocking`).
+///
+/// Do not call it from async code: each call blocks its thread.
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking {
+    pub use cloud_task_blocking::{
+        Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, StdTimer,
+        TaskListIter, Timer, UreqTransport, WatchIter,
+    };
+}
+
+/// A local Cloud Task server on loopback, to test your code without an account (feature
+/// `emulator`). See [`Emulator`](emulator::Emulator).
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator {
     pub use cloud_task_emulator::*;
 }
