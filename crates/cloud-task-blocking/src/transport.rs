@@ -128,6 +128,26 @@ impl fmt::Debug for UreqTransport {
     }
 }
 
+impl UreqTransport {
+    /// Runs `request` on the agent, with ureq's status errors turned off for it when the
+    /// agent has them on (a user's agent).
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: http::Request<S>,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        if self.agent.config().http_status_as_error() {
+            let request = self
+                .agent
+                .configure_request(request)
+                .http_status_as_error(false)
+                .build();
+            self.agent.run(request)
+        } else {
+            self.agent.run(request)
+        }
+    }
+}
+
 impl HttpTransport for UreqTransport {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let (parts, body) = request.into_parts();
@@ -136,22 +156,11 @@ impl HttpTransport for UreqTransport {
                 parts.method,
                 http::Method::GET | http::Method::HEAD | http::Method::DELETE
             );
+        // A GET goes without a body (and so without `Content-Length: 0`).
         let response = if bodiless {
-            let request = http::Request::from_parts(parts, ());
-            let request = self
-                .agent
-                .configure_request(request)
-                .http_status_as_error(false)
-                .build();
-            self.agent.run(request)
+            self.run(http::Request::from_parts(parts, ()))
         } else {
-            let request = http::Request::from_parts(parts, body);
-            let request = self
-                .agent
-                .configure_request(request)
-                .http_status_as_error(false)
-                .build();
-            self.agent.run(request)
+            self.run(http::Request::from_parts(parts, body))
         }
         .map_err(map_ureq_error)?;
         let (parts, mut body) = response.into_parts();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use cloud_task_blocking::core::{TaskErrorCode, UploadErrorCode};
 use cloud_task_blocking::{
     AwaitOptions, CancelToken, Client, CreateTaskRequest, Error, ListTasksQuery, TaskDetail,
-    TaskResult, TaskStatus, TransportErrorKind, UploadOptions, WatchEvent,
+    TaskResult, TaskStatus, TransportErrorKind, UploadOptions, UreqTransport, WatchEvent,
 };
 use cloud_task_emulator::{BlockingEmulator, Emulator, EmulatorBuilder, Fault, FaultRule, Route};
 use serde_json::{Value, json};
@@ -597,6 +597,23 @@ fn ureq_failures_map_to_the_core_transport_kinds() {
         matches!(&error, Error::Api(e) if e.status.as_u16() == 503 && e.message == "server busy"),
         "{error:?}"
     );
+
+    // A user's own agent keeps ureq's default of turning 4xx/5xx into its errors: the
+    // transport turns that off per request, so the core still reads the server's body.
+    let agent = ureq::Agent::new_with_defaults();
+    assert!(agent.config().http_status_as_error());
+    let custom = Client::builder()
+        .api_key(emulator.api_key())
+        .base_url(emulator.base_url())
+        .transport(UreqTransport::from(agent))
+        .build()
+        .unwrap();
+    let error = custom.get_task("no-such-task").unwrap_err();
+    assert!(
+        matches!(&error, Error::Api(e) if e.status.as_u16() == 404 && e.body.is_some()),
+        "{error:?}"
+    );
+    custom.get_dashboard().unwrap();
 
     // A port nobody listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
