@@ -12,6 +12,9 @@ use cloud_task_blocking::{
 use cloud_task_emulator::{BlockingEmulator, Emulator, EmulatorBuilder, Fault, FaultRule, Route};
 use serde_json::{Value, json};
 
+mod common;
+use common::pseudo_random;
+
 /// Simulated durations 100x faster: a default task runs for about 10 ms.
 const FAST: f64 = 0.01;
 
@@ -307,18 +310,6 @@ fn watch_ends_on_success() {
     );
 }
 
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn a_multi_part_upload_round_trips_without_credentials_on_parts() {
     let emulator = Emulator::builder()
@@ -448,76 +439,64 @@ fn a_failed_create_is_not_retried() {
     );
 }
 
-/// Cancels `token` from another thread after `after`.
-fn cancel_later(token: &CancelToken, after: Duration) -> std::thread::JoinHandle<()> {
-    let token = token.clone();
-    std::thread::spawn(move || {
+/// Runs `f` with a token that another thread cancels after `after`; answers what `f`
+/// returned and how long it took.
+fn cancelled_after<T>(after: Duration, f: impl FnOnce(CancelToken) -> T) -> (T, Duration) {
+    let token = CancelToken::new();
+    let canceller = token.clone();
+    let cancelling = std::thread::spawn(move || {
         std::thread::sleep(after);
-        token.cancel();
-    })
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let output = f(token);
+    let elapsed = started.elapsed();
+    cancelling.join().expect("the cancelling thread ends");
+    (output, elapsed)
+}
+
+/// Polls every 60 s, until `token` fires.
+fn patient(token: CancelToken) -> AwaitOptions {
+    AwaitOptions::new()
+        .interval(Duration::from_secs(60))
+        .cancel_token(token)
 }
 
 #[test]
 fn cancellation_from_another_thread_ends_a_long_wait_promptly() {
     let (_emulator, client) = start(Emulator::builder().time_scale(FAST));
     let created = client.create_task(slow(10_000_000)).unwrap();
-    let token = CancelToken::new();
-    let options = AwaitOptions::new()
-        .interval(Duration::from_secs(60))
-        .cancel_token(token.clone());
-    let canceller = cancel_later(&token, Duration::from_millis(50));
-    let started = Instant::now();
-    let error = client.await_result(&created.task_id, options).unwrap_err();
-    canceller.join().unwrap();
-    assert!(matches!(error, Error::Cancelled), "{error:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let (outcome, elapsed) = cancelled_after(Duration::from_millis(50), |token| {
+        client.await_result(&created.task_id, patient(token))
+    });
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 
     // The same for many tasks at once.
     let ids: Vec<String> = (0..5)
         .map(|_| client.create_task(slow(10_000_000)).unwrap().task_id)
         .collect();
-    let token = CancelToken::new();
-    let options = AwaitOptions::new()
-        .interval(Duration::from_secs(60))
-        .cancel_token(token.clone());
-    let canceller = cancel_later(&token, Duration::from_millis(50));
-    let started = Instant::now();
-    let results = client.await_many(ids, options);
-    canceller.join().unwrap();
+    let (results, elapsed) = cancelled_after(Duration::from_millis(50), |token| {
+        client.await_many(ids, patient(token))
+    });
     assert!(results.iter().all(|r| matches!(r, Err(Error::Cancelled))));
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
 
 #[test]
 fn cancellation_from_another_thread_ends_an_upload_promptly() {
-    let emulator = Emulator::builder()
-        .part_size(1024)
-        .start_blocking()
-        .unwrap();
-    let client = client_with_key(&emulator, &emulator.api_key());
+    let (emulator, client) = start(Emulator::builder().part_size(1024));
     // Every part fails: without the cancel, the retries would wait 1 s then 2 s.
     emulator.add_fault(FaultRule::new(Route::UploadPart, Fault::ServiceUnavailable));
-    let token = CancelToken::new();
-    let canceller = cancel_later(&token, Duration::from_millis(100));
-    let started = Instant::now();
-    let error = client
-        .upload_bytes(
+    let (outcome, elapsed) = cancelled_after(Duration::from_millis(100), |token| {
+        client.upload_bytes(
             vec![1u8; 10 * 1024],
             "x.bin",
             UploadOptions::new().cancel_token(token),
         )
-        .unwrap_err();
-    canceller.join().unwrap();
-    assert!(matches!(error, Error::Cancelled), "{error:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(2_500),
-        "{:?}",
-        started.elapsed()
-    );
+    });
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(elapsed < Duration::from_millis(2_500), "{elapsed:?}");
     // Four parts at a time, each tried at most once before the cancel (their retry waits
     // were cut short): no new part started.
     let parts = emulator.stats().count(Route::UploadPart);
@@ -527,11 +506,7 @@ fn cancellation_from_another_thread_ends_an_upload_promptly() {
 
 #[test]
 fn a_failing_part_exhausts_its_retries() {
-    let emulator = Emulator::builder()
-        .part_size(1024)
-        .start_blocking()
-        .unwrap();
-    let client = client_with_key(&emulator, &emulator.api_key());
+    let (emulator, client) = start(Emulator::builder().part_size(1024));
     emulator.add_fault(FaultRule::new(Route::UploadPart, Fault::ServiceUnavailable));
     let error = client
         .upload_bytes(vec![1u8; 1024], "x.bin", UploadOptions::new().retries(2))

@@ -5,6 +5,8 @@
 //! [`HttpTransport`]: cloud_task_blocking::HttpTransport
 //! [`Timer`]: cloud_task_blocking::Timer
 
+#[path = "../common/mod.rs"]
+mod common;
 mod ops;
 mod polling;
 mod support;

@@ -14,8 +14,8 @@ use cloud_task_blocking::{
 };
 
 use crate::support::{
-    FakeTimer, Fleet, MockTransport, answer_in_order, client, config, response,
-    response_retry_after, same_request,
+    FakeTimer, Fleet, MockTransport, answer_in_order, cancel_during_first_sleep, client, config,
+    response, response_retry_after, same_request,
 };
 
 const RUNNING_10: &str = r#"{"status":"running","progress":10}"#;
@@ -244,12 +244,7 @@ fn cancelling_from_another_thread_ends_a_wait_during_a_sleep() {
     let token = CancelToken::new();
     let client = client(poll_mock(&answers), &timer);
     let options = AwaitOptions::new().cancel_token(token.clone());
-    let outcome = std::thread::scope(|scope| {
-        let wait = scope.spawn(|| client.await_result("t", options));
-        timer.wait_for_sleeps(1);
-        token.cancel();
-        wait.join().unwrap()
-    });
+    let outcome = cancel_during_first_sleep(&timer, &token, || client.await_result("t", options));
     assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
     assert_eq!(timer.sleeps(), [Duration::from_secs(3)]);
     assert_eq!(
@@ -424,12 +419,8 @@ fn cancelling_await_many_keeps_the_results_already_obtained() {
     let token = CancelToken::new();
     let client = client(fleet, &timer);
     let options = AwaitOptions::new().cancel_token(token.clone());
-    let results = std::thread::scope(|scope| {
-        let wait =
-            scope.spawn(|| client.await_many(["now-1", "hang-2", "now-3", "hang-4"], options));
-        timer.wait_for_sleeps(1);
-        token.cancel();
-        wait.join().unwrap()
+    let results = cancel_during_first_sleep(&timer, &token, || {
+        client.await_many(["now-1", "hang-2", "now-3", "hang-4"], options)
     });
     assert!(results[0].is_ok());
     assert!(matches!(results[1], Err(Error::Cancelled)));

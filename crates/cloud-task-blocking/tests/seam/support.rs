@@ -125,6 +125,21 @@ impl Timer for FakeTimer {
     }
 }
 
+/// Runs `f` on another thread, cancels `token` (from this thread) once `timer` has started
+/// a sleep, and answers what `f` returned.
+pub fn cancel_during_first_sleep<T: Send>(
+    timer: &FakeTimer,
+    token: &CancelToken,
+    f: impl FnOnce() -> T + Send,
+) -> T {
+    std::thread::scope(|scope| {
+        let running = scope.spawn(f);
+        timer.wait_for_sleeps(1);
+        token.cancel();
+        running.join().expect("the cancelled call returns")
+    })
+}
+
 /// True when two requests are the same on the wire: method, URI, headers and body.
 pub fn same_request(a: &HttpRequest, b: &HttpRequest) -> bool {
     a.method() == b.method()

@@ -12,8 +12,10 @@ use cloud_task_blocking::core::{
 };
 use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 
+use crate::common::pseudo_random;
 use crate::support::{
-    DEADLOCK, FakeTimer, InFlight, MockTransport, client, config, response, same_request,
+    DEADLOCK, FakeTimer, InFlight, MockTransport, cancel_during_first_sleep, client, config,
+    response, same_request,
 };
 
 const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
@@ -297,18 +299,6 @@ impl Seek for CountingReader {
     }
 }
 
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn parts_go_in_parallel_bounded_and_are_read_only_when_sent() {
     let data = pseudo_random(10_000);
@@ -417,11 +407,8 @@ fn cancelling_from_another_thread_ends_a_retry_wait_at_once() {
     let options = UploadOptions::new()
         .concurrency(1)
         .cancel_token(token.clone());
-    let outcome = std::thread::scope(|scope| {
-        let upload = scope.spawn(|| client.upload_bytes(b"aaaabbbbcc12", "data.bin", options));
-        timer.wait_for_sleeps(1);
-        token.cancel();
-        upload.join().unwrap()
+    let outcome = cancel_during_first_sleep(&timer, &token, || {
+        client.upload_bytes(b"aaaabbbbcc12", "data.bin", options)
     });
     assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
     assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
