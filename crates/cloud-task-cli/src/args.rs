@@ -1,0 +1,294 @@
+//! The command line, as clap definitions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use cloud_task_emulator::cli::EmulatorArgs;
+
+use crate::duration::parse_duration;
+use crate::inputs::{InputPair, parse_input};
+
+/// Shown after the main help.
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 the task failed, 2 usage error, 3 API or network error,
+4 timeout, 130 interrupted (the task keeps running; the command to resume waiting is shown).
+
+With --json, stdout holds exactly one JSON document per command (errors included);
+progress and messages go to stderr.";
+
+/// Run OOMOL Cloud Task blocks, wait for results, list tasks, upload files.
+#[derive(Debug, Parser)]
+#[command(name = "cloud-task", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Options every command accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after its name.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The API key (never shown in any output).
+    #[arg(
+        long,
+        env = "OOMOL_API_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+
+    /// The task API base URL.
+    #[arg(
+        long,
+        env = "OOMOL_BASE_URL",
+        global = true,
+        value_name = "URL",
+        help = "The task API base URL [default: https://cloud-task.oomol.com]"
+    )]
+    pub base_url: Option<String>,
+
+    /// The upload API base URL.
+    #[arg(
+        long,
+        env = "OOMOL_UPLOAD_BASE_URL",
+        global = true,
+        value_name = "URL",
+        help = "The upload API base URL [default: https://llm.oomol.com/api/tasks/files/remote-cache]"
+    )]
+    pub upload_base_url: Option<String>,
+
+    /// Print exactly one JSON document on stdout (the API's response shape).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress and no messages on stderr (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a task, wait for it with a progress bar, then print its result.
+    Run(RunArgs),
+    /// Create a task and print its ID, without waiting.
+    Create(TaskSpec),
+    /// Wait for a task with a progress bar, then print its result.
+    Wait(WaitArgs),
+    /// Show a task's result once, without waiting (exit 1 when the task failed).
+    Result {
+        /// The task ID.
+        task_id: String,
+    },
+    /// Show a task's details.
+    Get {
+        /// The task ID.
+        task_id: String,
+    },
+    /// List tasks, newest first, as a table.
+    List(ListArgs),
+    /// Show the newest task of each workload.
+    Latest {
+        /// Workload IDs (1 to 50).
+        #[arg(required = true, value_name = "WORKLOAD_ID")]
+        workload_ids: Vec<String>,
+    },
+    /// Show a page of a task's logs.
+    Logs {
+        /// The task ID.
+        task_id: String,
+        /// The page, from 1 [default: the server's first page].
+        #[arg(long, value_name = "N")]
+        page: Option<u32>,
+    },
+    /// Show the limits, the queue counts and the pause state.
+    Dashboard,
+    /// Pause the queue: queued tasks stay queued, running tasks finish.
+    Pause,
+    /// Resume the queue.
+    Resume,
+    /// Upload a file and print its URL (the last line of stdout).
+    Upload(UploadArgs),
+    /// Run the local emulator in the foreground (the flags of `cloud-task-emulator`).
+    ///
+    /// Once listening it prints CLOUD_TASK_BASE_URL=..., CLOUD_TASK_UPLOAD_BASE_URL=... and
+    /// OOMOL_API_KEY=... on stdout; Ctrl-C stops it.
+    Emulator(EmulatorArgs),
+    /// Print a shell completion script on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What to run: a block of a package, and its inputs.
+#[derive(Debug, Clone, Args)]
+pub struct TaskSpec {
+    /// The package, e.g. @oomol/my-package.
+    pub package: String,
+    /// The package version, e.g. 1.0.0.
+    pub version: String,
+    /// The block, e.g. main.
+    pub block: String,
+    /// One input, KEY=VALUE (repeatable). The value is parsed as JSON when it can be
+    /// (n=3 is a number, flag=true a boolean, o={"a":1} an object), else taken as a
+    /// string (write s='"3"' for the string "3"). Applied on top of --inputs.
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE", value_parser = parse_input)]
+    pub input: Vec<InputPair>,
+    /// All inputs as a JSON object, or @FILE to read it from a file (@- reads stdin).
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub inputs: Option<String>,
+}
+
+/// How to wait for a task.
+#[derive(Debug, Clone, Args)]
+pub struct WaitOptions {
+    /// The time between polls (500ms, 2s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s")]
+    pub interval: Duration,
+    /// Give up waiting after this long (exit 4); the task keeps running [default: never].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The block and its inputs.
+    #[command(flatten)]
+    pub spec: TaskSpec,
+    /// How to wait.
+    #[command(flatten)]
+    pub wait: WaitOptions,
+    /// Print the task ID right after creating it, as `create` does.
+    #[arg(long, conflicts_with = "timeout")]
+    pub no_wait: bool,
+}
+
+/// `wait`.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// The task ID.
+    pub task_id: String,
+    /// How to wait.
+    #[command(flatten)]
+    pub wait: WaitOptions,
+}
+
+/// `list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only tasks with this status (queued, scheduling, scheduled, running, success, failed).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Tasks per page, 1 to 100 [default: the server's, 20].
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+    /// Every page, streamed one after another.
+    #[arg(long)]
+    pub all: bool,
+    /// Only tasks of this package.
+    #[arg(long, value_name = "ID")]
+    pub package_id: Option<String>,
+    /// Only tasks of this workload.
+    #[arg(long, value_name = "ID")]
+    pub workload_id: Option<String>,
+    /// Only tasks of this type (user or shared).
+    #[arg(long, value_name = "TYPE")]
+    pub task_type: Option<String>,
+    /// The page after the one that gave this token.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "all")]
+    pub next_token: Option<String>,
+}
+
+/// `upload`.
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// The file to upload.
+    pub file: PathBuf,
+    /// Tries per part [default: 3].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Parts sent at once [default: 4].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere_and_the_emulator_keeps_its_own_api_key() {
+        let cli = Cli::try_parse_from(["cloud-task", "list", "--json", "--api-key", "k"]).unwrap();
+        assert!(cli.global.json);
+        assert_eq!(cli.global.api_key.as_deref(), Some("k"));
+        let cli = Cli::try_parse_from([
+            "cloud-task",
+            "emulator",
+            "--api-key",
+            "a",
+            "--api-key",
+            "b",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Emulator(args) => assert_eq!(args.api_keys, ["a", "b"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_takes_inputs_and_wait_options() {
+        let cli = Cli::try_parse_from([
+            "cloud-task",
+            "run",
+            "@oomol/echo",
+            "1.0.0",
+            "main",
+            "--input",
+            "n=3",
+            "-i",
+            "s=x",
+            "--interval",
+            "500ms",
+            "--timeout",
+            "10m",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.spec.input.len(), 2);
+        assert_eq!(run.wait.interval, Duration::from_millis(500));
+        assert_eq!(run.wait.timeout, Some(Duration::from_secs(600)));
+        assert!(!run.no_wait);
+        assert!(
+            Cli::try_parse_from([
+                "cloud-task",
+                "run",
+                "p",
+                "1",
+                "b",
+                "--no-wait",
+                "--timeout",
+                "1s"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,498 @@
+//! The commands that talk to the API: each builds its request with the core's types,
+//! calls the client, and renders the answer.
+
+use std::future::Future;
+use std::path::Path;
+
+use cloud_task_async::core::DEFAULT_BASE_URL;
+use cloud_task_async::core::TaskFailedError;
+use cloud_task_async::{
+    AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, Error, ListTasksQuery,
+    TaskPage, TaskResult, TaskSuccess, UploadOptions, WatchEvent,
+};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::args::{
+    Command, GlobalArgs, ListArgs, RunArgs, TaskSpec, UploadArgs, WaitArgs, WaitOptions,
+};
+use crate::duration::format_duration;
+use crate::failure::Failure;
+use crate::inputs::input_values;
+use crate::output::{self, Ui};
+use crate::progress::{TaskProgress, upload_bar, uploaded_bytes};
+
+/// The default of `--interval`, left out of the resume command.
+const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What every API command needs: the global options, the terminal, and the Ctrl-C token.
+pub struct Context {
+    global: GlobalArgs,
+    ui: Ui,
+    /// Cancelled by Ctrl-C.
+    interrupt: CancelToken,
+}
+
+impl Context {
+    /// A context for one command.
+    pub fn new(global: GlobalArgs, ui: Ui) -> Context {
+        Context {
+            global,
+            ui,
+            interrupt: CancelToken::new(),
+        }
+    }
+
+    /// Runs an API command (not `emulator` or `completions`, which need no client).
+    pub async fn run(self, command: Command) -> Result<(), Failure> {
+        self.listen_for_ctrl_c();
+        match command {
+            Command::Run(args) => self.run_task(args).await,
+            Command::Create(spec) => self.create(&spec).await,
+            Command::Wait(args) => self.wait(args).await,
+            Command::Result { task_id } => self.result(&task_id).await,
+            Command::Get { task_id } => self.get(&task_id).await,
+            Command::List(args) => self.list(args).await,
+            Command::Latest { workload_ids } => self.latest(workload_ids).await,
+            Command::Logs { task_id, page } => self.logs(&task_id, page).await,
+            Command::Dashboard => self.dashboard().await,
+            Command::Pause => self.set_paused(true).await,
+            Command::Resume => self.set_paused(false).await,
+            Command::Upload(args) => self.upload(args).await,
+            Command::Emulator(_) | Command::Completions { .. } => {
+                Err(Failure::usage("this command needs no API client"))
+            }
+        }
+    }
+
+    /// Turns Ctrl-C into a cancellation of `self.interrupt`. Registered before anything is
+    /// sent, so that from then on Ctrl-C never kills the process halfway.
+    fn listen_for_ctrl_c(&self) {
+        let token = self.interrupt.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
+                tokio::spawn(async move {
+                    if interrupts.recv().await.is_some() {
+                        token.cancel();
+                    }
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                token.cancel();
+            }
+        });
+    }
+
+    /// The client, configured from the environment, then from the options. Refuses to go
+    /// on without an API key.
+    fn client(&self) -> Result<Client, Failure> {
+        let nonblank = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let mut builder = Client::builder()
+            .from_env()
+            .user_agent(concat!("cloud-task-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(url) = nonblank(&self.global.base_url) {
+            builder = builder.base_url(url);
+        }
+        if let Some(url) = nonblank(&self.global.upload_base_url) {
+            builder = builder.upload_base_url(url);
+        }
+        if let Some(key) = nonblank(&self.global.api_key) {
+            builder = builder.api_key(key);
+        }
+        let client = builder.build().map_err(Failure::from)?;
+        if client.config().api_key().is_none() {
+            return Err(Failure::missing_api_key());
+        }
+        Ok(client)
+    }
+
+    /// Runs `future` unless Ctrl-C comes first.
+    async fn interruptible<T>(
+        &self,
+        future: impl Future<Output = cloud_task_async::Result<T>>,
+    ) -> Result<T, Failure> {
+        tokio::select! {
+            biased;
+            () = self.interrupt.cancelled() => Err(Failure::interrupted()),
+            outcome = future => outcome.map_err(Failure::from),
+        }
+    }
+
+    /// The create request of a task spec; bad inputs are refused here.
+    fn request(spec: &TaskSpec) -> Result<CreateTaskRequest, Failure> {
+        let mut request = CreateTaskRequest::new(&spec.package, &spec.version, &spec.block);
+        if let Some(values) = input_values(spec.inputs.as_deref(), &spec.input)? {
+            request = request.input_values(values);
+        }
+        Ok(request)
+    }
+
+    /// Creates the task. The creation is never interrupted halfway (its ID would be
+    /// lost): Ctrl-C during it is acted upon once the ID is known.
+    async fn create_task(&self, client: &Client, spec: &TaskSpec) -> Result<String, Failure> {
+        let request = Self::request(spec)?;
+        let created = client.create_task(request).await.map_err(Failure::from)?;
+        Ok(created.task_id)
+    }
+
+    /// `create` and `run --no-wait`: the task ID (`{"taskID": ...}` with `--json`).
+    async fn create(&self, spec: &TaskSpec) -> Result<(), Failure> {
+        let client = self.client()?;
+        let task_id = self.create_task(&client, spec).await?;
+        if self.interrupt.is_cancelled() {
+            return Err(Failure::interrupted().with_task(&task_id));
+        }
+        if self.ui.json {
+            self.ui.out_json(&json!({ "taskID": task_id }))
+        } else {
+            self.ui.out(&task_id)
+        }
+    }
+
+    /// `run`: create, wait, print the result (`{"taskID", "result"}` with `--json`).
+    async fn run_task(&self, args: RunArgs) -> Result<(), Failure> {
+        if args.no_wait {
+            return self.create(&args.spec).await;
+        }
+        let client = self.client()?;
+        let task_id = self.create_task(&client, &args.spec).await?;
+        self.ui.note(&format!("created task {task_id}"));
+        let result = self.wait_for(&client, &task_id, &args.wait).await?;
+        if self.ui.json {
+            let outcome = cloud_task_async::TaskOutcome::new(task_id, result);
+            self.ui.out_json(&outcome)
+        } else {
+            self.print_success(&result)
+        }
+    }
+
+    /// `wait`: the final result as the result endpoint answers it.
+    async fn wait(&self, args: WaitArgs) -> Result<(), Failure> {
+        let client = self.client()?;
+        let result = self.wait_for(&client, &args.task_id, &args.wait).await?;
+        if self.ui.json {
+            self.ui.out_json(&TaskResult::Success(result))
+        } else {
+            self.print_success(&result)
+        }
+    }
+
+    /// Waits for `task_id` with a progress display; the SDK polls, retries failed polls
+    /// and times out. Ctrl-C ends the wait (never the task) with the command that
+    /// resumes it.
+    async fn wait_for(
+        &self,
+        client: &Client,
+        task_id: &str,
+        wait: &WaitOptions,
+    ) -> Result<TaskSuccess, Failure> {
+        let mut options = AwaitOptions::new()
+            .interval(wait.interval)
+            .strategy(BackoffStrategy::Fixed)
+            .cancel_token(self.interrupt.clone());
+        if let Some(timeout) = wait.timeout {
+            options = options.timeout(timeout);
+        }
+        let mut progress = TaskProgress::new(&self.ui, task_id);
+        let mut events = client.watch(task_id, options);
+        let outcome = loop {
+            match events.next().await {
+                Some(Ok(WatchEvent::Progress {
+                    status,
+                    progress: p,
+                })) => progress.update(&status, p),
+                Some(Ok(WatchEvent::Finished(success))) => break Ok(success),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => break Err(Failure::from(error)),
+                None => break Err(Failure::unexpected("the wait ended without a result")),
+            }
+        };
+        progress.finish();
+        match outcome {
+            Ok(success) => {
+                self.ui.note(&format!("task {task_id} succeeded"));
+                Ok(success)
+            }
+            Err(failure) => Err(failure
+                .with_task(task_id)
+                .with_resume(self.resume_command(client, task_id, wait))),
+        }
+    }
+
+    /// The exact command that resumes waiting for `task_id` (without the key).
+    fn resume_command(&self, client: &Client, task_id: &str, wait: &WaitOptions) -> String {
+        let mut words = vec!["cloud-task".to_owned()];
+        let base_url = client.config().base_url();
+        if base_url != DEFAULT_BASE_URL {
+            words.extend(["--base-url".to_owned(), shell_quote(base_url)]);
+        }
+        if self.ui.json {
+            words.push("--json".to_owned());
+        }
+        words.extend(["wait".to_owned(), shell_quote(task_id)]);
+        if wait.interval != DEFAULT_INTERVAL {
+            words.extend(["--interval".to_owned(), format_duration(wait.interval)]);
+        }
+        if let Some(timeout) = wait.timeout {
+            words.extend(["--timeout".to_owned(), format_duration(timeout)]);
+        }
+        words.join(" ")
+    }
+
+    /// A successful result for people: its data as indented JSON on stdout.
+    fn print_success(&self, result: &TaskSuccess) -> Result<(), Failure> {
+        if let Some(url) = &result.result_url {
+            self.ui.note(&format!("result URL: {url}"));
+        }
+        let data = result.result_data.clone().unwrap_or(Value::Null);
+        self.ui.out(&output::pretty(&data))
+    }
+
+    /// `result`: one look at the result; exit 1 when the task failed.
+    async fn result(&self, task_id: &str) -> Result<(), Failure> {
+        let client = self.client()?;
+        let result = self.interruptible(client.get_task_result(task_id)).await?;
+        if self.ui.json {
+            self.ui.out_json(&result)?;
+        }
+        match result {
+            TaskResult::Failed { error } => {
+                let failed = TaskFailedError::new(task_id, error.as_deref(), None);
+                let failure = Failure::from(Error::TaskFailed(Box::new(failed)));
+                Err(if self.ui.json {
+                    failure.already_printed()
+                } else {
+                    failure
+                })
+            }
+            _ if self.ui.json => Ok(()),
+            TaskResult::Success(success) => self.print_success(&success),
+            TaskResult::InProgress { status, progress } => self.ui.out(&format!(
+                "{} {}",
+                self.ui.status(&status, 0),
+                output::percent(progress)
+            )),
+            _ => self.ui.out(&result.status().to_string()),
+        }
+    }
+
+    /// `get`.
+    async fn get(&self, task_id: &str) -> Result<(), Failure> {
+        let client = self.client()?;
+        let detail = self.interruptible(client.get_task(task_id)).await?;
+        if self.ui.json {
+            self.ui.out_json(&detail)
+        } else {
+            self.ui.out(&output::detail(&self.ui, &detail))
+        }
+    }
+
+    /// `list`: one page, or every page with `--all` (rows streamed as pages arrive).
+    async fn list(&self, args: ListArgs) -> Result<(), Failure> {
+        let mut query = ListTasksQuery::new();
+        if let Some(size) = args.size {
+            query = query.size(size);
+        }
+        if let Some(status) = args.status {
+            query = query.status(status.as_str());
+        }
+        if let Some(id) = args.package_id {
+            query = query.package_id(id);
+        }
+        if let Some(id) = args.workload_id {
+            query = query.workload_id(id);
+        }
+        if let Some(kind) = args.task_type {
+            query = query.task_type(kind.as_str());
+        }
+        if let Some(token) = args.next_token {
+            query = query.next_token(token);
+        }
+        let client = self.client()?;
+        if !args.all {
+            let page = self.interruptible(client.list_tasks(query)).await?;
+            return self.print_page(&page);
+        }
+        let mut tasks = client.list_all(query);
+        let mut collected = Vec::new();
+        let mut header = false;
+        while let Some(task) = self
+            .interruptible(async { tasks.next().await.transpose() })
+            .await?
+        {
+            if self.ui.json {
+                collected.push(task);
+                continue;
+            }
+            if !header {
+                self.ui.out(&output::task_header())?;
+                header = true;
+            }
+            self.ui.out(&output::task_row(&self.ui, &task))?;
+        }
+        if self.ui.json {
+            self.ui.out_json(&TaskPage::new(collected, None))
+        } else {
+            if !header {
+                self.ui.note("no tasks");
+            }
+            Ok(())
+        }
+    }
+
+    /// One page of tasks: its JSON, or a table and how to get the next page.
+    fn print_page(&self, page: &TaskPage) -> Result<(), Failure> {
+        if self.ui.json {
+            return self.ui.out_json(page);
+        }
+        if page.tasks.is_empty() {
+            self.ui.note("no tasks");
+        } else {
+            let mut lines = vec![output::task_header()];
+            lines.extend(page.tasks.iter().map(|t| output::task_row(&self.ui, t)));
+            self.ui.out(&lines.join("\n"))?;
+        }
+        if let Some(token) = &page.next_token {
+            self.ui.note(&format!(
+                "more tasks: add --next-token {} (or list them all with --all)",
+                shell_quote(token)
+            ));
+        }
+        Ok(())
+    }
+
+    /// `latest`.
+    async fn latest(&self, workload_ids: Vec<String>) -> Result<(), Failure> {
+        let client = self.client()?;
+        let items = self
+            .interruptible(client.get_latest_tasks(workload_ids))
+            .await?;
+        if self.ui.json {
+            self.ui.out_json(&items)
+        } else if items.is_empty() {
+            self.ui.note("no tasks for these workloads");
+            Ok(())
+        } else {
+            self.ui.out(&output::latest_table(&self.ui, &items))
+        }
+    }
+
+    /// `logs`.
+    async fn logs(&self, task_id: &str, page: Option<u32>) -> Result<(), Failure> {
+        let client = self.client()?;
+        let logs = self
+            .interruptible(client.get_task_logs(task_id, page))
+            .await?;
+        if self.ui.json {
+            self.ui.out_json(&logs)
+        } else if logs.logs.is_empty() {
+            self.ui.note("no log entries on this page");
+            Ok(())
+        } else {
+            let lines: Vec<String> = logs.logs.iter().map(output::log_line).collect();
+            self.ui.out(&lines.join("\n"))
+        }
+    }
+
+    /// `dashboard`.
+    async fn dashboard(&self) -> Result<(), Failure> {
+        let client = self.client()?;
+        let dashboard = self.interruptible(client.get_dashboard()).await?;
+        if self.ui.json {
+            self.ui.out_json(&dashboard)
+        } else {
+            self.ui.out(&output::dashboard(&dashboard))
+        }
+    }
+
+    /// `pause` and `resume`.
+    async fn set_paused(&self, paused: bool) -> Result<(), Failure> {
+        let client = self.client()?;
+        let response = self.interruptible(client.set_tasks_pause(paused)).await?;
+        if self.ui.json {
+            self.ui.out_json(&response)
+        } else {
+            self.ui.out(&output::pause_state(&response))
+        }
+    }
+
+    /// `upload`: a bar of bytes, then the URL as the last line of stdout.
+    async fn upload(&self, args: UploadArgs) -> Result<(), Failure> {
+        let client = self.client()?;
+        let path: &Path = &args.file;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut options = UploadOptions::new().cancel_token(self.interrupt.clone());
+        if let Some(retries) = args.retries {
+            options = options.retries(retries);
+        }
+        if let Some(concurrency) = args.concurrency {
+            options = options.concurrency(concurrency);
+        }
+        // The size is the SDK's to check; it is only needed here to draw the bar.
+        let size = std::fs::metadata(path).map(|m| m.len()).ok();
+        let bar = size.and_then(|size| upload_bar(&self.ui, &name, size).map(|bar| (bar, size)));
+        if let Some((bar, size)) = &bar {
+            let (bar, size) = (bar.clone(), *size);
+            options =
+                options.on_progress(move |percent| bar.set_position(uploaded_bytes(size, percent)));
+        }
+        let outcome = client.upload_file(path, options).await;
+        if let Some((bar, _)) = &bar {
+            bar.finish_and_clear();
+        }
+        let file = outcome.map_err(Failure::from)?;
+        if self.ui.json {
+            return self.ui.out_json(&file);
+        }
+        let size = file
+            .file_size
+            .or(size)
+            .map_or_else(String::new, |s| format!(" ({s} bytes)"));
+        self.ui.note(&format!("uploaded {name}{size}"));
+        self.ui.out(&file.url)
+    }
+}
+
+/// A word as the shell reads it: as is when it is plain, else in single quotes.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("0190f2a4-0000-7000"), "0190f2a4-0000-7000");
+        assert_eq!(
+            shell_quote("http://127.0.0.1:80/x"),
+            "http://127.0.0.1:80/x"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,365 @@
+//! Why a command failed: its exit code, its one-line message, a hint, and the JSON error
+//! document printed with `--json`.
+
+use cloud_task_async::Error;
+use serde_json::{Map, Value, json};
+
+use crate::output::Ui;
+
+/// The exit codes other than 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The task failed.
+    TaskFailed = 1,
+    /// Bad arguments or configuration, refused before anything was sent.
+    Usage = 2,
+    /// The API answered an error, or the network failed.
+    Api = 3,
+    /// The wait timed out (the task keeps running).
+    Timeout = 4,
+    /// Interrupted by Ctrl-C (the task keeps running).
+    Interrupted = 130,
+}
+
+/// A failed command (boxed: it travels in every `Result` of the commands).
+#[derive(Debug)]
+pub struct Failure(Box<Info>);
+
+/// What a [`Failure`] says.
+#[derive(Debug)]
+pub struct Info {
+    exit: Exit,
+    /// A short machine-readable name: `usage`, `io`, `api`, `network`, `decode`, `upload`,
+    /// `task_failed`, `timeout`, `interrupted`, `output`.
+    kind: &'static str,
+    message: String,
+    hint: Option<String>,
+    task_id: Option<String>,
+    status: Option<u16>,
+    code: Option<String>,
+    resume: Option<String>,
+    /// Stdout already holds the command's JSON document: print no error document.
+    printed: bool,
+    /// Nothing more to say (stdout was closed by its reader).
+    silent: bool,
+}
+
+impl std::ops::Deref for Failure {
+    type Target = Info;
+
+    fn deref(&self) -> &Info {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Failure {
+    fn deref_mut(&mut self) -> &mut Info {
+        &mut self.0
+    }
+}
+
+impl Failure {
+    fn new(exit: Exit, kind: &'static str, message: impl Into<String>) -> Self {
+        Failure(Box::new(Info {
+            exit,
+            kind,
+            message: message.into(),
+            hint: None,
+            task_id: None,
+            status: None,
+            code: None,
+            resume: None,
+            printed: false,
+            silent: false,
+        }))
+    }
+
+    /// Bad arguments or configuration (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::new(Exit::Usage, "usage", message)
+    }
+
+    /// No API key was given (exit 2), saying how to give one.
+    pub fn missing_api_key() -> Self {
+        Failure::usage("no API key").with_hint("pass --api-key KEY or set OOMOL_API_KEY")
+    }
+
+    /// Something the SDK should never do (exit 3).
+    pub fn unexpected(message: impl Into<String>) -> Self {
+        Failure::new(Exit::Api, "error", message)
+    }
+
+    /// Ctrl-C (exit 130).
+    pub fn interrupted() -> Self {
+        Failure::new(Exit::Interrupted, "interrupted", "interrupted")
+    }
+
+    /// Writing stdout failed. A closed pipe (`cloud-task list --all | head`) ends the
+    /// command quietly and successfully, as it does for other tools.
+    pub fn output(error: std::io::Error) -> Self {
+        let mut failure = Failure::new(
+            Exit::Api,
+            "output",
+            format!("cannot write to stdout: {error}"),
+        );
+        failure.silent = error.kind() == std::io::ErrorKind::BrokenPipe;
+        failure
+    }
+
+    /// Adds a hint (printed on its own line after the error).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the task the failure is about.
+    pub fn with_task(mut self, task_id: &str) -> Self {
+        if self.task_id.is_none() {
+            self.task_id = Some(task_id.to_owned());
+        }
+        if self.exit == Exit::Interrupted {
+            self.message = format!("interrupted; task {task_id} keeps running on the server");
+        }
+        self
+    }
+
+    /// For a timeout or an interruption (the task keeps running): the command that
+    /// resumes waiting, shown as the hint.
+    pub fn with_resume(mut self, command: String) -> Self {
+        if matches!(self.exit, Exit::Timeout | Exit::Interrupted) {
+            self.hint = Some(format!("resume waiting with: {command}"));
+            self.resume = Some(command);
+        }
+        self
+    }
+
+    /// Stdout already holds this command's JSON document.
+    pub fn already_printed(mut self) -> Self {
+        self.printed = true;
+        self
+    }
+
+    /// The exit code.
+    #[cfg(test)]
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// The process exit status: 0 for a quiet end on a closed pipe.
+    pub fn exit_status(&self) -> u8 {
+        if self.silent { 0 } else { self.exit as u8 }
+    }
+
+    /// The one-line message (without `error: `).
+    #[cfg(test)]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON error document: `{"error": {"kind", "message", "exitCode", ...}}`.
+    pub fn to_json(&self, ui: &Ui) -> Value {
+        let mut error = Map::new();
+        error.insert("kind".into(), self.kind.into());
+        error.insert("message".into(), ui.scrub(&self.message).into());
+        error.insert("exitCode".into(), (self.exit as u8).into());
+        let optional = [
+            ("hint", self.hint.as_ref().map(|h| ui.scrub(h).into())),
+            ("taskID", self.task_id.clone().map(Value::from)),
+            ("status", self.status.map(Value::from)),
+            ("code", self.code.clone().map(Value::from)),
+            ("resume", self.resume.clone().map(Value::from)),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                error.insert(key.into(), value);
+            }
+        }
+        json!({ "error": error })
+    }
+
+    /// Prints the failure: `error: ...` (and `hint: ...`) on stderr, always, and with
+    /// `--json` the error document on stdout, unless stdout already holds one.
+    pub fn report(&self, ui: &Ui) {
+        if self.silent {
+            return;
+        }
+        if ui.json && !self.printed {
+            // Stdout may be gone; stderr still says what happened.
+            let _ = ui.out_json(&self.to_json(ui));
+        }
+        ui.error_line(&self.message, self.hint.as_deref());
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let text = error.reason();
+        match error {
+            Error::InvalidInput(e) => Failure::usage(e.to_string()),
+            Error::Transport(_) => Failure::new(Exit::Api, "network", text)
+                .with_hint("check your network and the base URL (--base-url or OOMOL_BASE_URL)"),
+            Error::Api(api) => {
+                let status = api.status.as_u16();
+                let hint = match status {
+                    401 | 403 => Some("check the API key (--api-key or OOMOL_API_KEY)"),
+                    404 => Some("check the ID"),
+                    429 => Some("the server is busy or the queue is full: try again later"),
+                    _ if api.is_quota() => Some("the account has no quota or credit left"),
+                    _ => None,
+                };
+                let mut failure = Failure::new(Exit::Api, "api", api.to_string());
+                failure.status = Some(status);
+                failure.code = api.code.clone();
+                failure.hint = hint.map(str::to_owned);
+                failure
+            }
+            Error::Decode(decode) => {
+                let mut failure = Failure::new(Exit::Api, "decode", text);
+                failure.status = Some(decode.status.as_u16());
+                failure
+            }
+            Error::TaskFailed(failed) => {
+                let mut failure = Failure::new(
+                    Exit::TaskFailed,
+                    "task_failed",
+                    format!("{} (task {})", failed.message, failed.task_id),
+                );
+                failure.task_id = Some(failed.task_id.clone());
+                failure.status = failed.status_code;
+                failure.code = failed.code.map(|c| c.as_str().to_owned());
+                if failed.code.is_some() {
+                    failure.hint = Some("the account has no quota or credit left".into());
+                }
+                failure
+            }
+            Error::Timeout(timeout) => {
+                let mut failure = Failure::new(
+                    Exit::Timeout,
+                    "timeout",
+                    format!("{text} (task {})", timeout.task_id),
+                );
+                failure.task_id = Some(timeout.task_id.clone());
+                failure
+            }
+            Error::Upload(upload) => {
+                let mut failure = Failure::new(Exit::Api, "upload", text);
+                failure.status = upload.status.map(|s| s.as_u16());
+                failure.code = Some(upload.code.as_str().to_owned());
+                failure
+            }
+            Error::Io(_) => Failure::new(Exit::Usage, "io", text),
+            Error::Cancelled => Failure::interrupted(),
+            _ => Failure::new(Exit::Api, "error", text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloud_task_async::core::{TaskFailedError, TimeoutError};
+    use std::time::Duration;
+
+    fn ui(secret: Option<&str>) -> Ui {
+        Ui::plain(true, false, secret.map(str::to_owned))
+    }
+
+    #[test]
+    fn sdk_errors_get_their_exit_codes() {
+        let cases: Vec<(Error, Exit, &str)> = vec![
+            (
+                Error::invalid_input("size", "size must be an integer between 1 and 100"),
+                Exit::Usage,
+                "usage",
+            ),
+            (
+                Error::TaskFailed(Box::new(TaskFailedError::new("t-1", Some("boom"), None))),
+                Exit::TaskFailed,
+                "task_failed",
+            ),
+            (
+                Error::Timeout(Box::new(TimeoutError::new(
+                    "t-1",
+                    Duration::from_secs(60),
+                    None,
+                ))),
+                Exit::Timeout,
+                "timeout",
+            ),
+            (
+                Error::transport(
+                    cloud_task_async::TransportErrorKind::Connect,
+                    "connection refused",
+                ),
+                Exit::Api,
+                "network",
+            ),
+            (
+                Error::io(
+                    "reading a.txt",
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ),
+                Exit::Usage,
+                "io",
+            ),
+            (Error::Cancelled, Exit::Interrupted, "interrupted"),
+        ];
+        for (error, exit, kind) in cases {
+            let failure = Failure::from(error);
+            assert_eq!((failure.exit(), failure.kind), (exit, kind), "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn a_quota_failure_is_explained() {
+        let failure = Failure::from(Error::TaskFailed(Box::new(TaskFailedError::new(
+            "t-9",
+            Some("Insufficient quota"),
+            None,
+        ))));
+        let json = failure.to_json(&ui(None));
+        assert_eq!(json["error"]["code"], "INSUFFICIENT_QUOTA");
+        assert_eq!(json["error"]["taskID"], "t-9");
+        assert_eq!(json["error"]["exitCode"], 1);
+        assert!(json["error"]["hint"].as_str().unwrap().contains("quota"));
+    }
+
+    #[test]
+    fn resume_applies_to_timeouts_and_interruptions_only() {
+        let command = "cloud-task wait t-1".to_owned();
+        let interrupted = Failure::interrupted()
+            .with_task("t-1")
+            .with_resume(command.clone());
+        assert_eq!(
+            interrupted.message,
+            "interrupted; task t-1 keeps running on the server"
+        );
+        assert_eq!(
+            interrupted.hint.as_deref(),
+            Some("resume waiting with: cloud-task wait t-1")
+        );
+        let json = interrupted.to_json(&ui(None));
+        assert_eq!(json["error"]["resume"], "cloud-task wait t-1");
+        assert_eq!(json["error"]["exitCode"], 130);
+        let usage = Failure::usage("bad").with_resume(command);
+        assert!(usage.resume.is_none() && usage.hint.is_none());
+    }
+
+    #[test]
+    fn the_key_is_scrubbed_from_messages() {
+        let failure = Failure::usage("the server said: bad key sk-secret-123")
+            .with_hint("sk-secret-123 again");
+        let text = failure.to_json(&ui(Some("sk-secret-123"))).to_string();
+        assert!(!text.contains("sk-secret-123"), "{text}");
+        assert!(text.contains("bad key ***"), "{text}");
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_quietly() {
+        let failure = Failure::output(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(failure.exit_status(), 0);
+        let failure = Failure::output(std::io::Error::other("disk full"));
+        assert_eq!(failure.exit_status(), 3);
+    }
+}

@@ -1,0 +1,68 @@
+//! `cloud-task`: the command line of OOMOL Cloud Task, built on the SDK's async client.
+//!
+//! Run published OOMOL blocks and wait for their results with a progress bar, inspect and
+//! list tasks, manage the queue, upload files and run the local emulator; with one JSON
+//! document on stdout per command (`--json`) and stable exit codes for scripts and agents.
+//! The crate README documents every command.
+//!
+//! The code is a shell around [`cloud_task_async::Client`]: it parses arguments, builds
+//! requests with the core's types, calls the client and renders what it answers. Waiting,
+//! retries of failed polls, paging and uploads are the SDK's.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod args;
+mod commands;
+mod duration;
+mod failure;
+mod inputs;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::args::{Cli, Command};
+use crate::commands::Context;
+use crate::output::Ui;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Emulator(args) => cloud_task_emulator::cli::run(args, "cloud-task emulator"),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "cloud-task", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        command => {
+            let ui = Ui::new(
+                cli.global.json,
+                cli.global.quiet,
+                cli.global.api_key.clone(),
+            );
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    ui.error_line(&format!("cannot start the async runtime: {e}"), None);
+                    return ExitCode::from(failure::Exit::Api as u8);
+                }
+            };
+            let outcome = runtime.block_on(async {
+                let context = Context::new(cli.global, ui.clone());
+                context.run(command).await
+            });
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    failure.report(&ui);
+                    ExitCode::from(failure.exit_status())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! Where output goes (stdout for results, stderr for progress and messages), colours, and
+//! the human renderings of the API's answers.
+
+use std::ffi::OsStr;
+use std::io::{IsTerminal, Write};
+
+use cloud_task_async::{
+    Dashboard, LatestTaskItem, LogEntry, PauseResponse, TaskDetail, TaskListItem, TaskStatus,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::failure::Failure;
+
+/// The terminal: what to print where, and how.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// `--json`: one JSON document on stdout.
+    pub json: bool,
+    /// `--quiet`: no progress, no messages (errors still go to stderr).
+    pub quiet: bool,
+    stderr_terminal: bool,
+    stdout_color: bool,
+    stderr_color: bool,
+    /// The API key, scrubbed from every message.
+    secret: Option<String>,
+}
+
+/// True when colours may be used on a stream: it is a terminal and `NO_COLOR` is unset
+/// or empty (<https://no-color.org>).
+pub fn color_allowed(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+impl Ui {
+    /// The terminal as the process sees it (streams, `NO_COLOR`).
+    pub fn new(json: bool, quiet: bool, secret: Option<String>) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR");
+        let stderr_terminal = std::io::stderr().is_terminal();
+        Ui {
+            json,
+            quiet,
+            stderr_terminal,
+            stdout_color: color_allowed(std::io::stdout().is_terminal(), no_color.as_deref()),
+            stderr_color: color_allowed(stderr_terminal, no_color.as_deref()),
+            secret: secret
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// No terminal, no colours (unit tests).
+    #[cfg(test)]
+    pub fn plain(json: bool, quiet: bool, secret: Option<String>) -> Ui {
+        Ui {
+            json,
+            quiet,
+            stderr_terminal: false,
+            stdout_color: false,
+            stderr_color: false,
+            secret,
+        }
+    }
+
+    /// Progress bars are drawn only on a terminal, and never with `--quiet`.
+    pub fn draw_bars(&self) -> bool {
+        !self.quiet && self.stderr_terminal
+    }
+
+    /// Replaces the API key, wherever it appears, with `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.secret {
+            Some(secret) if text.contains(secret.as_str()) => text.replace(secret.as_str(), "***"),
+            _ => text.to_owned(),
+        }
+    }
+
+    /// A message on stderr, unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}", self.scrub(text));
+        }
+    }
+
+    /// `error: ...` (and `hint: ...`) on stderr, even with `--quiet`.
+    pub fn error_line(&self, message: &str, hint: Option<&str>) {
+        let (error, tip) = if self.stderr_color {
+            ("\x1b[1;31merror:\x1b[0m", "\x1b[1;36mhint:\x1b[0m")
+        } else {
+            ("error:", "hint:")
+        };
+        let mut text = format!("{error} {}", self.scrub(message));
+        if let Some(hint) = hint {
+            text.push_str(&format!("\n{tip} {}", self.scrub(hint)));
+        }
+        eprintln!("{text}");
+    }
+
+    /// A line (or lines) on stdout.
+    pub fn out(&self, text: &str) -> Result<(), Failure> {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{text}")
+            .and_then(|()| stdout.flush())
+            .map_err(Failure::output)
+    }
+
+    /// A JSON document on stdout, on one line.
+    pub fn out_json(&self, value: &impl Serialize) -> Result<(), Failure> {
+        let text =
+            serde_json::to_string(value).map_err(|e| Failure::output(std::io::Error::other(e)))?;
+        self.out(&text)
+    }
+
+    /// A status padded to `width`, coloured on a terminal.
+    pub fn status(&self, status: &TaskStatus, width: usize) -> String {
+        let text = format!("{status:width$}");
+        if !self.stdout_color {
+            return text;
+        }
+        let color = match status {
+            TaskStatus::Success => "32",
+            TaskStatus::Failed => "31",
+            TaskStatus::Running => "33",
+            _ => "36",
+        };
+        format!("\x1b[{color}m{text}\x1b[0m")
+    }
+}
+
+/// Epoch milliseconds as `2024-05-01T12:00:00Z` (UTC); `-` for 0 (unset).
+pub fn utc(ms: i64) -> String {
+    if ms == 0 {
+        return "-".to_owned();
+    }
+    let secs = ms.div_euclid(1000);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let time = secs.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        time / 3600,
+        time % 3600 / 60,
+        time % 60
+    )
+}
+
+/// An optional time, `-` when absent.
+fn utc_opt(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), utc)
+}
+
+/// The civil date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A progress figure as `42%`.
+pub fn percent(progress: f64) -> String {
+    format!("{:.0}%", progress.clamp(0.0, 100.0))
+}
+
+const ID: usize = 36;
+const STATUS: usize = 10;
+const PROGRESS: usize = 8;
+const TIME: usize = 20;
+
+/// The header of the `list` table.
+pub fn task_header() -> String {
+    format!(
+        "{:ID$}  {:STATUS$}  {:>PROGRESS$}  {:TIME$}  PACKAGE",
+        "TASK ID", "STATUS", "PROGRESS", "CREATED"
+    )
+}
+
+/// A row of the `list` table.
+pub fn task_row(ui: &Ui, task: &TaskListItem) -> String {
+    let package = match (&task.package_id, &task.block_name) {
+        (Some(package), Some(block)) => format!("{package} {block}"),
+        (Some(package), None) => package.clone(),
+        (None, _) => task.workload_id.clone(),
+    };
+    format!(
+        "{:ID$}  {}  {:>PROGRESS$}  {:TIME$}  {package}",
+        task.task_id,
+        ui.status(&task.status, STATUS),
+        percent(task.progress),
+        utc(task.created_at),
+    )
+}
+
+/// The `latest` table.
+pub fn latest_table(ui: &Ui, items: &[LatestTaskItem]) -> String {
+    let mut lines = vec![format!(
+        "{:ID$}  {:ID$}  {:STATUS$}  {:>PROGRESS$}  CREATED",
+        "TASK ID", "WORKLOAD ID", "STATUS", "PROGRESS"
+    )];
+    for item in items {
+        lines.push(format!(
+            "{:ID$}  {:ID$}  {}  {:>PROGRESS$}  {}",
+            item.task_id,
+            item.workload_id,
+            ui.status(&item.status, STATUS),
+            percent(item.progress),
+            utc(item.created_at),
+        ));
+    }
+    lines.join("\n")
+}
+
+/// `label  value` lines, the labels aligned.
+fn fields(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(label, value)| format!("{label:width$}  {value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A task's details, for `get`.
+pub fn detail(ui: &Ui, detail: &TaskDetail) -> String {
+    let mut rows = vec![
+        ("task ID", detail.task_id().to_owned()),
+        ("type", detail.task_type().to_string()),
+        ("status", ui.status(detail.status(), 0)),
+        ("progress", percent(detail.progress())),
+    ];
+    let common = |rows: &mut Vec<(&str, String)>,
+                  created: i64,
+                  start: Option<i64>,
+                  end: Option<i64>,
+                  url: &Option<String>,
+                  failed: &Option<String>| {
+        rows.push(("created", utc(created)));
+        rows.push(("started", utc_opt(start)));
+        rows.push(("ended", utc_opt(end)));
+        rows.push(("result URL", url.clone().unwrap_or_else(|| "-".into())));
+        if let Some(message) = failed {
+            rows.push(("failure", message.clone()));
+        }
+    };
+    match detail {
+        TaskDetail::User(d) => {
+            rows.push(("workload", format!("{} {}", d.workload, d.workload_id)));
+            common(
+                &mut rows,
+                d.created_at,
+                d.start_time,
+                d.end_time,
+                &d.result_url,
+                &d.failed_message,
+            );
+        }
+        TaskDetail::Shared(d) => {
+            rows.push(("package ID", d.package_id.clone().unwrap_or_default()));
+            rows.push((
+                "subscription",
+                d.subscription_id.clone().unwrap_or_default(),
+            ));
+            common(
+                &mut rows,
+                d.created_at,
+                d.start_time,
+                d.end_time,
+                &d.result_url,
+                &d.failed_message,
+            );
+        }
+        TaskDetail::Unknown { raw, .. } => rows.push(("details", pretty(raw))),
+        _ => {}
+    }
+    fields(&rows)
+}
+
+/// The dashboard.
+pub fn dashboard(dashboard: &Dashboard) -> String {
+    let pause = &dashboard.pause;
+    let queue = if pause.paused {
+        let why = pause
+            .pause_type
+            .as_ref()
+            .map_or_else(String::new, |t| format!(" ({t})"));
+        let resume = if pause.can_resume {
+            "you can resume it"
+        } else {
+            "you cannot resume it"
+        };
+        format!("paused{why}, {resume}")
+    } else {
+        "running".to_owned()
+    };
+    let count = &dashboard.count;
+    fields(&[
+        ("queue", queue),
+        (
+            "limits",
+            format!(
+                "{} tasks at once, {} waiting at most",
+                dashboard.limits.max_concurrency, dashboard.limits.max_queue_size
+            ),
+        ),
+        (
+            "tasks",
+            format!(
+                "{} queued, {} scheduling, {} scheduled, {} running",
+                count.queued, count.scheduling, count.scheduled, count.running
+            ),
+        ),
+    ])
+}
+
+/// The answer of pause or resume.
+pub fn pause_state(response: &PauseResponse) -> String {
+    match &response.pause_type {
+        Some(kind) => format!("queue paused ({kind})"),
+        None => "queue running".to_owned(),
+    }
+}
+
+/// One log entry: its time, level and message first, then the other fields as
+/// `key=value`.
+pub fn log_line(entry: &LogEntry) -> String {
+    let map = entry.as_map();
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut parts = Vec::new();
+    if let Some(time) = map.get("time") {
+        let time = text(time);
+        parts.push(time.parse::<i64>().map_or(time, utc));
+    }
+    if let Some(level) = map.get("level") {
+        parts.push(format!("{:5}", text(level).to_uppercase()));
+    }
+    if let Some(message) = map.get("message") {
+        parts.push(text(message));
+    }
+    for (key, value) in map {
+        if !matches!(key.as_str(), "time" | "level" | "message") {
+            parts.push(format!("{key}={}", text(value)));
+        }
+    }
+    parts.join(" ")
+}
+
+/// Any JSON, indented.
+pub fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn colours_need_a_terminal_and_no_no_color() {
+        assert!(color_allowed(true, None));
+        assert!(color_allowed(true, Some(OsStr::new(""))));
+        assert!(!color_allowed(true, Some(OsStr::new("1"))));
+        assert!(!color_allowed(false, None));
+    }
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(utc(0), "-");
+        assert_eq!(utc(1), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_714_564_800_123), "2024-05-01T12:00:00Z");
+        assert_eq!(utc(-1000), "1969-12-31T23:59:59Z");
+        assert_eq!(utc(4_102_444_799_000), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn rows_line_up_under_the_header() {
+        let ui = Ui::plain(false, false, None);
+        let mut task =
+            TaskListItem::new("0190f2a4-0000-7000-8000-000000000001", TaskStatus::Running);
+        task.progress = 42.4;
+        task.created_at = 1_714_564_800_000;
+        task.package_id = Some("@oomol/echo".into());
+        task.block_name = Some("main".into());
+        let header = task_header();
+        let row = task_row(&ui, &task);
+        assert_eq!(header.find("STATUS"), row.find("running"));
+        assert_eq!(header.find("PACKAGE"), row.find("@oomol/echo main"));
+        assert!(row.contains("     42%  2024-05-01T12:00:00Z"), "{row}");
+    }
+
+    #[test]
+    fn log_lines_put_time_level_and_message_first() {
+        let entry: LogEntry = serde_json::from_value(json!({
+            "event": "started", "level": "info", "message": "Running", "time": "1714564800000",
+            "inputs": "{\"a\":1}"
+        }))
+        .unwrap();
+        assert_eq!(
+            log_line(&entry),
+            "2024-05-01T12:00:00Z INFO  Running event=started inputs={\"a\":1}"
+        );
+    }
+
+    #[test]
+    fn pause_answers_read_as_sentences() {
+        let paused: PauseResponse = serde_json::from_value(json!({"pauseType": "user"})).unwrap();
+        assert_eq!(pause_state(&paused), "queue paused (user)");
+        let running: PauseResponse = serde_json::from_value(json!({"pauseType": null})).unwrap();
+        assert_eq!(pause_state(&running), "queue running");
+    }
+}

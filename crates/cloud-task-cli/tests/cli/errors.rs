@@ -1,0 +1,211 @@
+//! Exit codes 2 and 3, messages with hints, and the key never shown.
+
+use cloud_task_emulator::Route;
+
+use crate::support::*;
+
+#[test]
+fn a_wrong_key_exits_3_with_a_clear_message_and_never_shows_the_key() {
+    let server = Server::start();
+    let wrong = "wrong-key-7d1e2f9a";
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.emulator.base_url())
+        .args(["dashboard", "--api-key", wrong])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3);
+    let err = stderr(&output);
+    let mut lines = err.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("error: ") && first.ends_with("(HTTP 401)"),
+        "{err}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("hint: check the API key (--api-key or OOMOL_API_KEY)")
+    );
+    assert!(output.stdout.is_empty());
+    assert!(!err.contains(wrong), "{err}");
+
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.emulator.base_url())
+        .env("OOMOL_API_KEY", wrong)
+        .args(["run", "@oomol/echo", "1.0.0", "main", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3);
+    let doc = json(&output);
+    assert_eq!(doc["error"]["kind"], "api");
+    assert_eq!(doc["error"]["status"], 401);
+    assert_eq!(doc["error"]["exitCode"], 3);
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!all.contains(wrong), "{all}");
+}
+
+#[test]
+fn a_missing_key_says_how_to_set_it() {
+    let server = Server::start();
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.emulator.base_url())
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stderr(&output),
+        "error: no API key\nhint: pass --api-key KEY or set OOMOL_API_KEY\n"
+    );
+    assert_eq!(server.emulator.stats().total(), 0);
+}
+
+#[test]
+fn an_unreachable_server_exits_3() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = bare()
+        .env("OOMOL_API_KEY", KEY)
+        .args([
+            "get",
+            "t-1",
+            "--json",
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3);
+    let doc = json(&output);
+    assert_eq!(doc["error"]["kind"], "network");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not connect"),
+        "{doc}"
+    );
+    assert!(stderr(&output).contains("hint: check your network and the base URL"));
+    assert_no_key(&output);
+}
+
+#[test]
+fn an_unknown_task_exits_3() {
+    let server = Server::start();
+    let output = server.run(&["get", "no-such-task"]);
+    assert_eq!(code(&output), 3);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: ") && err.contains("(HTTP 404)"),
+        "{err}"
+    );
+    assert!(err.contains("hint: check the ID"));
+    assert_no_key(&output);
+}
+
+#[test]
+fn bad_arguments_exit_2_before_anything_is_sent() {
+    let server = Server::start();
+    let cases: [&[&str]; 7] = [
+        &["frobnicate"],
+        &["run", "@oomol/echo", "1.0.0"],
+        &["run", "@oomol/echo", "1.0.0", "main", "--interval", "10"],
+        &["run", "@oomol/echo", "1.0.0", "main", "--timeout", "2x"],
+        &["wait", "t-1", "--interval", "0s"],
+        &["list", "--size", "many"],
+        &["logs", "t-1", "--page", "-1"],
+    ];
+    for args in cases {
+        let output = server.run(args);
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(
+            stderr(&output).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let output = server.run(&["wait", "t-1", "--interval", "10"]);
+    assert!(stderr(&output).contains("`10` has no unit: write e.g. 500ms, 2s, 10m or 1h"));
+    assert_eq!(server.emulator.stats().total(), 0);
+}
+
+#[test]
+fn help_and_errors_never_show_the_key() {
+    for args in [&["--help"][..], &["run", "--help"], &["list", "-h"]] {
+        let output = bare()
+            .env("OOMOL_API_KEY", KEY)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0);
+        assert!(
+            stdout(&output).contains("[env: OOMOL_API_KEY]"),
+            "{}",
+            stdout(&output)
+        );
+        assert_no_key(&output);
+    }
+    let server = Server::start();
+    for args in [
+        &["get", "missing", "--json"][..],
+        &[
+            "run",
+            "@oomol/fail",
+            "1.0.0",
+            "main",
+            "-i",
+            &format!("message=bad {KEY}"),
+            "--interval",
+            "10ms",
+        ],
+        &["logs", "missing"],
+    ] {
+        let output = server.run(args);
+        assert_ne!(code(&output), 0);
+        assert!(
+            !stderr(&output).contains(KEY),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stdout(&output).contains(KEY),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+    }
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+}
+
+#[test]
+fn version_and_help_exit_0() {
+    let output = bare().arg("--version").output().unwrap();
+    assert_eq!(code(&output), 0);
+    assert!(stdout(&output).starts_with("cloud-task "));
+    let help = stdout(&bare().arg("--help").output().unwrap());
+    for command in [
+        "run",
+        "create",
+        "wait",
+        "result",
+        "get",
+        "list",
+        "latest",
+        "logs",
+        "dashboard",
+        "pause",
+        "resume",
+        "upload",
+        "emulator",
+        "completions",
+    ] {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "{command}: {help}"
+        );
+    }
+    assert!(help.contains("Exit codes: 0 success, 1 the task failed, 2 usage error"));
+}

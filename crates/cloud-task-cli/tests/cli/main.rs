@@ -1,0 +1,11 @@
+//! End-to-end tests of the `cloud-task` binary against the emulator, started in-process
+//! on a free port by each test with a tiny time scale.
+
+mod commands;
+mod errors;
+mod listing;
+mod queue;
+mod signals;
+mod support;
+mod tasks;
+mod upload;
