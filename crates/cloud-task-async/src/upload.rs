@@ -1,7 +1,8 @@
 //! The three-step file upload, driven by the core's [`UploadPlan`], [`PartRetry`] and
 //! [`UploadProgress`].
 
-use std::future::{Future, pending};
+use std::future::{Future, pending, ready};
+use std::io::SeekFrom;
 use std::path::Path;
 use std::pin::Pin;
 
@@ -11,7 +12,8 @@ use cloud_task_core::{
     UploadedFile,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use tokio::sync::Mutex;
 use tracing::Instrument;
 
 use crate::client::Client;
@@ -23,10 +25,70 @@ const UPLOAD_PART: &str = "upload_part";
 type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>;
 type ReadFuture<'a, R> = Pin<Box<dyn Future<Output = (R, Result<Vec<u8>>)> + Send + 'a>>;
 
-/// What the upload loop was woken by.
+/// What the upload loop of a sequential reader was woken by.
 enum Event<R> {
     Read(R, Result<Vec<u8>>),
     PartDone(Result<u64>),
+}
+
+/// Where the bytes of an upload come from.
+enum Source<R> {
+    /// A source any part can be read from again, for each try: nothing is kept between
+    /// tries.
+    Rereadable(Rereadable),
+    /// A reader read once, in order: a part in flight keeps its bytes for a retry.
+    Sequential(R),
+}
+
+/// A source any part can be read from, any number of times.
+enum Rereadable {
+    /// An open file: seek to the part, read it.
+    File(Mutex<tokio::fs::File>),
+    /// Bytes in memory: copy the part's slice.
+    Bytes(Bytes),
+}
+
+impl Rereadable {
+    /// Reads the bytes of `part`.
+    async fn read(&self, part: &UploadPart, context: &str) -> Result<Vec<u8>> {
+        let len = part_len(part.len)?;
+        match self {
+            Rereadable::Bytes(bytes) => usize::try_from(part.offset)
+                .ok()
+                .and_then(|start| bytes.get(start..start.checked_add(len)?))
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    Error::io(
+                        context,
+                        std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!("part {} lies beyond the bytes", part.number),
+                        ),
+                    )
+                }),
+            Rereadable::File(file) => {
+                let mut buffer = vec![0; len];
+                let mut file = file.lock().await;
+                file.seek(SeekFrom::Start(part.offset))
+                    .await
+                    .map_err(|e| Error::io(context, e))?;
+                file.read_exact(&mut buffer)
+                    .await
+                    .map_err(|e| Error::io(context, e))?;
+                Ok(buffer)
+            }
+        }
+    }
+}
+
+/// A part's length as a buffer size.
+fn part_len(len: u64) -> Result<usize> {
+    usize::try_from(len).map_err(|_| {
+        Error::invalid_input(
+            "len",
+            format!("a part of {len} bytes does not fit in memory"),
+        )
+    })
 }
 
 impl Client {
@@ -35,12 +97,11 @@ impl Client {
     ///
     /// Three steps, as the core plans them: `init` (authorised), the parts `PUT` to their
     /// presigned URLs (no `Authorization`, no default headers), `options.concurrency` of
-    /// them at once (default 4), each read from the file only when it is sent, so memory
-    /// stays near part size × concurrency, whatever the file size (at most twice that: a
-    /// part in flight keeps one copy for its retry); each part tried `options.retries` times
-    /// (default 3) with the core's waits; then the final URL (authorised). Progress goes
-    /// to the options' callback; the options' cancel token ends the upload at once with
-    /// [`Error::Cancelled`].
+    /// them at once (default 4), each read from the file only when it is sent, and read
+    /// again for a retry, so memory stays near part size × concurrency, whatever the file
+    /// size; each part tried `options.retries` times (default 3) with the core's waits;
+    /// then the final URL (authorised). Progress goes to the options' callback; the
+    /// options' cancel token ends the upload at once with [`Error::Cancelled`].
     ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
@@ -75,11 +136,15 @@ impl Client {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.upload_source(file, metadata.len(), &file_name, context, options)
+        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::File(Mutex::new(file)));
+        self.upload_source(source, metadata.len(), &file_name, context, options)
             .await
     }
 
     /// Uploads bytes held in memory as a file named `file_name` (its extension is sent).
+    ///
+    /// Each part is copied from `bytes` when it is sent (and again for a retry), so the
+    /// upload itself holds about part size × concurrency.
     pub async fn upload_bytes(
         &self,
         bytes: impl Into<Bytes>,
@@ -88,7 +153,7 @@ impl Client {
     ) -> Result<UploadedFile> {
         let bytes = bytes.into();
         let len = bytes.len() as u64;
-        let source = std::io::Cursor::new(bytes);
+        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::Bytes(bytes));
         let context = "reading the bytes to upload".to_owned();
         self.upload_source(source, len, file_name, context, options)
             .await
@@ -97,7 +162,9 @@ impl Client {
     /// Uploads exactly `len` bytes read from `reader` as a file named `file_name`.
     ///
     /// The reader is read sequentially, one part at a time, only when a part can be sent;
-    /// a reader that ends early fails the upload with [`Error::Io`].
+    /// a reader that ends early fails the upload with [`Error::Io`]. It cannot be read
+    /// again, so each part in flight keeps its bytes for a retry: memory stays near twice
+    /// part size × concurrency. Prefer [`upload_file`](Self::upload_file) for a file.
     pub async fn upload_reader<R: AsyncRead + Unpin + Send>(
         &self,
         reader: R,
@@ -106,13 +173,13 @@ impl Client {
         options: UploadOptions,
     ) -> Result<UploadedFile> {
         let context = "reading the upload source".to_owned();
-        self.upload_source(reader, len, file_name, context, options)
+        self.upload_source(Source::Sequential(reader), len, file_name, context, options)
             .await
     }
 
     async fn upload_source<R: AsyncRead + Unpin + Send>(
         &self,
-        reader: R,
+        source: Source<R>,
         len: u64,
         file_name: &str,
         context: String,
@@ -123,10 +190,17 @@ impl Client {
             let target = self.execute(&UploadInit::for_file(file_name, len)).await?;
             let plan = UploadPlan::new(&target, len)?;
             let mut progress = plan.progress();
-            self.upload_parts(&plan, reader, &context, &options, |len| {
-                options.report_progress(progress.on_part_done(len));
-            })
-            .await?;
+            let on_part_done = |len| options.report_progress(progress.on_part_done(len));
+            match source {
+                Source::Rereadable(source) => {
+                    self.upload_rereadable(&plan, &source, &context, &options, on_part_done)
+                        .await?
+                }
+                Source::Sequential(reader) => {
+                    self.upload_sequential(&plan, reader, &context, &options, on_part_done)
+                        .await?
+                }
+            }
             let file = self.execute(&plan.final_url()).await?;
             options.report_progress(progress.on_complete());
             Ok(file)
@@ -134,9 +208,37 @@ impl Client {
         until_cancelled(options.get_cancel_token(), upload.instrument(span)).await?
     }
 
+    /// Sends the parts of `plan`, `options.concurrency` at a time, each read from `source`
+    /// for each of its tries.
+    async fn upload_rereadable(
+        &self,
+        plan: &UploadPlan,
+        source: &Rereadable,
+        context: &str,
+        options: &UploadOptions,
+        mut on_part_done: impl FnMut(u64),
+    ) -> Result<()> {
+        let retries = options.get_retries();
+        let concurrency = options.get_concurrency().max(1);
+        let mut parts = plan.parts().iter();
+        let mut in_flight: FuturesUnordered<PartFuture<'_>> = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < concurrency
+                && let Some(part) = parts.next()
+            {
+                let body = move |_last: bool| source.read(part, context);
+                in_flight.push(Box::pin(self.send_part(part, retries, body)));
+            }
+            match in_flight.next().await {
+                Some(done) => on_part_done(done?),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Sends the parts of `plan`, `options.concurrency` at a time, reading each from
     /// `reader` (in order) only when there is room to send it.
-    async fn upload_parts<R: AsyncRead + Unpin + Send>(
+    async fn upload_sequential<R: AsyncRead + Unpin + Send>(
         &self,
         plan: &UploadPlan,
         reader: R,
@@ -177,29 +279,36 @@ impl Client {
                     reader = Some(source);
                     let part = &parts[next];
                     next += 1;
-                    in_flight.push(Box::pin(self.send_part(
-                        part,
-                        bytes?,
-                        options.get_retries(),
-                    )));
+                    // Keep the bytes for a retry, except for the last allowed try.
+                    let mut kept = Some(bytes?);
+                    let body = move |last: bool| {
+                        ready(
+                            if last { kept.take() } else { kept.clone() }
+                                .ok_or_else(|| Error::invalid_input("body", "no bytes left")),
+                        )
+                    };
+                    in_flight.push(Box::pin(self.send_part(part, options.get_retries(), body)));
                 }
                 Event::PartDone(done) => on_part_done(done?),
             }
         }
     }
 
-    /// Sends one part, retrying as its [`PartRetry`] says; answers its length.
-    async fn send_part(&self, part: &UploadPart, body: Vec<u8>, retries: u32) -> Result<u64> {
+    /// Sends one part, retrying as its [`PartRetry`] says; answers its length. `body`
+    /// gives the part's bytes for each try, told whether it is the last allowed one.
+    async fn send_part<F>(
+        &self,
+        part: &UploadPart,
+        retries: u32,
+        mut body: impl FnMut(bool) -> F,
+    ) -> Result<u64>
+    where
+        F: Future<Output = Result<Vec<u8>>>,
+    {
         let mut retry: PartRetry = part.retry(retries);
-        let mut body = Some(body);
         loop {
-            // Keep a copy for a retry, except on the last allowed try.
-            let bytes = if retry.failures().saturating_add(1) >= retries {
-                body.take()
-            } else {
-                body.clone()
-            };
-            let outcome = match part.request(bytes.unwrap_or_default()) {
+            let last = retry.failures().saturating_add(1) >= retries;
+            let outcome = match body(last).await.and_then(|bytes| part.request(bytes)) {
                 Ok(request) => match self.send(UPLOAD_PART, None, request).await {
                     Ok(response) => part.parse(response),
                     Err(error) => Err(error),
@@ -224,7 +333,7 @@ fn read_part<'a, R: AsyncRead + Unpin + Send + 'a>(
     context: &'a str,
 ) -> ReadFuture<'a, R> {
     Box::pin(async move {
-        let bytes = match usize::try_from(len) {
+        let bytes = match part_len(len) {
             Ok(len) => {
                 let mut buffer = vec![0; len];
                 match source.read_exact(&mut buffer).await {
@@ -232,10 +341,7 @@ fn read_part<'a, R: AsyncRead + Unpin + Send + 'a>(
                     Err(e) => Err(Error::io(context, e)),
                 }
             }
-            Err(_) => Err(Error::invalid_input(
-                "len",
-                format!("a part of {len} bytes does not fit in memory"),
-            )),
+            Err(e) => Err(e),
         };
         (source, bytes)
     })

@@ -329,3 +329,63 @@ async fn cancelling_ends_an_upload_with_parts_in_flight() {
     let outcome = upload.await.unwrap();
     assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
 }
+
+/// Fails the first try of part 2 and, while answering it, rewrites the file under that
+/// part: the retry must carry the new bytes, which proves it read the file again instead of
+/// sending a copy kept in memory.
+struct RewritesPart2 {
+    path: std::path::PathBuf,
+    tries: Mutex<Vec<(u32, Vec<u8>)>>,
+}
+
+#[async_trait]
+impl HttpTransport for RewritesPart2 {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let path = request.uri().path().to_owned();
+        if path.ends_with("/init") {
+            return Ok(response(200, INIT_3_PARTS));
+        }
+        if path.ends_with("/url") {
+            return Ok(response(200, URL_ANSWER));
+        }
+        let number: u32 = path.rsplit('/').next().unwrap().parse().unwrap();
+        let mut tries = self.tries.lock().unwrap();
+        let first = !tries.iter().any(|(n, _)| *n == 2);
+        tries.push((number, request.body().clone()));
+        if number == 2 && first {
+            let mut data = std::fs::read(&self.path).unwrap();
+            data[4..8].copy_from_slice(b"BBBB");
+            std::fs::write(&self.path, data).unwrap();
+            return Ok(response(500, ""));
+        }
+        Ok(response(200, ""))
+    }
+}
+
+#[tokio::test]
+async fn a_retried_part_of_a_file_is_read_again_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, b"aaaabbbbcc12").unwrap();
+    let transport = Arc::new(RewritesPart2 {
+        path: path.clone(),
+        tries: Mutex::new(Vec::new()),
+    });
+    let timer = FakeTimer::new();
+    let client = client(transport.clone(), &timer);
+    // Spawned: the upload future is `Send`.
+    let upload = tokio::spawn(async move {
+        client
+            .upload_file(&path, UploadOptions::new().concurrency(1))
+            .await
+    });
+    upload.await.unwrap().unwrap();
+    assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
+    let tries = transport.tries.lock().unwrap();
+    let part2: Vec<&[u8]> = tries
+        .iter()
+        .filter(|(n, _)| *n == 2)
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    assert_eq!(part2, [&b"bbbb"[..], &b"BBBB"[..]]);
+}
