@@ -102,8 +102,8 @@ pub fn run(args: EmulatorArgs, name: &str) -> ExitCode {
 }
 
 /// Starts the emulator, prints the [`env_lines`] on stdout (then flushes), a note on
-/// stderr prefixed with `name`, and serves until Ctrl-C (or SIGTERM on Unix); then stops
-/// cleanly. Fails (with a message on stderr) when it cannot listen or a flag is invalid.
+/// stderr prefixed with `name`, and serves until Ctrl-C (or SIGTERM on Unix), which it
+/// listens for from before the lines are printed; then stops cleanly. Fails (with a message on stderr) when it cannot listen or a flag is invalid.
 pub async fn serve(args: EmulatorArgs, name: &str) -> ExitCode {
     let emulator = match args.builder().start().await {
         Ok(emulator) => emulator,
@@ -112,6 +112,9 @@ pub async fn serve(args: EmulatorArgs, name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Listening before the lines are printed: a script that stops the emulator as soon
+    // as it has read them stops it cleanly.
+    let signals = listen_for_signals();
     let lines = env_lines(
         &emulator.base_url(),
         &emulator.upload_base_url(),
@@ -131,31 +134,53 @@ pub async fn serve(args: EmulatorArgs, name: &str) -> ExitCode {
         emulator.base_url(),
         args.time_scale
     );
-    wait_for_signal().await;
+    signals.await;
     eprintln!("{name}: shutting down");
     emulator.shutdown().await;
     ExitCode::SUCCESS
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn wait_for_signal() {
+/// Listens for Ctrl-C (SIGINT) and, on Unix, SIGTERM from now on (the handlers are
+/// installed before this returns); the future completes when one arrives.
+fn listen_for_signals() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut interrupt), Err(_)) => {
+                    interrupt.recv().await;
+                }
+                (Err(_), _) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
+        let ctrl_c = tokio::signal::windows::ctrl_c();
+        async move {
+            match ctrl_c {
+                Ok(mut ctrl_c) => {
+                    ctrl_c.recv().await;
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
