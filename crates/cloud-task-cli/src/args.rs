@@ -32,6 +32,7 @@ pub struct Cli {
 
 /// Options every command accepts, before or after its name.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The API key (never shown in any output).
     #[arg(

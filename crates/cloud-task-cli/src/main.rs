@@ -21,16 +21,30 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 use crate::commands::Context;
 use crate::output::Ui;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Emulator(args) => cloud_task_emulator::cli::run(args, "cloud-task emulator"),
+        Command::Emulator(mut args) => {
+            // The emulator's `--api-key` (keys it accepts) takes the place of the global
+            // one, and clap hands it the global's value; one from the environment is the
+            // client's key, never to be served or printed by the emulator.
+            let from_env = matches
+                .subcommand_matches("emulator")
+                .and_then(|m| m.value_source("api_key"))
+                == Some(ValueSource::EnvVariable);
+            if from_env {
+                args.api_keys.clear();
+            }
+            cloud_task_emulator::cli::run(args, "cloud-task emulator")
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "cloud-task", &mut std::io::stdout());

@@ -72,6 +72,31 @@ fn the_emulator_command_serves_like_the_emulator_binary() {
     assert!(err.contains("cloud-task emulator: shutting down"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn the_emulator_command_never_takes_the_clients_key_from_the_environment() {
+    let mut running = Running::spawn(
+        &[("OOMOL_API_KEY", KEY.to_owned())],
+        &["emulator", "--addr", "127.0.0.1:0"],
+    );
+    running.wait_for_line("serving on ");
+    let mut stdout = std::io::BufReader::new(running.child.stdout.take().unwrap());
+    let mut text = String::new();
+    for _ in 0..3 {
+        std::io::BufRead::read_line(&mut stdout, &mut text).unwrap();
+    }
+    let key = text
+        .lines()
+        .nth(2)
+        .and_then(|l| l.strip_prefix("OOMOL_API_KEY="))
+        .unwrap();
+    assert!(key.len() >= 32 && key != KEY, "a generated key: {text}");
+    running.interrupt();
+    let (code, _, err) = running.finish();
+    assert_eq!(code, 0);
+    assert!(!err.contains(KEY));
+}
+
 #[test]
 fn the_emulator_command_refuses_bad_flags() {
     let output = bare()

@@ -201,3 +201,23 @@ fn logs_show_a_page_of_entries() {
         json!({"logs": []})
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_listing_quietly() {
+    let server = Server::start();
+    some_tasks(&server, 1);
+    let mut command = std::process::Command::new(BIN);
+    let mut child = command
+        .envs(server.env())
+        .env_remove("NO_COLOR")
+        .args(["list", "--all", "--size", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the first row is written (it needs a request first).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}

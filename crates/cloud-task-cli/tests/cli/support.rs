@@ -235,3 +235,27 @@ impl Drop for Running {
         }
     }
 }
+
+/// Runs `cloud-task <args>` in a pseudo-terminal made by util-linux `script` (stdout and
+/// stderr are both the terminal) and answers what it wrote; `None` (the test is skipped)
+/// where `script` is not available.
+pub fn in_terminal(server: &Server, args: &str, env: &[(&str, &str)]) -> Option<String> {
+    let available = cfg!(target_os = "linux")
+        && std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &format!("{BIN} {args}"), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .envs(server.env())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -409,31 +409,48 @@ fn off_a_terminal_progress_is_plain_lines() {
 }
 
 /// On a terminal (a pseudo-terminal made by util-linux `script`), the bar is drawn.
-#[cfg(target_os = "linux")]
 #[test]
 fn on_a_terminal_a_bar_is_drawn() {
-    let available = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    }
     let server = Server::start();
-    let command = format!("{BIN} run @oomol/echo 1.0.0 main -i durationMs=30000 --interval 20ms");
-    let output = std::process::Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env("OOMOL_API_KEY", KEY)
-        .env("OOMOL_BASE_URL", server.emulator.base_url())
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(text) = in_terminal(
+        &server,
+        "run @oomol/echo 1.0.0 main -i durationMs=30000 --interval 20ms",
+        &[],
+    ) else {
+        return;
+    };
     assert!(
         text.contains('\r') && text.contains("\x1b["),
         "no drawing: {text:?}"
     );
-    assert!(text.contains("running") && text.contains("%"), "{text:?}");
+    assert!(text.contains("running") && text.contains('%'), "{text:?}");
+}
+
+#[test]
+fn colours_on_a_terminal_unless_no_color() {
+    let server = Server::start();
+    server.run_task(&["@oomol/echo", "1.0.0", "main"]);
+    let Some(coloured) = in_terminal(&server, "list", &[]) else {
+        return;
+    };
+    assert!(coloured.contains("\x1b[32msuccess"), "{coloured:?}");
+    let Some(plain) = in_terminal(&server, "list", &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    assert!(
+        plain.contains("success") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+
+    let Some(error) = in_terminal(&server, "get missing", &[]) else {
+        return;
+    };
+    assert!(error.contains("\x1b[1;31merror:\x1b[0m"), "{error:?}");
+    let Some(error) = in_terminal(&server, "get missing", &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    assert!(
+        error.starts_with("error: ") && !error.contains('\x1b'),
+        "{error:?}"
+    );
 }
