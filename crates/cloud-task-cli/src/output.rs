@@ -232,49 +232,42 @@ pub fn detail(ui: &Ui, detail: &TaskDetail) -> String {
         ("status", ui.status(detail.status(), 0)),
         ("progress", percent(detail.progress())),
     ];
-    let common = |rows: &mut Vec<(&str, String)>,
-                  created: i64,
-                  start: Option<i64>,
-                  end: Option<i64>,
-                  url: &Option<String>,
-                  failed: &Option<String>| {
-        rows.push(("created", utc(created)));
-        rows.push(("started", utc_opt(start)));
-        rows.push(("ended", utc_opt(end)));
-        rows.push(("result URL", url.clone().unwrap_or_else(|| "-".into())));
-        if let Some(message) = failed {
-            rows.push(("failure", message.clone()));
-        }
-    };
-    match detail {
+    // The times, result URL and failure every known kind of detail has.
+    let (created, start, end, url, failed) = match detail {
         TaskDetail::User(d) => {
             rows.push(("workload", format!("{} {}", d.workload, d.workload_id)));
-            common(
-                &mut rows,
+            (
                 d.created_at,
                 d.start_time,
                 d.end_time,
                 &d.result_url,
                 &d.failed_message,
-            );
+            )
         }
         TaskDetail::Shared(d) => {
             rows.push(("package ID", d.package_id.clone().unwrap_or_default()));
-            rows.push((
-                "subscription",
-                d.subscription_id.clone().unwrap_or_default(),
-            ));
-            common(
-                &mut rows,
+            let subscription = d.subscription_id.clone().unwrap_or_default();
+            rows.push(("subscription", subscription));
+            (
                 d.created_at,
                 d.start_time,
                 d.end_time,
                 &d.result_url,
                 &d.failed_message,
-            );
+            )
         }
-        TaskDetail::Unknown { raw, .. } => rows.push(("details", pretty(raw))),
-        _ => {}
+        TaskDetail::Unknown { raw, .. } => {
+            rows.push(("details", pretty(raw)));
+            return fields(&rows);
+        }
+        _ => return fields(&rows),
+    };
+    rows.push(("created", utc(created)));
+    rows.push(("started", utc_opt(start)));
+    rows.push(("ended", utc_opt(end)));
+    rows.push(("result URL", url.clone().unwrap_or_else(|| "-".into())));
+    if let Some(message) = failed {
+        rows.push(("failure", message.clone()));
     }
     fields(&rows)
 }

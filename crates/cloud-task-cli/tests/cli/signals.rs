@@ -101,3 +101,49 @@ fn ctrl_c_during_wait_exits_130_too() {
         "{err}"
     );
 }
+
+#[test]
+fn ctrl_c_during_the_creation_waits_for_the_id_and_reports_it() {
+    use cloud_task_emulator::{Fault, FaultRule};
+    use std::time::{Duration, Instant};
+
+    let server = Server::start();
+    // The creation is answered after a second (real time, not scaled).
+    server.emulator.add_fault(FaultRule::new(
+        Route::CreateTask,
+        Fault::Delay(Duration::from_secs(1)),
+    ));
+    let running = Running::spawn(
+        &server.env(),
+        &[
+            "run",
+            "@oomol/echo",
+            "1.0.0",
+            "main",
+            "--interval",
+            "20ms",
+            "--json",
+        ],
+    );
+    let deadline = Instant::now() + DEADLINE;
+    while server.emulator.stats().count(Route::CreateTask) == 0 {
+        assert!(Instant::now() < deadline, "the creation never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    running.interrupt();
+    let (code, out, err) = running.finish();
+    assert_eq!(code, 130, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    let task_id = doc["error"]["taskID"]
+        .as_str()
+        .expect("the created task's ID");
+    assert!(
+        doc["error"]["resume"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("wait {task_id}"))
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+    let detail = json(&server.run(&["get", task_id, "--json"]));
+    assert_eq!(detail["taskID"], task_id);
+}

@@ -236,10 +236,9 @@ impl Drop for Running {
     }
 }
 
-/// Runs `cloud-task <args>` in a pseudo-terminal made by util-linux `script` (stdout and
-/// stderr are both the terminal) and answers what it wrote; `None` (the test is skipped)
-/// where `script` is not available.
-pub fn in_terminal(server: &Server, args: &str, env: &[(&str, &str)]) -> Option<String> {
+/// True where util-linux `script` can make a pseudo-terminal (else the test says it is
+/// skipped).
+pub fn terminals_available() -> bool {
     let available = cfg!(target_os = "linux")
         && std::process::Command::new("script")
             .arg("--version")
@@ -247,8 +246,13 @@ pub fn in_terminal(server: &Server, args: &str, env: &[(&str, &str)]) -> Option<
             .is_ok_and(|o| o.status.success());
     if !available {
         eprintln!("skipped: util-linux `script` is not installed");
-        return None;
     }
+    available
+}
+
+/// Runs `cloud-task <args>` in a pseudo-terminal made by util-linux `script` (stdout and
+/// stderr are both the terminal) and answers what it wrote.
+pub fn in_terminal(server: &Server, args: &str, env: &[(&str, &str)]) -> String {
     let output = std::process::Command::new("script")
         .args(["-qfec", &format!("{BIN} {args}"), "/dev/null"])
         .env_remove("NO_COLOR")
@@ -257,5 +261,5 @@ pub fn in_terminal(server: &Server, args: &str, env: &[(&str, &str)]) -> Option<
         .stdin(Stdio::null())
         .output()
         .expect("script runs");
-    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
