@@ -82,6 +82,7 @@ pub mod models;
 pub mod ops;
 mod paginate;
 mod poll;
+mod poll_set;
 pub mod upload;
 mod wire;
 
@@ -116,6 +117,7 @@ pub use poll::{
     AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL,
     DEFAULT_MAX_INTERVAL, Jitter, PollAction, Poller, ProgressFn, backoff_delay,
 };
+pub use poll_set::{PollSetAction, PollerSet};
 pub use upload::{
     GetUploadUrl, PartRetry, RetryDecision, UploadInit, UploadOptions, UploadPart, UploadPlan,
     UploadProgress, UploadTarget, UploadedFile, file_extension, part_retry_delay,

@@ -12,6 +12,7 @@ mod list_tasks;
 mod models;
 mod paginate;
 mod pause;
+mod poll_set;
 mod poller;
 mod properties;
 mod task_logs;

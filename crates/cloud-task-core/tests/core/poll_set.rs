@@ -1,0 +1,257 @@
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use cloud_task_core::{
+    AwaitOptions, BackoffStrategy, CancelToken, Error, HttpResponse, PollSetAction, PollerSet,
+    TaskStatus,
+};
+use serde_json::Value;
+
+use crate::{config, response};
+
+fn running() -> HttpResponse {
+    response(200, r#"{"status":"running","progress":10}"#)
+}
+
+fn success(n: usize) -> HttpResponse {
+    response(
+        200,
+        &format!(r#"{{"status":"success","resultURL":null,"resultData":[{{"n":{n}}}]}}"#),
+    )
+}
+
+fn options() -> AwaitOptions {
+    AwaitOptions::new()
+        .interval(Duration::from_millis(100))
+        .strategy(BackoffStrategy::Fixed)
+}
+
+/// Drives a set with a fake clock. Each poll of task `i` is answered at once (all polls in
+/// flight are answered together when the set has nothing else to do) by the next scripted
+/// reply for `i`, or a success when the script is empty.
+struct Run {
+    outcomes: Vec<Result<cloud_task_core::TaskSuccess, Error>>,
+    max_seen_in_flight: usize,
+    waits: Vec<u128>,
+    progress: Vec<(usize, TaskStatus)>,
+    sent: usize,
+}
+
+fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpResponse>>) -> Run {
+    let start = Instant::now();
+    let mut now = start;
+    let mut set = PollerSet::<Value>::new(&config(), ids, &options(), max, now);
+    let mut in_flight: Vec<usize> = Vec::new();
+    let mut run = Run {
+        outcomes: Vec::new(),
+        max_seen_in_flight: 0,
+        waits: Vec::new(),
+        progress: Vec::new(),
+        sent: 0,
+    };
+    for _ in 0..1_000_000 {
+        match set.poll_action(now) {
+            PollSetAction::Send { index, request } => {
+                assert!(request.uri().path().ends_with("/result"));
+                in_flight.push(index);
+                run.sent += 1;
+                run.max_seen_in_flight = run.max_seen_in_flight.max(in_flight.len());
+                assert_eq!(set.in_flight(), in_flight.len());
+            }
+            PollSetAction::Progress { index, status, .. } => run.progress.push((index, status)),
+            PollSetAction::Wait(d) => {
+                if in_flight.is_empty() {
+                    run.waits.push(d.as_millis());
+                    now += d;
+                } else {
+                    answer_all(&mut set, &mut in_flight, &mut scripts, now);
+                }
+            }
+            PollSetAction::AwaitResponse => {
+                assert!(!in_flight.is_empty(), "awaiting with nothing in flight");
+                answer_all(&mut set, &mut in_flight, &mut scripts, now);
+            }
+            PollSetAction::Finished => {
+                assert!(in_flight.is_empty());
+                run.outcomes = set.into_outcomes();
+                return run;
+            }
+        }
+    }
+    panic!("the set never finished");
+}
+
+fn answer_all(
+    set: &mut PollerSet,
+    in_flight: &mut Vec<usize>,
+    scripts: &mut HashMap<usize, VecDeque<HttpResponse>>,
+    now: Instant,
+) {
+    for index in in_flight.drain(..) {
+        let reply = scripts
+            .get_mut(&index)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_else(|| success(index));
+        set.handle_response(index, reply, now);
+    }
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("task-{i}")).collect()
+}
+
+#[test]
+fn outcomes_in_input_order_within_the_in_flight_limit() {
+    let mut scripts = HashMap::new();
+    scripts.insert(1, VecDeque::from([running(), running()]));
+    scripts.insert(
+        3,
+        VecDeque::from([response(200, r#"{"status":"failed","error":"boom"}"#)]),
+    );
+    let run = run(ids(5), 2, scripts);
+    assert_eq!(run.max_seen_in_flight, 2);
+    assert_eq!(run.outcomes.len(), 5);
+    for (i, outcome) in run.outcomes.iter().enumerate() {
+        match (i, outcome) {
+            (3, Err(Error::TaskFailed(e))) => assert_eq!(e.message, "Task failed: boom"),
+            (_, Ok(s)) => assert_eq!(s.result_data.as_ref().unwrap()[0]["n"], i),
+            (i, other) => panic!("task {i}: {other:?}"),
+        }
+    }
+    // Task 1 reported progress twice and was polled three times.
+    assert_eq!(
+        run.progress,
+        [(1, TaskStatus::Running), (1, TaskStatus::Running)]
+    );
+    assert_eq!(run.sent, 7);
+    assert_eq!(run.waits, [100, 100]);
+}
+
+#[test]
+fn a_bad_task_id_fails_alone() {
+    let run = run(
+        vec!["a".into(), "  ".into(), "b".into()],
+        16,
+        HashMap::new(),
+    );
+    assert!(run.outcomes[0].is_ok());
+    assert!(matches!(&run.outcomes[1], Err(Error::InvalidInput(e)) if e.field == "task_id"));
+    assert!(run.outcomes[2].is_ok());
+    assert_eq!(run.sent, 2);
+}
+
+#[test]
+fn ten_thousand_tasks_never_exceed_the_limit() {
+    let run = run(ids(10_000), 16, HashMap::new());
+    assert_eq!(run.max_seen_in_flight, 16);
+    assert_eq!(run.sent, 10_000);
+    assert!(run.outcomes.iter().all(Result::is_ok));
+}
+
+#[test]
+fn an_empty_set_is_finished_at_once() {
+    let mut set = PollerSet::<Value>::new(
+        &config(),
+        Vec::<String>::new(),
+        &options(),
+        4,
+        Instant::now(),
+    );
+    assert!(set.is_empty());
+    assert!(matches!(
+        set.poll_action(Instant::now()),
+        PollSetAction::Finished
+    ));
+    assert!(set.into_outcomes().is_empty());
+}
+
+#[test]
+fn waits_for_the_earliest_due_task() {
+    let start = Instant::now();
+    let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 4, start);
+    let PollSetAction::Send { index: 0, .. } = set.poll_action(start) else {
+        panic!()
+    };
+    let PollSetAction::Send { index: 1, .. } = set.poll_action(start) else {
+        panic!()
+    };
+    assert!(matches!(
+        set.poll_action(start),
+        PollSetAction::AwaitResponse
+    ));
+    set.handle_response(0, running(), start);
+    assert!(matches!(
+        set.poll_action(start),
+        PollSetAction::Progress { index: 0, .. }
+    ));
+    // Task 0 waits 100 ms; task 1 is still in flight.
+    let PollSetAction::Wait(d) = set.poll_action(start) else {
+        panic!()
+    };
+    assert_eq!(d, Duration::from_millis(100));
+    // Task 1 answers 30 ms later: now task 0 is due in 70 ms, task 1 in 100 ms.
+    let later = start + Duration::from_millis(30);
+    set.handle_response(1, running(), later);
+    assert!(matches!(
+        set.poll_action(later),
+        PollSetAction::Progress { index: 1, .. }
+    ));
+    let PollSetAction::Wait(d) = set.poll_action(later) else {
+        panic!()
+    };
+    assert_eq!(d, Duration::from_millis(70));
+    let due = start + Duration::from_millis(100);
+    assert!(matches!(
+        set.poll_action(due),
+        PollSetAction::Send { index: 0, .. }
+    ));
+    assert_eq!(set.unfinished(), 2);
+}
+
+#[test]
+fn cancel_keeps_results_already_obtained() {
+    let start = Instant::now();
+    let token = CancelToken::new();
+    let options = options().cancel_token(token);
+    let mut set = PollerSet::<Value>::new(&config(), ids(3), &options, 1, start);
+    let PollSetAction::Send { index: 0, .. } = set.poll_action(start) else {
+        panic!()
+    };
+    set.handle_response(0, success(0), start);
+    let PollSetAction::Send { index: 1, .. } = set.poll_action(start) else {
+        panic!()
+    };
+    set.cancel();
+    assert!(matches!(set.poll_action(start), PollSetAction::Finished));
+    // A late answer to the cancelled poll is ignored.
+    set.handle_response(1, success(1), start);
+    let outcomes = set.into_outcomes();
+    assert!(outcomes[0].is_ok());
+    assert!(matches!(outcomes[1], Err(Error::Cancelled)));
+    assert!(matches!(outcomes[2], Err(Error::Cancelled)));
+}
+
+#[test]
+fn each_task_has_its_own_deadline() {
+    let start = Instant::now();
+    let options = options().timeout(Duration::from_millis(250));
+    let mut set = PollerSet::<Value>::new(&config(), ids(1), &options, 4, start);
+    let mut now = start;
+    let mut polls = 0;
+    loop {
+        match set.poll_action(now) {
+            PollSetAction::Send { index, .. } => {
+                polls += 1;
+                set.handle_response(index, running(), now);
+            }
+            PollSetAction::Progress { .. } => {}
+            PollSetAction::Wait(d) => now += d,
+            PollSetAction::AwaitResponse => panic!("nothing is in flight"),
+            PollSetAction::Finished => break,
+        }
+    }
+    assert_eq!(polls, 3);
+    assert_eq!(now - start, Duration::from_millis(250));
+    let outcomes = set.into_outcomes();
+    assert!(matches!(&outcomes[0], Err(Error::Timeout(_))));
+}
