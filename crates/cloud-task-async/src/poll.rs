@@ -1,17 +1,14 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::future::{Future, pending};
 use std::pin::Pin;
-use std::time::Instant;
 
 use cloud_task_core::models::WatchEvent;
 use cloud_task_core::{
     AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error,
-    GetTaskResult, HttpResponse, Operation, PollAction, Poller, Result, TaskOutcome, TaskStatus,
-    TaskSuccess,
+    GetTaskResult, HttpResponse, Operation, PollAction, PollSetAction, Poller, PollerSet, Result,
+    TaskOutcome, TaskStatus, TaskSuccess,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::de::DeserializeOwned;
@@ -216,11 +213,11 @@ impl Client {
     /// Waits for many tasks: one `Result` per task ID, in input order.
     ///
     /// Each task has its own core [`Poller`] (its own schedule, retries and deadline, the
-    /// timeout counting from this call); a single scheduler sends the polls that are due,
-    /// at most `max_in_flight` at once (at least 1), and sleeps until the next one is due.
-    /// Memory is a few hundred bytes per task plus the requests in flight, so thousands of
-    /// tasks are fine. The progress callback is called for every in-progress result of any
-    /// task. When the cancel token fires, every task not finished yet gets
+    /// timeout counting from this call); the core's [`PollerSet`] decides which polls are
+    /// due, at most `max_in_flight` at once (at least 1), and how long to sleep until the
+    /// next one. Memory is a few hundred bytes per task plus the requests in flight, so
+    /// thousands of tasks are fine. The progress callback is called for every in-progress
+    /// result of any task. When the cancel token fires, every task not finished yet gets
     /// [`Error::Cancelled`]; results already obtained are kept.
     pub async fn await_many_with<I, S>(
         &self,
@@ -232,32 +229,46 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let start = self.now();
-        let slots = task_ids
-            .into_iter()
-            .map(|id| match Poller::new(self.config(), id, &options, start) {
-                Ok(poller) => Slot::Polling(Box::new(poller)),
-                Err(error) => Slot::Done(Err(error)),
-            })
-            .collect();
-        let mut scheduler = Scheduler {
-            client: self,
-            options: &options,
-            max_in_flight: max_in_flight.max(1),
-            slots,
-            due: BinaryHeap::new(),
-            in_flight: FuturesUnordered::new(),
-        };
-        scheduler.run(start).await;
-        scheduler
-            .slots
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Done(outcome) => outcome,
-                // Only reachable when the loop ended on cancellation.
-                Slot::Polling(_) => Err(Error::Cancelled),
-            })
-            .collect()
+        let mut set =
+            PollerSet::<Value>::new(self.config(), task_ids, &options, max_in_flight, self.now());
+        let token = options.get_cancel_token().cloned();
+        let mut in_flight: FuturesUnordered<PollFuture<'_>> = FuturesUnordered::new();
+        loop {
+            let sleep = match set.poll_action(self.now()) {
+                PollSetAction::Send { index, request } => {
+                    let send = self.send(GetTaskResult::<Value>::NAME, set.task_id(index), request);
+                    in_flight.push(Box::pin(async move { (index, send.await) }));
+                    continue;
+                }
+                PollSetAction::Progress {
+                    progress, status, ..
+                } => {
+                    options.report_progress(progress, &status);
+                    continue;
+                }
+                PollSetAction::Finished => break,
+                PollSetAction::Wait(duration) => Some(duration),
+                PollSetAction::AwaitResponse => None,
+            };
+            let sleep = async {
+                match sleep {
+                    Some(duration) => self.inner.timer.sleep(duration).await,
+                    None => pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = cancelled(token.as_ref()) => set.cancel(),
+                Some((index, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                    match outcome {
+                        Ok(response) => set.handle_response(index, response, self.now()),
+                        Err(error) => set.handle_transport_error(index, error, self.now()),
+                    }
+                }
+                () = sleep => {}
+            }
+        }
+        set.into_outcomes()
     }
 }
 
@@ -266,130 +277,4 @@ boxed_stream! {
     WatchStream => WatchEvent
 }
 
-/// One task of `await_many`.
-enum Slot {
-    Polling(Box<Poller>),
-    Done(Result<TaskSuccess>),
-}
-
 type PollFuture<'a> = Pin<Box<dyn Future<Output = (usize, Result<HttpResponse>)> + Send + 'a>>;
-
-/// What woke the scheduler up.
-enum Wake {
-    Cancelled,
-    Answered(usize, Result<HttpResponse>),
-    Due,
-}
-
-/// The scheduler of `await_many`: pollers keyed on their next due time, a bounded set of
-/// polls in flight, one sleep at a time.
-struct Scheduler<'a> {
-    client: &'a Client,
-    options: &'a AwaitOptions,
-    max_in_flight: usize,
-    slots: Vec<Slot>,
-    /// `(due time, slot)` of every poller waiting to poll.
-    due: BinaryHeap<Reverse<(Instant, usize)>>,
-    in_flight: FuturesUnordered<PollFuture<'a>>,
-}
-
-impl<'a> Scheduler<'a> {
-    async fn run(&mut self, start: Instant) {
-        for (index, slot) in self.slots.iter().enumerate() {
-            if matches!(slot, Slot::Polling(_)) {
-                self.due.push(Reverse((start, index)));
-            }
-        }
-        let token = self.options.get_cancel_token().cloned();
-        let timer = &self.client.inner.timer;
-        loop {
-            let now = self.client.now();
-            while self.in_flight.len() < self.max_in_flight {
-                match self.due.peek() {
-                    Some(Reverse((at, _))) if *at <= now => {}
-                    _ => break,
-                }
-                if let Some(Reverse((_, index))) = self.due.pop() {
-                    self.advance(index, now);
-                }
-            }
-            if self.in_flight.is_empty() && self.due.is_empty() {
-                return;
-            }
-            let next_due = match self.due.peek() {
-                Some(Reverse((at, _))) if self.in_flight.len() < self.max_in_flight => Some(*at),
-                _ => None,
-            };
-            let sleep = async {
-                match next_due {
-                    Some(at) => timer.sleep(at.saturating_duration_since(now)).await,
-                    None => pending().await,
-                }
-            };
-            let wake = tokio::select! {
-                biased;
-                () = cancelled(token.as_ref()) => Wake::Cancelled,
-                Some((index, outcome)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    Wake::Answered(index, outcome)
-                }
-                () = sleep => Wake::Due,
-            };
-            match wake {
-                Wake::Cancelled => {
-                    for slot in &mut self.slots {
-                        if matches!(slot, Slot::Polling(_)) {
-                            *slot = Slot::Done(Err(Error::Cancelled));
-                        }
-                    }
-                    return;
-                }
-                Wake::Answered(index, outcome) => {
-                    let now = self.client.now();
-                    if let Slot::Polling(poller) = &mut self.slots[index] {
-                        match outcome {
-                            Ok(response) => poller.handle_response(response, now),
-                            Err(error) => poller.handle_transport_error(error, now),
-                        }
-                    }
-                    // Its poll left the in-flight set: there is room for its next one.
-                    self.advance(index, now);
-                }
-                Wake::Due => {}
-            }
-        }
-    }
-
-    /// Asks slot `index`'s poller what to do until it sends, waits or finishes. Call only
-    /// when there is room for one more poll in flight.
-    fn advance(&mut self, index: usize, now: Instant) {
-        let Slot::Polling(poller) = &mut self.slots[index] else {
-            return;
-        };
-        loop {
-            match poller.poll_action(now) {
-                PollAction::Send(request) => {
-                    let send = self.client.send(
-                        GetTaskResult::<Value>::NAME,
-                        Some(poller.task_id()),
-                        request,
-                    );
-                    self.in_flight
-                        .push(Box::pin(async move { (index, send.await) }));
-                    return;
-                }
-                PollAction::Progress { progress, status } => {
-                    self.options.report_progress(progress, &status);
-                }
-                PollAction::Wait(duration) => {
-                    let at = now.checked_add(duration).unwrap_or(now);
-                    self.due.push(Reverse((at, index)));
-                    return;
-                }
-                PollAction::Done(outcome) => {
-                    self.slots[index] = Slot::Done(outcome);
-                    return;
-                }
-            }
-        }
-    }
-}

@@ -132,6 +132,14 @@ impl<T: DeserializeOwned> PollerSet<T> {
         self.slots.is_empty()
     }
 
+    /// The ID of task `index`, while it is being polled (for logs and tracing).
+    pub fn task_id(&self, index: usize) -> Option<&str> {
+        match self.slots.get(index) {
+            Some(Slot::Polling(poller)) => Some(poller.task_id()),
+            _ => None,
+        }
+    }
+
     /// How many polls are in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight
