@@ -2,9 +2,10 @@
 //! [`UploadProgress`].
 
 use std::future::{Future, pending, ready};
-use std::io::SeekFrom;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use cloud_task_core::{
@@ -12,8 +13,7 @@ use cloud_task_core::{
     UploadedFile,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
-use tokio::sync::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
 use crate::client::Client;
@@ -42,8 +42,9 @@ enum Source<R> {
 
 /// A source any part can be read from, any number of times.
 enum Rereadable {
-    /// An open file: seek to the part, read it.
-    File(Mutex<tokio::fs::File>),
+    /// An open file: seek to the part and read it, on tokio's blocking pool (one read
+    /// straight into the part's buffer).
+    File(Arc<std::sync::Mutex<std::fs::File>>),
     /// Bytes in memory: copy the part's slice.
     Bytes(Bytes),
 }
@@ -67,15 +68,21 @@ impl Rereadable {
                     )
                 }),
             Rereadable::File(file) => {
+                let file = file.clone();
+                let offset = part.offset;
+                // Allocated here, not on a blocking thread: the blocking pool's many
+                // threads would each grow an allocator arena of their own.
                 let mut buffer = vec![0; len];
-                let mut file = file.lock().await;
-                file.seek(SeekFrom::Start(part.offset))
-                    .await
-                    .map_err(|e| Error::io(context, e))?;
-                file.read_exact(&mut buffer)
-                    .await
-                    .map_err(|e| Error::io(context, e))?;
-                Ok(buffer)
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+                    file.seek(SeekFrom::Start(offset))?;
+                    file.read_exact(&mut buffer)?;
+                    Ok(buffer)
+                });
+                match read.await {
+                    Ok(read) => read.map_err(|e| Error::io(context, e)),
+                    Err(e) => Err(Error::io(context, std::io::Error::other(e))),
+                }
             }
         }
     }
@@ -136,7 +143,8 @@ impl Client {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::File(Mutex::new(file)));
+        let file = Arc::new(std::sync::Mutex::new(file.into_std().await));
+        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::File(file));
         self.upload_source(source, metadata.len(), &file_name, context, options)
             .await
     }
