@@ -1,0 +1,132 @@
+//! What the benchmark binaries share: the emulator process and the clients pointed at it.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cloud_task_qa::emulator::{EmulatorProcess, emulator_binary};
+
+/// The per-request timeout of every client here, SDK or raw.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a scenario's clients go: passed to a child process as three arguments.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base_url: String,
+    pub upload_base_url: String,
+    pub api_key: String,
+}
+
+impl Target {
+    pub fn of(emulator: &EmulatorProcess) -> Target {
+        Target {
+            base_url: emulator.base_url().to_owned(),
+            upload_base_url: emulator.upload_base_url().to_owned(),
+            api_key: emulator.api_key().to_owned(),
+        }
+    }
+
+    /// The three arguments.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            self.base_url.clone(),
+            self.upload_base_url.clone(),
+            self.api_key.clone(),
+        ]
+    }
+
+    /// Reads the three arguments back.
+    pub fn from_args(args: &[String]) -> Target {
+        match args {
+            [base_url, upload_base_url, api_key, ..] => Target {
+                base_url: base_url.clone(),
+                upload_base_url: upload_base_url.clone(),
+                api_key: api_key.clone(),
+            },
+            _ => panic!("expected base URL, upload base URL and API key, got {args:?}"),
+        }
+    }
+
+    pub fn async_client(&self) -> cloud_task_async::Client {
+        cloud_task_async::Client::builder()
+            .api_key(self.api_key.as_str())
+            .base_url(self.base_url.as_str())
+            .upload_base_url(self.upload_base_url.as_str())
+            .timeout(TIMEOUT)
+            .build()
+            .expect("a valid client")
+    }
+
+    pub fn blocking_client(&self) -> cloud_task_blocking::Client {
+        cloud_task_blocking::Client::builder()
+            .api_key(self.api_key.as_str())
+            .base_url(self.base_url.as_str())
+            .upload_base_url(self.upload_base_url.as_str())
+            .timeout(TIMEOUT)
+            .build()
+            .expect("a valid client")
+    }
+
+    /// The core configuration the SDK clients use, for raw clients to send the very same
+    /// requests.
+    pub fn config(&self) -> cloud_task_async::Config {
+        cloud_task_async::Config::builder()
+            .api_key(self.api_key.as_str())
+            .base_url(self.base_url.as_str())
+            .upload_base_url(self.upload_base_url.as_str())
+            .build()
+            .expect("a valid configuration")
+    }
+}
+
+/// A plain reqwest client configured as the SDK's own (timeouts, no retries).
+pub fn raw_reqwest() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .retry(reqwest::retry::never())
+        .build()
+        .expect("a reqwest client")
+}
+
+/// A plain ureq agent configured as the SDK's own (timeouts, 4xx/5xx as responses).
+pub fn raw_ureq() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent()
+}
+
+/// Starts the emulator binary (building it first when needed) with these flags.
+pub fn start_emulator(flags: &[&str]) -> EmulatorProcess {
+    let binary = emulator_binary().expect("the emulator binary builds");
+    let emulator = EmulatorProcess::start(&binary, flags).expect("the emulator starts");
+    if std::env::var_os("QA_VERBOSE").is_some() {
+        eprintln!(
+            "emulator: {} (pid {}, flags {flags:?})",
+            emulator.base_url(),
+            emulator.pid()
+        );
+    }
+    emulator
+}
+
+/// Calls per second.
+pub fn rate(calls: usize, elapsed: Duration) -> f64 {
+    calls as f64 / elapsed.as_secs_f64()
+}
+
+/// The median of some figures.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}

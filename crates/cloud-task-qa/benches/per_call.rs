@@ -1,0 +1,172 @@
+//! Per-call overhead of the SDK on loopback: N sequential `get_task_result` calls of a
+//! finished task through the async client, the blocking client, a raw reqwest client and a
+//! raw ureq agent sending the identical request (same URL, same headers) and decoding the
+//! body as JSON, against the emulator running as a separate process.
+//!
+//! The four clients take turns for several rounds (the first is a warm-up); each figure
+//! is the median of the rounds. Target: each SDK client at least 0.95× its raw client.
+//!
+//! Run: `cargo bench -p cloud-task-qa --bench per_call` (`QA_CALLS` sets N, default 2000).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cloud_task_async::core::{GetTaskResult, Operation};
+use cloud_task_async::{AwaitOptions, CreateTaskRequest, TaskResult};
+use cloud_task_qa::measure::machine_summary;
+use serde_json::Value;
+
+use common::{Target, median, rate, raw_reqwest, raw_ureq, start_emulator};
+
+const ROUNDS: usize = 7;
+
+fn calls() -> usize {
+    std::env::var("QA_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// The four clients, each timing `n` sequential calls.
+struct Clients {
+    runtime: tokio::runtime::Runtime,
+    sdk_async: cloud_task_async::Client,
+    sdk_blocking: cloud_task_blocking::Client,
+    reqwest: reqwest::Client,
+    ureq: ureq::Agent,
+    task_id: String,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Clients {
+    fn sdk_async(&self, n: usize) -> Duration {
+        self.runtime.block_on(async {
+            let started = Instant::now();
+            for _ in 0..n {
+                let result = self.sdk_async.get_task_result(&self.task_id).await;
+                assert!(matches!(result, Ok(TaskResult::Success(_))));
+            }
+            started.elapsed()
+        })
+    }
+
+    fn sdk_blocking(&self, n: usize) -> Duration {
+        let started = Instant::now();
+        for _ in 0..n {
+            let result = self.sdk_blocking.get_task_result(&self.task_id);
+            assert!(matches!(result, Ok(TaskResult::Success(_))));
+        }
+        started.elapsed()
+    }
+
+    fn raw_reqwest(&self, n: usize) -> Duration {
+        self.runtime.block_on(async {
+            let started = Instant::now();
+            for _ in 0..n {
+                let mut request = self.reqwest.get(&self.url);
+                for (name, value) in &self.headers {
+                    request = request.header(name, value);
+                }
+                let response = request.send().await.expect("a response");
+                assert!(response.status().is_success());
+                let body = response.bytes().await.expect("a body");
+                let value: Value = serde_json::from_slice(&body).expect("JSON");
+                assert_eq!(value["status"], "success");
+            }
+            started.elapsed()
+        })
+    }
+
+    fn raw_ureq(&self, n: usize) -> Duration {
+        let started = Instant::now();
+        for _ in 0..n {
+            let mut request = self.ureq.get(&self.url);
+            for (name, value) in &self.headers {
+                request = request.header(name, value);
+            }
+            let mut response = request.call().expect("a response");
+            assert!(response.status().is_success());
+            let body = response.body_mut().read_to_vec().expect("a body");
+            let value: Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(value["status"], "success");
+        }
+        started.elapsed()
+    }
+}
+
+fn main() {
+    println!("{}", machine_summary());
+    let n = calls();
+    let emulator = start_emulator(&["--time-scale", "0.001"]);
+    let target = Target::of(&emulator);
+    let sdk_blocking = target.blocking_client();
+    let created = sdk_blocking
+        .create_and_wait(
+            CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("text", "hello"),
+            AwaitOptions::new().interval(Duration::from_millis(10)),
+        )
+        .expect("a finished task");
+    // The exact request the SDK sends, for the raw clients to send too.
+    let request = GetTaskResult::<Value>::new(&created.task_id)
+        .request(&target.config())
+        .expect("a request");
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let clients = Clients {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        sdk_async: target.async_client(),
+        sdk_blocking,
+        reqwest: raw_reqwest(),
+        ureq: raw_ureq(),
+        task_id: created.task_id,
+        url: request.uri().to_string(),
+        headers,
+    };
+
+    type Run = fn(&Clients, usize) -> Duration;
+    let runs: [(&str, Run); 4] = [
+        ("async SDK (reqwest)", Clients::sdk_async),
+        ("raw reqwest", Clients::raw_reqwest),
+        ("blocking SDK (ureq)", Clients::sdk_blocking),
+        ("raw ureq", Clients::raw_ureq),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    for round in 0..ROUNDS {
+        for (i, (_, run)) in runs.iter().enumerate() {
+            let elapsed = run(&clients, n);
+            if round > 0 {
+                rates[i].push(rate(n, elapsed));
+            }
+        }
+    }
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    println!(
+        "per-call overhead: {n} sequential get_task_result calls per round, median of {} rounds",
+        ROUNDS - 1
+    );
+    for ((name, _), calls_per_s) in runs.iter().zip(&medians) {
+        println!(
+            "  {name:<22} {calls_per_s:>9.0} calls/s  ({:>6.1} µs/call)",
+            1e6 / calls_per_s
+        );
+    }
+    let verdict = |ratio: f64| if ratio >= 0.95 { "ok" } else { "BELOW TARGET" };
+    let async_ratio = medians[0] / medians[1];
+    let blocking_ratio = medians[2] / medians[3];
+    println!(
+        "  ratio async SDK / raw reqwest: {async_ratio:.3} (target >= 0.95: {})",
+        verdict(async_ratio)
+    );
+    println!(
+        "  ratio blocking SDK / raw ureq: {blocking_ratio:.3} (target >= 0.95: {})",
+        verdict(blocking_ratio)
+    );
+}

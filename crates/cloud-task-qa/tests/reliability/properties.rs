@@ -1,0 +1,219 @@
+//! The fuzz targets (`fuzz/`, run by hand with cargo-fuzz) as property tests that run in
+//! CI: the same bodies from `cloud_task_qa::targets`, fed by proptest with raw bytes and
+//! with inputs shaped like the service's answers (JSON with the fields the parsers read,
+//! whole or cut short), so the checks reach past the first brace.
+
+use cloud_task_qa::targets;
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+/// The field names the core's parsers read.
+const KEYS: [&str; 24] = [
+    "taskID",
+    "status",
+    "progress",
+    "resultURL",
+    "resultData",
+    "error",
+    "message",
+    "tasks",
+    "nextToken",
+    "data",
+    "upload_id",
+    "part_size",
+    "total_parts",
+    "presigned_urls",
+    "url",
+    "limits",
+    "count",
+    "pause",
+    "logs",
+    "pauseType",
+    "taskType",
+    "workloadID",
+    "createdAt",
+    "code",
+];
+
+/// Status words, known and unknown.
+const STATUSES: [&str; 8] = [
+    "queued",
+    "scheduling",
+    "scheduled",
+    "running",
+    "success",
+    "failed",
+    "paused",
+    "",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (0u64..100).prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(&STATUSES[..]).prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::from),
+        Just(Value::from("http://store.test/p/1")),
+    ]
+}
+
+/// JSON values whose objects use the parsers' field names.
+fn json() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        prop::sample::select(&KEYS[..]).prop_map(str::to_owned),
+                        "[0-9]{1,2}",
+                    ],
+                    inner
+                ),
+                0..8
+            )
+            .prop_map(|fields| Value::Object(fields.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// A JSON body, whole or cut at some point.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    (json(), any::<prop::sample::Index>(), any::<bool>()).prop_map(|(value, cut, whole)| {
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        if whole || bytes.is_empty() {
+            bytes
+        } else {
+            bytes[..cut.index(bytes.len())].to_vec()
+        }
+    })
+}
+
+/// A result-poll answer's body: mostly shaped like the real ones.
+fn result_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (
+            prop::sample::select(&STATUSES[..]),
+            any::<Option<f64>>(),
+            proptest::option::of(json())
+        )
+            .prop_map(|(status, progress, data)| {
+                let mut object = Map::new();
+                object.insert("status".into(), status.into());
+                if let Some(p) = progress.and_then(serde_json::Number::from_f64) {
+                    object.insert("progress".into(), Value::Number(p));
+                }
+                if let Some(data) = data {
+                    object.insert("resultData".into(), data);
+                }
+                serde_json::to_vec(&Value::Object(object)).unwrap_or_default()
+            }),
+        body(),
+    ]
+}
+
+/// The input layout of [`targets::poller`]: settings, then for each answer a flag (0 mod 8
+/// is a transport error), a status byte, a length and the body.
+fn poller_input() -> impl Strategy<Value = Vec<u8>> {
+    (
+        any::<[u8; 3]>(),
+        prop::collection::vec((any::<u8>(), any::<u8>(), result_body()), 0..12),
+    )
+        .prop_map(|(settings, answers)| {
+            let mut data = settings.to_vec();
+            for (flag, status, mut body) in answers {
+                body.truncate(255);
+                data.push(flag);
+                data.push(status % 12);
+                data.push(body.len() as u8);
+                data.extend(body);
+            }
+            data
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn responses_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        targets::responses(&data);
+    }
+
+    #[test]
+    fn responses_shaped_like_the_service(which in any::<u8>(), status in 0u8..12, body in body()) {
+        let mut data = vec![which, status];
+        data.extend(body);
+        targets::responses(&data);
+    }
+
+    #[test]
+    fn poller_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        targets::poller(&data);
+    }
+
+    #[test]
+    fn poller_fed_result_answers(data in poller_input()) {
+        targets::poller(&data);
+    }
+
+    #[test]
+    fn upload_plan_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        targets::upload_plan(&data);
+    }
+
+    #[test]
+    fn upload_plan_from_init_answers(size in any::<[u8; 10]>(), status in 0u8..12, body in body()) {
+        // Mode 1 (odd): the rest of the input is the `init` answer's status and body.
+        let mut data = vec![1];
+        data.extend(size);
+        data.push(status);
+        data.extend(body);
+        targets::upload_plan(&data);
+    }
+
+    #[test]
+    fn retry_after_header_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..100)) {
+        targets::retry_after_header(&data);
+    }
+
+    #[test]
+    fn retry_after_header_values(value in "[0-9 .eE+-]{0,12}|\\PC{0,12}", status in 0u8..12, body in body()) {
+        let value = &value.as_bytes()[..value.len().min(31)];
+        let mut data = vec![value.len() as u8];
+        data.extend(value);
+        data.push(status);
+        data.extend(body);
+        targets::retry_after_header(&data);
+    }
+}
+
+/// The targets reach their deep paths: a valid init answer is planned and checked part by
+/// part, a valid answer of each operation is accepted, a poller fed a success succeeds.
+#[test]
+fn valid_inputs_reach_the_targets_deep_paths() {
+    let body = br#"{"data":{"upload_id":"u","part_size":4,"total_parts":3,"presigned_urls":{"1":"http://s/1","2":"http://s/2","3":"http://s/3"}}}"#;
+    // Mode 1, size class 0 (one byte: 10), status byte 0 (200), then the body.
+    let mut data = vec![1, 0, 10, 0];
+    data.extend_from_slice(body);
+    assert_eq!(targets::upload_plan(&data), Some(3));
+    // Mode 0: size 10, part size 4, 3 parts, every URL present (selector bytes 2).
+    assert_eq!(
+        targets::upload_plan(&[0, 0, 10, 0, 4, 3, 2, 2, 2, 2, 2]),
+        Some(3)
+    );
+    // Operation 0 (create), status byte 0 (200), a valid body.
+    assert!(targets::responses(b"\x00\x00{\"taskID\":\"t-1\"}"));
+    assert!(targets::responses(
+        b"\x04\x00{\"status\":\"running\",\"progress\":5}"
+    ));
+    // Interval, timeout, strategy; then one answer: flag 1, status 200, a success body.
+    let success = br#"{"status":"success","resultURL":null,"resultData":[1]}"#;
+    let mut data = vec![0, 10, 0, 1, 0, success.len() as u8];
+    data.extend_from_slice(success);
+    assert!(targets::poller(&data));
+}
