@@ -1,20 +1,17 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use cloud_task_core::models::WatchEvent;
 use cloud_task_core::{
     AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error,
-    GetTaskResult, HttpRequest, HttpResponse, Operation, PollAction, Poller, Result, TaskOutcome,
-    TaskStatus, TaskSuccess, TransportErrorKind,
+    GetTaskResult, HttpRequest, HttpResponse, Operation, PollAction, PollSetAction, Poller,
+    PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess, TransportErrorKind,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -223,20 +220,11 @@ impl Client {
     {
         let span = tracing::debug_span!("cloud_task_await_many");
         let _entered = span.enter();
-        let start = self.now();
-        let mut slots: Vec<Slot> = task_ids
-            .into_iter()
-            .map(|id| match Poller::new(self.config(), id, &options, start) {
-                Ok(poller) => Slot::Polling(Box::new(poller)),
-                Err(error) => Slot::Done(Err(error)),
-            })
-            .collect();
-        let polling = slots
-            .iter()
-            .filter(|s| matches!(s, Slot::Polling(_)))
-            .count();
-        let workers = max_in_flight.clamp(1, polling.max(1));
-        if polling > 0 && !is_cancelled(options.get_cancel_token()) {
+        let mut set =
+            PollerSet::<Value>::new(self.config(), task_ids, &options, max_in_flight, self.now());
+        let token = options.get_cancel_token();
+        let workers = max_in_flight.clamp(1, set.unfinished().max(1));
+        if set.unfinished() > 0 && !is_cancelled(token) {
             std::thread::scope(|scope| {
                 let (jobs, job_queue) = mpsc::channel::<Job>();
                 let (answers, answered) = mpsc::channel::<Answer>();
@@ -254,30 +242,90 @@ impl Client {
                 }
                 // Only the workers hold the queue: should they all end, a send fails.
                 drop(job_queue);
-                let mut scheduler = Scheduler {
-                    client: self,
-                    options: &options,
-                    max_in_flight: workers,
-                    slots: &mut slots,
-                    due: BinaryHeap::new(),
-                    in_flight: 0,
-                    jobs,
-                    answered,
-                    wakeup: Arc::clone(&wakeup),
-                };
-                scheduler.run(start, answers);
-                // Dropping the scheduler closes the job queue: the workers end once the
-                // polls in flight are answered.
+                // The cancel token wakes the scheduler through the answer channel; without
+                // one, only the workers hold senders, so their end is noticed.
+                let _on_cancel = token.map(|t| {
+                    let wakeup = Arc::clone(&wakeup);
+                    t.on_cancel(move || {
+                        let _ = answers.send(Answer::Cancelled);
+                        wakeup.wake();
+                    })
+                });
+                self.schedule(&mut set, &options, &jobs, &answered, &wakeup);
+                // Dropping `jobs` closes the queue: the workers end once the polls in
+                // flight are answered.
+                drop(jobs);
             });
         }
-        slots
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Done(outcome) => outcome,
-                // Only reachable when the wait was cancelled.
-                Slot::Polling(_) => Err(Error::Cancelled),
-            })
-            .collect()
+        set.into_outcomes()
+    }
+
+    /// Runs the core's [`PollerSet`] on the caller's thread: hands due polls to the
+    /// workers, reports progress, and sleeps until the next poll is due or a worker
+    /// answers (or the cancel token fires).
+    fn schedule(
+        &self,
+        set: &mut PollerSet,
+        options: &AwaitOptions,
+        jobs: &Sender<Job>,
+        answered: &Receiver<Answer>,
+        wakeup: &Wakeup,
+    ) {
+        let token = options.get_cancel_token();
+        loop {
+            if is_cancelled(token) {
+                set.cancel();
+                return;
+            }
+            let answer = match set.poll_action(self.now()) {
+                PollSetAction::Send { index, request } => {
+                    let task_id = set.task_id(index).unwrap_or_default().to_owned();
+                    if jobs.send((index, task_id, request)).is_err() {
+                        // No worker is left: one panicked in a user's transport, and the
+                        // panic reaches the caller when the scope ends.
+                        set.cancel();
+                        return;
+                    }
+                    continue;
+                }
+                PollSetAction::Progress {
+                    progress, status, ..
+                } => {
+                    options.report_progress(progress, &status);
+                    continue;
+                }
+                PollSetAction::Finished => return,
+                // Only answers can move things on: wait for one.
+                PollSetAction::AwaitResponse => match answered.recv() {
+                    Ok(answer) => Some(answer),
+                    Err(_) => {
+                        set.cancel();
+                        return;
+                    }
+                },
+                PollSetAction::Wait(wait) => {
+                    let wake = wakeup.arm();
+                    match answered.try_recv() {
+                        Ok(answer) => Some(answer),
+                        Err(TryRecvError::Empty) => {
+                            // Ended early by an answer or a cancellation: both are read next.
+                            let _ = self.timer().sleep(wait, Some(&wake));
+                            answered.try_recv().ok()
+                        }
+                        Err(TryRecvError::Disconnected) => {
+                            set.cancel();
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Some(Answer::Polled(index, outcome)) = answer {
+                match outcome {
+                    Ok(response) => set.handle_response(index, response, self.now()),
+                    Err(error) => set.handle_transport_error(index, error, self.now()),
+                }
+            }
+        }
     }
 }
 
@@ -326,12 +374,6 @@ impl fmt::Debug for WatchIter {
             .field("ended", &matches!(self.state, WatchState::Ended))
             .finish()
     }
-}
-
-/// One task of `await_many`.
-enum Slot {
-    Polling(Box<Poller>),
-    Done(Result<TaskSuccess>),
 }
 
 /// A poll handed to a worker: the slot, its task ID (for tracing) and the request.
@@ -403,143 +445,6 @@ fn poll_worker(
         }
         if !delivered {
             return;
-        }
-    }
-}
-
-/// The scheduler of `await_many` (on the caller's thread): pollers keyed on their next due
-/// time, at most `max_in_flight` polls handed to the workers, one sleep at a time.
-struct Scheduler<'a> {
-    client: &'a Client,
-    options: &'a AwaitOptions,
-    max_in_flight: usize,
-    slots: &'a mut [Slot],
-    /// `(due time, slot)` of every poller waiting to poll.
-    due: BinaryHeap<Reverse<(Instant, usize)>>,
-    in_flight: usize,
-    jobs: Sender<Job>,
-    answered: Receiver<Answer>,
-    wakeup: Arc<Wakeup>,
-}
-
-impl Scheduler<'_> {
-    fn run(&mut self, start: Instant, answers: Sender<Answer>) {
-        for (index, slot) in self.slots.iter().enumerate() {
-            if matches!(slot, Slot::Polling(_)) {
-                self.due.push(Reverse((start, index)));
-            }
-        }
-        let token = self.options.get_cancel_token();
-        let _on_cancel = token.map(|t| {
-            let wakeup = Arc::clone(&self.wakeup);
-            t.on_cancel(move || {
-                let _ = answers.send(Answer::Cancelled);
-                wakeup.wake();
-            })
-        });
-        loop {
-            if is_cancelled(token) {
-                self.cancel_all();
-                return;
-            }
-            let now = self.client.now();
-            while self.in_flight < self.max_in_flight {
-                match self.due.peek() {
-                    Some(Reverse((at, _))) if *at <= now => {}
-                    _ => break,
-                }
-                if let Some(Reverse((_, index))) = self.due.pop() {
-                    self.advance(index, now);
-                }
-            }
-            if self.in_flight == 0 && self.due.is_empty() {
-                return;
-            }
-            let next_due = match self.due.peek() {
-                Some(Reverse((at, _))) if self.in_flight < self.max_in_flight => Some(*at),
-                _ => None,
-            };
-            let answer = match next_due {
-                // Only answers can move things on: wait for one.
-                None => match self.answered.recv() {
-                    Ok(answer) => Some(answer),
-                    // Every worker is gone (a transport panicked): nothing will answer.
-                    Err(_) => return,
-                },
-                Some(at) => {
-                    let wake = self.wakeup.arm();
-                    match self.answered.try_recv() {
-                        Ok(answer) => Some(answer),
-                        Err(TryRecvError::Empty) => {
-                            let wait = at.saturating_duration_since(now);
-                            // Ended early by an answer or a cancellation: both are read next.
-                            let _ = self.client.timer().sleep(wait, Some(&wake));
-                            self.answered.try_recv().ok()
-                        }
-                        Err(TryRecvError::Disconnected) => return,
-                    }
-                }
-            };
-            match answer {
-                Some(Answer::Polled(index, outcome)) => {
-                    self.in_flight -= 1;
-                    let now = self.client.now();
-                    if let Slot::Polling(poller) = &mut self.slots[index] {
-                        match outcome {
-                            Ok(response) => poller.handle_response(response, now),
-                            Err(error) => poller.handle_transport_error(error, now),
-                        }
-                    }
-                    // Its poll was answered: there is room for its next one.
-                    self.advance(index, now);
-                }
-                Some(Answer::Cancelled) | None => {}
-            }
-        }
-    }
-
-    /// Asks slot `index`'s poller what to do until it sends, waits or finishes. Call only
-    /// when there is room for one more poll in flight.
-    fn advance(&mut self, index: usize, now: Instant) {
-        let Slot::Polling(poller) = &mut self.slots[index] else {
-            return;
-        };
-        loop {
-            match poller.poll_action(now) {
-                PollAction::Send(request) => {
-                    let job = (index, poller.task_id().to_owned(), request);
-                    if self.jobs.send(job).is_ok() {
-                        self.in_flight += 1;
-                    } else {
-                        // No worker is left (one panicked in a user's transport).
-                        self.slots[index] = Slot::Done(Err(Error::invalid_input(
-                            "transport",
-                            "the poll could not be handed to a worker thread",
-                        )));
-                    }
-                    return;
-                }
-                PollAction::Progress { progress, status } => {
-                    self.options.report_progress(progress, &status);
-                }
-                PollAction::Wait(duration) => {
-                    let at = now.checked_add(duration).unwrap_or(now);
-                    self.due.push(Reverse((at, index)));
-                    return;
-                }
-                PollAction::Done(outcome) => {
-                    self.slots[index] = Slot::Done(outcome);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn cancel_all(&mut self) {
-        for slot in self.slots.iter_mut() {
-            if matches!(slot, Slot::Polling(_)) {
-                *slot = Slot::Done(Err(Error::Cancelled));
-            }
         }
     }
 }
