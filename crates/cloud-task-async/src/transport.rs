@@ -133,20 +133,20 @@ pub(crate) fn map_reqwest_error(error: reqwest::Error) -> Error {
 impl HttpTransport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let request = reqwest::Request::try_from(request).map_err(map_reqwest_error)?;
-        let response = self
+        let mut response = self
             .client
             .execute(request)
             .await
             .map_err(map_reqwest_error)?;
-        let mut builder = http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = response.headers().clone();
-        }
+        let status = response.status();
+        let version = response.version();
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(map_reqwest_error)?;
-        builder
-            .body(body.to_vec())
-            .map_err(|e| Error::transport(TransportErrorKind::Other, e))
+        // Zero-copy when the body arrived in one uniquely owned buffer.
+        let mut out = http::Response::new(Vec::from(body));
+        *out.status_mut() = status;
+        *out.version_mut() = version;
+        *out.headers_mut() = headers;
+        Ok(out)
     }
 }

@@ -111,9 +111,10 @@ struct Inner {
     base_url: String,
     upload_base_url: String,
     api_key: Option<ApiKey>,
-    auth_value: Option<HeaderValue>,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
+    /// The merged headers of every authorised request, built once.
+    request_headers: HeaderMap,
 }
 
 impl Default for Config {
@@ -176,14 +177,7 @@ impl Config {
     /// headers, then `User-Agent` (unless a default header sets it), then `Authorization`
     /// (which wins). The caller adds `Content-Type` last.
     pub(crate) fn headers(&self) -> HeaderMap {
-        let mut headers = self.inner.default_headers.clone();
-        if !headers.contains_key(http::header::USER_AGENT) {
-            headers.insert(http::header::USER_AGENT, self.inner.user_agent.clone());
-        }
-        if let Some(auth) = &self.inner.auth_value {
-            headers.insert(AUTHORIZATION, auth.clone());
-        }
-        headers
+        self.inner.request_headers.clone()
     }
 }
 
@@ -393,14 +387,21 @@ impl ConfigBuilder {
         let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| {
             Error::invalid_input("user_agent", "user_agent is not a valid HTTP header value")
         })?;
+        let mut request_headers = default_headers.clone();
+        if !request_headers.contains_key(http::header::USER_AGENT) {
+            request_headers.insert(http::header::USER_AGENT, user_agent.clone());
+        }
+        if let Some(auth) = &auth_value {
+            request_headers.insert(AUTHORIZATION, auth.clone());
+        }
         Ok(Config {
             inner: Arc::new(Inner {
                 base_url,
                 upload_base_url,
                 api_key: self.api_key,
-                auth_value,
                 default_headers,
                 user_agent,
+                request_headers,
             }),
         })
     }

@@ -781,7 +781,12 @@ pub(crate) struct ResultHead {
 impl ResultHead {
     /// The failure message, whether the server sent a string or something else.
     pub(crate) fn error_message(&self) -> Option<String> {
-        match &self.error {
+        Self::error_text(self.error.as_ref())
+    }
+
+    /// The failure message of an `error` field of any JSON type.
+    pub(crate) fn error_text(error: Option<&Value>) -> Option<String> {
+        match error {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(o)) => o

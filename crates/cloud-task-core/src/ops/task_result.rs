@@ -57,6 +57,41 @@ impl<T> std::fmt::Debug for GetTaskResult<T> {
     }
 }
 
+/// Every field of any result shape, read in one pass.
+#[derive(serde::Deserialize)]
+struct FullResult<T> {
+    status: TaskStatus,
+    #[serde(default)]
+    progress: Option<f64>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(rename = "resultURL", default)]
+    result_url: Option<String>,
+    #[serde(rename = "resultData", default = "none")]
+    result_data: Option<T>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+impl<T> FullResult<T> {
+    fn into_result(self) -> TaskResult<T> {
+        match self.status {
+            TaskStatus::Success => {
+                TaskResult::Success(TaskSuccess::new(self.result_url, self.result_data))
+            }
+            TaskStatus::Failed => TaskResult::Failed {
+                error: ResultHead::error_text(self.error.as_ref()),
+            },
+            status => TaskResult::InProgress {
+                status,
+                progress: self.progress.filter(|p| p.is_finite()).unwrap_or(0.0),
+            },
+        }
+    }
+}
+
 /// How far a result response could be read.
 pub(crate) enum ResultParse<T> {
     /// Fully parsed.
@@ -75,6 +110,10 @@ impl<T: DeserializeOwned> GetTaskResult<T> {
         }
         let status = response.status();
         let body = response.into_body();
+        // One pass in the common case; the slower path below only runs to classify an error.
+        if let Ok(full) = serde_json::from_slice::<FullResult<T>>(&body) {
+            return Ok(ResultParse::Parsed(full.into_result()));
+        }
         let head: ResultHead = match serde_json::from_slice(&body) {
             Ok(head) => head,
             Err(source) => return Err(wire::decode_error("task result", status, body, source)),
