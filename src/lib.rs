@@ -82,7 +82,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `async` | yes | [`Client`] and [`r#async`]: the tokio + reqwest client |
+//! | `async` | yes | [`Client`] and the [`r#async`](async/index.html) module: the tokio + reqwest client |
 //! | `blocking` | no | [`blocking`]: the ureq client, no async runtime |
 //! | `emulator` | no | [`emulator`]: a local Cloud Task server for your tests |
 //! | `rustls` | yes | TLS through rustls |
