@@ -57,7 +57,7 @@
 //!
 //! **Do not call the blocking client from async code**: each call blocks its thread until
 //! the server answers (and a wait until the task ends), which stalls an async executor.
-//! In async programs use [`Client`], or move blocking calls to `spawn_blocking`.
+//! In async programs use [`Client`](struct.Client.html), or move blocking calls to `spawn_blocking`.
 //!
 //! # Core only (no feature): your own HTTP stack
 //!
@@ -82,9 +82,9 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `async` | yes | [`Client`] and the [`r#async`](async/index.html) module: the tokio + reqwest client |
-//! | `blocking` | no | [`blocking`]: the ureq client, no async runtime |
-//! | `emulator` | no | [`emulator`]: a local Cloud Task server for your tests |
+//! | `async` | yes | [`Client`](struct.Client.html) and the [`r#async`](async/index.html) module: the tokio + reqwest client |
+//! | `blocking` | no | [`blocking`](blocking/index.html): the ureq client, no async runtime |
+//! | `emulator` | no | [`emulator`](emulator/index.html): a local Cloud Task server for your tests |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform's library |
 //!
