@@ -57,7 +57,8 @@
 //!
 //! **Do not call the blocking client from async code**: each call blocks its thread until
 //! the server answers (and a wait until the task ends), which stalls an async executor.
-//! In async programs use [`Client`](struct.Client.html), or move blocking calls to `spawn_blocking`.
+//! In async programs use [`Client`](struct.Client.html), or move blocking calls to
+//! `spawn_blocking`.
 //!
 //! # Core only (no feature): your own HTTP stack
 //!
