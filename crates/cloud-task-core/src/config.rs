@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{
     AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
@@ -28,6 +29,21 @@ pub const ENV_BASE_URL_FALLBACK: &str = "CLOUD_TASK_BASE_URL";
 /// Read when [`ENV_UPLOAD_BASE_URL`] is not set: the name the emulator prints.
 pub const ENV_UPLOAD_BASE_URL_FALLBACK: &str = "CLOUD_TASK_UPLOAD_BASE_URL";
 
+/// The default per-request timeout: 30 s, from sending a request to the end of its
+/// response body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default connect timeout of the drivers' own transports: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default largest response body: 32 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 32 * 1024 * 1024;
+/// The default most bytes of parts an upload holds at once: 64 MiB.
+pub const DEFAULT_MAX_UPLOAD_BUFFER: u64 = 64 * 1024 * 1024;
+/// The default most pages one walk over the task list reads: 10,000 (a million tasks at
+/// 100 a page).
+pub const DEFAULT_MAX_PAGES: u64 = 10_000;
+/// The default most same-origin redirects one call follows: 5.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+
 /// An API key. Its `Debug` and `Display` never show the key.
 ///
 /// ```
@@ -49,6 +65,35 @@ impl ApiKey {
     /// The key itself. Call this only to put it on the wire.
     pub fn expose_secret(&self) -> &str {
         &self.0
+    }
+
+    /// Checks that `key` can be a key: not empty, and visible ASCII only (letters, digits
+    /// and punctuation; no spaces, control characters or other scripts), so that it travels
+    /// in a header byte for byte. The message never shows the key.
+    ///
+    /// ```
+    /// # use cloud_task_core::ApiKey;
+    /// assert!(ApiKey::check("sk-abc_123.XYZ").is_ok());
+    /// let error = ApiKey::check("sk-clé").unwrap_err();
+    /// assert!(!error.to_string().contains("clé"));
+    /// assert!(ApiKey::check("sk abc").is_err());
+    /// ```
+    pub fn check(key: &str) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::invalid_input("api_key", "api_key must not be empty"));
+        }
+        if let Some((at, _)) = key.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+            let position = key[..at].chars().count() + 1;
+            return Err(Error::invalid_input(
+                "api_key",
+                format!(
+                    "api_key must be visible ASCII (letters, digits, punctuation), but its \
+                     character {position} of {} is not",
+                    key.chars().count()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -115,6 +160,31 @@ struct Inner {
     user_agent: HeaderValue,
     /// The merged headers of every authorised request, built once.
     request_headers: HeaderMap,
+    bounds: Bounds,
+}
+
+/// The timeouts and limits of a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bounds {
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_response_body: u64,
+    max_upload_buffer: u64,
+    max_pages: u64,
+    max_redirects: u32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            max_upload_buffer: DEFAULT_MAX_UPLOAD_BUFFER,
+            max_pages: DEFAULT_MAX_PAGES,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+        }
+    }
 }
 
 impl Default for Config {
@@ -145,7 +215,47 @@ impl Config {
                 .to_str()
                 .unwrap_or(DEFAULT_USER_AGENT)
                 .to_owned(),
+            bounds: self.inner.bounds,
+            require_api_key: false,
         }
+    }
+
+    /// How long one request may take, from sending it to the end of its response body
+    /// (default [`DEFAULT_TIMEOUT`]). Every request a machine of the core hands out carries
+    /// a deadline no later than this after it is handed out (sooner when a wait's timeout
+    /// ends first).
+    pub fn timeout(&self) -> Duration {
+        self.inner.bounds.timeout
+    }
+
+    /// How long the drivers' own transports may take to connect (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(&self) -> Duration {
+        self.inner.bounds.connect_timeout
+    }
+
+    /// The largest response body a client reads (default [`DEFAULT_MAX_RESPONSE_BODY`]);
+    /// a larger one ends the call with [`Error::Limit`] while it is being read.
+    pub fn max_response_body(&self) -> u64 {
+        self.inner.bounds.max_response_body
+    }
+
+    /// The most bytes of parts an upload holds at once (default
+    /// [`DEFAULT_MAX_UPLOAD_BUFFER`]): parts in flight are fewer when they are large, and an
+    /// upload server asking for parts larger than this is refused before any part is sent.
+    pub fn max_upload_buffer(&self) -> u64 {
+        self.inner.bounds.max_upload_buffer
+    }
+
+    /// The most pages one walk over the task list reads (default [`DEFAULT_MAX_PAGES`]).
+    pub fn max_pages(&self) -> u64 {
+        self.inner.bounds.max_pages
+    }
+
+    /// The most redirects one call follows, all within the configured origin (default
+    /// [`DEFAULT_MAX_REDIRECTS`]).
+    pub fn max_redirects(&self) -> u32 {
+        self.inner.bounds.max_redirects
     }
 
     /// The normalised task API base URL (no trailing `/`, no `/v1` or `/v3`).
@@ -202,17 +312,32 @@ impl fmt::Debug for Config {
             .field("api_key", &self.inner.api_key)
             .field("default_headers", &headers)
             .field("user_agent", &self.inner.user_agent)
+            .field("timeout", &self.inner.bounds.timeout)
+            .field("connect_timeout", &self.inner.bounds.connect_timeout)
+            .field("max_response_body", &self.inner.bounds.max_response_body)
+            .field("max_upload_buffer", &self.inner.bounds.max_upload_buffer)
+            .field("max_pages", &self.inner.bounds.max_pages)
+            .field("max_redirects", &self.inner.bounds.max_redirects)
             .finish()
     }
+}
+
+/// True for a header whose value is a credential: `Authorization`, `Cookie`,
+/// `Proxy-Authorization`, and any name holding `token`, `key`, `secret`, `auth`, `session`
+/// or `password`. Their values are hidden in `Debug` and marked sensitive.
+pub fn is_secret_header_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["authorization", "cookie"].contains(&name.as_str())
+        || ["token", "key", "secret", "auth", "session", "password"]
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 fn is_secret_header(name: &HeaderName) -> bool {
     name == AUTHORIZATION
         || name == COOKIE
         || name == PROXY_AUTHORIZATION
-        || name.as_str().contains("token")
-        || name.as_str().contains("key")
-        || name.as_str().contains("secret")
+        || is_secret_header_name(name.as_str())
 }
 
 /// Builds a [`Config`], validating URLs and headers in [`ConfigBuilder::build`].
@@ -224,6 +349,8 @@ pub struct ConfigBuilder {
     default_headers: HeaderMap,
     pending_headers: Vec<(String, String)>,
     user_agent: String,
+    bounds: Bounds,
+    require_api_key: bool,
 }
 
 impl Default for ConfigBuilder {
@@ -235,6 +362,8 @@ impl Default for ConfigBuilder {
             default_headers: HeaderMap::new(),
             pending_headers: Vec::new(),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            bounds: Bounds::default(),
+            require_api_key: false,
         }
     }
 }
@@ -255,6 +384,8 @@ impl fmt::Debug for ConfigBuilder {
                     .collect::<Vec<_>>(),
             )
             .field("user_agent", &self.user_agent)
+            .field("bounds", &self.bounds)
+            .field("require_api_key", &self.require_api_key)
             .finish()
     }
 }
@@ -332,12 +463,64 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long one request may take, from sending it to the end of its response body
+    /// (default 30 s). It bounds every request whatever transport sends it: the drivers
+    /// stop waiting for an answer at its deadline.
+    pub fn timeout(mut self, per_request: Duration) -> Self {
+        self.bounds.timeout = per_request;
+        self
+    }
+
+    /// How long the drivers' own transports may take to connect (default 10 s).
+    pub fn connect_timeout(mut self, connect: Duration) -> Self {
+        self.bounds.connect_timeout = connect;
+        self
+    }
+
+    /// The largest response body read (default 32 MiB, at least 1 KiB); a larger body ends
+    /// the call with [`Error::Limit`] as soon as it is known to be too large.
+    pub fn max_response_body(mut self, bytes: u64) -> Self {
+        self.bounds.max_response_body = bytes;
+        self
+    }
+
+    /// The most bytes of parts an upload holds at once (default 64 MiB, at least 1 KiB).
+    /// Large parts go fewer at a time; an upload server asking for parts larger than this
+    /// is refused before any part is sent.
+    pub fn max_upload_buffer(mut self, bytes: u64) -> Self {
+        self.bounds.max_upload_buffer = bytes;
+        self
+    }
+
+    /// The most pages one walk over the task list reads (default 10,000, at least 1).
+    pub fn max_pages(mut self, pages: u64) -> Self {
+        self.bounds.max_pages = pages;
+        self
+    }
+
+    /// The most same-origin redirects one call follows (default 5; 0 follows none).
+    /// Redirects to another origin are never followed.
+    pub fn max_redirects(mut self, redirects: u32) -> Self {
+        self.bounds.max_redirects = redirects;
+        self
+    }
+
+    /// Makes [`build`](Self::build) fail when no API key was given (neither set nor found
+    /// in the environment), naming [`ENV_API_KEY`].
+    pub fn require_api_key(mut self, required: bool) -> Self {
+        self.require_api_key = required;
+        self
+    }
+
     /// Validates and builds the configuration.
     ///
     /// Fails with [`Error::InvalidInput`] naming the field when a URL is not an absolute
-    /// `http`/`https` URL, when a header name or value is invalid, or when the API key is
-    /// empty or holds characters a header cannot carry.
+    /// `http`/`https` URL, when a header name or value is invalid, when the API key is
+    /// empty or not visible ASCII ([`ApiKey::check`]; surrounding whitespace is trimmed),
+    /// when a timeout is zero or a limit too small, or when an API key is required and
+    /// none was given.
     pub fn build(self) -> Result<Config> {
+        self.check_bounds()?;
         let base_url = validate_url("base_url", &normalize_base_url(&self.base_url))?;
         let upload_base_url = validate_url(
             "upload_base_url",
@@ -367,12 +550,20 @@ impl ConfigBuilder {
                 value.set_sensitive(true);
             }
         }
-        let auth_value = match &self.api_key {
+        let api_key = self
+            .api_key
+            .as_ref()
+            .map(|key| ApiKey::new(key.expose_secret().trim()));
+        let auth_value = match &api_key {
+            None if self.require_api_key => {
+                return Err(Error::invalid_input(
+                    "api_key",
+                    format!("no API key: set the environment variable {ENV_API_KEY} or pass one"),
+                ));
+            }
             None => None,
             Some(key) => {
-                if key.expose_secret().trim().is_empty() {
-                    return Err(Error::invalid_input("api_key", "api_key must not be empty"));
-                }
+                ApiKey::check(key.expose_secret())?;
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
                     .map_err(|_| {
                     Error::invalid_input(
@@ -398,13 +589,140 @@ impl ConfigBuilder {
             inner: Arc::new(Inner {
                 base_url,
                 upload_base_url,
-                api_key: self.api_key,
+                api_key,
                 default_headers,
                 user_agent,
                 request_headers,
+                bounds: self.bounds,
             }),
         })
     }
+
+    fn check_bounds(&self) -> Result<()> {
+        let b = &self.bounds;
+        for (field, value) in [
+            ("timeout", b.timeout),
+            ("connect_timeout", b.connect_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("{field} must be greater than zero"),
+                ));
+            }
+        }
+        for (field, value, min) in [
+            ("max_response_body", b.max_response_body, 1024),
+            ("max_upload_buffer", b.max_upload_buffer, 1024),
+            ("max_pages", b.max_pages, 1),
+        ] {
+            if value < min {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("{field} must be at least {min}, got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Defines, inside an `impl` block of a driver's client builder holding a
+/// [`ConfigBuilder`] in a field named `config`, the setters that forward to it. The setters
+/// and their documentation live once, here in the core; each driver adds only its transport
+/// and timer.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __config_builder_setters {
+    () => {
+        /// The API key, sent as `Authorization: Bearer <key>` (never logged or shown). It
+        /// must be visible ASCII; surrounding whitespace is trimmed.
+        pub fn api_key(mut self, key: impl Into<$crate::ApiKey>) -> Self {
+            self.config = self.config.api_key(key);
+            self
+        }
+
+        /// The task API base URL (default `https://cloud-task.oomol.com`; a trailing `/v1`
+        /// or `/v3` is stripped).
+        pub fn base_url(mut self, url: impl Into<String>) -> Self {
+            self.config = self.config.base_url(url);
+            self
+        }
+
+        /// The upload API base URL (default
+        /// `https://llm.oomol.com/api/tasks/files/remote-cache`).
+        pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
+            self.config = self.config.upload_base_url(url);
+            self
+        }
+
+        /// A header sent on every API request (never on presigned part uploads, never to
+        /// another origin). For cookie authentication:
+        /// `.default_header("Cookie", "oomol-token=...")`.
+        pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.config = self.config.default_header(name, value);
+            self
+        }
+
+        /// The `User-Agent` of API requests (default `oomol-cloud-task-rust/<version>`).
+        pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+            self.config = self.config.user_agent(user_agent);
+            self
+        }
+
+        /// How long one request may take, from sending it to the end of its response body
+        /// (default 30 s). It bounds every request, whatever transport sends it.
+        pub fn timeout(mut self, per_request: ::std::time::Duration) -> Self {
+            self.config = self.config.timeout(per_request);
+            self
+        }
+
+        /// How long the default transport may take to connect (default 10 s).
+        pub fn connect_timeout(mut self, connect: ::std::time::Duration) -> Self {
+            self.config = self.config.connect_timeout(connect);
+            self
+        }
+
+        /// The largest response body read (default 32 MiB); a larger one ends the call
+        /// with `Error::Limit` while it is being read.
+        pub fn max_response_body(mut self, bytes: u64) -> Self {
+            self.config = self.config.max_response_body(bytes);
+            self
+        }
+
+        /// The most bytes of parts an upload holds at once (default 64 MiB).
+        pub fn max_upload_buffer(mut self, bytes: u64) -> Self {
+            self.config = self.config.max_upload_buffer(bytes);
+            self
+        }
+
+        /// The most pages one `list_all` reads (default 10,000).
+        pub fn max_pages(mut self, pages: u64) -> Self {
+            self.config = self.config.max_pages(pages);
+            self
+        }
+
+        /// The most same-origin redirects one call follows (default 5). Redirects to
+        /// another origin are never followed.
+        pub fn max_redirects(mut self, redirects: u32) -> Self {
+            self.config = self.config.max_redirects(redirects);
+            self
+        }
+
+        /// Applies `OOMOL_API_KEY`, `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` from the
+        /// process environment, where set and not blank.
+        pub fn from_env(mut self) -> Self {
+            self.config = self.config.with_env(|name| ::std::env::var(name).ok());
+            self
+        }
+
+        /// Replaces the whole configuration (URLs, key, headers, timeouts, limits) with
+        /// `config`.
+        pub fn config(mut self, config: $crate::ConfigBuilder) -> Self {
+            self.config = config;
+            self
+        }
+    };
 }
 
 fn validate_url(field: &'static str, url: &str) -> Result<String> {

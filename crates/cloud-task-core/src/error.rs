@@ -14,6 +14,9 @@
 //! | [`Error::Upload`] | a step of the three-step file upload | parts, up to `retries` times |
 //! | [`Error::Io`] | reading a local file to upload | no |
 //! | [`Error::Cancelled`] | the caller's [`CancelToken`](crate::CancelToken) fired | no |
+//! | [`Error::Limit`] | a bound of the [`Config`](crate::Config) was reached (body size, pages, ...) | no |
+//! | [`Error::Redirect`] | the server redirected to another origin (refused) | no |
+//! | [`Error::Protocol`] | the server broke the protocol (a page token seen twice, ...) | no |
 //!
 //! Each variant's `Display` is a single line; underlying causes are available through
 //! [`std::error::Error::source`]. No variant ever contains the API key.
@@ -60,11 +63,67 @@ pub enum Error {
     #[error(transparent)]
     Io(IoError),
     /// The operation was cancelled through a [`CancelToken`](crate::CancelToken).
-    #[error("the operation was cancelled")]
-    Cancelled,
+    #[error(transparent)]
+    Cancelled(CancelledError),
+    /// A bound of the configuration was reached: the call was stopped rather than let a
+    /// server make the client buffer, loop or wait without end.
+    #[error(transparent)]
+    Limit(Box<LimitError>),
+    /// The server answered with a redirect the client refuses to follow (to another
+    /// origin, where credentials must not travel).
+    #[error(transparent)]
+    Redirect(Box<RedirectError>),
+    /// The server's answers broke the protocol in a way that retrying cannot mend.
+    #[error(transparent)]
+    Protocol(Box<ProtocolError>),
 }
 
 impl Error {
+    /// An [`Error::Cancelled`] of a call about no task in particular.
+    pub fn cancelled() -> Self {
+        Error::Cancelled(CancelledError { task_id: None })
+    }
+
+    /// An [`Error::Cancelled`] of a wait for task `task_id` (which keeps running).
+    pub fn cancelled_task(task_id: impl Into<String>) -> Self {
+        Error::Cancelled(CancelledError {
+            task_id: Some(task_id.into()),
+        })
+    }
+
+    /// True for [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled(_))
+    }
+
+    /// The task this error is about, when there is one: the task that failed, the task
+    /// whose wait timed out or was cancelled (it may still be running).
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            Error::TaskFailed(e) => Some(&e.task_id),
+            Error::Timeout(e) => Some(&e.task_id),
+            Error::Cancelled(e) => e.task_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::Limit`]: `limit` (of at most `max`) was exceeded by `operation`.
+    pub fn limit(operation: &'static str, limit: Limit, max: u64) -> Self {
+        Error::Limit(Box::new(LimitError {
+            operation,
+            limit,
+            max,
+        }))
+    }
+
+    /// An [`Error::Protocol`] of `operation`, saying what the server did.
+    pub fn protocol(operation: &'static str, message: impl Into<String>) -> Self {
+        Error::Protocol(Box::new(ProtocolError {
+            operation,
+            message: message.into(),
+        }))
+    }
+
     /// An [`Error::InvalidInput`] about `field`.
     pub fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidInput(InvalidInputError {
@@ -99,6 +158,7 @@ impl Error {
             Error::Api(e) => Some(e.status),
             Error::Decode(e) => Some(e.status),
             Error::Upload(e) => e.status,
+            Error::Redirect(e) => Some(e.status),
             Error::TaskFailed(e) => e.status_code.and_then(|c| StatusCode::from_u16(c).ok()),
             _ => None,
         }
@@ -116,15 +176,11 @@ impl Error {
     }
 
     /// True for errors that a caller may reasonably retry later: transport failures,
-    /// 408, 429 and 5xx API errors, timeouts of the wait.
+    /// 408, 425, 429 and 5xx API errors ([`is_retryable_status`]), timeouts of the wait.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport(_) | Error::Timeout(_) => true,
-            Error::Api(e) => {
-                e.status == StatusCode::TOO_MANY_REQUESTS
-                    || e.status == StatusCode::REQUEST_TIMEOUT
-                    || e.status.is_server_error()
-            }
+            Error::Api(e) => is_retryable_status(e.status),
             _ => false,
         }
     }
@@ -154,6 +210,22 @@ impl Error {
         }
         text
     }
+}
+
+/// True for the statuses that retrying the same request may mend: 408 (request timeout),
+/// 425 (too early), 429 (too many requests) and every 5xx. Every other non-2xx status
+/// (400, 401, 403, 404, 405, 410, 422, ...) says the request itself is wrong: waits end at
+/// once on it.
+///
+/// ```
+/// # use cloud_task_core::{is_retryable_status, http::StatusCode};
+/// assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+/// assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+/// assert!(!is_retryable_status(StatusCode::UNPROCESSABLE_ENTITY));
+/// assert!(!is_retryable_status(StatusCode::GONE));
+/// ```
+pub fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 425 | 429) || status.is_server_error()
 }
 
 /// Input refused before anything was sent.
@@ -248,6 +320,9 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// How much of a raw body an error keeps: the first 64 KiB.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
 /// A response whose body could not be decoded as the expected JSON.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -256,16 +331,23 @@ pub struct DecodeError {
     pub what: &'static str,
     /// The HTTP status of the response.
     pub status: StatusCode,
-    /// The raw body, exactly as received.
+    /// The raw body as received, cut to its first [`MAX_ERROR_BODY`] bytes.
     pub body: Vec<u8>,
+    /// The length of the whole body (larger than `body.len()` when it was cut).
+    pub body_len: usize,
     /// The JSON error.
     pub source: serde_json::Error,
 }
 
 impl DecodeError {
-    /// The raw body as text (lossy UTF-8).
+    /// The raw body (its kept prefix) as text (lossy UTF-8).
     pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.body)
+    }
+
+    /// True when `body` holds only a prefix of the body.
+    pub fn is_body_cut(&self) -> bool {
+        self.body_len > self.body.len()
     }
 }
 
@@ -276,7 +358,7 @@ impl fmt::Display for DecodeError {
             "could not decode the {} response (HTTP {}, {} bytes)",
             self.what,
             self.status.as_u16(),
-            self.body.len()
+            self.body_len
         )
     }
 }
@@ -524,6 +606,157 @@ impl From<UploadError> for Error {
         Error::Upload(Box::new(e))
     }
 }
+
+/// The wait or call was cancelled through a [`CancelToken`](crate::CancelToken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CancelledError {
+    /// The task that was being waited for, when there is one. Cancelling a wait never
+    /// cancels the task: it keeps running, and this ID finds it again.
+    pub task_id: Option<String>,
+}
+
+impl fmt::Display for CancelledError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.task_id {
+            None => f.write_str("the operation was cancelled"),
+            Some(id) => write!(
+                f,
+                "the wait for task {} was cancelled (the task keeps running)",
+                truncate(&one_line(id), 200)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CancelledError {}
+
+/// A bound of the configuration, as named in [`LimitError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The largest response body read ([`ConfigBuilder::max_response_body`](crate::ConfigBuilder::max_response_body)).
+    ResponseBody,
+    /// The most bytes of parts an upload holds at once
+    /// ([`ConfigBuilder::max_upload_buffer`](crate::ConfigBuilder::max_upload_buffer)).
+    UploadBuffer,
+    /// The most pages one walk over the task list reads
+    /// ([`ConfigBuilder::max_pages`](crate::ConfigBuilder::max_pages)).
+    Pages,
+    /// The most same-origin redirects one call follows
+    /// ([`ConfigBuilder::max_redirects`](crate::ConfigBuilder::max_redirects)).
+    Redirects,
+}
+
+impl Limit {
+    /// The name of the setting, e.g. `max_response_body`.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Limit::ResponseBody => "max_response_body",
+            Limit::UploadBuffer => "max_upload_buffer",
+            Limit::Pages => "max_pages",
+            Limit::Redirects => "max_redirects",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.setting())
+    }
+}
+
+/// A call was stopped at a bound of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitError {
+    /// The operation that was stopped, e.g. `get_dashboard`.
+    pub operation: &'static str,
+    /// Which bound.
+    pub limit: Limit,
+    /// Its value (bytes, pages or redirects).
+    pub max: u64,
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.limit {
+            Limit::ResponseBody => format!("the response body exceeds {} bytes", self.max),
+            Limit::UploadBuffer => format!(
+                "the upload server asks for parts larger than the {} bytes an upload may hold",
+                self.max
+            ),
+            Limit::Pages => format!("more than {} pages", self.max),
+            Limit::Redirects => format!("more than {} redirects", self.max),
+        };
+        write!(
+            f,
+            "{}: {what} (limit {}; raise it on the client's builder)",
+            self.operation, self.limit
+        )
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// A redirect the client refused to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedirectError {
+    /// The operation whose request was redirected.
+    pub operation: &'static str,
+    /// The redirect's status (301, 302, 303, 307 or 308).
+    pub status: StatusCode,
+    /// Where it pointed: `scheme://host:port` only (a path or query may hold secrets), or
+    /// `None` when the `Location` header was missing or not a URL.
+    pub target_origin: Option<String>,
+}
+
+impl fmt::Display for RedirectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.target_origin {
+            Some(origin) => write!(
+                f,
+                "{}: refused to follow a redirect (HTTP {}) to another origin, {}: credentials \
+                 and headers only go to the configured origin",
+                self.operation,
+                self.status.as_u16(),
+                truncate(&one_line(origin), 300)
+            ),
+            None => write!(
+                f,
+                "{}: the server answered a redirect (HTTP {}) without a usable Location",
+                self.operation,
+                self.status.as_u16()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RedirectError {}
+
+/// The server broke the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProtocolError {
+    /// The operation that noticed it.
+    pub operation: &'static str,
+    /// What the server did.
+    pub message: String,
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.operation,
+            truncate(&one_line(&self.message), 1000)
+        )
+    }
+}
+
+impl std::error::Error for ProtocolError {}
 
 /// Reading local data failed.
 #[derive(Debug, thiserror::Error)]

@@ -13,10 +13,39 @@
 //!
 //! In scope: the wire format of every endpoint ([`ops`], [`upload`]), typed models
 //! ([`models`]), validation with the official messages, the error type ([`Error`]),
-//! configuration and secrets ([`Config`], [`ApiKey`]), the poller ([`Poller`]), the
-//! paginator ([`Paginator`]), the upload plan ([`UploadPlan`]), and a runtime-agnostic
-//! [`CancelToken`]. Out of scope: connection pooling, TLS, proxies, timeouts of single
-//! requests, threads and tasks, reading files.
+//! configuration, limits and secrets ([`Config`], [`ApiKey`]), the machines that decide
+//! everything a server could otherwise move ([`Call`], [`Poller`], [`PollerSet`],
+//! [`Paginator`], [`Upload`]), and a runtime-agnostic [`CancelToken`]. Out of scope:
+//! connection pooling, TLS, proxies, threads and tasks, reading files, sleeping.
+//!
+//! # Every machine speaks one vocabulary
+//!
+//! Inputs are `handle_*(…, now)` and `cancel()`; the next thing to do is
+//! `poll_action(now)` (`#[must_use]`). An action that asks the driver to send a request
+//! hands out a [`Transmit`]: the request, the [`RequestId`] to feed its answer back with,
+//! the instant by which its answer must have arrived (the sooner of the per-request
+//! timeout and the wait's deadline) and the largest body to read. A machine asked for its
+//! next action after a request's deadline gives that request up itself, so deadlines hold
+//! whatever transport is plugged in; answers of requests given up, cancelled or unknown
+//! are ignored. Drivers only move bytes, sleep and report.
+//!
+//! # The bounds a server cannot move
+//!
+//! | bound | default | set with | when reached |
+//! |---|---|---|---|
+//! | time of one request, body included | 30 s | [`ConfigBuilder::timeout`] | a failed request ([`TransportErrorKind::Timeout`]); polls and parts retry it |
+//! | largest response body, enforced while reading | 32 MiB | [`ConfigBuilder::max_response_body`] | [`Error::Limit`] |
+//! | bytes of parts an upload holds | 64 MiB | [`ConfigBuilder::max_upload_buffer`] | fewer parts in flight; [`Error::Limit`] before any part when one part is larger |
+//! | pages of one walk | 10,000 | [`ConfigBuilder::max_pages`] | [`Error::Limit`] |
+//! | a page token seen before | | | [`Error::Protocol`] naming it |
+//! | same-origin redirects of one call | 5 | [`ConfigBuilder::max_redirects`] | [`Error::Limit`] |
+//! | a redirect to another origin | never followed | | [`Error::Redirect`] naming the origin |
+//! | a wait's timeout | none | [`AwaitOptions::timeout`] | [`Error::Timeout`], after a last poll within the deadline |
+//! | raw body kept in an error | 64 KiB | [`MAX_ERROR_BODY`] | the rest is dropped (its length is kept) |
+//!
+//! Statuses that retrying cannot mend (400, 401, 403, 404, 405, 410, 422, ...) end a wait
+//! at once; 408, 425, 429, 5xx and transport errors are retried
+//! ([`is_retryable_status`]).
 //!
 //! # Using the core with your own HTTP stack
 //!
@@ -56,9 +85,10 @@
 //! ];
 //! let result = loop {
 //!     match poller.poll_action(now) {
-//!         PollAction::Send(_request) => {
+//!         PollAction::Send(transmit) => {
+//!             // Send `transmit.request`; its answer is due by `transmit.deadline`.
 //!             let body = answers.pop().unwrap().as_bytes().to_vec();
-//!             poller.handle_response(http::Response::new(body), now);
+//!             poller.handle_response(transmit.id, http::Response::new(body), now);
 //!         }
 //!         PollAction::Progress { progress, status } => println!("{status} {progress}%"),
 //!         PollAction::Wait(d) => now += d, // a real driver sleeps here
@@ -78,6 +108,7 @@ pub use http;
 mod cancel;
 mod config;
 mod error;
+mod exchange;
 pub mod models;
 pub mod ops;
 mod paginate;
@@ -93,14 +124,19 @@ pub type HttpResponse = http::Response<Vec<u8>>;
 
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{
-    ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
-    ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK, ENV_UPLOAD_BASE_URL,
-    ENV_UPLOAD_BASE_URL_FALLBACK, normalize_base_url,
+    ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_PAGES,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER, DEFAULT_TIMEOUT,
+    DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK,
+    ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, is_secret_header_name, normalize_base_url,
 };
 pub use error::{
-    ApiError, BoxError, DecodeError, Error, InvalidInputError, IoError, Result, TaskErrorCode,
+    ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
+    LimitError, MAX_ERROR_BODY, ProtocolError, RedirectError, Result, TaskErrorCode,
     TaskFailedError, TimeoutError, TransportError, TransportErrorKind, UploadError,
-    UploadErrorCode,
+    UploadErrorCode, is_retryable_status,
+};
+pub use exchange::{
+    Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,
 };
 pub use models::{
     CreateTaskRequest, CreateTaskResponse, Dashboard, DashboardCount, DashboardLimits,
@@ -112,14 +148,16 @@ pub use ops::{
     CreateTask, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, ListTasks,
     ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
 };
-pub use paginate::Paginator;
+pub use paginate::{PageAction, Paginator};
 pub use poll::{
     AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL,
-    DEFAULT_MAX_INTERVAL, Jitter, PollAction, Poller, ProgressFn, backoff_delay,
+    DEFAULT_MAX_INTERVAL, FINAL_POLL_WINDOW, Jitter, MIN_INTERVAL, PollAction, Poller, ProgressFn,
+    backoff_delay,
 };
 pub use poll_set::{PollSetAction, PollerSet};
 pub use upload::{
-    GetUploadUrl, PartRetry, RetryDecision, UploadInit, UploadOptions, UploadPart, UploadPlan,
-    UploadProgress, UploadTarget, UploadedFile, file_extension, part_retry_delay,
+    GetUploadUrl, PartRetry, RetryDecision, Upload, UploadAction, UploadInit, UploadOptions,
+    UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, file_extension,
+    part_retry_delay,
 };
 pub use wire::{api_error, encode_path_segment, retry_after};

@@ -8,13 +8,14 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::HttpResponse;
 use crate::cancel::CancelToken;
 use crate::config::Config;
-use crate::error::{Error, TaskFailedError, TimeoutError};
+use crate::error::{Error, TaskFailedError, TimeoutError, is_retryable_status};
+use crate::exchange::{Flight, Landing, RequestId, Transmit};
 use crate::models::{TaskResult, TaskStatus, TaskSuccess};
 use crate::ops::task_result::ResultParse;
 use crate::ops::{GetTaskResult, Operation};
-use crate::{HttpRequest, HttpResponse};
 
 /// The default polling interval: 3000 ms.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(3000);
@@ -38,17 +39,18 @@ pub enum BackoffStrategy {
 /// Optional random spread of each wait, to keep many clients from polling in step.
 ///
 /// A wait `w` becomes `w × (1 − fraction × r)` with `r` in `[0, 1)` drawn from `seed` and
-/// the attempt number: deterministic for a given seed.
+/// the attempt number: deterministic for a given seed. The fraction is kept within 0..=1 by
+/// construction, so no wait is ever made negative or zero by it (a fraction of 1 may halve
+/// a wait down to nearly nothing; 0.5 at most halves it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jitter {
-    /// How much of each wait may be taken off, 0.0 to 1.0.
-    pub fraction: f64,
-    /// The seed of the spread.
-    pub seed: u64,
+    fraction: f64,
+    seed: u64,
 }
 
 impl Jitter {
-    /// A jitter of `fraction` (clamped to 0..=1) seeded with `seed`.
+    /// A jitter of `fraction` (clamped to 0..=1; not a number counts as 0) seeded with
+    /// `seed`.
     pub fn new(fraction: f64, seed: u64) -> Self {
         let fraction = if fraction.is_finite() {
             fraction.clamp(0.0, 1.0)
@@ -56,6 +58,16 @@ impl Jitter {
             0.0
         };
         Jitter { fraction, seed }
+    }
+
+    /// How much of each wait may be taken off, 0.0 to 1.0.
+    pub fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    /// The seed of the spread.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
@@ -114,10 +126,20 @@ fn duration_from_ms(ms: f64) -> Duration {
 /// Called with `(progress, status)` for each in-progress result.
 pub type ProgressFn = Arc<dyn Fn(f64, &TaskStatus) + Send + Sync>;
 
+/// The shortest interval, max interval or timeout [`AwaitOptions`] accept: 1 ms.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The most time the last poll before a wait's deadline is given to answer: 1 s (or a
+/// tenth of the timeout, when that is shorter).
+pub const FINAL_POLL_WINDOW: Duration = Duration::from_secs(1);
+
 /// Options of `await_result` and `create_and_wait`.
 ///
 /// Defaults: interval 3000 ms, exponential strategy, max interval 3000 ms (or the interval,
-/// when a larger interval is set and no max interval is), no timeout, no jitter.
+/// when a larger interval is set and no max interval is), no timeout, no jitter. An
+/// interval, max interval or timeout shorter than [`MIN_INTERVAL`] (zero included) is
+/// refused by [`validate`](Self::validate), which every wait runs before sending anything
+/// (before creating the task, for `create_and_wait`).
 ///
 /// ```
 /// # use cloud_task_core::{AwaitOptions, BackoffStrategy};
@@ -232,6 +254,37 @@ impl AwaitOptions {
         }
     }
 
+    /// Checks the options: the interval, max interval and timeout, when set, must be at
+    /// least [`MIN_INTERVAL`]. The error names the field.
+    ///
+    /// ```
+    /// # use cloud_task_core::AwaitOptions;
+    /// # use std::time::Duration;
+    /// assert!(AwaitOptions::new().validate().is_ok());
+    /// let error = AwaitOptions::new().interval(Duration::ZERO).validate().unwrap_err();
+    /// assert_eq!(error.to_string(), "interval must be at least 1 ms, got 0 ms");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        for (field, value) in [
+            ("interval", self.interval),
+            ("max_interval", self.max_interval),
+            ("timeout", self.timeout),
+        ] {
+            if let Some(value) = value
+                && value < MIN_INTERVAL
+            {
+                return Err(Error::invalid_input(
+                    field,
+                    format!(
+                        "{field} must be at least 1 ms, got {} ms",
+                        value.as_secs_f64() * 1000.0
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The wait after `attempt` polls.
     pub fn delay(&self, attempt: u32) -> Duration {
         backoff_delay(
@@ -264,9 +317,9 @@ impl fmt::Debug for AwaitOptions {
 // The request is handed straight to the transport: boxing it would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 pub enum PollAction<T = Value> {
-    /// Send this request, then feed its outcome to [`Poller::handle_response`] or
-    /// [`Poller::handle_transport_error`].
-    Send(HttpRequest),
+    /// Send this poll (its answer is due by its deadline), then feed the outcome to
+    /// [`Poller::handle_response`] or [`Poller::handle_transport_error`] with its `id`.
+    Send(Transmit),
     /// Report this progress (call the user's callback), then ask again.
     Progress {
         /// Progress, 0 to 100.
@@ -274,7 +327,8 @@ pub enum PollAction<T = Value> {
         /// The in-progress status.
         status: TaskStatus,
     },
-    /// Sleep this long (or until cancelled), then ask again. Never past the deadline.
+    /// Sleep this long (or until cancelled, or until the poll in flight answers), then ask
+    /// again. Never past the deadline.
     Wait(Duration),
     /// The wait is over.
     Done(Result<TaskSuccess<T>, Error>),
@@ -283,8 +337,8 @@ pub enum PollAction<T = Value> {
 enum State<T> {
     /// Ready to send the next poll (once `now >= not_before`).
     Waiting { not_before: Option<Instant> },
-    /// A poll is in flight.
-    InFlight,
+    /// A poll is in flight (`Poller::flight`); `Some` holds a redirect of it to send next.
+    InFlight(Option<Box<Transmit>>),
     /// Finished, with the outcome not yet handed out.
     Finished(Result<TaskSuccess<T>, Error>),
     /// Finished and handed out.
@@ -293,46 +347,61 @@ enum State<T> {
 
 /// The polling state machine of one task.
 ///
-/// Inputs are `handle_*` and take `now`; the output is [`poll_action`](Self::poll_action).
-/// Calling order ("mutate, then drain outputs"):
+/// Inputs are `handle_*` and [`cancel`](Self::cancel), each taking `now` where time
+/// matters; the output is [`poll_action`](Self::poll_action). Calling order ("mutate, then
+/// drain outputs"):
 ///
 /// ```text
 /// let mut poller = Poller::new(&config, task_id, &options, now)?;
 /// loop {
 ///     match poller.poll_action(now()) {
-///         PollAction::Send(request) => match send(request) {
-///             Ok(response) => poller.handle_response(response, now()),
-///             Err(error) => poller.handle_transport_error(error, now()),
+///         PollAction::Send(t) => match send(t.request, t.limits(now())) {  // by t.deadline
+///             Ok(response) => poller.handle_response(t.id, response, now()),
+///             Err(error) => poller.handle_transport_error(t.id, error, now()),
 ///         },
 ///         PollAction::Progress { progress, status } => options.report_progress(progress, &status),
-///         PollAction::Wait(duration) => sleep(duration),
+///         PollAction::Wait(duration) => sleep(duration),   // or until cancelled: poller.cancel()
 ///         PollAction::Done(outcome) => return outcome,
 ///     }
 /// }
 /// ```
 ///
-/// Rules (API.md, with two improvements over the official SDKs):
+/// Rules (API.md, with improvements over the official SDKs):
 /// - the first poll is sent at once; after each in-progress result or failed poll the
 ///   attempt count rises by one and the next wait is [`backoff_delay`];
 /// - `success` ends with the result, `failed` with [`Error::TaskFailed`] (classified);
-/// - a failed poll (transport error, non-2xx, bad body) is remembered and retried, except
-///   401, 403 and 404, which end at once with that API error, and 402 or a body code
-///   `OOMOL_INSUFFICIENT_CREDIT`, which end with a quota [`Error::TaskFailed`];
+/// - a failed poll is remembered and retried when retrying can mend it: transport errors,
+///   bodies that do not decode, and the statuses of
+///   [`is_retryable_status`](crate::is_retryable_status) (408, 425, 429, 5xx). Any other
+///   status (400, 401, 403, 404, 405, 410, 422, ...) ends the wait at once with that API
+///   error; 402 or a body code `OOMOL_INSUFFICIENT_CREDIT` ends it with a quota
+///   [`Error::TaskFailed`]; a body over the limit or a refused redirect ends it too;
 /// - a 429 or 503 with `Retry-After` waits at least that long;
-/// - with a timeout, no poll starts at or after the deadline and no wait passes it; the
-///   timeout error quotes the last failed poll's reason. A result received after the
-///   deadline is still returned, never thrown away.
+/// - every poll carries a deadline: the sooner of the per-request timeout
+///   ([`Config::timeout`]) and the wait's deadline. Asked for its next action after that
+///   deadline, the poller gives the poll up itself (a failed poll), whatever the transport;
+/// - with a timeout, no wait passes the deadline: when the next poll would come within
+///   [`FINAL_POLL_WINDOW`] of it (or a tenth of the timeout, when shorter), that poll is
+///   sent then instead, as the last one, with until the deadline to answer; after it the
+///   wait ends with [`Error::Timeout`] quoting the last failed poll's reason. A result
+///   received is always returned, never thrown away;
+/// - [`cancel`](Self::cancel), or the options' cancel token, ends the wait with
+///   [`Error::Cancelled`] carrying the task ID (unless a result was already obtained).
 pub struct Poller<T = Value> {
     config: Config,
     operation: GetTaskResult<T>,
     options: AwaitOptions,
     deadline: Option<Instant>,
+    final_window: Duration,
+    final_next: bool,
+    final_sent: bool,
     attempt: u32,
     polls: u64,
     last_error: Option<Error>,
     pending_progress: Option<(f64, TaskStatus)>,
     last_reported: Option<(f64, TaskStatus)>,
     deduplicate: bool,
+    flight: Option<Flight>,
     state: State<T>,
 }
 
@@ -343,12 +412,14 @@ impl<T> fmt::Debug for Poller<T> {
             .field("attempt", &self.attempt)
             .field("polls", &self.polls)
             .field("deadline", &self.deadline)
+            .field("in_flight", &self.flight.as_ref().map(|f| f.id))
             .finish()
     }
 }
 
 impl<T: DeserializeOwned> Poller<T> {
-    /// A poller for `task_id`, started at `now`. Refuses an empty task ID.
+    /// A poller for `task_id`, started at `now`. Refuses an empty task ID and invalid
+    /// options ([`AwaitOptions::validate`]).
     pub fn new(
         config: &Config,
         task_id: impl Into<String>,
@@ -357,17 +428,28 @@ impl<T: DeserializeOwned> Poller<T> {
     ) -> Result<Self, Error> {
         let task_id = task_id.into();
         crate::wire::require_non_empty("task_id", &task_id)?;
+        options.validate()?;
+        let final_window = options
+            .timeout
+            .map_or(FINAL_POLL_WINDOW, |t| FINAL_POLL_WINDOW.min(t / 10));
         Ok(Poller {
             config: config.clone(),
             operation: GetTaskResult::new(task_id),
             options: options.clone(),
-            deadline: options.timeout.and_then(|t| now.checked_add(t)),
+            deadline: options.timeout.map(|t| {
+                now.checked_add(t)
+                    .unwrap_or_else(|| crate::exchange::far_future(now))
+            }),
+            final_window,
+            final_next: false,
+            final_sent: false,
             attempt: 0,
             polls: 0,
             last_error: None,
             pending_progress: None,
             last_reported: None,
             deduplicate: false,
+            flight: None,
             state: State::Waiting { not_before: None },
         })
     }
@@ -409,23 +491,44 @@ impl<T: DeserializeOwned> Poller<T> {
         matches!(self.state, State::Spent)
     }
 
+    /// The ID and deadline of the poll in flight, if one is.
+    pub fn in_flight(&self) -> Option<(RequestId, Instant)> {
+        match self.state {
+            State::InFlight(None) => self.flight.as_ref().map(|f| (f.id, f.deadline)),
+            _ => None,
+        }
+    }
+
     /// What to do next, at `now`.
     pub fn poll_action(&mut self, now: Instant) -> PollAction<T> {
         if let Some((progress, status)) = self.pending_progress.take() {
             return PollAction::Progress { progress, status };
         }
+        if self
+            .options
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+        {
+            self.cancel();
+        }
+        self.expire_overdue(now);
         match std::mem::replace(&mut self.state, State::Spent) {
             State::Finished(outcome) => PollAction::Done(outcome),
             State::Spent => PollAction::Done(Err(Error::invalid_input(
                 "poller",
                 "poll_action was called again after the poller finished",
             ))),
-            State::InFlight => {
-                self.state = State::InFlight;
-                PollAction::Done(Err(Error::invalid_input(
-                    "poller",
-                    "poll_action was called while a poll was in flight: feed its outcome first",
-                )))
+            State::InFlight(Some(redirect)) => {
+                self.state = State::InFlight(None);
+                PollAction::Send(*redirect)
+            }
+            State::InFlight(None) => {
+                let wait = self.flight.as_ref().map_or(Duration::ZERO, |f| {
+                    f.deadline.saturating_duration_since(now)
+                });
+                self.state = State::InFlight(None);
+                PollAction::Wait(wait)
             }
             State::Waiting { not_before } => {
                 if let Some(until) = not_before
@@ -439,9 +542,19 @@ impl<T: DeserializeOwned> Poller<T> {
                 }
                 match self.operation.request(&self.config) {
                     Ok(request) => {
+                        let (flight, transmit) = Flight::launch(
+                            &self.config,
+                            GetTaskResult::<T>::NAME,
+                            request,
+                            now,
+                            self.deadline,
+                            true,
+                        );
                         self.polls += 1;
-                        self.state = State::InFlight;
-                        PollAction::Send(request)
+                        self.final_sent |= self.final_next;
+                        self.flight = Some(flight);
+                        self.state = State::InFlight(None);
+                        PollAction::Send(transmit)
                     }
                     Err(e) => PollAction::Done(Err(e)),
                 }
@@ -449,8 +562,45 @@ impl<T: DeserializeOwned> Poller<T> {
         }
     }
 
-    /// Feeds the response to the last poll.
-    pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
+    /// Gives up on the poll in flight when its deadline has passed at `now` (a failed
+    /// poll, retried as the rules say). Answers whether it did.
+    pub(crate) fn expire_overdue(&mut self, now: Instant) -> bool {
+        let overdue = matches!(self.state, State::InFlight(None))
+            && self.flight.as_ref().is_some_and(|f| f.is_overdue(now));
+        if overdue && let Some(flight) = self.flight.take() {
+            self.last_error = Some(flight.elapsed());
+            self.schedule_next(None, now);
+        }
+        overdue
+    }
+
+    /// True when poll `id` is the one awaited.
+    fn awaits(&self, id: RequestId) -> bool {
+        matches!(self.state, State::InFlight(None))
+            && self.flight.as_ref().is_some_and(|f| f.id == id)
+    }
+
+    /// Feeds the response to poll `id` (an answer to any other request is ignored).
+    pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        if !self.awaits(id) {
+            return;
+        }
+        let Some(flight) = self.flight.as_mut() else {
+            return;
+        };
+        let response = match flight.land(&self.config, response) {
+            Landing::Response(response) => response,
+            Landing::Follow(transmit) => {
+                self.state = State::InFlight(Some(Box::new(transmit)));
+                return;
+            }
+            Landing::Failed(error) => {
+                self.flight = None;
+                self.finish(Err(error));
+                return;
+            }
+        };
+        self.flight = None;
         match self.operation.parse_detailed(response) {
             Ok(ResultParse::Parsed(TaskResult::Success(success))) => self.finish(Ok(success)),
             Ok(ResultParse::Parsed(TaskResult::Failed { error })) => {
@@ -471,10 +621,7 @@ impl<T: DeserializeOwned> Poller<T> {
                 if api.is_quota() {
                     let failed = TaskFailedError::from_quota_api_error(self.task_id(), &api);
                     self.finish(Err(Error::TaskFailed(Box::new(failed))));
-                } else if matches!(
-                    api.status,
-                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
-                ) {
+                } else if !is_retryable_status(api.status) {
                     self.finish(Err(Error::Api(api)));
                 } else {
                     let floor = match api.status {
@@ -487,26 +634,56 @@ impl<T: DeserializeOwned> Poller<T> {
                     self.schedule_next(floor, now);
                 }
             }
-            Err(e) => {
-                self.last_error = Some(e);
-                self.schedule_next(None, now);
-            }
+            Err(e) => self.failed_poll(e, now),
         }
     }
 
-    /// Feeds a transport failure of the last poll. It is remembered and retried.
-    pub fn handle_transport_error(&mut self, error: Error, now: Instant) {
-        if matches!(error, Error::Cancelled) {
-            self.finish(Err(error));
+    /// Feeds a transport failure of poll `id` (a failure of any other request is ignored).
+    /// It is remembered and retried, unless it is final (a cancellation, a body over the
+    /// limit).
+    pub fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        if !self.awaits(id) {
             return;
         }
-        self.last_error = Some(error);
-        self.schedule_next(None, now);
+        let Some(flight) = self.flight.take() else {
+            return;
+        };
+        let error = flight.name_error(error);
+        if error.is_cancelled() {
+            self.cancel();
+        } else {
+            self.failed_poll(error, now);
+        }
+    }
+
+    /// Ends the wait with [`Error::Cancelled`] carrying the task ID, unless it has
+    /// already ended (a result obtained is kept). A poll in flight is abandoned: its answer
+    /// is ignored.
+    pub fn cancel(&mut self) {
+        if matches!(self.state, State::Waiting { .. } | State::InFlight(_)) {
+            self.flight = None;
+            let error = Error::cancelled_task(self.task_id());
+            self.finish(Err(error));
+        }
     }
 
     /// The last failed poll's error, if any.
     pub fn last_error(&self) -> Option<&Error> {
         self.last_error.as_ref()
+    }
+
+    /// A poll failed with `error`: retried, or the end of the wait when retrying cannot
+    /// mend it.
+    fn failed_poll(&mut self, error: Error, now: Instant) {
+        match error {
+            Error::Limit(_) | Error::Redirect(_) | Error::Protocol(_) | Error::InvalidInput(_) => {
+                self.finish(Err(error));
+            }
+            error => {
+                self.last_error = Some(error);
+                self.schedule_next(None, now);
+            }
+        }
     }
 
     fn finish(&mut self, outcome: Result<TaskSuccess<T>, Error>) {
@@ -521,10 +698,19 @@ impl<T: DeserializeOwned> Poller<T> {
         }
         let mut until = now
             .checked_add(wait)
-            .or_else(|| now.checked_add(Duration::from_secs(3600)))
-            .unwrap_or(now);
+            .unwrap_or_else(|| crate::exchange::far_future(now));
         if let Some(deadline) = self.deadline {
-            until = until.min(deadline);
+            // The last poll goes out with time left to answer before the deadline.
+            let last = deadline.checked_sub(self.final_window).unwrap_or(now);
+            if until >= last {
+                if self.final_sent {
+                    let error = self.timeout_error();
+                    self.finish(Err(error));
+                    return;
+                }
+                until = last.max(now);
+                self.final_next = true;
+            }
         }
         self.state = State::Waiting {
             not_before: Some(until),

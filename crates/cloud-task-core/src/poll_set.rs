@@ -1,18 +1,19 @@
 //! Waiting on many tasks at once, as a value: the scheduler behind `await_many`.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::HttpResponse;
 use crate::config::Config;
 use crate::error::Error;
+use crate::exchange::{RequestId, Transmit};
 use crate::models::{TaskStatus, TaskSuccess};
 use crate::poll::{AwaitOptions, PollAction, Poller};
-use crate::{HttpRequest, HttpResponse};
 
 /// What the driver must do next for a [`PollerSet`]; the answer of
 /// [`PollerSet::poll_action`].
@@ -23,12 +24,12 @@ use crate::{HttpRequest, HttpResponse};
 pub enum PollSetAction {
     /// Send this poll of task `index`, then feed its outcome to
     /// [`PollerSet::handle_response`] or [`PollerSet::handle_transport_error`] with the
-    /// same `index`. Ask again at once: more polls may be due.
+    /// transmit's `id`. Ask again at once: more polls may be due.
     Send {
         /// The task's position in the input.
         index: usize,
-        /// The poll request.
-        request: HttpRequest,
+        /// The poll, with its deadline.
+        transmit: Transmit,
     },
     /// Task `index` is in progress: report it, then ask again.
     Progress {
@@ -39,12 +40,10 @@ pub enum PollSetAction {
         /// The in-progress status.
         status: TaskStatus,
     },
-    /// Nothing is due before this long: sleep until then or until a poll in flight
-    /// answers, whichever comes first, then ask again.
+    /// Nothing is due before this long (the next poll, or the deadline of a poll in
+    /// flight): sleep until then or until a poll in flight answers, whichever comes first,
+    /// then ask again.
     Wait(Duration),
-    /// Nothing can be sent before a poll in flight answers (the in-flight limit is
-    /// reached, or every unfinished task has a poll in flight): wait for an answer.
-    AwaitResponse,
     /// Every task has finished; take the outcomes with [`PollerSet::into_outcomes`].
     Finished,
 }
@@ -58,18 +57,25 @@ enum Slot<T> {
 /// most `max_in_flight` polls are in flight at once. This is `await_many` without I/O.
 ///
 /// Calling order: loop on [`poll_action`](Self::poll_action); send what it says to send
-/// (keeping the index), report progress, wait what it says to wait (waking early when a
-/// poll answers), and feed each answer back with its index. Stop at
+/// (keeping the transmit's `id`), report progress, wait what it says to wait (waking early
+/// when a poll answers), and feed each answer back with its `id`. Stop at
 /// [`PollSetAction::Finished`] and take [`into_outcomes`](Self::into_outcomes): one result
 /// per task ID, in input order. Each task keeps its own schedule, retries and deadline (its
-/// timeout counts from [`new`](Self::new)). [`cancel`](Self::cancel) ends every
-/// unfinished task with [`Error::Cancelled`], keeping the results already obtained.
+/// timeout counts from [`new`](Self::new)). A poll whose answer has not arrived by its
+/// deadline is given up by the set itself (a failed poll of its task, retried as the
+/// poller says), so a transport that never answers cannot hold a slot for ever; its late
+/// answer is ignored. [`cancel`](Self::cancel) ends every unfinished task with
+/// [`Error::Cancelled`] (carrying its task ID), keeping the results already obtained.
 ///
 /// Memory is a few hundred bytes per task: tens of thousands of tasks are fine.
 pub struct PollerSet<T = Value> {
     slots: Vec<Slot<T>>,
+    /// When each task not in flight next wants to be asked.
     due: BinaryHeap<Reverse<(Instant, usize)>>,
-    in_flight: usize,
+    /// The deadlines of the polls in flight (entries of answered polls are skipped).
+    deadlines: BinaryHeap<Reverse<(Instant, RequestId)>>,
+    /// The task of each poll in flight.
+    flights: HashMap<RequestId, usize>,
     max_in_flight: usize,
     unfinished: usize,
 }
@@ -79,7 +85,7 @@ impl<T> fmt::Debug for PollerSet<T> {
         f.debug_struct("PollerSet")
             .field("tasks", &self.slots.len())
             .field("unfinished", &self.unfinished)
-            .field("in_flight", &self.in_flight)
+            .field("in_flight", &self.flights.len())
             .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
@@ -88,7 +94,8 @@ impl<T> fmt::Debug for PollerSet<T> {
 impl<T: DeserializeOwned> PollerSet<T> {
     /// A set polling `task_ids` with `options`, at most `max_in_flight` (at least 1) polls
     /// at once, started at `now`. An invalid task ID (empty) is finished at once with its
-    /// [`Error::InvalidInput`]; the others are unaffected.
+    /// [`Error::InvalidInput`]; the others are unaffected. Invalid options
+    /// ([`AwaitOptions::validate`]) finish every task with that error.
     pub fn new<I, S>(
         config: &Config,
         task_ids: I,
@@ -116,7 +123,8 @@ impl<T: DeserializeOwned> PollerSet<T> {
         PollerSet {
             slots,
             due,
-            in_flight: 0,
+            deadlines: BinaryHeap::new(),
+            flights: HashMap::new(),
             max_in_flight: max_in_flight.max(1),
             unfinished,
         }
@@ -142,7 +150,7 @@ impl<T: DeserializeOwned> PollerSet<T> {
 
     /// How many polls are in flight.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.flights.len()
     }
 
     /// How many tasks have not finished yet.
@@ -152,7 +160,8 @@ impl<T: DeserializeOwned> PollerSet<T> {
 
     /// What to do next, at `now`.
     pub fn poll_action(&mut self, now: Instant) -> PollSetAction {
-        while self.in_flight < self.max_in_flight {
+        self.expire(now);
+        while self.flights.len() < self.max_in_flight {
             let index = match self.due.peek() {
                 Some(Reverse((at, index))) if *at <= now => *index,
                 _ => break,
@@ -162,9 +171,11 @@ impl<T: DeserializeOwned> PollerSet<T> {
                 continue;
             };
             match poller.poll_action(now) {
-                PollAction::Send(request) => {
-                    self.in_flight += 1;
-                    return PollSetAction::Send { index, request };
+                PollAction::Send(transmit) => {
+                    self.flights.insert(transmit.id, index);
+                    self.deadlines
+                        .push(Reverse((transmit.deadline, transmit.id)));
+                    return PollSetAction::Send { index, transmit };
                 }
                 PollAction::Progress { progress, status } => {
                     // Come back to this poller at once: it has more to say.
@@ -178,8 +189,7 @@ impl<T: DeserializeOwned> PollerSet<T> {
                 PollAction::Wait(duration) => {
                     let at = now
                         .checked_add(duration)
-                        .or_else(|| now.checked_add(Duration::from_secs(3600)))
-                        .unwrap_or(now);
+                        .unwrap_or_else(|| crate::exchange::far_future(now));
                     self.due.push(Reverse((at, index)));
                 }
                 PollAction::Done(outcome) => {
@@ -191,64 +201,88 @@ impl<T: DeserializeOwned> PollerSet<T> {
         if self.unfinished == 0 {
             return PollSetAction::Finished;
         }
-        match self.due.peek() {
-            Some(Reverse((at, _))) if self.in_flight < self.max_in_flight => {
-                PollSetAction::Wait(at.saturating_duration_since(now))
+        let next_poll = self
+            .due
+            .peek()
+            .filter(|_| self.flights.len() < self.max_in_flight)
+            .map(|Reverse((at, _))| *at);
+        let next_deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        let wake = match (next_poll, next_deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            // Unreachable while a task is unfinished: it is either due or in flight.
+            (None, None) => now,
+        };
+        PollSetAction::Wait(wake.saturating_duration_since(now))
+    }
+
+    /// Gives up the polls in flight whose deadline has passed at `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
+            if at > now {
+                break;
             }
-            _ => PollSetAction::AwaitResponse,
+            self.deadlines.pop();
+            // An entry of a poll that was answered is stale: skip it.
+            let Some(index) = self.flights.remove(&id) else {
+                continue;
+            };
+            if let Some(Slot::Polling(poller)) = self.slots.get_mut(index) {
+                poller.expire_overdue(now);
+                self.due.push(Reverse((now, index)));
+            }
         }
     }
 
-    /// Feeds the answer to task `index`'s poll.
-    pub fn handle_response(&mut self, index: usize, response: HttpResponse, now: Instant) {
-        if let Some(poller) = self.answered(index, now) {
-            poller.handle_response(response, now);
+    /// Feeds the answer to poll `id` (answers of polls given up or unknown are ignored).
+    pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        if let Some(poller) = self.answered(id, now) {
+            poller.handle_response(id, response, now);
         }
     }
 
-    /// Feeds a transport failure of task `index`'s poll (it is retried as the poller says).
-    pub fn handle_transport_error(&mut self, index: usize, error: Error, now: Instant) {
-        if let Some(poller) = self.answered(index, now) {
-            poller.handle_transport_error(error, now);
+    /// Feeds a transport failure of poll `id` (it is retried as the poller says).
+    pub fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        if let Some(poller) = self.answered(id, now) {
+            poller.handle_transport_error(id, error, now);
         }
     }
 
-    /// Bookkeeping of an answer: one poll fewer in flight, and the poller is due at once.
-    fn answered(&mut self, index: usize, now: Instant) -> Option<&mut Poller<T>> {
+    /// Bookkeeping of an answer: the poll is no longer in flight, and its poller is due
+    /// at once (a redirect it follows is sent from there, as a poll of its own).
+    fn answered(&mut self, id: RequestId, now: Instant) -> Option<&mut Poller<T>> {
+        let index = self.flights.remove(&id)?;
         match self.slots.get_mut(index) {
             Some(Slot::Polling(poller)) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
                 self.due.push(Reverse((now, index)));
                 Some(poller)
             }
-            // An answer that arrives after a cancellation.
-            Some(Slot::Done(_)) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                None
-            }
-            None => None,
+            _ => None,
         }
     }
 
-    /// Ends every unfinished task with [`Error::Cancelled`]; finished ones keep their result.
+    /// Ends every unfinished task with [`Error::Cancelled`] carrying its task ID; finished
+    /// ones keep their result. Answers that arrive later are ignored.
     pub fn cancel(&mut self) {
         for slot in &mut self.slots {
-            if matches!(slot, Slot::Polling(_)) {
-                *slot = Slot::Done(Err(Error::Cancelled));
+            if let Slot::Polling(poller) = slot {
+                *slot = Slot::Done(Err(Error::cancelled_task(poller.task_id())));
             }
         }
         self.due.clear();
+        self.deadlines.clear();
+        self.flights.clear();
         self.unfinished = 0;
     }
 
     /// One outcome per task ID, in input order. A task that has not finished (the set was
-    /// abandoned early) reports [`Error::Cancelled`].
+    /// abandoned early) reports [`Error::Cancelled`] with its task ID.
     pub fn into_outcomes(self) -> Vec<Result<TaskSuccess<T>, Error>> {
         self.slots
             .into_iter()
             .map(|slot| match slot {
                 Slot::Done(outcome) => outcome,
-                Slot::Polling(_) => Err(Error::Cancelled),
+                Slot::Polling(poller) => Err(Error::cancelled_task(poller.task_id())),
             })
             .collect()
     }

@@ -116,24 +116,34 @@ pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
+/// The longest `message` or `code` an [`ApiError`] keeps, in bytes.
+const MAX_ERROR_TEXT: usize = 8 * 1024;
+
 /// Turns a non-2xx response into an [`ApiError`]: message from the body's `message`,
 /// else `Request failed: {status}`.
+///
+/// What it keeps is bounded whatever the body: the message and code are cut to 8 KiB, and
+/// the parsed body is kept only when the raw body is at most
+/// [`MAX_ERROR_BODY`](crate::MAX_ERROR_BODY) bytes.
 pub fn api_error(response: HttpResponse) -> ApiError {
     let retry_after = retry_after(&response);
     let status = response.status();
-    let body: Option<serde_json::Value> = serde_json::from_slice(response.body()).ok();
-    let message = body
-        .as_ref()
-        .and_then(|b| b.get("message"))
-        .and_then(|m| m.as_str())
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("Request failed: {}", status.as_u16()));
-    let code = body
-        .as_ref()
-        .and_then(|b| b.get("code"))
-        .and_then(|m| m.as_str())
-        .map(str::to_owned);
+    let raw = response.body();
+    let body: Option<serde_json::Value> = if raw.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(raw).ok()
+    };
+    let text = |key: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(key))
+            .and_then(|m| m.as_str())
+            .filter(|m| !m.is_empty())
+            .map(|m| cut(m, MAX_ERROR_TEXT).to_owned())
+    };
+    let message = text("message").unwrap_or_else(|| format!("Request failed: {}", status.as_u16()));
+    let code = text("code");
+    let body = body.filter(|_| raw.len() <= crate::error::MAX_ERROR_BODY);
     ApiError {
         status,
         message,
@@ -141,6 +151,18 @@ pub fn api_error(response: HttpResponse) -> ApiError {
         code,
         retry_after,
     }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Parses a 2xx JSON response as `T`; a non-2xx response becomes [`Error::Api`], a body
@@ -167,17 +189,24 @@ pub(crate) fn decode<T: DeserializeOwned>(
     }
 }
 
-/// An [`Error::Decode`] keeping the raw body.
+/// An [`Error::Decode`] keeping the first [`MAX_ERROR_BODY`](crate::MAX_ERROR_BODY) bytes
+/// of the raw body.
 pub(crate) fn decode_error(
     what: &'static str,
     status: StatusCode,
-    body: Vec<u8>,
+    mut body: Vec<u8>,
     source: serde_json::Error,
 ) -> Error {
+    let body_len = body.len();
+    if body_len > crate::error::MAX_ERROR_BODY {
+        body.truncate(crate::error::MAX_ERROR_BODY);
+        body.shrink_to_fit();
+    }
     Error::Decode(Box::new(DecodeError {
         what,
         status,
         body,
+        body_len,
         source,
     }))
 }

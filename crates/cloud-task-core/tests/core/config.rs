@@ -74,7 +74,16 @@ fn bad_urls_are_refused_naming_the_field() {
 
 #[test]
 fn bad_api_keys_are_refused_without_echoing_them() {
-    for key in ["", "   ", "line\nbreak-SECRET"] {
+    for key in [
+        "",
+        "   ",
+        "line\nbreak-SECRET",
+        "clé-SECRET",
+        "sk SECRET",
+        "SECRET\u{7f}",
+        "tab\tSECRET",
+        "\u{200b}SECRET",
+    ] {
         match Config::builder().api_key(key).build() {
             Err(err @ Error::InvalidInput(_)) => {
                 let text = format!("{err} {err:?}");
@@ -86,6 +95,79 @@ fn bad_api_keys_are_refused_without_echoing_them() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+#[test]
+fn keys_are_trimmed_and_may_be_required() {
+    let config = Config::builder()
+        .api_key("  sk-key_1.2~x \n")
+        .build()
+        .unwrap();
+    assert_eq!(config.api_key().unwrap().expose_secret(), "sk-key_1.2~x");
+    let error = Config::builder().require_api_key(true).build().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no API key: set the environment variable OOMOL_API_KEY or pass one"
+    );
+    assert!(
+        Config::builder()
+            .require_api_key(true)
+            .api_key("k")
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn timeouts_and_limits_have_defaults_and_are_checked() {
+    use std::time::Duration;
+    let config = Config::default();
+    assert_eq!(config.timeout(), Duration::from_secs(30));
+    assert_eq!(config.connect_timeout(), Duration::from_secs(10));
+    assert_eq!(config.max_response_body(), 32 << 20);
+    assert_eq!(config.max_upload_buffer(), 64 << 20);
+    assert_eq!(config.max_pages(), 10_000);
+    assert_eq!(config.max_redirects(), 5);
+    let config = Config::builder()
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(1))
+        .max_response_body(4096)
+        .max_upload_buffer(8192)
+        .max_pages(7)
+        .max_redirects(0)
+        .build()
+        .unwrap();
+    assert_eq!(config.to_builder().build().unwrap().max_pages(), 7);
+    assert_eq!(config.timeout(), Duration::from_secs(5));
+    for (builder, field) in [
+        (Config::builder().timeout(Duration::ZERO), "timeout"),
+        (
+            Config::builder().connect_timeout(Duration::ZERO),
+            "connect_timeout",
+        ),
+        (Config::builder().max_response_body(10), "max_response_body"),
+        (Config::builder().max_upload_buffer(0), "max_upload_buffer"),
+        (Config::builder().max_pages(0), "max_pages"),
+    ] {
+        match builder.build() {
+            Err(Error::InvalidInput(e)) => assert_eq!(e.field, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn secret_looking_default_headers_are_hidden() {
+    let config = Config::builder()
+        .default_header("X-Api-Key", "hidden-1")
+        .default_header("X-Oomol-Token", "hidden-2")
+        .default_header("X-Session-Id", "hidden-3")
+        .default_header("X-Team", "shown")
+        .build()
+        .unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hidden"), "{debug}");
+    assert!(debug.contains("shown"));
 }
 
 #[test]

@@ -106,7 +106,10 @@ fn displays_are_one_line() {
     assert_eq!(api.to_string(), "line one line two (HTTP 500)");
     let failed = Error::TaskFailed(Box::new(TaskFailedError::new("t", Some("a\nb"), None)));
     assert_eq!(failed.to_string(), "Task failed: a b");
-    assert_eq!(Error::Cancelled.to_string(), "the operation was cancelled");
+    assert_eq!(
+        Error::cancelled().to_string(),
+        "the operation was cancelled"
+    );
     let io = Error::io("reading /tmp/x", std::io::Error::other("gone"));
     assert_eq!(io.to_string(), "reading /tmp/x failed");
     assert_eq!(
@@ -171,4 +174,45 @@ fn error_is_send_sync_and_small() {
         "{}",
         std::mem::size_of::<Error>()
     );
+}
+
+#[test]
+fn errors_keep_a_bounded_prefix_of_huge_bodies() {
+    use cloud_task_core::{GetDashboard, MAX_ERROR_BODY, Operation};
+    // A 2xx body that does not decode: the error keeps its first 64 KiB and its length.
+    let huge = format!("{{\"limits\": \"{}", "x".repeat(1 << 20));
+    match GetDashboard.parse(crate::response(200, &huge)) {
+        Err(Error::Decode(d)) => {
+            assert_eq!(d.body.len(), MAX_ERROR_BODY);
+            assert_eq!(d.body_len, huge.len());
+            assert!(d.is_body_cut());
+            assert!(d.to_string().contains(&format!("{} bytes", huge.len())));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A non-2xx JSON body: its message is kept (cut to 8 KiB), the parsed body only when small.
+    let body = serde_json::json!({"message": "m".repeat(100_000), "code": "C"}).to_string();
+    match GetDashboard.parse(crate::response(500, &body)) {
+        Err(Error::Api(api)) => {
+            assert_eq!(api.message.len(), 8 * 1024);
+            assert_eq!(api.code.as_deref(), Some("C"));
+            assert!(api.body.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn new_variants_say_what_happened_in_one_line() {
+    use cloud_task_core::Limit;
+    let limit = Error::limit("list_tasks", Limit::Pages, 10);
+    assert_eq!(
+        limit.to_string(),
+        "list_tasks: more than 10 pages (limit max_pages; raise it on the client's builder)"
+    );
+    assert!(!limit.is_retryable());
+    let protocol = Error::protocol("list_tasks", "a token\nseen twice");
+    assert_eq!(protocol.to_string(), "list_tasks: a token seen twice");
+    assert_eq!(Error::cancelled_task("t-1").task_id(), Some("t-1"));
+    assert!(Error::cancelled().is_cancelled());
 }

@@ -1,6 +1,7 @@
 //! Tests of the sans-IO core: no network, no real sleeping.
 #![allow(clippy::disallowed_methods)] // tests take one base Instant; nothing sleeps
 
+mod call;
 mod cancel;
 mod config;
 mod create_task;
@@ -18,6 +19,7 @@ mod properties;
 mod task_logs;
 mod task_result;
 mod upload;
+mod upload_machine;
 
 use cloud_task_core::http::{self, HeaderMap};
 use cloud_task_core::{Config, HttpRequest, HttpResponse};

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use cloud_task_core::{
     AwaitOptions, BackoffStrategy, CancelToken, Error, HttpResponse, PollSetAction, PollerSet,
-    TaskStatus,
+    RequestId, TaskStatus,
 };
 use serde_json::Value;
 
@@ -41,7 +41,7 @@ fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpRe
     let start = Instant::now();
     let mut now = start;
     let mut set = PollerSet::<Value>::new(&config(), ids, &options(), max, now);
-    let mut in_flight: Vec<usize> = Vec::new();
+    let mut in_flight: Vec<(usize, RequestId)> = Vec::new();
     let mut run = Run {
         outcomes: Vec::new(),
         max_seen_in_flight: 0,
@@ -51,9 +51,9 @@ fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpRe
     };
     for _ in 0..1_000_000 {
         match set.poll_action(now) {
-            PollSetAction::Send { index, request } => {
-                assert!(request.uri().path().ends_with("/result"));
-                in_flight.push(index);
+            PollSetAction::Send { index, transmit } => {
+                assert!(transmit.request.uri().path().ends_with("/result"));
+                in_flight.push((index, transmit.id));
                 run.sent += 1;
                 run.max_seen_in_flight = run.max_seen_in_flight.max(in_flight.len());
                 assert_eq!(set.in_flight(), in_flight.len());
@@ -67,10 +67,6 @@ fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpRe
                     answer_all(&mut set, &mut in_flight, &mut scripts, now);
                 }
             }
-            PollSetAction::AwaitResponse => {
-                assert!(!in_flight.is_empty(), "awaiting with nothing in flight");
-                answer_all(&mut set, &mut in_flight, &mut scripts, now);
-            }
             PollSetAction::Finished => {
                 assert!(in_flight.is_empty());
                 run.outcomes = set.into_outcomes();
@@ -83,16 +79,16 @@ fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpRe
 
 fn answer_all(
     set: &mut PollerSet,
-    in_flight: &mut Vec<usize>,
+    in_flight: &mut Vec<(usize, RequestId)>,
     scripts: &mut HashMap<usize, VecDeque<HttpResponse>>,
     now: Instant,
 ) {
-    for index in in_flight.drain(..) {
+    for (index, id) in in_flight.drain(..) {
         let reply = scripts
             .get_mut(&index)
             .and_then(VecDeque::pop_front)
             .unwrap_or_else(|| success(index));
-        set.handle_response(index, reply, now);
+        set.handle_response(id, reply, now);
     }
 }
 
@@ -165,21 +161,26 @@ fn an_empty_set_is_finished_at_once() {
     assert!(set.into_outcomes().is_empty());
 }
 
+/// The transmit of a `Send`, or a panic naming what came instead.
+fn sent(action: PollSetAction, expected: usize) -> RequestId {
+    match action {
+        PollSetAction::Send { index, transmit } if index == expected => transmit.id,
+        other => panic!("expected a poll of task {expected}, got {other:?}"),
+    }
+}
+
 #[test]
 fn waits_for_the_earliest_due_task() {
     let start = Instant::now();
     let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 4, start);
-    let PollSetAction::Send { index: 0, .. } = set.poll_action(start) else {
+    let first = sent(set.poll_action(start), 0);
+    let second = sent(set.poll_action(start), 1);
+    // Both in flight: nothing is due before the polls' deadline (the request timeout).
+    let PollSetAction::Wait(d) = set.poll_action(start) else {
         panic!()
     };
-    let PollSetAction::Send { index: 1, .. } = set.poll_action(start) else {
-        panic!()
-    };
-    assert!(matches!(
-        set.poll_action(start),
-        PollSetAction::AwaitResponse
-    ));
-    set.handle_response(0, running(), start);
+    assert_eq!(d, Duration::from_secs(30));
+    set.handle_response(first, running(), start);
     assert!(matches!(
         set.poll_action(start),
         PollSetAction::Progress { index: 0, .. }
@@ -191,7 +192,7 @@ fn waits_for_the_earliest_due_task() {
     assert_eq!(d, Duration::from_millis(100));
     // Task 1 answers 30 ms later: now task 0 is due in 70 ms, task 1 in 100 ms.
     let later = start + Duration::from_millis(30);
-    set.handle_response(1, running(), later);
+    set.handle_response(second, running(), later);
     assert!(matches!(
         set.poll_action(later),
         PollSetAction::Progress { index: 1, .. }
@@ -201,11 +202,43 @@ fn waits_for_the_earliest_due_task() {
     };
     assert_eq!(d, Duration::from_millis(70));
     let due = start + Duration::from_millis(100);
-    assert!(matches!(
-        set.poll_action(due),
-        PollSetAction::Send { index: 0, .. }
-    ));
+    sent(set.poll_action(due), 0);
     assert_eq!(set.unfinished(), 2);
+}
+
+#[test]
+fn a_poll_never_answered_is_given_up_and_its_slot_freed() {
+    let start = Instant::now();
+    let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 1, start);
+    let hung = sent(set.poll_action(start), 0);
+    // The only slot is taken until the poll's deadline.
+    let PollSetAction::Wait(d) = set.poll_action(start) else {
+        panic!()
+    };
+    assert_eq!(d, Duration::from_secs(30));
+    let deadline = start + d;
+    // At the deadline the set gives the poll up itself: task 1 gets the slot.
+    let next = sent(set.poll_action(deadline), 1);
+    assert_eq!(set.in_flight(), 1);
+    // The hung poll's late answer is ignored, and takes no slot.
+    set.handle_response(hung, success(0), deadline);
+    assert_eq!(set.in_flight(), 1);
+    set.handle_response(next, success(1), deadline);
+    // Task 0 is polled again after its backoff, and succeeds.
+    let mut now = deadline;
+    loop {
+        match set.poll_action(now) {
+            PollSetAction::Send { transmit, index } => {
+                assert_eq!(index, 0);
+                set.handle_response(transmit.id, success(0), now);
+            }
+            PollSetAction::Wait(d) => now += d,
+            PollSetAction::Progress { .. } => {}
+            PollSetAction::Finished => break,
+        }
+    }
+    let outcomes = set.into_outcomes();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
 }
 
 #[test]
@@ -214,21 +247,23 @@ fn cancel_keeps_results_already_obtained() {
     let token = CancelToken::new();
     let options = options().cancel_token(token);
     let mut set = PollerSet::<Value>::new(&config(), ids(3), &options, 1, start);
-    let PollSetAction::Send { index: 0, .. } = set.poll_action(start) else {
-        panic!()
-    };
-    set.handle_response(0, success(0), start);
-    let PollSetAction::Send { index: 1, .. } = set.poll_action(start) else {
-        panic!()
-    };
+    let first = sent(set.poll_action(start), 0);
+    set.handle_response(first, success(0), start);
+    let second = sent(set.poll_action(start), 1);
     set.cancel();
     assert!(matches!(set.poll_action(start), PollSetAction::Finished));
     // A late answer to the cancelled poll is ignored.
-    set.handle_response(1, success(1), start);
+    set.handle_response(second, success(1), start);
     let outcomes = set.into_outcomes();
     assert!(outcomes[0].is_ok());
-    assert!(matches!(outcomes[1], Err(Error::Cancelled)));
-    assert!(matches!(outcomes[2], Err(Error::Cancelled)));
+    for (i, outcome) in outcomes.iter().enumerate().skip(1) {
+        match outcome {
+            Err(error @ Error::Cancelled(_)) => {
+                assert_eq!(error.task_id(), Some(format!("task-{i}").as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -240,18 +275,19 @@ fn each_task_has_its_own_deadline() {
     let mut polls = 0;
     loop {
         match set.poll_action(now) {
-            PollSetAction::Send { index, .. } => {
+            PollSetAction::Send { transmit, .. } => {
                 polls += 1;
-                set.handle_response(index, running(), now);
+                assert!(transmit.deadline <= start + Duration::from_millis(250));
+                set.handle_response(transmit.id, running(), now);
             }
             PollSetAction::Progress { .. } => {}
             PollSetAction::Wait(d) => now += d,
-            PollSetAction::AwaitResponse => panic!("nothing is in flight"),
             PollSetAction::Finished => break,
         }
     }
-    assert_eq!(polls, 3);
-    assert_eq!(now - start, Duration::from_millis(250));
+    // At 0, 100 and 200 ms, then the last one a tenth of the timeout before the deadline.
+    assert_eq!(polls, 4);
+    assert_eq!(now - start, Duration::from_millis(225));
     let outcomes = set.into_outcomes();
     assert!(matches!(&outcomes[0], Err(Error::Timeout(_))));
 }

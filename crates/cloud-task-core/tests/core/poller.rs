@@ -2,8 +2,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use cloud_task_core::{
-    AwaitOptions, BackoffStrategy, Error, HttpResponse, Jitter, PollAction, Poller, TaskErrorCode,
-    TaskStatus, TaskSuccess, TransportErrorKind, backoff_delay,
+    AwaitOptions, BackoffStrategy, CancelToken, Config, Error, HttpResponse, Jitter, Limit,
+    PollAction, Poller, TaskErrorCode, TaskStatus, TaskSuccess, TransportErrorKind, backoff_delay,
 };
 use serde_json::{Value, json};
 
@@ -22,6 +22,8 @@ enum Reply {
     Transport,
     /// The server takes this long to answer.
     Slow(Duration, HttpResponse),
+    /// The server never answers: the driver asks the poller again at the poll's deadline.
+    Never,
 }
 
 fn running(progress: f64) -> Reply {
@@ -48,37 +50,48 @@ struct Run {
     elapsed: Duration,
     polls: u64,
     waits: Vec<u128>,
+    /// The time each poll was given to answer.
+    budgets: Vec<Duration>,
 }
 
 /// Drives a poller with a fake clock and scripted replies. Panics if it polls more than the
 /// script holds.
 fn run(options: AwaitOptions, replies: Vec<Reply>) -> Run {
+    run_with(&config(), options, replies)
+}
+
+fn run_with(config: &Config, options: AwaitOptions, replies: Vec<Reply>) -> Run {
     let start = Instant::now();
     let mut now = start;
     let mut replies: VecDeque<Reply> = replies.into();
-    let mut poller = Poller::<Value>::new(&config(), "task-1", &options, now).unwrap();
+    let mut poller = Poller::<Value>::new(config, "task-1", &options, now).unwrap();
     let mut events = Vec::new();
+    let mut budgets = Vec::new();
     for _ in 0..10_000 {
         match poller.poll_action(now) {
-            PollAction::Send(request) => {
-                assert_eq!(request.uri().path(), "/v3/users/me/tasks/task-1/result");
+            PollAction::Send(t) => {
+                assert_eq!(t.request.uri().path(), "/v3/users/me/tasks/task-1/result");
+                assert_eq!(t.limits(now).timeout, t.deadline - now);
+                budgets.push(t.deadline - now);
                 events.push(Event::Sent);
                 match replies
                     .pop_front()
                     .expect("polled more than the script holds")
                 {
-                    Reply::Response(r) => poller.handle_response(r, now),
+                    Reply::Response(r) => poller.handle_response(t.id, r, now),
                     Reply::Slow(d, r) => {
                         now += d;
-                        poller.handle_response(r, now)
+                        poller.handle_response(t.id, r, now)
                     }
                     Reply::Transport => poller.handle_transport_error(
+                        t.id,
                         Error::transport(
                             TransportErrorKind::Connect,
                             std::io::Error::other("connection refused"),
                         ),
                         now,
                     ),
+                    Reply::Never => now = t.deadline,
                 }
             }
             PollAction::Progress { progress, status } => {
@@ -104,6 +117,7 @@ fn run(options: AwaitOptions, replies: Vec<Reply>) -> Run {
                     outcome,
                     elapsed: now - start,
                     polls: poller.polls(),
+                    budgets,
                 };
             }
         }
@@ -208,8 +222,10 @@ fn jitter_is_seeded_and_bounded() {
     assert_ne!(a, with(8));
     assert!(a.iter().all(|d| *d > ms(500) && *d <= ms(1000)), "{a:?}");
     assert!(a.iter().any(|d| *d < ms(900)));
-    assert_eq!(Jitter::new(f64::NAN, 1).fraction, 0.0);
-    assert_eq!(Jitter::new(7.0, 1).fraction, 1.0);
+    assert_eq!(Jitter::new(f64::NAN, 1).fraction(), 0.0);
+    assert_eq!(Jitter::new(7.0, 1).fraction(), 1.0);
+    assert_eq!(Jitter::new(-3.0, 9).fraction(), 0.0);
+    assert_eq!(Jitter::new(0.25, 9).seed(), 9);
 }
 
 #[test]
@@ -260,8 +276,8 @@ fn deduplicated_progress_for_streams() {
     let mut progress = Vec::new();
     loop {
         match poller.poll_action(now) {
-            PollAction::Send(_) => match replies.pop_front().unwrap() {
-                Reply::Response(r) => poller.handle_response(r, now),
+            PollAction::Send(t) => match replies.pop_front().unwrap() {
+                Reply::Response(r) => poller.handle_response(t.id, r, now),
                 _ => unreachable!(),
             },
             PollAction::Progress { progress: p, .. } => progress.push(p),
@@ -345,15 +361,19 @@ fn a_402_or_credit_code_on_a_poll_is_a_quota_failure() {
 #[test]
 fn busy_server_then_timeout_quotes_the_last_error() {
     let options = AwaitOptions::new().timeout(ms(60));
-    let r = run(options, vec![status(503, r#"{"message":"server busy"}"#)]);
+    let busy = || status(503, r#"{"message":"server busy"}"#);
+    let r = run(options, vec![busy(), busy()]);
     let err = r.outcome.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Task polling timeout after 1 minutes. Last polling request error: server busy"
     );
-    // The wait was cut at the deadline instead of sleeping the full 3 s.
-    assert_eq!(r.waits, [60]);
-    assert_eq!(r.elapsed, ms(60));
+    // Instead of sleeping the full 3 s, the last poll went out a tenth of the timeout
+    // before the deadline, with until the deadline to answer.
+    assert_eq!(r.waits, [54]);
+    assert_eq!(r.budgets, [ms(60), ms(6)]);
+    assert_eq!(r.elapsed, ms(54));
+    assert_eq!(err.task_id(), Some("task-1"));
     match err {
         Error::Timeout(t) => {
             assert!(matches!(t.last_error, Some(Error::Api(_))));
@@ -369,13 +389,18 @@ fn timeout_without_a_failed_poll() {
         .interval(ms(100))
         .strategy(BackoffStrategy::Fixed)
         .timeout(ms(250));
-    let r = run(options, vec![running(1.0), running(2.0), running(3.0)]);
+    let r = run(
+        options,
+        vec![running(1.0), running(2.0), running(3.0), running(4.0)],
+    );
     assert_eq!(
         r.outcome.unwrap_err().to_string(),
         "Task polling timeout after 1 minutes"
     );
-    assert_eq!(r.waits, [100, 100, 50]);
-    assert_eq!(r.elapsed, ms(250));
+    // The fourth poll would be at 300 ms: it goes at 225 ms instead, the last one.
+    assert_eq!(r.waits, [100, 100, 25]);
+    assert_eq!(r.polls, 4);
+    assert_eq!(r.elapsed, ms(225));
 }
 
 #[test]
@@ -387,8 +412,70 @@ fn no_wait_ever_passes_the_deadline() {
     let replies = (0..20).map(|i| running(i as f64)).collect();
     let r = run(options, replies);
     assert!(matches!(r.outcome, Err(Error::Timeout(_))));
-    assert_eq!(r.elapsed, ms(4321));
-    assert_eq!(r.waits, [1500, 2250, 571]);
+    // The last poll leaves the final window (a tenth of the timeout, under 1 s).
+    let last = Duration::from_micros(4_321_000 - 432_100);
+    assert_eq!(r.elapsed, last);
+    assert_eq!(r.waits, [1500, 2250, 138]);
+    assert!(r.budgets.iter().all(|b| *b <= ms(4321)));
+}
+
+#[test]
+fn the_last_poll_before_the_deadline_finds_a_finished_task() {
+    // The interval is longer than the whole timeout: without a last poll, a task that
+    // finished in the meantime would be reported as a timeout.
+    let options = AwaitOptions::new().interval(ms(60_000)).timeout(ms(10_000));
+    let r = run(options, vec![running(10.0), success()]);
+    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    assert_eq!(r.waits, [9000]);
+    assert_eq!(r.budgets, [ms(10_000), ms(1000)]);
+}
+
+#[test]
+fn every_poll_is_bounded_by_the_request_timeout_and_the_deadline() {
+    let config = Config::builder().timeout(ms(700)).build().unwrap();
+    let r = run_with(
+        &config,
+        AwaitOptions::new().interval(ms(100)).timeout(ms(1000)),
+        vec![
+            running(1.0),
+            running(2.0),
+            running(3.0),
+            running(4.0),
+            running(5.0),
+            running(6.0),
+            running(7.0),
+        ],
+    );
+    assert!(matches!(r.outcome, Err(Error::Timeout(_))));
+    assert_eq!(r.budgets[0], ms(700));
+    // Each budget ends by the deadline.
+    let mut at = Duration::ZERO;
+    for (budget, wait) in r.budgets.iter().zip(r.waits.iter().chain([0].iter())) {
+        assert!(
+            at + *budget <= ms(1000),
+            "a poll at {at:?} was given {budget:?}"
+        );
+        at += ms(*wait as u64);
+    }
+}
+
+#[test]
+fn a_poll_never_answered_is_given_up_at_its_deadline() {
+    // One second of timeout against a server that never answers: the wait ends at the
+    // deadline, not after the 30 s request timeout.
+    let r = run(AwaitOptions::new().timeout(ms(1000)), vec![Reply::Never]);
+    let error = r.outcome.unwrap_err();
+    assert_eq!(r.elapsed, ms(1000));
+    assert_eq!(r.budgets, [ms(1000)]);
+    assert_eq!(
+        error.to_string(),
+        "Task polling timeout after 1 minutes. Last polling request error: request timed out: \
+         no complete response within 1000 ms"
+    );
+    // Without a timeout, a hung poll is a failed poll after the request timeout, retried.
+    let r = run(AwaitOptions::new(), vec![Reply::Never, success()]);
+    assert!(r.outcome.is_ok());
+    assert_eq!(r.elapsed, Duration::from_secs(33));
 }
 
 #[test]
@@ -405,8 +492,8 @@ fn a_result_arriving_after_the_deadline_is_kept() {
 }
 
 #[test]
-fn unauthorised_forbidden_and_not_found_end_at_once() {
-    for code in [401, 403, 404] {
+fn statuses_retrying_cannot_mend_end_the_wait_at_once() {
+    for code in [400, 401, 403, 404, 405, 409, 410, 413, 422, 451, 304] {
         let r = run(
             AwaitOptions::new(),
             vec![status(code, r#"{"message":"nope"}"#)],
@@ -416,10 +503,22 @@ fn unauthorised_forbidden_and_not_found_end_at_once() {
                 assert_eq!(api.status.as_u16(), code);
                 assert_eq!(api.message, "nope");
             }
-            other => panic!("{other:?}"),
+            other => panic!("{code}: {other:?}"),
         }
-        assert_eq!(r.polls, 1);
-        assert!(r.waits.is_empty());
+        assert_eq!(r.polls, 1, "{code}");
+        assert!(r.waits.is_empty(), "{code}");
+    }
+}
+
+#[test]
+fn statuses_retrying_may_mend_are_retried() {
+    for code in [408, 425, 429, 500, 502, 503, 504, 599] {
+        let r = run(
+            AwaitOptions::new().interval(ms(10)),
+            vec![status(code, "{}"), status(code, "{}"), success()],
+        );
+        assert!(r.outcome.is_ok(), "{code}: {:?}", r.outcome);
+        assert_eq!(r.polls, 3, "{code}");
     }
 }
 
@@ -432,7 +531,7 @@ fn failed_polls_are_retried_with_backoff() {
             Reply::Transport,
             status(500, "oops"),
             status(200, "{not json"),
-            status(400, r#"{"message":"bad"}"#),
+            status(429, r#"{"message":"slow down"}"#),
             success(),
         ],
     );
@@ -456,27 +555,51 @@ fn retry_after_is_a_floor_for_429_and_503() {
     assert!(r.outcome.is_ok());
     assert_eq!(r.waits, [7000, 2000, 337]);
 
-    // Capped by the deadline.
-    let r = run(
-        options.timeout(ms(1500)),
-        vec![Reply::Response(response_with(
-            429,
-            "{}",
-            ("retry-after", "60"),
-        ))],
-    );
-    assert_eq!(r.waits, [1500]);
+    // Capped by the deadline: the last poll goes out before it.
+    let slow_down = || Reply::Response(response_with(429, "{}", ("retry-after", "60")));
+    let r = run(options.timeout(ms(1500)), vec![slow_down(), slow_down()]);
+    assert_eq!(r.waits, [1350]);
     assert!(matches!(r.outcome, Err(Error::Timeout(_))));
+}
+
+#[test]
+fn zero_intervals_and_timeouts_are_refused_before_polling() {
+    for (options, field) in [
+        (AwaitOptions::new().interval(Duration::ZERO), "interval"),
+        (
+            AwaitOptions::new().max_interval(Duration::ZERO),
+            "max_interval",
+        ),
+        (AwaitOptions::new().timeout(Duration::ZERO), "timeout"),
+        (
+            AwaitOptions::new().interval(Duration::from_micros(999)),
+            "interval",
+        ),
+    ] {
+        let error = Poller::<Value>::new(&config(), "t", &options, Instant::now()).unwrap_err();
+        match error {
+            Error::InvalidInput(e) => {
+                assert_eq!(e.field, field);
+                assert!(
+                    e.message
+                        .starts_with(&format!("{field} must be at least 1 ms"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(AwaitOptions::new().interval(ms(1)).validate().is_ok());
 }
 
 #[test]
 fn data_that_cannot_fit_the_type_ends_the_wait() {
     let start = Instant::now();
     let mut poller = Poller::<Vec<u32>>::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
-    let PollAction::Send(_) = poller.poll_action(start) else {
+    let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
     poller.handle_response(
+        t.id,
         response(
             200,
             r#"{"status":"success","resultURL":null,"resultData":"text"}"#,
@@ -493,15 +616,22 @@ fn data_that_cannot_fit_the_type_ends_the_wait() {
 fn early_wake_waits_the_rest_and_misuse_is_an_error() {
     let start = Instant::now();
     let mut poller = Poller::<Value>::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
-    let PollAction::Send(_) = poller.poll_action(start) else {
+    let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
-    // Asking again before feeding the response is a misuse, reported, not a panic.
-    assert!(matches!(
-        poller.poll_action(start),
-        PollAction::Done(Err(Error::InvalidInput(_)))
-    ));
-    poller.handle_response(response(200, r#"{"status":"queued"}"#), start);
+    // Asking again before feeding the response: wait for it, up to its deadline.
+    let PollAction::Wait(d) = poller.poll_action(start + ms(10)) else {
+        panic!()
+    };
+    assert_eq!(d, Duration::from_secs(30) - ms(10));
+    // An answer to another request is ignored.
+    let PollAction::Send(_) = Poller::<Value>::new(&config(), "u", &AwaitOptions::new(), start)
+        .unwrap()
+        .poll_action(start)
+    else {
+        panic!()
+    };
+    poller.handle_response(t.id, response(200, r#"{"status":"queued"}"#), start);
     let PollAction::Progress { .. } = poller.poll_action(start) else {
         panic!()
     };
@@ -513,10 +643,12 @@ fn early_wake_waits_the_rest_and_misuse_is_an_error() {
         panic!()
     };
     assert_eq!(rest, ms(2000));
-    let PollAction::Send(_) = poller.poll_action(start + ms(3000)) else {
+    let PollAction::Send(second) = poller.poll_action(start + ms(3000)) else {
         panic!()
     };
-    poller.handle_response(response(200, r#"{"status":"success"}"#), start);
+    // The first poll's answer, arriving late, is not taken for the second's.
+    poller.handle_response(t.id, response(200, r#"{"status":"failed"}"#), start);
+    poller.handle_response(second.id, response(200, r#"{"status":"success"}"#), start);
     let PollAction::Done(Ok(_)) = poller.poll_action(start) else {
         panic!()
     };
@@ -527,17 +659,123 @@ fn early_wake_waits_the_rest_and_misuse_is_an_error() {
 }
 
 #[test]
-fn cancellation_fed_as_an_error_ends_the_wait() {
+fn cancellation_is_an_input_and_keeps_the_task_id() {
     let start = Instant::now();
-    let mut poller = Poller::<Value>::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
-    let PollAction::Send(_) = poller.poll_action(start) else {
+    // Fed by the driver...
+    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
-    poller.handle_transport_error(Error::Cancelled, start);
-    assert!(matches!(
-        poller.poll_action(start),
-        PollAction::Done(Err(Error::Cancelled))
-    ));
+    poller.cancel();
+    // ...the answer in flight is ignored.
+    poller.handle_response(t.id, response(200, r#"{"status":"success"}"#), start);
+    match poller.poll_action(start) {
+        PollAction::Done(Err(Error::Cancelled(c))) => assert_eq!(c.task_id.as_deref(), Some("t-9")),
+        other => panic!("{other:?}"),
+    }
+    // ...or through the options' token, seen at the next action.
+    let token = CancelToken::new();
+    let options = AwaitOptions::new().cancel_token(token.clone());
+    let mut poller = Poller::<Value>::new(&config(), "t-9", &options, start).unwrap();
+    token.cancel();
+    let PollAction::Done(Err(error)) = poller.poll_action(start) else {
+        panic!()
+    };
+    assert_eq!(
+        error.to_string(),
+        "the wait for task t-9 was cancelled (the task keeps running)"
+    );
+    assert_eq!(error.task_id(), Some("t-9"));
+    // A cancellation from the transport ends it the same way.
+    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let PollAction::Send(t) = poller.poll_action(start) else {
+        panic!()
+    };
+    poller.handle_transport_error(t.id, Error::cancelled(), start);
+    let PollAction::Done(Err(error)) = poller.poll_action(start) else {
+        panic!()
+    };
+    assert_eq!(error.task_id(), Some("t-9"));
+    // A result already obtained is never replaced by a cancellation.
+    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let PollAction::Send(t) = poller.poll_action(start) else {
+        panic!()
+    };
+    poller.handle_response(t.id, response(200, r#"{"status":"success"}"#), start);
+    poller.cancel();
+    assert!(matches!(poller.poll_action(start), PollAction::Done(Ok(_))));
+}
+
+#[test]
+fn redirects_within_the_origin_are_followed_and_others_end_the_wait() {
+    let start = Instant::now();
+    let config = Config::builder()
+        .api_key("k")
+        .base_url("https://api.test")
+        .default_header("X-Api-Key", "secret-header")
+        .build()
+        .unwrap();
+    let mut poller = Poller::<Value>::new(&config, "t", &AwaitOptions::new(), start).unwrap();
+    let PollAction::Send(first) = poller.poll_action(start) else {
+        panic!()
+    };
+    poller.handle_response(
+        first.id,
+        response_with(307, "", ("location", "https://api.test/v3/moved/t/result")),
+        start,
+    );
+    let PollAction::Send(second) = poller.poll_action(start) else {
+        panic!()
+    };
+    assert_eq!(second.request.uri(), "https://api.test/v3/moved/t/result");
+    assert_eq!(second.deadline, first.deadline);
+    assert_eq!(poller.polls(), 1);
+    poller.handle_response(
+        second.id,
+        response_with(302, "", ("location", "http://evil.test:8080/steal")),
+        start,
+    );
+    match poller.poll_action(start) {
+        PollAction::Done(Err(Error::Redirect(r))) => {
+            assert_eq!(r.target_origin.as_deref(), Some("http://evil.test:8080"));
+            assert_eq!(r.status.as_u16(), 302);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_body_over_the_limit_ends_the_wait() {
+    let config = Config::builder().max_response_body(1024).build().unwrap();
+    let big = format!(
+        r#"{{"status":"running","progress":1,"pad":"{}"}}"#,
+        "x".repeat(2000)
+    );
+    let r = run_with(&config, AwaitOptions::new(), vec![status(200, &big)]);
+    match r.outcome.unwrap_err() {
+        Error::Limit(l) => {
+            assert_eq!(l.limit, Limit::ResponseBody);
+            assert_eq!(l.max, 1024);
+            assert_eq!(l.operation, "get_task_result");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Reported by the transport while reading, it ends the wait too, named after the poll.
+    let start = Instant::now();
+    let mut poller = Poller::<Value>::new(&config, "t", &AwaitOptions::new(), start).unwrap();
+    let PollAction::Send(t) = poller.poll_action(start) else {
+        panic!()
+    };
+    poller.handle_transport_error(t.id, t.limits(start).body_too_large(), start);
+    let PollAction::Done(Err(error)) = poller.poll_action(start) else {
+        panic!()
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("get_task_result: the response body exceeds 1024 bytes"),
+        "{error}"
+    );
 }
 
 #[test]

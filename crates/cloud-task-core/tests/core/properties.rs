@@ -190,10 +190,13 @@ proptest! {
             steps += 1;
             prop_assert!(steps < 10_000);
             match poller.poll_action(now) {
-                PollAction::Send(_) => match replies.next() {
-                    Some((status, body)) => poller.handle_response(resp(status, body), now),
-                    None => poller.handle_response(resp(200, br#"{"status":"running"}"#.to_vec()), now),
-                },
+                PollAction::Send(t) => {
+                    prop_assert!(t.deadline <= deadline, "a poll was given past the deadline");
+                    match replies.next() {
+                        Some((status, body)) => poller.handle_response(t.id, resp(status, body), now),
+                        None => poller.handle_response(t.id, resp(200, br#"{"status":"running"}"#.to_vec()), now),
+                    }
+                }
                 PollAction::Progress { .. } => {}
                 PollAction::Wait(d) => {
                     now += d;

@@ -265,8 +265,8 @@ fn network_errors_are_wrapped_and_final_errors_are_not_retried() {
 
     let mut retry = part.retry(5);
     assert!(matches!(
-        retry.on_failure(Error::Cancelled),
-        RetryDecision::GiveUp(Error::Cancelled)
+        retry.on_failure(Error::cancelled()),
+        RetryDecision::GiveUp(Error::Cancelled(_))
     ));
     let io = Error::io("reading f", std::io::Error::other("gone"));
     assert!(matches!(

@@ -1,5 +1,9 @@
 //! The three-step file upload as values: init, parts, final URL.
 //!
+//! [`Upload`] runs the three steps as one machine (bounded parts in flight, per-part
+//! retries and deadlines, progress, cancellation); the pieces below are its parts, public
+//! for drivers that want their own orchestration.
+//!
 //! 1. [`UploadInit`] (`POST {upload_base}/init`, authorised) answers an [`UploadTarget`].
 //! 2. [`UploadPlan::new`] turns it into [`UploadPart`]s (byte range and presigned URL). The
 //!    driver reads each part's bytes from its source only when it sends it, builds the
@@ -22,6 +26,10 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+mod machine;
+
+pub use machine::{Upload, UploadAction};
+
 use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, Result, UploadError, UploadErrorCode};
@@ -33,6 +41,8 @@ use crate::{HttpRequest, HttpResponse};
 pub const DEFAULT_UPLOAD_RETRIES: u32 = 3;
 /// How many parts are in flight at once by default.
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
+/// How long one part's `PUT` may take by default, from sending it to its answer: 5 min.
+pub const DEFAULT_PART_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest wait between two tries of a part.
 pub const MAX_PART_RETRY_DELAY: Duration = Duration::from_secs(30);
 
@@ -50,6 +60,7 @@ pub type UploadProgressFn = Arc<dyn Fn(u8) + Send + Sync>;
 pub struct UploadOptions {
     retries: u32,
     concurrency: usize,
+    part_timeout: Duration,
     on_progress: Option<UploadProgressFn>,
     cancel: Option<CancelToken>,
 }
@@ -59,6 +70,7 @@ impl Default for UploadOptions {
         UploadOptions {
             retries: DEFAULT_UPLOAD_RETRIES,
             concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            part_timeout: DEFAULT_PART_TIMEOUT,
             on_progress: None,
             cancel: None,
         }
@@ -80,6 +92,14 @@ impl UploadOptions {
     /// How many parts are sent at once (at least 1; default 4).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How long one part's `PUT` may take, from sending it to its answer (default 5 min,
+    /// at least 1 ms). A part not answered by then is a failed try, retried as the others.
+    /// The `init` and final calls have the client's per-request timeout.
+    pub fn part_timeout(mut self, timeout: Duration) -> Self {
+        self.part_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -105,6 +125,11 @@ impl UploadOptions {
         self.concurrency
     }
 
+    /// The timeout of one part's `PUT`.
+    pub fn get_part_timeout(&self) -> Duration {
+        self.part_timeout
+    }
+
     /// The cancellation token, if any.
     pub fn get_cancel_token(&self) -> Option<&CancelToken> {
         self.cancel.as_ref()
@@ -123,6 +148,7 @@ impl fmt::Debug for UploadOptions {
         f.debug_struct("UploadOptions")
             .field("retries", &self.retries)
             .field("concurrency", &self.concurrency)
+            .field("part_timeout", &self.part_timeout)
             .field("on_progress", &self.on_progress.as_ref().map(|_| "Fn"))
             .field("cancel", &self.cancel)
             .finish()
@@ -434,7 +460,7 @@ impl PartRetry {
     /// Feeds a failed try (a transport error, or the error of [`UploadPart::parse`]).
     pub fn on_failure(&mut self, error: Error) -> RetryDecision {
         let error = match error {
-            Error::Cancelled | Error::Io(_) | Error::InvalidInput(_) => {
+            Error::Cancelled(_) | Error::Io(_) | Error::InvalidInput(_) | Error::Limit(_) => {
                 return RetryDecision::GiveUp(error);
             }
             Error::Transport(_) => Error::from(UploadError {
