@@ -2,20 +2,28 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use cloud_task_core::{
-    ApiKey, Config, ConfigBuilder, CreateTask, CreateTaskRequest, CreateTaskResponse, Dashboard,
-    Error, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpRequest,
-    HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, Result,
-    SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, WorkloadIds,
+    ApiKey, Call, CallAction, CancelToken, Config, ConfigBuilder, CreateTask, CreateTaskRequest,
+    CreateTaskResponse, Dashboard, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
+    GetTaskResult, HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation,
+    PauseResponse, RequestId, Result, SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult,
+    Transmit, WorkloadIds,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::timer::{Timer, TokioTimer};
-use crate::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
+use crate::transport::{HttpTransport, ReqwestTransport};
+
+/// What became of a request handed to the transport.
+pub(crate) enum Sent {
+    /// Its answer, or the transport's error (a cut-off at its deadline included).
+    Answer(RequestId, Result<HttpResponse>),
+    /// The cancel token fired first: the request was abandoned.
+    Cancelled,
+}
 
 /// The async Cloud Task client.
 ///
@@ -59,7 +67,7 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client for the official service with this API key.
     ///
-    /// Fails with [`Error::InvalidInput`] when the key is empty or cannot be sent in a
+    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the key is empty or cannot be sent in a
     /// header.
     pub fn new(api_key: impl Into<ApiKey>) -> Result<Client> {
         Client::builder().api_key(api_key).build()
@@ -73,17 +81,9 @@ impl Client {
     /// A client configured from the environment: `OOMOL_API_KEY` (required),
     /// `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` (optional).
     pub fn from_env() -> Result<Client> {
-        let client = Client::builder().from_env().build()?;
-        if client.config().api_key().is_none() {
-            return Err(Error::invalid_input(
-                "api_key",
-                format!(
-                    "the environment variable {} is not set",
-                    cloud_task_core::ENV_API_KEY
-                ),
-            ));
-        }
-        Ok(client)
+        Client::builder()
+            .config(ConfigBuilder::from_env().require_api_key(true))
+            .build()
     }
 
     /// The configuration (base URLs, headers; its `Debug` hides the key).
@@ -92,35 +92,90 @@ impl Client {
     }
 
     /// Runs any core operation: builds its request (refusing bad input before anything is
-    /// sent), sends it once, and parses the response.
+    /// sent), sends it once through the core's [`Call`] (which bounds its time and body and
+    /// follows redirects within the origin only), and parses the response.
     ///
     /// Every method of the client goes through here (or through the same send path), so a
     /// new endpoint of the core needs no code in this crate.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let request = op.request(&self.inner.config)?;
-        let response = self.send(O::NAME, op.task_id(), request).await?;
+        let call = Call::for_operation(op, &self.inner.config, self.now())?;
+        let response = self.drive_call(call, op.task_id(), None).await?;
         op.parse(response)
     }
 
-    /// Sends one request inside a tracing span naming the operation, method, path (never
-    /// the query, which may hold a presigned signature), task and status. Never the key.
+    /// Drives a [`Call`] to its end: sends what it says, sleeps what it says, and, with a
+    /// token, abandons it when the token fires.
+    pub(crate) async fn drive_call(
+        &self,
+        mut call: Call,
+        task_id: Option<&str>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<HttpResponse> {
+        loop {
+            match call.poll_action(self.now()) {
+                CallAction::Send(transmit) => {
+                    match self.transmit(transmit, task_id, cancel).await {
+                        Sent::Answer(id, Ok(response)) => {
+                            call.handle_response(id, response, self.now())
+                        }
+                        Sent::Answer(id, Err(error)) => {
+                            call.handle_transport_error(id, error, self.now());
+                        }
+                        Sent::Cancelled => call.cancel(),
+                    }
+                }
+                CallAction::Wait(duration) => {
+                    if crate::poll::until_cancelled(cancel, self.inner.timer.sleep(duration))
+                        .await
+                        .is_err()
+                    {
+                        call.cancel();
+                    }
+                }
+                CallAction::Done(outcome) => return outcome,
+            }
+        }
+    }
+
+    /// Sends one transmit, cut off at its deadline, or abandoned when `cancel` fires first.
+    pub(crate) async fn transmit(
+        &self,
+        transmit: Transmit,
+        task_id: Option<&str>,
+        cancel: Option<&CancelToken>,
+    ) -> Sent {
+        let id = transmit.id;
+        let send = self.send(transmit, task_id);
+        match crate::poll::until_cancelled(cancel, send).await {
+            Ok(outcome) => Sent::Answer(id, outcome),
+            Err(_) => Sent::Cancelled,
+        }
+    }
+
+    /// Sends one transmit inside a tracing span naming the operation, method, path (never
+    /// the query, which may hold a presigned signature), task and status (never the key),
+    /// cut off at its deadline whatever the transport does.
     pub(crate) fn send<'a>(
         &'a self,
-        name: &'static str,
+        transmit: Transmit,
         task_id: Option<&str>,
-        request: HttpRequest,
     ) -> impl Future<Output = Result<HttpResponse>> + Send + use<'a> {
         let span = tracing::debug_span!(
             "cloud_task_request",
-            op = name,
-            method = %request.method(),
-            path = request.uri().path(),
+            op = transmit.name,
+            method = %transmit.request.method(),
+            path = transmit.request.uri().path(),
             task_id = task_id.unwrap_or_default(),
             status = tracing::field::Empty,
         );
+        let limits = transmit.limits(self.now());
         let transport = &self.inner.transport;
         async move {
-            let outcome = transport.send(request).await;
+            let send = transport.send(transmit.request, limits);
+            let outcome = match tokio::time::timeout(limits.timeout, send).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(limits.elapsed()),
+            };
             match &outcome {
                 Ok(response) => {
                     tracing::Span::current().record("status", response.status().as_u16());
@@ -211,6 +266,9 @@ impl Client {
 /// Builds a [`Client`]; [`build`](Self::build) validates everything and names the field
 /// that was wrong.
 ///
+/// Its settings are the core's [`ConfigBuilder`]'s (URLs, key, headers, timeouts, limits),
+/// plus the transport and the timer.
+///
 /// ```
 /// use std::time::Duration;
 /// let client = cloud_task_async::Client::builder()
@@ -218,37 +276,23 @@ impl Client {
 ///     .base_url("https://cloud-task.oomol.com/v3/")
 ///     .default_header("X-Team", "research")
 ///     .timeout(Duration::from_secs(10))
+///     .max_response_body(8 << 20)
 ///     .build()?;
 /// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
+/// assert_eq!(client.config().timeout(), Duration::from_secs(10));
 /// # Ok::<(), cloud_task_async::Error>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     config: ConfigBuilder,
-    timeout: Duration,
-    connect_timeout: Duration,
     transport: Option<Arc<dyn HttpTransport>>,
     timer: Option<Arc<dyn Timer>>,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        ClientBuilder {
-            config: ConfigBuilder::default(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            transport: None,
-            timer: None,
-        }
-    }
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
             .field("custom_transport", &self.transport.is_some())
             .field("custom_timer", &self.timer.is_some())
             .finish()
@@ -256,59 +300,10 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API key, sent as `Authorization: Bearer <key>` (never logged or shown).
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.config = self.config.api_key(key);
-        self
-    }
+    cloud_task_core::__config_builder_setters!();
 
-    /// The task API base URL (default `https://cloud-task.oomol.com`; a trailing `/v1`
-    /// or `/v3` is stripped).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.base_url(url);
-        self
-    }
-
-    /// The upload API base URL (default `https://llm.oomol.com/api/tasks/files/remote-cache`).
-    pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.upload_base_url(url);
-        self
-    }
-
-    /// A header sent on every API request (not on presigned part uploads). For cookie
-    /// authentication: `.default_header("Cookie", "oomol-token=...")`.
-    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config = self.config.default_header(name, value);
-        self
-    }
-
-    /// The `User-Agent` of API requests (default `oomol-cloud-task-rust/<version>`).
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.config = self.config.user_agent(ua);
-        self
-    }
-
-    /// The timeout of each single request, response body included (default 30 s). It
-    /// applies to the default transport only.
-    pub fn timeout(mut self, per_request: Duration) -> Self {
-        self.timeout = per_request;
-        self
-    }
-
-    /// The connect timeout (default 10 s). It applies to the default transport only.
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
-
-    /// Applies `OOMOL_API_KEY`, `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` from the
-    /// process environment, where set and not blank.
-    pub fn from_env(mut self) -> Self {
-        self.config = self.config.with_env(|name| std::env::var(name).ok());
-        self
-    }
-
-    /// Sends through this transport instead of reqwest (the timeouts are then its own).
+    /// Sends through this transport instead of reqwest. The client still bounds every
+    /// request (its deadline and body limit), whatever the transport does.
     pub fn transport(mut self, t: impl HttpTransport) -> Self {
         self.transport = Some(Arc::new(t));
         self
@@ -322,28 +317,13 @@ impl ClientBuilder {
 
     /// Validates and builds the client.
     ///
-    /// Fails with [`Error::InvalidInput`] naming the field (`base_url`, `upload_base_url`,
-    /// `api_key`, `default_headers`, `user_agent`, `timeout`, `connect_timeout`), or with
-    /// [`Error::Transport`] when the TLS backend cannot be initialised.
+    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field (see [`ConfigBuilder::build`]),
+    /// or with [`Error::Transport`](crate::Error::Transport) when the TLS backend cannot be initialised.
     pub fn build(self) -> Result<Client> {
         let config = self.config.build()?;
-        for (field, value) in [
-            ("timeout", self.timeout),
-            ("connect_timeout", self.connect_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(Error::invalid_input(
-                    field,
-                    format!("{field} must be greater than zero"),
-                ));
-            }
-        }
         let transport: Arc<dyn HttpTransport> = match self.transport {
             Some(t) => t,
-            None => Arc::new(ReqwestTransport::with_timeouts(
-                self.timeout,
-                self.connect_timeout,
-            )?),
+            None => Arc::new(ReqwestTransport::new(&config)?),
         };
         Ok(Client {
             inner: Arc::new(Inner {

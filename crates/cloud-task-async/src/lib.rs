@@ -33,13 +33,13 @@
 //! ```
 //! use async_trait::async_trait;
 //! use cloud_task_async::core::{HttpRequest, HttpResponse};
-//! use cloud_task_async::{Client, CreateTaskRequest, HttpTransport, Result};
+//! use cloud_task_async::{Client, CreateTaskRequest, HttpTransport, Result, SendLimits};
 //!
 //! struct Canned;
 //!
 //! #[async_trait]
 //! impl HttpTransport for Canned {
-//!     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+//!     async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 //!         assert_eq!(request.uri(), "https://cloud-task.oomol.com/v3/users/me/tasks");
 //!         Ok(HttpResponse::new(br#"{"taskID":"t-1"}"#.to_vec()))
 //!     }
@@ -59,7 +59,8 @@
 //!
 //! - [`Client`] (cheap to clone, one connection pool) and its [`ClientBuilder`]: API key or
 //!   cookie header, base URLs, default headers, user agent, per-request (30 s) and connect
-//!   timeouts, or your own [`HttpTransport`] and [`Timer`].
+//!   timeouts, the limits of the core's [`Config`], or your own [`HttpTransport`] and
+//!   [`Timer`].
 //! - One method per API operation with the official names (`create_task`, `list_tasks`,
 //!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
 //!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
@@ -72,7 +73,15 @@
 //!   with parts in parallel, per-part retries and progress.
 //! - Cancellation: dropping a future stops its work; a [`CancelToken`] in the
 //!   [`AwaitOptions`] or [`UploadOptions`] ends a wait or an upload at once with
-//!   [`Error::Cancelled`], even in the middle of a sleep or a request.
+//!   [`Error::Cancelled`] (carrying the task ID of a wait), even in the middle of a sleep
+//!   or a request.
+//! - Bounds no server can move, all decided by the core's machines: every request is cut
+//!   off at its deadline (the sooner of the per-request timeout and the wait's), whatever
+//!   transport sends it; bodies are read up to the configured limit; redirects are followed
+//!   only within the configured origin (one to another origin ends the call with
+//!   [`Error::Redirect`], so no credential or default header travels there); `list_all`
+//!   stops on a page token seen before and after `max_pages` pages. See the core's crate
+//!   docs for the table of limits and their defaults.
 //! - A task creation is never retried; polls and part uploads are, as the core decides.
 //! - `tracing` spans per request (`cloud_task_request`: operation, method, path, task ID,
 //!   status) and per wait or upload; the API key never appears in them.
@@ -150,7 +159,7 @@ pub use cloud_task_core::models::WatchEvent;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
     CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
-    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, TaskDetail,
+    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, SendLimits, TaskDetail,
     TaskErrorCode, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus,
     TaskSuccess, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WorkloadIds,
 };

@@ -2,16 +2,20 @@
 
 use std::collections::VecDeque;
 
-use cloud_task_core::{ListTasks, ListTasksQuery, Operation, Paginator, TaskListItem};
+use cloud_task_core::{ListTasksQuery, PageAction, Paginator, TaskListItem};
 
-use crate::client::Client;
+use crate::client::{Client, Sent};
 
 impl Client {
     /// A stream of every task matching `query`, page after page (the filters are kept on
     /// every page; `query.size` sets the page size).
     ///
-    /// A page is fetched only when the previous one has been consumed. An error (an
-    /// invalid query, a failed page) is yielded once and ends the stream.
+    /// A page is fetched only when the previous one has been consumed, so memory holds one
+    /// page. The walk is the core [`Paginator`]'s: it ends after the last page, and a
+    /// server cannot make it loop (a page token seen before ends it with
+    /// [`Error::Protocol`](crate::Error::Protocol)) or run on for ever (at most
+    /// [`Config::max_pages`](crate::Config::max_pages) pages). An error (an invalid query,
+    /// a failed page) is yielded once and ends the stream.
     ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
@@ -24,33 +28,38 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn list_all(&self, query: ListTasksQuery) -> TaskListStream {
-        let state = Pages {
+        let state = Paginator::new(self.config(), query).map(|paginator| Pages {
             client: self.clone(),
-            paginator: Paginator::new(query),
+            paginator,
             buffered: VecDeque::new(),
-        };
-        let stream = futures_util::stream::unfold(state, |mut state| async move {
+        });
+        let stream = futures_util::stream::unfold(Some(state), |state| async move {
+            let mut state = match state? {
+                Ok(state) => state,
+                Err(error) => return Some((Err(error), None)),
+            };
             loop {
                 if let Some(task) = state.buffered.pop_front() {
-                    return Some((Ok(task), state));
+                    return Some((Ok(task), Some(Ok(state))));
                 }
-                let request = match state.paginator.next_request(state.client.config())? {
-                    Ok(request) => request,
-                    Err(error) => {
-                        state.paginator.stop();
-                        return Some((Err(error), state));
-                    }
-                };
-                let page = match state.client.send(ListTasks::NAME, None, request).await {
-                    Ok(response) => state.paginator.handle_response(response),
-                    Err(error) => Err(error),
-                };
-                match page {
-                    Ok(page) => state.buffered.extend(page.tasks),
-                    Err(error) => {
-                        state.paginator.stop();
-                        return Some((Err(error), state));
-                    }
+                let client = &state.client;
+                match state.paginator.poll_action(client.now()) {
+                    PageAction::Send(transmit) => match client.transmit(transmit, None, None).await
+                    {
+                        Sent::Answer(id, Ok(response)) => {
+                            state.paginator.handle_response(id, response, client.now());
+                        }
+                        Sent::Answer(id, Err(error)) => {
+                            state
+                                .paginator
+                                .handle_transport_error(id, error, client.now());
+                        }
+                        Sent::Cancelled => state.paginator.cancel(),
+                    },
+                    PageAction::Wait(duration) => client.inner.timer.sleep(duration).await,
+                    PageAction::Page(page) => state.buffered.extend(page.tasks),
+                    PageAction::Done(Ok(())) => return None,
+                    PageAction::Done(Err(error)) => return Some((Err(error), None)),
                 }
             }
         });

@@ -7,15 +7,15 @@ use std::pin::Pin;
 use cloud_task_core::models::WatchEvent;
 use cloud_task_core::{
     AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error,
-    GetTaskResult, HttpResponse, Operation, PollAction, PollSetAction, Poller, PollerSet, Result,
-    TaskOutcome, TaskStatus, TaskSuccess,
+    HttpResponse, PollAction, PollSetAction, Poller, PollerSet, RequestId, Result, TaskOutcome,
+    TaskStatus, TaskSuccess,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::client::Client;
+use crate::client::{Client, Sent};
 
 /// Runs `fut` unless `token` fires first (checked before `fut` is first polled).
 pub(crate) async fn until_cancelled<F: Future>(
@@ -26,7 +26,7 @@ pub(crate) async fn until_cancelled<F: Future>(
         None => Ok(fut.await),
         Some(token) => tokio::select! {
             biased;
-            () = token.cancelled() => Err(Error::Cancelled),
+            () = token.cancelled() => Err(Error::cancelled()),
             out = fut => Ok(out),
         },
     }
@@ -48,18 +48,25 @@ enum Step<T> {
 
 impl Client {
     /// Drives `poller` until it reports progress or finishes: sends what it says to send,
-    /// sleeps what it says to sleep, and races both with the options' cancel token.
+    /// sleeps what it says to sleep, and feeds the options' cancel token to it as an input
+    /// (ending a sleep or a poll in flight at once).
     async fn step<T: DeserializeOwned>(&self, poller: &mut Poller<T>) -> Step<T> {
         let token = poller.options().get_cancel_token().cloned();
         loop {
             match poller.poll_action(self.now()) {
-                PollAction::Send(request) => {
-                    let send = self.send(GetTaskResult::<T>::NAME, Some(poller.task_id()), request);
-                    match until_cancelled(token.as_ref(), send).await {
-                        Ok(Ok(response)) => poller.handle_response(response, self.now()),
-                        Ok(Err(error)) | Err(error) => {
-                            poller.handle_transport_error(error, self.now());
+                PollAction::Send(transmit) => {
+                    let task_id = poller.task_id().to_owned();
+                    match self
+                        .transmit(transmit, Some(&task_id), token.as_ref())
+                        .await
+                    {
+                        Sent::Answer(id, Ok(response)) => {
+                            poller.handle_response(id, response, self.now());
                         }
+                        Sent::Answer(id, Err(error)) => {
+                            poller.handle_transport_error(id, error, self.now());
+                        }
+                        Sent::Cancelled => poller.cancel(),
                     }
                 }
                 PollAction::Progress { progress, status } => {
@@ -67,8 +74,8 @@ impl Client {
                 }
                 PollAction::Wait(duration) => {
                     let sleep = self.inner.timer.sleep(duration);
-                    if let Err(error) = until_cancelled(token.as_ref(), sleep).await {
-                        return Step::Done(Err(error));
+                    if until_cancelled(token.as_ref(), sleep).await.is_err() {
+                        poller.cancel();
                     }
                 }
                 PollAction::Done(outcome) => return Step::Done(outcome),
@@ -110,8 +117,12 @@ impl Client {
 
     /// Creates a task (once: never retried) and waits for its result.
     ///
-    /// When the options' cancel token has already fired, nothing is sent; once the task
-    /// is created, cancelling ends the wait (the task keeps running on the server).
+    /// The options are checked first ([`AwaitOptions::validate`]): bad options create
+    /// nothing. When the options' cancel token has already fired, nothing is sent; the
+    /// creation itself is never cut short by the token (its answer holds the task ID; it
+    /// is bounded by the per-request timeout); once the task is created, cancelling ends
+    /// the wait with [`Error::Cancelled`] carrying the task ID (the task keeps running on
+    /// the server). A timeout or a failed task carries the task ID too.
     ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
@@ -138,13 +149,14 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome<T>> {
-        // A cancelled wait creates nothing. The creation itself is not raced with the
-        // token: cut short, it could start a task whose ID would be lost.
+        // Bad options or a cancelled wait create nothing. The creation itself is not raced
+        // with the token: cut short, it could start a task whose ID would be lost.
+        options.validate()?;
         if options
             .get_cancel_token()
             .is_some_and(CancelToken::is_cancelled)
         {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         let created = self.create_task(request).await?;
         let result = self.await_result_as::<T>(&created.task_id, options).await?;
@@ -235,9 +247,10 @@ impl Client {
         let mut in_flight: FuturesUnordered<PollFuture<'_>> = FuturesUnordered::new();
         loop {
             let sleep = match set.poll_action(self.now()) {
-                PollSetAction::Send { index, request } => {
-                    let send = self.send(GetTaskResult::<Value>::NAME, set.task_id(index), request);
-                    in_flight.push(Box::pin(async move { (index, send.await) }));
+                PollSetAction::Send { index, transmit } => {
+                    let id = transmit.id;
+                    let send = self.send(transmit, set.task_id(index));
+                    in_flight.push(Box::pin(async move { (id, send.await) }));
                     continue;
                 }
                 PollSetAction::Progress {
@@ -248,7 +261,8 @@ impl Client {
                 }
                 PollSetAction::Finished => break,
                 PollSetAction::Wait(duration) => Some(duration),
-                PollSetAction::AwaitResponse => None,
+                // Each poll in flight is cut off at its own deadline: only answers matter.
+                PollSetAction::AwaitResponse(_) => None,
             };
             let sleep = async {
                 match sleep {
@@ -259,10 +273,10 @@ impl Client {
             tokio::select! {
                 biased;
                 () = cancelled(token.as_ref()) => set.cancel(),
-                Some((index, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                     match outcome {
-                        Ok(response) => set.handle_response(index, response, self.now()),
-                        Err(error) => set.handle_transport_error(index, error, self.now()),
+                        Ok(response) => set.handle_response(id, response, self.now()),
+                        Err(error) => set.handle_transport_error(id, error, self.now()),
                     }
                 }
                 () = sleep => {}
@@ -277,4 +291,4 @@ boxed_stream! {
     WatchStream => WatchEvent
 }
 
-type PollFuture<'a> = Pin<Box<dyn Future<Output = (usize, Result<HttpResponse>)> + Send + 'a>>;
+type PollFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;

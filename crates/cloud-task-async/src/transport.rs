@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cloud_task_core::{Error, HttpRequest, HttpResponse, Result, TransportErrorKind, http};
+use bytes::Bytes;
+use cloud_task_core::{
+    Config, Error, HttpRequest, HttpResponse, Result, SendLimits, TransportErrorKind, http,
+};
 
-/// The default per-request timeout of the reqwest transport: 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default connect timeout of the reqwest transport: 10 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
 /// Sends one HTTP request and answers its response, whatever its status.
 ///
@@ -20,23 +20,28 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// Contract:
 /// - every response that arrives is answered as `Ok`, 4xx and 5xx included (the core reads
-///   their bodies to build its errors);
+///   their bodies to build its errors), and 3xx too: redirects are the core's to follow
+///   or refuse, so a transport must not follow them itself;
 /// - a failure to obtain a response is answered as [`Error::transport`] with the
 ///   [`TransportErrorKind`] that fits (connect, timeout, broken connection, other);
+/// - `limits` bound the exchange: stop reading a body past `limits.max_response_body` and
+///   answer [`SendLimits::body_too_large`]. The client cuts every send off at
+///   `limits.timeout` whatever the transport does (and refuses a body over the limit
+///   handed to it anyway), so these only save the transport's own work;
 /// - the request is sent exactly as given: no header is added that the request does not
 ///   carry (presigned part uploads must not get an `Authorization` header), and a request
 ///   is never sent twice (a task creation must never run twice).
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use cloud_task_async::{HttpTransport, core::{HttpRequest, HttpResponse, Result}};
+/// use cloud_task_async::{HttpTransport, core::{HttpRequest, HttpResponse, Result, SendLimits}};
 ///
 /// /// Answers 503 to everything (a test double).
 /// struct Unavailable;
 ///
 /// #[async_trait]
 /// impl HttpTransport for Unavailable {
-///     async fn send(&self, _request: HttpRequest) -> Result<HttpResponse> {
+///     async fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 ///         let mut response = HttpResponse::new(br#"{"message":"down"}"#.to_vec());
 ///         *response.status_mut() = cloud_task_async::core::http::StatusCode::SERVICE_UNAVAILABLE;
 ///         Ok(response)
@@ -48,48 +53,73 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[async_trait]
 pub trait HttpTransport: Send + Sync + 'static {
-    /// Sends `request` and answers its response (any status), or a transport error.
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+    /// Sends `request` and answers its response (any status), or a transport error,
+    /// within `limits`.
+    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
 }
 
 #[async_trait]
 impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        (**self).send(request).await
+    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        (**self).send(request, limits).await
     }
 }
 
 #[async_trait]
 impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        (**self).send(request).await
+    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        (**self).send(request, limits).await
     }
 }
 
 /// The default transport: a [`reqwest::Client`] (one connection pool, shared by clones).
 ///
-/// Built by [`ClientBuilder`](crate::ClientBuilder) with its timeouts, no default headers,
-/// no automatic retries, and proxies taken from the environment (`HTTP_PROXY`,
-/// `HTTPS_PROXY`, `NO_PROXY`, ...) as reqwest does. Wrap your own `reqwest::Client` with
-/// `From` to tune it further.
+/// Built by [`ClientBuilder`](crate::ClientBuilder) from the configuration's connect
+/// timeout, following no redirect (the core decides: same-origin ones are followed, others
+/// refused), never retrying by itself, with proxies taken from the environment
+/// (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, ...) as reqwest does. Every request gets the
+/// time its [`SendLimits`] allow as reqwest's own timeout, and its body is read chunk by
+/// chunk, stopping past the largest body allowed (a `Content-Length` over it is refused
+/// unread).
+///
+/// To tune reqwest further, start from [`from_builder`](Self::from_builder), which keeps
+/// redirects off. A `reqwest::Client` wrapped with `From` is used as it is: build it with
+/// `redirect(reqwest::redirect::Policy::none())`, or reqwest follows redirects itself and
+/// may forward default headers (other than `Authorization` and `Cookie`) to another host.
 ///
 /// ```
 /// use cloud_task_async::{Client, ReqwestTransport};
-/// let http = reqwest::Client::builder().pool_max_idle_per_host(4).build()?;
-/// let client = Client::builder().api_key("k").transport(ReqwestTransport::from(http)).build()?;
+/// let http = ReqwestTransport::from_builder(reqwest::Client::builder().pool_max_idle_per_host(4))?;
+/// let client = Client::builder().api_key("k").transport(http).build()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
 }
 
 impl ReqwestTransport {
-    /// A transport with the given per-request and connect timeouts (see the type's docs).
+    /// The transport [`ClientBuilder`](crate::ClientBuilder) builds for `config` (its
+    /// connect timeout; per-request timeouts come with each send).
+    pub fn new(config: &Config) -> Result<Self> {
+        Self::from_builder(reqwest::Client::builder().connect_timeout(config.connect_timeout()))
+    }
+
+    /// A transport with this connect timeout and, as a ceiling above each send's own
+    /// limit, this per-request timeout.
     pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(connect_timeout)
+        Self::from_builder(
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(connect_timeout),
+        )
+    }
+
+    /// A transport from your own reqwest builder, with what the SDK needs set on top: no
+    /// redirects followed by reqwest, no retries by reqwest.
+    pub fn from_builder(builder: reqwest::ClientBuilder) -> Result<Self> {
+        let client = builder
+            .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
             .build()
             .map_err(|e| Error::transport(TransportErrorKind::Other, e))?;
@@ -99,6 +129,19 @@ impl ReqwestTransport {
     /// The wrapped `reqwest::Client`.
     pub fn inner(&self) -> &reqwest::Client {
         &self.client
+    }
+}
+
+impl Default for ReqwestTransport {
+    /// The default transport: 10 s to connect, 30 s per request at most, no redirects.
+    ///
+    /// # Panics
+    ///
+    /// When the TLS backend cannot be initialised, as `reqwest::Client::new` does; use
+    /// [`ReqwestTransport::new`] to get that as an error instead.
+    fn default() -> Self {
+        Self::with_timeouts(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)
+            .expect("the TLS backend of reqwest could not be initialised")
     }
 }
 
@@ -129,21 +172,66 @@ pub(crate) fn map_reqwest_error(error: reqwest::Error) -> Error {
     Error::transport(kind, error.without_url())
 }
 
+/// A response body read up to a limit: one chunk kept as is, more gathered.
+enum Body {
+    Empty,
+    One(Bytes),
+    Many(Vec<u8>),
+}
+
+impl Body {
+    fn push(&mut self, chunk: Bytes) {
+        *self = match std::mem::replace(self, Body::Empty) {
+            Body::Empty => Body::One(chunk),
+            Body::One(first) => {
+                let mut all = Vec::with_capacity((first.len() + chunk.len()) * 2);
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&chunk);
+                Body::Many(all)
+            }
+            Body::Many(mut all) => {
+                all.extend_from_slice(&chunk);
+                Body::Many(all)
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Body::Empty => Vec::new(),
+            // Zero-copy when the body arrived in one uniquely owned buffer.
+            Body::One(bytes) => Vec::from(bytes),
+            Body::Many(all) => all,
+        }
+    }
+}
+
 #[async_trait]
 impl HttpTransport for ReqwestTransport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let request = reqwest::Request::try_from(request).map_err(map_reqwest_error)?;
+    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        let mut request = reqwest::Request::try_from(request).map_err(map_reqwest_error)?;
+        *request.timeout_mut() = Some(limits.timeout);
         let mut response = self
             .client
             .execute(request)
             .await
             .map_err(map_reqwest_error)?;
+        if limits.refuses_length(response.content_length()) {
+            return Err(limits.body_too_large());
+        }
         let status = response.status();
         let version = response.version();
         let headers = std::mem::take(response.headers_mut());
-        let body = response.bytes().await.map_err(map_reqwest_error)?;
-        // Zero-copy when the body arrived in one uniquely owned buffer.
-        let mut out = http::Response::new(Vec::from(body));
+        let mut body = Body::Empty;
+        let mut read: u64 = 0;
+        while let Some(chunk) = response.chunk().await.map_err(map_reqwest_error)? {
+            read = read.saturating_add(chunk.len() as u64);
+            if read > limits.max_response_body {
+                return Err(limits.body_too_large());
+            }
+            body.push(chunk);
+        }
+        let mut out = http::Response::new(body.into_vec());
         *out.status_mut() = status;
         *out.version_mut() = version;
         *out.headers_mut() = headers;

@@ -1,7 +1,8 @@
-//! The three-step file upload, driven by the core's [`UploadPlan`], [`PartRetry`] and
-//! [`UploadProgress`].
+//! The three-step file upload, driven by the core's [`Upload`] machine: this file only
+//! opens sources, reads the byte ranges the machine asks for, and moves bytes.
 
-use std::future::{Future, pending, ready};
+use std::collections::{HashMap, VecDeque};
+use std::future::{Future, pending};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::pin::Pin;
@@ -9,67 +10,69 @@ use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use cloud_task_core::{
-    Error, PartRetry, Result, RetryDecision, UploadInit, UploadOptions, UploadPart, UploadPlan,
-    UploadedFile,
+    Error, HttpResponse, RequestId, Result, Upload, UploadAction, UploadOptions, UploadedFile,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
 use crate::client::Client;
-use crate::poll::until_cancelled;
+use crate::poll::cancelled;
 
-/// The span name of a part `PUT` (parts are not core operations).
-const UPLOAD_PART: &str = "upload_part";
-
-type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>;
-type ReadFuture<'a, R> = Pin<Box<dyn Future<Output = (R, Result<Vec<u8>>)> + Send + 'a>>;
-
-/// What the upload loop of a sequential reader was woken by.
-enum Event<R> {
-    Read(R, Result<Vec<u8>>),
-    PartDone(Result<u64>),
-}
+type SendFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;
+type ReadFuture<'a, R> =
+    Pin<Box<dyn Future<Output = (Source<R>, u32, Result<Vec<u8>>)> + Send + 'a>>;
 
 /// Where the bytes of an upload come from.
 enum Source<R> {
-    /// A source any part can be read from again, for each try: nothing is kept between
-    /// tries.
-    Rereadable(Rereadable),
-    /// A reader read once, in order: a part in flight keeps its bytes for a retry.
-    Sequential(R),
-}
-
-/// A source any part can be read from, any number of times.
-enum Rereadable {
     /// An open file: seek to the part and read it, on tokio's blocking pool (one read
-    /// straight into the part's buffer).
+    /// straight into the part's buffer), again for each try.
     File(Arc<std::sync::Mutex<std::fs::File>>),
-    /// Bytes in memory: copy the part's slice.
+    /// Bytes in memory: copy the part's slice, again for each try.
     Bytes(Bytes),
+    /// A reader read once, in order: a part's bytes are kept from its read until the
+    /// machine reports it uploaded, for its retries.
+    Sequential {
+        reader: R,
+        position: u64,
+        keep: bool,
+        kept: HashMap<u32, Vec<u8>>,
+    },
 }
 
-impl Rereadable {
-    /// Reads the bytes of `part`.
-    async fn read(&self, part: &UploadPart, context: &str) -> Result<Vec<u8>> {
-        let len = part_len(part.len)?;
-        match self {
-            Rereadable::Bytes(bytes) => usize::try_from(part.offset)
+impl<R: AsyncRead + Unpin + Send> Source<R> {
+    /// Reads the `len` bytes at `offset` (part `part`), handing the source back.
+    async fn read(
+        mut self,
+        part: u32,
+        offset: u64,
+        len: u64,
+        context: &str,
+    ) -> (Self, Result<Vec<u8>>) {
+        let io = |e| Error::io(context, e);
+        let len = match usize::try_from(len) {
+            Ok(len) => len,
+            Err(_) => {
+                let error = Error::invalid_input(
+                    "len",
+                    format!("a part of {len} bytes does not fit in memory"),
+                );
+                return (self, Err(error));
+            }
+        };
+        let bytes = match &mut self {
+            Source::Bytes(bytes) => usize::try_from(offset)
                 .ok()
                 .and_then(|start| bytes.get(start..start.checked_add(len)?))
                 .map(<[u8]>::to_vec)
                 .ok_or_else(|| {
-                    Error::io(
-                        context,
-                        std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            format!("part {} lies beyond the bytes", part.number),
-                        ),
-                    )
+                    io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("part {part} lies beyond the bytes"),
+                    ))
                 }),
-            Rereadable::File(file) => {
-                let file = file.clone();
-                let offset = part.offset;
+            Source::File(file) => {
+                let file = Arc::clone(file);
                 // Allocated here, not on a blocking thread: the blocking pool's many
                 // threads would each grow an allocator arena of their own.
                 let mut buffer = vec![0; len];
@@ -80,35 +83,64 @@ impl Rereadable {
                     Ok(buffer)
                 });
                 match read.await {
-                    Ok(read) => read.map_err(|e| Error::io(context, e)),
-                    Err(e) => Err(Error::io(context, std::io::Error::other(e))),
+                    Ok(read) => read.map_err(io),
+                    Err(e) => Err(io(std::io::Error::other(e))),
                 }
             }
+            Source::Sequential {
+                reader,
+                position,
+                keep,
+                kept,
+            } => {
+                if let Some(bytes) = kept.get(&part) {
+                    Ok(bytes.clone())
+                } else if offset != *position {
+                    Err(io(std::io::Error::other(format!(
+                        "part {part} starts at byte {offset}, but a reader read once is at byte {position}"
+                    ))))
+                } else {
+                    let mut buffer = vec![0; len];
+                    match reader.read_exact(&mut buffer).await {
+                        Ok(_) => {
+                            *position += len as u64;
+                            if *keep {
+                                kept.insert(part, buffer.clone());
+                            }
+                            Ok(buffer)
+                        }
+                        Err(e) => Err(io(e)),
+                    }
+                }
+            }
+        };
+        (self, bytes)
+    }
+
+    /// Part `part` is uploaded: its kept bytes, if any, go.
+    fn release(&mut self, part: u32) {
+        if let Source::Sequential { kept, .. } = self {
+            kept.remove(&part);
         }
     }
-}
-
-/// A part's length as a buffer size.
-fn part_len(len: u64) -> Result<usize> {
-    usize::try_from(len).map_err(|_| {
-        Error::invalid_input(
-            "len",
-            format!("a part of {len} bytes does not fit in memory"),
-        )
-    })
 }
 
 impl Client {
     /// Uploads a file and answers where it can be downloaded (pass its `url` in
     /// `inputValues`).
     ///
-    /// Three steps, as the core plans them: `init` (authorised), the parts `PUT` to their
-    /// presigned URLs (no `Authorization`, no default headers), `options.concurrency` of
-    /// them at once (default 4), each read from the file only when it is sent, and read
-    /// again for a retry, so memory stays near part size × concurrency, whatever the file
-    /// size; each part tried `options.retries` times (default 3) with the core's waits;
-    /// then the final URL (authorised). Progress goes to the options' callback; the
-    /// options' cancel token ends the upload at once with [`Error::Cancelled`].
+    /// The path is checked before it is opened: only a regular file is uploaded (a
+    /// directory, a named pipe or a device is refused with [`Error::InvalidInput`], so
+    /// nothing can block on opening it). Then three steps, as the core's [`Upload`] machine
+    /// decides: `init` (authorised), the parts `PUT` to their presigned URLs (no
+    /// `Authorization`, no default headers), `options.concurrency` of them at once (default
+    /// 4; fewer when parts are large, to stay within the configuration's
+    /// `max_upload_buffer`), each read from the file only when it is sent, and read again
+    /// for a retry, so memory stays near part size × parts in flight, whatever the file
+    /// size; each part tried `options.retries` times (default 3) with the core's waits and
+    /// `options.part_timeout` per try; then the final URL (authorised). Progress goes to the
+    /// options' callback; the options' cancel token ends the upload at once with
+    /// [`Error::Cancelled`] (parts in flight are dropped).
     ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
@@ -126,6 +158,11 @@ impl Client {
     ) -> Result<UploadedFile> {
         let path = path.as_ref();
         let context = format!("reading {}", path.display());
+        // `stat` first: opening a named pipe would block until a writer comes.
+        let metadata = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| Error::io(context.clone(), e))?;
+        check_regular(path, &metadata)?;
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::io(context.clone(), e))?;
@@ -133,26 +170,21 @@ impl Client {
             .metadata()
             .await
             .map_err(|e| Error::io(context.clone(), e))?;
-        if !metadata.is_file() {
-            return Err(Error::invalid_input(
-                "path",
-                format!("{} is not a regular file", path.display()),
-            ));
-        }
+        check_regular(path, &metadata)?;
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
         let file = Arc::new(std::sync::Mutex::new(file.into_std().await));
-        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::File(file));
-        self.upload_source(source, metadata.len(), &file_name, context, options)
+        let source = Source::<tokio::io::Empty>::File(file);
+        self.upload_source(source, metadata.len(), &file_name, &context, options)
             .await
     }
 
     /// Uploads bytes held in memory as a file named `file_name` (its extension is sent).
     ///
     /// Each part is copied from `bytes` when it is sent (and again for a retry), so the
-    /// upload itself holds about part size × concurrency.
+    /// upload itself holds about part size × parts in flight.
     pub async fn upload_bytes(
         &self,
         bytes: impl Into<Bytes>,
@@ -161,18 +193,24 @@ impl Client {
     ) -> Result<UploadedFile> {
         let bytes = bytes.into();
         let len = bytes.len() as u64;
-        let source = Source::<tokio::io::Empty>::Rereadable(Rereadable::Bytes(bytes));
-        let context = "reading the bytes to upload".to_owned();
-        self.upload_source(source, len, file_name, context, options)
-            .await
+        let source = Source::<tokio::io::Empty>::Bytes(bytes);
+        self.upload_source(
+            source,
+            len,
+            file_name,
+            "reading the bytes to upload",
+            options,
+        )
+        .await
     }
 
     /// Uploads exactly `len` bytes read from `reader` as a file named `file_name`.
     ///
     /// The reader is read sequentially, one part at a time, only when a part can be sent;
     /// a reader that ends early fails the upload with [`Error::Io`]. It cannot be read
-    /// again, so each part in flight keeps its bytes for a retry: memory stays near twice
-    /// part size × concurrency. Prefer [`upload_file`](Self::upload_file) for a file.
+    /// again, so a part's bytes are kept from its read until it is uploaded, for its
+    /// retries: memory stays near twice part size × parts in flight. Prefer
+    /// [`upload_file`](Self::upload_file) for a file.
     pub async fn upload_reader<R: AsyncRead + Unpin + Send>(
         &self,
         reader: R,
@@ -180,177 +218,115 @@ impl Client {
         file_name: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
-        let context = "reading the upload source".to_owned();
-        self.upload_source(Source::Sequential(reader), len, file_name, context, options)
+        let source = Source::Sequential {
+            reader,
+            position: 0,
+            keep: options.get_retries() > 1,
+            kept: HashMap::new(),
+        };
+        self.upload_source(source, len, file_name, "reading the upload source", options)
             .await
     }
 
+    /// Runs the core's [`Upload`] machine over `source`.
     async fn upload_source<R: AsyncRead + Unpin + Send>(
         &self,
         source: Source<R>,
         len: u64,
         file_name: &str,
-        context: String,
+        context: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
         let span = tracing::debug_span!("cloud_task_upload", size = len);
-        let upload = async {
-            let target = self.execute(&UploadInit::for_file(file_name, len)).await?;
-            let plan = UploadPlan::new(&target, len)?;
-            let mut progress = plan.progress();
-            let on_part_done = |len| options.report_progress(progress.on_part_done(len));
-            match source {
-                Source::Rereadable(source) => {
-                    self.upload_rereadable(&plan, &source, &context, &options, on_part_done)
-                        .await?
+        async {
+            let mut upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
+            let token = options.get_cancel_token().cloned();
+            let mut source = Some(source);
+            let mut reads: VecDeque<(u32, u64, u64)> = VecDeque::new();
+            let mut reading: Option<ReadFuture<'_, R>> = None;
+            let mut released: Vec<u32> = Vec::new();
+            let mut sends: FuturesUnordered<SendFuture<'_>> = FuturesUnordered::new();
+            loop {
+                if let Some(source) = source.as_mut() {
+                    for part in released.drain(..) {
+                        source.release(part);
+                    }
                 }
-                Source::Sequential(reader) => {
-                    self.upload_sequential(&plan, reader, &context, &options, on_part_done)
-                        .await?
+                if reading.is_none()
+                    && let Some((part, offset, len)) = reads.pop_front()
+                    && let Some(idle) = source.take()
+                {
+                    reading = Some(Box::pin(async move {
+                        let (source, bytes) = idle.read(part, offset, len, context).await;
+                        (source, part, bytes)
+                    }));
                 }
-            }
-            let file = self.execute(&plan.final_url()).await?;
-            options.report_progress(progress.on_complete());
-            Ok(file)
-        };
-        until_cancelled(options.get_cancel_token(), upload.instrument(span)).await?
-    }
-
-    /// Sends the parts of `plan`, `options.concurrency` at a time, each read from `source`
-    /// for each of its tries.
-    async fn upload_rereadable(
-        &self,
-        plan: &UploadPlan,
-        source: &Rereadable,
-        context: &str,
-        options: &UploadOptions,
-        mut on_part_done: impl FnMut(u64),
-    ) -> Result<()> {
-        let retries = options.get_retries();
-        let concurrency = options.get_concurrency().max(1);
-        let mut parts = plan.parts().iter();
-        let mut in_flight: FuturesUnordered<PartFuture<'_>> = FuturesUnordered::new();
-        loop {
-            while in_flight.len() < concurrency
-                && let Some(part) = parts.next()
-            {
-                let body = move |_last: bool| source.read(part, context);
-                in_flight.push(Box::pin(self.send_part(part, retries, body)));
-            }
-            match in_flight.next().await {
-                Some(done) => on_part_done(done?),
-                None => return Ok(()),
+                let sleep = match upload.poll_action(self.now()) {
+                    UploadAction::Send(transmit) => {
+                        let id = transmit.id;
+                        let send = self.send(transmit, None);
+                        sends.push(Box::pin(async move { (id, send.await) }));
+                        continue;
+                    }
+                    UploadAction::Read { part, offset, len } => {
+                        reads.push_back((part, offset, len));
+                        continue;
+                    }
+                    UploadAction::Progress { percent, part } => {
+                        options.report_progress(percent);
+                        released.extend(part);
+                        continue;
+                    }
+                    UploadAction::Done(outcome) => return outcome,
+                    UploadAction::Wait(duration) => Some(duration),
+                    // Each request in flight is cut off at its own deadline.
+                    UploadAction::AwaitResponse(_) => None,
+                };
+                let sleep = async {
+                    match sleep {
+                        Some(duration) => self.inner.timer.sleep(duration).await,
+                        None => pending().await,
+                    }
+                };
+                let read = async {
+                    match reading.as_mut() {
+                        Some(read) => read.await,
+                        None => pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    () = cancelled(token.as_ref()) => upload.cancel(),
+                    Some((id, outcome)) = sends.next(), if !sends.is_empty() => match outcome {
+                        Ok(response) => upload.handle_response(id, response, self.now()),
+                        Err(error) => upload.handle_transport_error(id, error, self.now()),
+                    },
+                    (idle, part, bytes) = read => {
+                        reading = None;
+                        source = Some(idle);
+                        upload.handle_read(part, bytes, self.now());
+                    }
+                    () = sleep => {}
+                }
             }
         }
-    }
-
-    /// Sends the parts of `plan`, `options.concurrency` at a time, reading each from
-    /// `reader` (in order) only when there is room to send it.
-    async fn upload_sequential<R: AsyncRead + Unpin + Send>(
-        &self,
-        plan: &UploadPlan,
-        reader: R,
-        context: &str,
-        options: &UploadOptions,
-        mut on_part_done: impl FnMut(u64),
-    ) -> Result<()> {
-        let parts = plan.parts();
-        let concurrency = options.get_concurrency().max(1);
-        let mut reader = Some(reader);
-        let mut next = 0;
-        let mut reading: Option<ReadFuture<'_, R>> = None;
-        let mut in_flight: FuturesUnordered<PartFuture<'_>> = FuturesUnordered::new();
-        loop {
-            if reading.is_none()
-                && next < parts.len()
-                && in_flight.len() < concurrency
-                && let Some(source) = reader.take()
-            {
-                reading = Some(read_part(source, parts[next].len, context));
-            }
-            if reading.is_none() && in_flight.is_empty() {
-                return Ok(());
-            }
-            let read = async {
-                match reading.as_mut() {
-                    Some(read) => read.await,
-                    None => pending().await,
-                }
-            };
-            let event = tokio::select! {
-                Some(done) = in_flight.next(), if !in_flight.is_empty() => Event::PartDone(done),
-                (source, bytes) = read => Event::Read(source, bytes),
-            };
-            match event {
-                Event::Read(source, bytes) => {
-                    reading = None;
-                    reader = Some(source);
-                    let part = &parts[next];
-                    next += 1;
-                    // Keep the bytes for a retry, except for the last allowed try.
-                    let mut kept = Some(bytes?);
-                    let body = move |last: bool| {
-                        ready(
-                            if last { kept.take() } else { kept.clone() }
-                                .ok_or_else(|| Error::invalid_input("body", "no bytes left")),
-                        )
-                    };
-                    in_flight.push(Box::pin(self.send_part(part, options.get_retries(), body)));
-                }
-                Event::PartDone(done) => on_part_done(done?),
-            }
-        }
-    }
-
-    /// Sends one part, retrying as its [`PartRetry`] says; answers its length. `body`
-    /// gives the part's bytes for each try, told whether it is the last allowed one.
-    async fn send_part<F>(
-        &self,
-        part: &UploadPart,
-        retries: u32,
-        mut body: impl FnMut(bool) -> F,
-    ) -> Result<u64>
-    where
-        F: Future<Output = Result<Vec<u8>>>,
-    {
-        let mut retry: PartRetry = part.retry(retries);
-        loop {
-            let last = retry.failures().saturating_add(1) >= retries;
-            let outcome = match body(last).await.and_then(|bytes| part.request(bytes)) {
-                Ok(request) => match self.send(UPLOAD_PART, None, request).await {
-                    Ok(response) => part.parse(response),
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Ok(()) => return Ok(part.len),
-                Err(error) => match retry.on_failure(error) {
-                    RetryDecision::RetryAfter(wait) => self.inner.timer.sleep(wait).await,
-                    RetryDecision::GiveUp(error) => return Err(error),
-                },
-            }
-        }
+        .instrument(span)
+        .await
     }
 }
 
-/// Reads exactly `len` bytes from `source`, then hands the source back.
-fn read_part<'a, R: AsyncRead + Unpin + Send + 'a>(
-    mut source: R,
-    len: u64,
-    context: &'a str,
-) -> ReadFuture<'a, R> {
-    Box::pin(async move {
-        let bytes = match part_len(len) {
-            Ok(len) => {
-                let mut buffer = vec![0; len];
-                match source.read_exact(&mut buffer).await {
-                    Ok(_) => Ok(buffer),
-                    Err(e) => Err(Error::io(context, e)),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        (source, bytes)
-    })
+/// Refuses anything but a regular file, naming what it is.
+pub(crate) fn check_regular(path: &Path, metadata: &std::fs::Metadata) -> Result<()> {
+    if metadata.is_file() {
+        return Ok(());
+    }
+    let what = if metadata.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a named pipe, socket or device cannot be uploaded)"
+    };
+    Err(Error::invalid_input(
+        "path",
+        format!("{} is {what}", path.display()),
+    ))
 }

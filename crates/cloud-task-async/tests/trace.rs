@@ -5,6 +5,7 @@
 //! so a test that installs a thread-local subscriber while other tests run on other threads
 //! can see nothing at all.
 
+use cloud_task_async::SendLimits;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ struct Canned;
 
 #[async_trait]
 impl HttpTransport for Canned {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         assert_eq!(request.uri().path(), "/v3/users/me/tasks/t-9");
         Ok(HttpResponse::new(
             br#"{"taskType":"user","taskID":"t-9","status":"running","progress":1,

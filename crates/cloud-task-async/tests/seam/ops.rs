@@ -4,7 +4,7 @@ use std::future::Future;
 
 use cloud_task_async::core::{
     CreateTask, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpRequest,
-    ListTasks, Operation, Paginator, SetTasksPause, TransportErrorKind,
+    ListTasks, Operation, PageAction, Paginator, SetTasksPause, TransportErrorKind,
 };
 use cloud_task_async::{Client, CreateTaskRequest, Error, ListTasksQuery, TaskResult, TaskStatus};
 use futures_util::TryStreamExt;
@@ -23,8 +23,8 @@ where
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(move |request| same_request(request, &expected))
-        .returning(move |_| Ok(response(status, body)));
+        .withf(move |request, _| same_request(request, &expected))
+        .returning(move |_, _| Ok(response(status, body)));
     call(client(mock, &FakeTimer::new())).await
 }
 
@@ -262,7 +262,7 @@ async fn errors_map_as_the_core_says() {
     }
 
     let mut mock = MockTransport::new();
-    mock.expect_send().times(1).returning(|_| {
+    mock.expect_send().times(1).returning(|_, _| {
         Err(Error::transport(
             TransportErrorKind::Connect,
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
@@ -288,7 +288,7 @@ async fn a_failed_create_is_not_retried() {
         let mut failure = Some(failure);
         mock.expect_send()
             .times(1)
-            .returning(move |_| failure.take().expect("sent once"));
+            .returning(move |_, _| failure.take().expect("sent once"));
         let timer = FakeTimer::new();
         let client = client(mock, &timer);
         let outcome = client
@@ -322,13 +322,23 @@ async fn list_all_walks_every_page_with_the_paginator_requests() {
         (format!(r#"{{"tasks":[{}],"nextToken":null}}"#, item("d"))),
     ];
     // The requests a paginator makes for these pages.
-    let mut paginator = Paginator::new(query.clone());
+    let now = std::time::Instant::now();
+    let mut paginator = Paginator::new(&config(), query.clone()).unwrap();
     let mut expected: Vec<HttpRequest> = Vec::new();
-    for page in &pages {
-        expected.push(paginator.next_request(&config()).unwrap().unwrap());
-        paginator.handle_response(response(200, page)).unwrap();
+    let mut pages_left = pages.iter();
+    loop {
+        match paginator.poll_action(now) {
+            PageAction::Send(t) => {
+                let page = pages_left.next().expect("a scripted page");
+                paginator.handle_response(t.id, response(200, page), now);
+                expected.push(t.request);
+            }
+            PageAction::Page(_) => {}
+            PageAction::Done(end) => break end.unwrap(),
+            PageAction::Wait(_) => unreachable!("nothing is left in flight"),
+        }
     }
-    assert!(paginator.next_request(&config()).is_none());
+    assert_eq!(expected.len(), 3);
 
     let mut mock = MockTransport::new();
     let mut sequence = mockall::Sequence::new();
@@ -336,8 +346,8 @@ async fn list_all_walks_every_page_with_the_paginator_requests() {
         mock.expect_send()
             .times(1)
             .in_sequence(&mut sequence)
-            .withf(move |r| same_request(r, &request))
-            .returning(move |_| Ok(response(200, &page)));
+            .withf(move |r, _| same_request(r, &request))
+            .returning(move |_, _| Ok(response(200, &page)));
     }
     let tasks: Vec<_> = client(mock, &FakeTimer::new())
         .list_all(query)
@@ -353,7 +363,7 @@ async fn list_all_yields_an_error_once_then_ends() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .returning(|_| Ok(response(500, r#"{"message":"boom"}"#)));
+        .returning(|_, _| Ok(response(500, r#"{"message":"boom"}"#)));
     let items: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(
         client(mock, &FakeTimer::new()).list_all(ListTasksQuery::new()),
     )
@@ -411,12 +421,12 @@ async fn default_headers_and_cookie_auth_reach_api_requests() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(|r| {
+        .withf(|r, _| {
             r.headers().get("cookie").unwrap() == "oomol-token=abc"
                 && r.headers().get("authorization").is_none()
                 && r.headers().get("user-agent").unwrap() == "my-agent/1"
         })
-        .returning(|_| Ok(response(200, r#"{"pauseType":null}"#)));
+        .returning(|_, _| Ok(response(200, r#"{"pauseType":null}"#)));
     let client = Client::builder()
         .default_header("Cookie", "oomol-token=abc")
         .user_agent("my-agent/1")

@@ -56,11 +56,11 @@ fn reference_schedule(
     let mut polls = 0;
     loop {
         match poller.poll_action(now) {
-            PollAction::Send(_) => {
+            PollAction::Send(t) => {
                 polls += 1;
                 match answers.next().map(copy) {
-                    Some(Ok(r)) => poller.handle_response(r, now),
-                    Some(Err(e)) => poller.handle_transport_error(e, now),
+                    Some(Ok(r)) => poller.handle_response(t.id, r, now),
+                    Some(Err(e)) => poller.handle_transport_error(t.id, e, now),
                     None => panic!("the reference poller asked for more answers"),
                 }
             }
@@ -169,7 +169,9 @@ async fn a_timeout_never_sleeps_past_the_deadline_and_quotes_the_last_error() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_eq!(timer.sleeps(), reference_schedule(&options, &answers).0);
-    assert_eq!(timer.elapsed(), Duration::from_secs(1));
+    // Polls at 0, 300 and 600 ms, and the last one a tenth of the timeout before the
+    // deadline: nothing waits past it.
+    assert_eq!(timer.elapsed(), Duration::from_millis(900));
 }
 
 #[tokio::test]
@@ -191,12 +193,12 @@ async fn create_and_wait_returns_the_id_and_classifies_quota_failures() {
     mock.expect_send()
         .times(1)
         .in_sequence(&mut sequence)
-        .withf(|r| r.method() == "POST" && r.uri().path() == "/v3/users/me/tasks")
-        .returning(|_| Ok(response(200, r#"{"taskID":"t"}"#)));
+        .withf(|r, _| r.method() == "POST" && r.uri().path() == "/v3/users/me/tasks")
+        .returning(|_, _| Ok(response(200, r#"{"taskID":"t"}"#)));
     mock.expect_send()
         .times(1)
         .in_sequence(&mut sequence)
-        .returning(|_| Ok(response(200, SUCCESS)));
+        .returning(|_, _| Ok(response(200, SUCCESS)));
     let TaskOutcome { task_id, result } = client(mock, &FakeTimer::new())
         .create_and_wait(
             CreateTaskRequest::new("@oomol/echo", "1", "main"),
@@ -239,7 +241,7 @@ async fn cancelling_ends_a_wait_during_a_sleep() {
     }
     token.cancel();
     let outcome = wait.await.unwrap();
-    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
     assert_eq!(timer.sleeps(), [Duration::from_secs(3)]);
 }
 
@@ -253,7 +255,7 @@ async fn cancelling_ends_a_wait_during_a_request() {
         tokio::task::yield_now().await;
     }
     token.cancel();
-    assert!(matches!(wait.await.unwrap(), Err(Error::Cancelled)));
+    assert!(matches!(wait.await.unwrap(), Err(Error::Cancelled(_))));
 }
 
 #[tokio::test]
@@ -266,18 +268,18 @@ async fn a_cancelled_token_sends_nothing() {
     let outcome = client
         .await_result("t", AwaitOptions::new().cancel_token(token.clone()))
         .await;
-    assert!(matches!(outcome, Err(Error::Cancelled)));
+    assert!(matches!(outcome, Err(Error::Cancelled(_))));
     let outcome = client
         .create_and_wait(
             CreateTaskRequest::new("@oomol/echo", "1", "main"),
             AwaitOptions::new().cancel_token(token.clone()),
         )
         .await;
-    assert!(matches!(outcome, Err(Error::Cancelled)));
+    assert!(matches!(outcome, Err(Error::Cancelled(_))));
     let results = client
         .await_many(["a", "b"], AwaitOptions::new().cancel_token(token))
         .await;
-    assert!(results.iter().all(|r| matches!(r, Err(Error::Cancelled))));
+    assert!(results.iter().all(|r| matches!(r, Err(Error::Cancelled(_)))));
 }
 
 #[tokio::test]
@@ -419,7 +421,7 @@ async fn cancelling_await_many_keeps_the_results_already_obtained() {
     token.cancel();
     let results = wait.await.unwrap();
     assert!(results[0].is_ok());
-    assert!(matches!(results[1], Err(Error::Cancelled)));
+    assert!(matches!(results[1], Err(Error::Cancelled(_))));
     assert!(results[2].is_ok());
-    assert!(matches!(results[3], Err(Error::Cancelled)));
+    assert!(matches!(results[3], Err(Error::Cancelled(_))));
 }

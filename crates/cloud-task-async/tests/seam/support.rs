@@ -1,5 +1,6 @@
 //! The mock transport, the fake timer and request/response helpers.
 
+use cloud_task_async::SendLimits;
 use std::future::pending;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ mockall::mock! {
     pub Transport {}
     #[async_trait]
     impl HttpTransport for Transport {
-        async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+        async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse>;
     }
 }
 
@@ -137,8 +138,8 @@ pub fn answer_in_order(
         mock.expect_send()
             .times(1)
             .in_sequence(&mut sequence)
-            .withf(move |request| check(request))
-            .returning(move |_| answer.take().expect("answered once"));
+            .withf(move |request, _| check(request))
+            .returning(move |_, _| answer.take().expect("answered once"));
     }
 }
 
@@ -147,7 +148,7 @@ pub struct Hang;
 
 #[async_trait]
 impl HttpTransport for Hang {
-    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         pending().await
     }
 }
@@ -166,7 +167,7 @@ pub struct Fleet {
 
 #[async_trait]
 impl HttpTransport for Fleet {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         use std::sync::atomic::Ordering::SeqCst;
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.max_in_flight.fetch_max(now, SeqCst);

@@ -1,6 +1,7 @@
 //! Uploads: the core's requests, parts without credentials, retries and waits as `PartRetry`
 //! says, bounded parallel parts read lazily, progress, cancellation.
 
+use cloud_task_async::SendLimits;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::SeqCst;
@@ -31,12 +32,12 @@ fn upload_mock(part2_failures: usize, parts: Arc<Mutex<Vec<HttpRequest>>>) -> Mo
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(move |r| same_request(r, &init))
-        .returning(|_| Ok(response(200, INIT_3_PARTS)));
+        .withf(move |r, _| same_request(r, &init))
+        .returning(|_, _| Ok(response(200, INIT_3_PARTS)));
     let failures = Arc::new(AtomicU64::new(part2_failures as u64));
     mock.expect_send()
-        .withf(|r| r.method() == "PUT")
-        .returning(move |r| {
+        .withf(|r, _| r.method() == "PUT")
+        .returning(move |r, _| {
             let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
                 failures.fetch_sub(1, SeqCst);
                 500
@@ -47,8 +48,8 @@ fn upload_mock(part2_failures: usize, parts: Arc<Mutex<Vec<HttpRequest>>>) -> Mo
             Ok(response(status, ""))
         });
     mock.expect_send()
-        .withf(move |r| same_request(r, &url))
-        .returning(|_| Ok(response(200, URL_ANSWER)));
+        .withf(move |r, _| same_request(r, &url))
+        .returning(|_, _| Ok(response(200, URL_ANSWER)));
     mock
 }
 
@@ -159,7 +160,7 @@ impl Store {
 
 #[async_trait]
 impl HttpTransport for Store {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path().to_owned();
         if path.ends_with("/init") {
             let urls: Vec<String> = (1..=self.parts)
@@ -327,7 +328,7 @@ async fn cancelling_ends_an_upload_with_parts_in_flight() {
     }
     token.cancel();
     let outcome = upload.await.unwrap();
-    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
 }
 
 /// Fails the first try of part 2 and, while answering it, rewrites the file under that
@@ -340,7 +341,7 @@ struct RewritesPart2 {
 
 #[async_trait]
 impl HttpTransport for RewritesPart2 {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path().to_owned();
         if path.ends_with("/init") {
             return Ok(response(200, INIT_3_PARTS));
