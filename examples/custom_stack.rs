@@ -1,8 +1,8 @@
 //! `cloud-task-core` alone, driven by an HTTP/1.1 client written right here on
 //! `std::net::TcpStream`: no reqwest, no ureq, no async runtime in the client. The core
-//! builds every request, parses every response, and decides every wait; this file only
-//! moves bytes and sleeps. Any other stack (hyper, a WASM fetch, a proxy) plugs in the same
-//! way.
+//! builds every request, parses every response, and decides every wait, deadline, limit and
+//! redirect; this file only moves bytes within the limits each request carries, and sleeps.
+//! Any other stack (hyper, a WASM fetch, a proxy) plugs in the same way.
 //!
 //! ```sh
 //! cargo run --example custom_stack
@@ -16,13 +16,15 @@ use std::time::{Duration, Instant};
 
 use oomol_cloud_task::emulator::Emulator;
 use oomol_cloud_task::{
-    AwaitOptions, Config, CreateTask, CreateTaskRequest, Error, HttpRequest, HttpResponse,
-    ListTasksQuery, Operation, Paginator, PollAction, Poller, TransportErrorKind, http,
+    AwaitOptions, Call, CallAction, Config, CreateTask, CreateTaskRequest, Error, HttpRequest,
+    HttpResponse, ListTasksQuery, Operation, PageAction, Paginator, PollAction, Poller, SendLimits,
+    TransportErrorKind, http,
 };
 
 /// Sends one request over a fresh TCP connection (`Connection: close`) and reads the
-/// whole response. Only `http://` URLs: enough for a loopback server.
-fn send(request: HttpRequest) -> Result<HttpResponse, Error> {
+/// whole response, within `limits`: each read waits at most the time left, and the body is
+/// read up to the largest allowed. Only `http://` URLs: enough for a loopback server.
+fn send(request: HttpRequest, limits: SendLimits) -> Result<HttpResponse, Error> {
     let transport = |kind, e: std::io::Error| Error::transport(kind, e);
     let uri = request.uri().clone();
     if uri.scheme_str() != Some("http") {
@@ -36,7 +38,7 @@ fn send(request: HttpRequest) -> Result<HttpResponse, Error> {
     let mut stream =
         TcpStream::connect((host, port)).map_err(|e| transport(TransportErrorKind::Connect, e))?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(limits.timeout.max(Duration::from_millis(1))))
         .map_err(|e| transport(TransportErrorKind::Io, e))?;
 
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -59,7 +61,8 @@ fn send(request: HttpRequest) -> Result<HttpResponse, Error> {
         .and_then(|()| stream.write_all(request.body()))
         .map_err(|e| transport(TransportErrorKind::Io, e))?;
 
-    let mut reader = BufReader::new(stream);
+    // Never more than the largest body allowed (and its framing) is read.
+    let mut reader = BufReader::new(stream.take(limits.max_response_body + 64 * 1024));
     let mut line = String::new();
     reader
         .read_line(&mut line)
@@ -103,6 +106,9 @@ fn send(request: HttpRequest) -> Result<HttpResponse, Error> {
                 break;
             }
             let start = body.len();
+            if (start + size) as u64 > limits.max_response_body {
+                return Err(limits.body_too_large());
+            }
             body.resize(start + size + 2, 0);
             reader
                 .read_exact(&mut body[start..])
@@ -114,9 +120,32 @@ fn send(request: HttpRequest) -> Result<HttpResponse, Error> {
             .read_to_end(&mut body)
             .map_err(|e| transport(TransportErrorKind::Io, e))?;
     }
+    if body.len() as u64 > limits.max_response_body {
+        return Err(limits.body_too_large());
+    }
     builder
         .body(body)
         .map_err(|e| Error::transport(TransportErrorKind::Other, e))
+}
+
+/// Runs one operation through the core's [`Call`] machine: it hands out each request with
+/// its bounds (and a redirect's, when one within the origin comes back), and ends the call.
+fn execute<O: Operation>(op: &O, config: &Config) -> Result<O::Output, Error> {
+    let mut call = Call::for_operation(op, config, Instant::now())?;
+    let response = loop {
+        match call.poll_action(Instant::now()) {
+            CallAction::Send(t) => {
+                let (id, request, limits) = t.split(Instant::now());
+                match send(request, limits) {
+                    Ok(response) => call.handle_response(id, response, Instant::now()),
+                    Err(error) => call.handle_transport_error(id, error, Instant::now()),
+                }
+            }
+            CallAction::Wait(duration) => std::thread::sleep(duration),
+            CallAction::Done(outcome) => break outcome?,
+        }
+    };
+    op.parse(response)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -128,11 +157,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .upload_base_url(emulator.upload_base_url())
         .build()?;
 
-    // 1. Create: build with the core, send with our stack, parse with the core.
+    // 1. Create: built and bounded by the core, sent by our stack, parsed by the core.
     let create = CreateTask::new(
         CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("text", "hand-rolled HTTP"),
     );
-    let task_id = create.parse(send(create.request(&config)?)?)?.task_id;
+    let task_id = execute(&create, &config)?.task_id;
     println!("created {task_id}");
 
     // 2. Wait: the core's poller says what to do; we only send and sleep.
@@ -142,10 +171,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut poller = Poller::<serde_json::Value>::new(&config, &task_id, &options, Instant::now())?;
     let result = loop {
         match poller.poll_action(Instant::now()) {
-            PollAction::Send(request) => match send(request) {
-                Ok(response) => poller.handle_response(response, Instant::now()),
-                Err(error) => poller.handle_transport_error(error, Instant::now()),
-            },
+            PollAction::Send(t) => {
+                let (id, request, limits) = t.split(Instant::now());
+                match send(request, limits) {
+                    Ok(response) => poller.handle_response(id, response, Instant::now()),
+                    Err(error) => poller.handle_transport_error(id, error, Instant::now()),
+                }
+            }
             PollAction::Progress { progress, status } => println!("  {status:<10} {progress:5.1}%"),
             PollAction::Wait(duration) => std::thread::sleep(duration),
             PollAction::Done(outcome) => break outcome?,
@@ -154,11 +186,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("success: {}", serde_json::to_string(&result.result_data)?);
 
     // 3. Page through the task list with the core's paginator.
-    let mut pages = Paginator::new(ListTasksQuery::new().size(1));
-    while let Some(request) = pages.next_request(&config) {
-        let page = pages.handle_response(send(request?)?)?;
-        for task in page.tasks {
-            println!("listed {} ({})", task.task_id, task.status);
+    let mut pages = Paginator::new(&config, ListTasksQuery::new().size(1))?;
+    loop {
+        match pages.poll_action(Instant::now()) {
+            PageAction::Send(t) => {
+                let (id, request, limits) = t.split(Instant::now());
+                match send(request, limits) {
+                    Ok(response) => pages.handle_response(id, response, Instant::now()),
+                    Err(error) => pages.handle_transport_error(id, error, Instant::now()),
+                }
+            }
+            PageAction::Page(page) => {
+                for task in page.tasks {
+                    println!("listed {} ({})", task.task_id, task.status);
+                }
+            }
+            PageAction::Wait(duration) => std::thread::sleep(duration),
+            PageAction::Done(end) => break end?,
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //!
 //! Run: `cargo bench -p cloud-task-async --bench scale`.
 
+use cloud_task_async::SendLimits;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -34,7 +35,7 @@ fn ok(body: String) -> HttpResponse {
 
 #[async_trait]
 impl HttpTransport for InMemory {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         tokio::task::yield_now().await;
         let path = request.uri().path();
         if let Some(id) = path

@@ -11,6 +11,7 @@ use std::sync::{Arc, PoisonError};
 use bytes::Bytes;
 use cloud_task_core::{
     Error, HttpResponse, RequestId, Result, Upload, UploadAction, UploadOptions, UploadedFile,
+    check_upload_source,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -162,7 +163,7 @@ impl Client {
         let metadata = tokio::fs::metadata(path)
             .await
             .map_err(|e| Error::io(context.clone(), e))?;
-        check_regular(path, &metadata)?;
+        check_upload_source(path, &metadata)?;
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::io(context.clone(), e))?;
@@ -170,7 +171,7 @@ impl Client {
             .metadata()
             .await
             .map_err(|e| Error::io(context.clone(), e))?;
-        check_regular(path, &metadata)?;
+        check_upload_source(path, &metadata)?;
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
@@ -313,20 +314,4 @@ impl Client {
         .instrument(span)
         .await
     }
-}
-
-/// Refuses anything but a regular file, naming what it is.
-pub(crate) fn check_regular(path: &Path, metadata: &std::fs::Metadata) -> Result<()> {
-    if metadata.is_file() {
-        return Ok(());
-    }
-    let what = if metadata.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file (a named pipe, socket or device cannot be uploaded)"
-    };
-    Err(Error::invalid_input(
-        "path",
-        format!("{} is {what}", path.display()),
-    ))
 }

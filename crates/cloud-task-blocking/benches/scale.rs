@@ -8,6 +8,7 @@
 //!
 //! Run: `cargo bench -p cloud-task-blocking --bench scale`.
 
+use cloud_task_blocking::SendLimits;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Mutex;
@@ -31,7 +32,7 @@ fn ok(body: String) -> HttpResponse {
 }
 
 impl HttpTransport for InMemory {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path();
         if let Some(id) = path
             .strip_prefix("/v3/users/me/tasks/")

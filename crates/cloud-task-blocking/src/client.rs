@@ -2,19 +2,30 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Instant;
 
 use cloud_task_core::{
-    ApiKey, Config, ConfigBuilder, CreateTask, CreateTaskRequest, CreateTaskResponse, Dashboard,
-    Error, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpRequest,
-    HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, Result,
-    SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, WorkloadIds,
+    ApiKey, Call, CallAction, CancelToken, Config, ConfigBuilder, CreateTask, CreateTaskRequest,
+    CreateTaskResponse, Dashboard, Error, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
+    GetTaskResult, HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation,
+    PauseResponse, RequestId, Result, SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult,
+    Transmit, TransportErrorKind, WorkloadIds,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::senders::{Job, Senders};
 use crate::timer::{StdTimer, Timer};
-use crate::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, UreqTransport};
+use crate::transport::{HttpTransport, UreqTransport};
+
+/// What became of a request handed to the transport.
+pub(crate) enum Sent {
+    /// Its answer, or the transport's error (a cut-off at its deadline included).
+    Answer(RequestId, Result<HttpResponse>),
+    /// The cancel token fired first: the request was abandoned.
+    Cancelled,
+}
 
 /// The blocking Cloud Task client.
 ///
@@ -43,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) transport: Arc<dyn HttpTransport>,
     pub(crate) timer: Arc<dyn Timer>,
+    pub(crate) senders: Senders,
 }
 
 impl fmt::Debug for Client {
@@ -70,17 +82,9 @@ impl Client {
     /// A client configured from the environment: `OOMOL_API_KEY` (required),
     /// `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` (optional).
     pub fn from_env() -> Result<Client> {
-        let client = Client::builder().from_env().build()?;
-        if client.config().api_key().is_none() {
-            return Err(Error::invalid_input(
-                "api_key",
-                format!(
-                    "the environment variable {} is not set",
-                    cloud_task_core::ENV_API_KEY
-                ),
-            ));
-        }
-        Ok(client)
+        Client::builder()
+            .config(ConfigBuilder::from_env().require_api_key(true))
+            .build()
     }
 
     /// The configuration (base URLs, headers; its `Debug` hides the key).
@@ -89,7 +93,8 @@ impl Client {
     }
 
     /// Runs any core operation: builds its request (refusing bad input before anything is
-    /// sent), sends it once, and parses the response.
+    /// sent), sends it once through the core's [`Call`] (which bounds its time and body and
+    /// follows redirects within the origin only), and parses the response.
     ///
     /// Every method of the client goes through here (or through the same send path), so a
     /// new endpoint of the core needs no code in this crate.
@@ -102,37 +107,95 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let request = op.request(&self.inner.config)?;
-        let response = self.send(O::NAME, op.task_id(), request)?;
+        let call = Call::for_operation(op, &self.inner.config, self.now())?;
+        let response = self.drive_call(call, op.task_id(), None)?;
         op.parse(response)
     }
 
-    /// Sends one request inside a tracing span naming the operation, method, path (never
-    /// the query, which may hold a presigned signature), task and status. Never the key.
-    pub(crate) fn send(
+    /// Drives a [`Call`] to its end: sends what it says, sleeps what it says, and, with a
+    /// token, abandons it when the token fires.
+    pub(crate) fn drive_call(
         &self,
-        name: &'static str,
+        mut call: Call,
         task_id: Option<&str>,
-        request: HttpRequest,
+        cancel: Option<&CancelToken>,
     ) -> Result<HttpResponse> {
-        let span = tracing::debug_span!(
-            "cloud_task_request",
-            op = name,
-            method = %request.method(),
-            path = request.uri().path(),
-            task_id = task_id.unwrap_or_default(),
-            status = tracing::field::Empty,
-        );
-        let _entered = span.enter();
-        let outcome = self.inner.transport.send(request);
-        match &outcome {
-            Ok(response) => {
-                span.record("status", response.status().as_u16());
-                tracing::debug!(status = response.status().as_u16(), "response");
+        loop {
+            match call.poll_action(self.now()) {
+                CallAction::Send(transmit) => match self.transmit(transmit, task_id, cancel) {
+                    Sent::Answer(id, Ok(response)) => {
+                        call.handle_response(id, response, self.now())
+                    }
+                    Sent::Answer(id, Err(error)) => {
+                        call.handle_transport_error(id, error, self.now());
+                    }
+                    Sent::Cancelled => call.cancel(),
+                },
+                CallAction::Wait(duration) => {
+                    if self.timer().sleep(duration, cancel).is_err() {
+                        call.cancel();
+                    }
+                }
+                CallAction::Done(outcome) => return outcome,
             }
-            Err(error) => tracing::debug!(%error, "transport error"),
         }
-        outcome
+    }
+
+    /// Sends one transmit and answers what became of it, within its deadline.
+    ///
+    /// A transport that bounds itself runs on this thread (unless a cancel token must be
+    /// able to interrupt the wait); any other runs on a sender thread while this thread
+    /// waits for its answer, at most until the deadline, or until `cancel` fires.
+    pub(crate) fn transmit(
+        &self,
+        transmit: Transmit,
+        task_id: Option<&str>,
+        cancel: Option<&CancelToken>,
+    ) -> Sent {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Sent::Cancelled;
+        }
+        let id = transmit.id;
+        let span = request_span(&transmit, task_id);
+        let limits = transmit.limits(self.now());
+        if cancel.is_none() && self.inner.transport.bounds_itself() {
+            let _entered = span.enter();
+            let outcome = self.inner.transport.send(transmit.request, limits);
+            trace_outcome(&span, &outcome);
+            return Sent::Answer(id, outcome);
+        }
+        let (answer, answered) = mpsc::channel::<Option<Result<HttpResponse>>>();
+        let caller = Arc::new(());
+        let deadline = Instant::now() + limits.timeout;
+        let cancelled = answer.clone();
+        self.inner.senders.submit(Job {
+            transport: Arc::clone(&self.inner.transport),
+            request: transmit.request,
+            limits,
+            deadline,
+            caller: Arc::downgrade(&caller),
+            span: span.clone(),
+            reply: Box::new(move |outcome| {
+                let _ = answer.send(Some(outcome));
+            }),
+        });
+        let _on_cancel = cancel.map(|token| {
+            token.on_cancel(move || {
+                let _ = cancelled.send(None);
+            })
+        });
+        let outcome =
+            match answered.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Some(outcome)) => outcome,
+                Ok(None) => return Sent::Cancelled,
+                Err(RecvTimeoutError::Timeout) => Err(limits.elapsed()),
+                Err(RecvTimeoutError::Disconnected) => Err(Error::transport(
+                    TransportErrorKind::Other,
+                    "the request was dropped before it was sent",
+                )),
+            };
+        trace_outcome(&span, &outcome);
+        Sent::Answer(id, outcome)
     }
 
     /// The timer's current instant.
@@ -212,8 +275,36 @@ impl Client {
     }
 }
 
+/// The span of one request: operation, method, path (never the query, which may hold a
+/// presigned signature), task and status. Never the key.
+pub(crate) fn request_span(transmit: &Transmit, task_id: Option<&str>) -> tracing::Span {
+    tracing::debug_span!(
+        "cloud_task_request",
+        op = transmit.name,
+        method = %transmit.request.method(),
+        path = transmit.request.uri().path(),
+        task_id = task_id.unwrap_or_default(),
+        status = tracing::field::Empty,
+    )
+}
+
+/// Records a request's outcome in its span.
+pub(crate) fn trace_outcome(span: &tracing::Span, outcome: &Result<HttpResponse>) {
+    let _entered = span.enter();
+    match outcome {
+        Ok(response) => {
+            span.record("status", response.status().as_u16());
+            tracing::debug!(status = response.status().as_u16(), "response");
+        }
+        Err(error) => tracing::debug!(%error, "transport error"),
+    }
+}
+
 /// Builds a [`Client`]; [`build`](Self::build) validates everything and names the field
 /// that was wrong.
+///
+/// Its settings are the core's [`ConfigBuilder`]'s (URLs, key, headers, timeouts, limits),
+/// plus the transport and the timer.
 ///
 /// ```
 /// use std::time::Duration;
@@ -226,33 +317,17 @@ impl Client {
 /// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
 /// # Ok::<(), cloud_task_blocking::Error>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     config: ConfigBuilder,
-    timeout: Duration,
-    connect_timeout: Duration,
     transport: Option<Arc<dyn HttpTransport>>,
     timer: Option<Arc<dyn Timer>>,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        ClientBuilder {
-            config: ConfigBuilder::default(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            transport: None,
-            timer: None,
-        }
-    }
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
             .field("custom_transport", &self.transport.is_some())
             .field("custom_timer", &self.timer.is_some())
             .finish()
@@ -260,59 +335,11 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API key, sent as `Authorization: Bearer <key>` (never logged or shown).
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.config = self.config.api_key(key);
-        self
-    }
+    cloud_task_core::__config_builder_setters!();
 
-    /// The task API base URL (default `https://cloud-task.oomol.com`; a trailing `/v1`
-    /// or `/v3` is stripped).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.base_url(url);
-        self
-    }
-
-    /// The upload API base URL (default `https://llm.oomol.com/api/tasks/files/remote-cache`).
-    pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.upload_base_url(url);
-        self
-    }
-
-    /// A header sent on every API request (not on presigned part uploads). For cookie
-    /// authentication: `.default_header("Cookie", "oomol-token=...")`.
-    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config = self.config.default_header(name, value);
-        self
-    }
-
-    /// The `User-Agent` of API requests (default `oomol-cloud-task-rust/<version>`).
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.config = self.config.user_agent(ua);
-        self
-    }
-
-    /// The timeout of each single request, from connecting to the end of the response
-    /// body (default 30 s). It applies to the default transport only.
-    pub fn timeout(mut self, per_request: Duration) -> Self {
-        self.timeout = per_request;
-        self
-    }
-
-    /// The connect timeout (default 10 s). It applies to the default transport only.
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
-
-    /// Applies `OOMOL_API_KEY`, `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` from the
-    /// process environment, where set and not blank.
-    pub fn from_env(mut self) -> Self {
-        self.config = self.config.with_env(|name| std::env::var(name).ok());
-        self
-    }
-
-    /// Sends through this transport instead of ureq (the timeouts are then its own).
+    /// Sends through this transport instead of ureq. The client still bounds every
+    /// request (its deadline and body limit), whatever the transport does: see
+    /// [`HttpTransport::bounds_itself`].
     pub fn transport(mut self, t: impl HttpTransport) -> Self {
         self.transport = Some(Arc::new(t));
         self
@@ -326,33 +353,19 @@ impl ClientBuilder {
 
     /// Validates and builds the client.
     ///
-    /// Fails with [`Error::InvalidInput`] naming the field (`base_url`, `upload_base_url`,
-    /// `api_key`, `default_headers`, `user_agent`, `timeout`, `connect_timeout`).
+    /// Fails with [`Error::InvalidInput`] naming the field (see [`ConfigBuilder::build`]).
     pub fn build(self) -> Result<Client> {
         let config = self.config.build()?;
-        for (field, value) in [
-            ("timeout", self.timeout),
-            ("connect_timeout", self.connect_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(Error::invalid_input(
-                    field,
-                    format!("{field} must be greater than zero"),
-                ));
-            }
-        }
         let transport: Arc<dyn HttpTransport> = match self.transport {
             Some(t) => t,
-            None => Arc::new(UreqTransport::with_timeouts(
-                self.timeout,
-                self.connect_timeout,
-            )),
+            None => Arc::new(UreqTransport::new(&config)),
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
                 timer: self.timer.unwrap_or_else(|| Arc::new(StdTimer)),
+                senders: Senders::default(),
             }),
         })
     }

@@ -29,12 +29,12 @@
 //!
 //! ```
 //! use cloud_task_blocking::core::{HttpRequest, HttpResponse};
-//! use cloud_task_blocking::{Client, CreateTaskRequest, HttpTransport, Result};
+//! use cloud_task_blocking::{Client, CreateTaskRequest, HttpTransport, Result, SendLimits};
 //!
 //! struct Canned;
 //!
 //! impl HttpTransport for Canned {
-//!     fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+//!     fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 //!         assert_eq!(request.uri(), "https://cloud-task.oomol.com/v3/users/me/tasks");
 //!         Ok(HttpResponse::new(br#"{"taskID":"t-1"}"#.to_vec()))
 //!     }
@@ -50,8 +50,8 @@
 //!
 //! - [`Client`] (cheap to clone, `Send + Sync`, one connection pool) and its
 //!   [`ClientBuilder`]: API key or cookie header, base URLs, default headers, user agent,
-//!   per-request (30 s) and connect (10 s) timeouts, or your own [`HttpTransport`] and
-//!   [`Timer`].
+//!   per-request (30 s) and connect (10 s) timeouts, the limits of the core's [`Config`],
+//!   or your own [`HttpTransport`] and [`Timer`].
 //! - One method per API operation with the official names (`create_task`, `list_tasks`,
 //!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
 //!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
@@ -62,11 +62,19 @@
 //!   of threads sending the polls).
 //! - [`Client::list_all`]: an iterator over every task across pages.
 //! - Uploads: [`Client::upload_file`], [`Client::upload_bytes`], [`Client::upload_reader`]
-//!   (any `Read + Seek`), with parts in parallel on scoped threads, per-part retries and
-//!   progress.
+//!   (any `Read + Seek`), with parts in parallel on the client's sender threads, per-part
+//!   retries and progress, all decided by the core's `Upload` machine.
 //! - Cancellation: a [`CancelToken`] in the [`AwaitOptions`] or [`UploadOptions`],
-//!   cancelled from any thread, ends a wait or an upload promptly with
-//!   [`Error::Cancelled`], without sleeping out the current interval.
+//!   cancelled from any thread, ends a wait or an upload at once with
+//!   [`Error::Cancelled`] (carrying the task ID of a wait), without sleeping out the
+//!   current interval or waiting for a request in flight.
+//! - Bounds no server can move, all decided by the core's machines: every request ends by
+//!   its deadline (the sooner of the per-request timeout and the wait's), whatever
+//!   transport sends it (one that does not bound itself runs on a sender thread and is
+//!   abandoned at the deadline); bodies are read up to the configured limit; redirects are
+//!   followed only within the configured origin (one to another origin ends the call with
+//!   [`Error::Redirect`]); `list_all` stops on a page token seen before and after
+//!   `max_pages` pages. See the core's crate docs for the table of limits.
 //! - A task creation is never retried; polls and part uploads are, as the core decides.
 //! - `tracing` spans per request (`cloud_task_request`: operation, method, path, task ID,
 //!   status) and per wait or upload; the API key never appears in them.
@@ -94,8 +102,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod flights;
 mod list;
 mod poll;
+mod resolve;
+mod senders;
 mod timer;
 mod transport;
 mod upload;
@@ -110,7 +121,7 @@ pub use cloud_task_core::models::WatchEvent;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
     CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
-    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, TaskDetail,
+    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, SendLimits, TaskDetail,
     TaskErrorCode, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus,
     TaskSuccess, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WorkloadIds,
 };

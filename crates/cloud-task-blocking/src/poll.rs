@@ -1,25 +1,16 @@
-//! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
-//! driven by the core's [`Poller`].
-
 use std::fmt;
 use std::iter::FusedIterator;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use cloud_task_core::models::WatchEvent;
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error,
-    GetTaskResult, HttpRequest, HttpResponse, Operation, PollAction, PollSetAction, Poller,
-    PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess, TransportErrorKind,
+    AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error, PollAction,
+    PollSetAction, Poller, PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::Client;
-
-/// The span name of a result poll.
-const POLL: &str = GetTaskResult::<Value>::NAME;
+use crate::client::{Client, Sent};
+use crate::flights::{Event, Flights};
 
 /// What a poller produced that the caller must see.
 enum Step<T> {
@@ -33,26 +24,30 @@ fn is_cancelled(token: Option<&CancelToken>) -> bool {
 
 impl Client {
     /// Drives `poller` until it reports progress or finishes: sends what it says to send
-    /// and sleeps what it says to sleep (a sleep the options' cancel token ends at once).
+    /// and sleeps what it says to sleep, and feeds the options' cancel token to it as an
+    /// input (a sleep or a poll in flight ends at once when it fires).
     fn step<T: DeserializeOwned>(&self, poller: &mut Poller<T>) -> Step<T> {
         let token = poller.options().get_cancel_token().cloned();
         loop {
             match poller.poll_action(self.now()) {
-                PollAction::Send(request) => {
-                    if is_cancelled(token.as_ref()) {
-                        return Step::Done(Err(Error::Cancelled));
-                    }
-                    match self.send(POLL, Some(poller.task_id()), request) {
-                        Ok(response) => poller.handle_response(response, self.now()),
-                        Err(error) => poller.handle_transport_error(error, self.now()),
+                PollAction::Send(transmit) => {
+                    let task_id = poller.task_id().to_owned();
+                    match self.transmit(transmit, Some(&task_id), token.as_ref()) {
+                        Sent::Answer(id, Ok(response)) => {
+                            poller.handle_response(id, response, self.now());
+                        }
+                        Sent::Answer(id, Err(error)) => {
+                            poller.handle_transport_error(id, error, self.now());
+                        }
+                        Sent::Cancelled => poller.cancel(),
                     }
                 }
                 PollAction::Progress { progress, status } => {
                     return Step::Progress { progress, status };
                 }
                 PollAction::Wait(duration) => {
-                    if let Err(error) = self.timer().sleep(duration, token.as_ref()) {
-                        return Step::Done(Err(error));
+                    if self.timer().sleep(duration, token.as_ref()).is_err() {
+                        poller.cancel();
                     }
                 }
                 PollAction::Done(outcome) => return Step::Done(outcome),
@@ -63,10 +58,11 @@ impl Client {
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
     /// times out ([`Error::Timeout`]) or is cancelled ([`Error::Cancelled`]).
     ///
-    /// The schedule, retries of failed polls, progress reports and the timeout are the
-    /// core [`Poller`]'s; the options' progress callback is called (on this thread) for
-    /// each in-progress result. Cancelling the options' token from another thread ends a
-    /// wait between polls at once; a poll already sent is answered first (it is short).
+    /// The schedule, retries of failed polls, progress reports, deadlines and the timeout
+    /// are the core [`Poller`]'s; the options' progress callback is called (on this
+    /// thread) for each in-progress result. Cancelling the options' token from another
+    /// thread ends the wait at once, between polls or during one (with a token, each poll
+    /// runs on a sender thread, so that its wait can be interrupted).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -81,7 +77,7 @@ impl Client {
     /// });
     /// match client.await_result("task-id", AwaitOptions::new().cancel_token(token)) {
     ///     Ok(success) => println!("{:?}", success.result_data),
-    ///     Err(Error::Cancelled) => println!("gave up"),
+    ///     Err(Error::Cancelled(_)) => println!("gave up"),
     ///     Err(error) => return Err(error),
     /// }
     /// # Ok::<(), cloud_task_blocking::Error>(())
@@ -109,8 +105,12 @@ impl Client {
 
     /// Creates a task (once: never retried) and waits for its result.
     ///
-    /// When the options' cancel token has already fired, nothing is sent; once the task
-    /// is created, cancelling ends the wait (the task keeps running on the server).
+    /// The options are checked first ([`AwaitOptions::validate`]): bad options create
+    /// nothing. When the options' cancel token has already fired, nothing is sent; the
+    /// creation itself is never cut short by the token (its answer holds the task ID; it
+    /// is bounded by the per-request timeout); once the task is created, cancelling ends
+    /// the wait with [`Error::Cancelled`] carrying the task ID (the task keeps running on
+    /// the server). A timeout or a failed task carries the task ID too.
     ///
     /// ```no_run
     /// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest, TaskOutcome};
@@ -135,8 +135,9 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome<T>> {
+        options.validate()?;
         if is_cancelled(options.get_cancel_token()) {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         let created = self.create_task(request)?;
         let result = self.await_result_as::<T>(&created.task_id, options)?;
@@ -187,14 +188,14 @@ impl Client {
     /// Waits for many tasks: one `Result` per task ID, in input order.
     ///
     /// Each task has its own core [`Poller`] (its own schedule, retries and deadline, the
-    /// timeout counting from this call). This thread interleaves them: it hands the polls
-    /// that are due to a pool of `max_in_flight` scoped threads (at least 1, at most one
-    /// per task), feeds each answer back to its poller, and sleeps until the earliest next
-    /// poll is due or an answer arrives. Memory is a few hundred bytes per task plus the
-    /// requests in flight, so thousands of tasks are fine. The progress callback is called
-    /// on this thread for every in-progress result of any task. When the cancel token
-    /// fires, every task not finished yet gets [`Error::Cancelled`] (after the polls in
-    /// flight are answered); results already obtained are kept.
+    /// timeout counting from this call), under the core's [`PollerSet`], which decides
+    /// which polls are due, at most `max_in_flight` at once (at least 1). This thread runs
+    /// the set: it hands the due polls to the client's sender threads, feeds each answer
+    /// back, and sleeps until the next poll is due or an answer arrives. Memory is a few
+    /// hundred bytes per task plus the requests in flight, so thousands of tasks are fine.
+    /// The progress callback is called on this thread for every in-progress result of any
+    /// task. When the cancel token fires, every task not finished yet gets
+    /// [`Error::Cancelled`] (with its task ID) at once; results already obtained are kept.
     ///
     /// ```no_run
     /// use cloud_task_blocking::{AwaitOptions, Client};
@@ -223,69 +224,14 @@ impl Client {
         let mut set =
             PollerSet::<Value>::new(self.config(), task_ids, &options, max_in_flight, self.now());
         let token = options.get_cancel_token();
-        let workers = max_in_flight.clamp(1, set.unfinished().max(1));
-        if set.unfinished() > 0 && !is_cancelled(token) {
-            std::thread::scope(|scope| {
-                let (jobs, job_queue) = mpsc::channel::<Job>();
-                let (answers, answered) = mpsc::channel::<Answer>();
-                let wakeup = Arc::new(Wakeup::default());
-                let job_queue = Arc::new(Mutex::new(job_queue));
-                for _ in 0..workers {
-                    let job_queue = Arc::clone(&job_queue);
-                    let answers = answers.clone();
-                    let wakeup = Arc::clone(&wakeup);
-                    let span = span.clone();
-                    scope.spawn(move || {
-                        let _entered = span.enter();
-                        poll_worker(self, &job_queue, &answers, &wakeup);
-                    });
-                }
-                // Only the workers hold the queue: should they all end, a send fails.
-                drop(job_queue);
-                // The cancel token wakes the scheduler through the answer channel; without
-                // one, only the workers hold senders, so their end is noticed.
-                let _on_cancel = token.map(|t| {
-                    let wakeup = Arc::clone(&wakeup);
-                    t.on_cancel(move || {
-                        let _ = answers.send(Answer::Cancelled);
-                        wakeup.wake();
-                    })
-                });
-                self.schedule(&mut set, &options, &jobs, &answered, &wakeup);
-                // Dropping `jobs` closes the queue: the workers end once the polls in
-                // flight are answered.
-                drop(jobs);
-            });
+        if is_cancelled(token) {
+            set.cancel();
         }
-        set.into_outcomes()
-    }
-
-    /// Runs the core's [`PollerSet`] on the caller's thread: hands due polls to the
-    /// workers, reports progress, and sleeps until the next poll is due or a worker
-    /// answers (or the cancel token fires).
-    fn schedule(
-        &self,
-        set: &mut PollerSet,
-        options: &AwaitOptions,
-        jobs: &Sender<Job>,
-        answered: &Receiver<Answer>,
-        wakeup: &Wakeup,
-    ) {
-        let token = options.get_cancel_token();
+        let mut flights = Flights::new(self, token);
         loop {
-            if is_cancelled(token) {
-                set.cancel();
-                return;
-            }
-            let answer = match set.poll_action(self.now()) {
-                PollSetAction::Send { index, request } => {
-                    let task_id = set.task_id(index).unwrap_or_default().to_owned();
-                    if jobs.send((index, task_id, request)).is_err() {
-                        // No worker is left: one panicked in a user's transport, and the
-                        // panic reaches the caller when the scope ends.
-                        set.cancel();
-                        return;
-                    }
+            let sleep = match set.poll_action(self.now()) {
+                PollSetAction::Send { index, transmit } => {
+                    flights.send(transmit, set.task_id(index));
                     continue;
                 }
                 PollSetAction::Progress {
@@ -294,38 +240,23 @@ impl Client {
                     options.report_progress(progress, &status);
                     continue;
                 }
-                PollSetAction::Finished => return,
-                // Only answers can move things on: wait for one.
-                PollSetAction::AwaitResponse => match answered.recv() {
-                    Ok(answer) => Some(answer),
-                    Err(_) => {
-                        set.cancel();
-                        return;
-                    }
-                },
-                PollSetAction::Wait(wait) => {
-                    let wake = wakeup.arm();
-                    match answered.try_recv() {
-                        Ok(answer) => Some(answer),
-                        Err(TryRecvError::Empty) => {
-                            // Ended early by an answer or a cancellation: both are read next.
-                            let _ = self.timer().sleep(wait, Some(&wake));
-                            answered.try_recv().ok()
-                        }
-                        Err(TryRecvError::Disconnected) => {
-                            set.cancel();
-                            return;
-                        }
-                    }
-                }
+                PollSetAction::Finished => break,
+                PollSetAction::Wait(duration) => Some(duration),
+                // Only answers can move things on (a sleep when nothing is in flight).
+                PollSetAction::AwaitResponse(duration) => (flights.len() == 0).then_some(duration),
             };
-            if let Some(Answer::Polled(index, outcome)) = answer {
-                match outcome {
-                    Ok(response) => set.handle_response(index, response, self.now()),
-                    Err(error) => set.handle_transport_error(index, error, self.now()),
+            match flights.next(sleep) {
+                Some(Event::Answer(id, Ok(response))) => {
+                    set.handle_response(id, response, self.now());
                 }
+                Some(Event::Answer(id, Err(error))) => {
+                    set.handle_transport_error(id, error, self.now());
+                }
+                Some(Event::Cancelled) => set.cancel(),
+                None => {}
             }
         }
+        set.into_outcomes()
     }
 }
 
@@ -373,78 +304,5 @@ impl fmt::Debug for WatchIter {
             .field("task_id", &task_id)
             .field("ended", &matches!(self.state, WatchState::Ended))
             .finish()
-    }
-}
-
-/// A poll handed to a worker: the slot, its task ID (for tracing) and the request.
-type Job = (usize, String, HttpRequest);
-
-/// What the workers (and the cancel token) tell the scheduler.
-enum Answer {
-    Polled(usize, Result<HttpResponse>),
-    Cancelled,
-}
-
-/// Wakes the scheduler from its sleep: each sleep gets a fresh private token, which an
-/// answer (or the user's cancel token) fires.
-#[derive(Default)]
-struct Wakeup {
-    current: Mutex<CancelToken>,
-}
-
-impl Wakeup {
-    /// A fresh token for the next sleep. Arm it before checking for answers, so that an
-    /// answer sent after the check fires the token the sleep waits on.
-    fn arm(&self) -> CancelToken {
-        let token = CancelToken::new();
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = token.clone();
-        token
-    }
-
-    fn wake(&self) {
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .cancel();
-    }
-}
-
-/// A worker of `await_many`: sends polls from the queue until it closes.
-fn poll_worker(
-    client: &Client,
-    job_queue: &Mutex<Receiver<Job>>,
-    answers: &Sender<Answer>,
-    wakeup: &Wakeup,
-) {
-    loop {
-        let job = job_queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        let Ok((index, task_id, request)) = job else {
-            return;
-        };
-        let sent = panic::catch_unwind(AssertUnwindSafe(|| {
-            client.send(POLL, Some(&task_id), request)
-        }));
-        let (outcome, panicked) = match sent {
-            Ok(outcome) => (outcome, None),
-            Err(payload) => (
-                Err(Error::transport(
-                    TransportErrorKind::Other,
-                    "the HTTP transport panicked",
-                )),
-                Some(payload),
-            ),
-        };
-        let delivered = answers.send(Answer::Polled(index, outcome)).is_ok();
-        wakeup.wake();
-        if let Some(payload) = panicked {
-            // The scheduler has its answer; the panic reaches the caller when the scope ends.
-            panic::resume_unwind(payload);
-        }
-        if !delivered {
-            return;
-        }
     }
 }

@@ -25,7 +25,7 @@ use cloud_task_core::{CancelToken, Error, Result};
 ///     fn now(&self) -> Instant { self.start + *self.elapsed.lock().unwrap() }
 ///     fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
 ///         if cancel.is_some_and(CancelToken::is_cancelled) {
-///             return Err(Error::Cancelled);
+///             return Err(Error::cancelled());
 ///         }
 ///         *self.elapsed.lock().unwrap() += duration;
 ///         Ok(())
@@ -75,7 +75,7 @@ impl Timer for StdTimer {
             return Ok(());
         };
         if token.is_cancelled() {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         let signal = Arc::new((Mutex::new(false), Condvar::new()));
         let listener = Arc::clone(&signal);
@@ -89,7 +89,7 @@ impl Timer for StdTimer {
         let mut cancelled = fired.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if *cancelled {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             let remaining = duration.saturating_sub(start.elapsed());
             if remaining.is_zero() {
@@ -113,7 +113,7 @@ mod tests {
         token.cancel();
         // A day-long sleep: only the token can end it within the test.
         let outcome = StdTimer.sleep(Duration::from_secs(86_400), Some(&token));
-        assert!(matches!(outcome, Err(Error::Cancelled)));
+        assert!(matches!(outcome, Err(Error::Cancelled(_))));
     }
 
     #[test]
@@ -132,6 +132,6 @@ mod tests {
         // The sleep may start before or after the cancel: both must end it.
         canceller.cancel();
         let outcome = sleeper.join().expect("the sleeping thread ends");
-        assert!(matches!(outcome, Err(Error::Cancelled)));
+        assert!(matches!(outcome, Err(Error::Cancelled(_))));
     }
 }

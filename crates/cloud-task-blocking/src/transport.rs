@@ -5,40 +5,54 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloud_task_core::{Error, HttpRequest, HttpResponse, Result, TransportErrorKind, http};
+use cloud_task_core::{
+    Config, Error, HttpRequest, HttpResponse, Result, SendLimits, TransportErrorKind, http,
+};
 
-/// The default per-request timeout of the ureq transport: 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default connect timeout of the ureq transport: 10 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
 /// Sends one HTTP request and answers its response, whatever its status.
 ///
 /// This is the only place where the client touches the network. The default is
 /// [`UreqTransport`]; plug another stack (a proxy, a test double) with
 /// [`ClientBuilder::transport`](crate::ClientBuilder::transport). It is called from the
-/// caller's thread, and from worker threads during `await_many` and uploads.
+/// caller's thread, and from the client's sender threads (waits that can be cancelled,
+/// `await_many`, uploads, and every send of a transport that does not bound itself).
 ///
 /// Contract:
 /// - every response that arrives is answered as `Ok`, 4xx and 5xx included (the core reads
-///   their bodies to build its errors);
+///   their bodies to build its errors), and 3xx too: redirects are the core's to follow
+///   or refuse, so a transport must not follow them itself;
 /// - a failure to obtain a response is answered as [`Error::transport`] with the
 ///   [`TransportErrorKind`] that fits (connect, timeout, broken connection, other);
+/// - `limits` bound the exchange: answer within `limits.timeout`, and stop reading a body
+///   past `limits.max_response_body`, answering [`SendLimits::body_too_large`];
 /// - the request is sent exactly as given: no header is added that the request does not
 ///   carry (presigned part uploads must not get an `Authorization` header), and a request
 ///   is never sent twice (a task creation must never run twice).
 ///
+/// A blocking call cannot be interrupted from outside, so the client trusts only a
+/// transport that says it keeps to `limits` ([`bounds_itself`](Self::bounds_itself)) to
+/// run on the caller's thread. Any other runs on the client's sender threads, and the
+/// caller stops waiting for it at the deadline (a transport that hangs for ever then holds
+/// one sender thread, at most 64 of them in all).
+///
 /// ```
-/// use cloud_task_blocking::{HttpTransport, core::{HttpRequest, HttpResponse, Result}};
+/// use cloud_task_blocking::{HttpTransport, SendLimits, core::{HttpRequest, HttpResponse, Result}};
 ///
 /// /// Answers 503 to everything (a test double).
 /// struct Unavailable;
 ///
 /// impl HttpTransport for Unavailable {
-///     fn send(&self, _request: HttpRequest) -> Result<HttpResponse> {
+///     fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 ///         let mut response = HttpResponse::new(br#"{"message":"down"}"#.to_vec());
 ///         *response.status_mut() = cloud_task_blocking::core::http::StatusCode::SERVICE_UNAVAILABLE;
 ///         Ok(response)
+///     }
+///
+///     // It answers at once: it may run on the caller's thread.
+///     fn bounds_itself(&self) -> bool {
+///         true
 ///     }
 /// }
 ///
@@ -48,31 +62,53 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok::<(), cloud_task_blocking::Error>(())
 /// ```
 pub trait HttpTransport: Send + Sync + 'static {
-    /// Sends `request` and answers its response (any status), or a transport error.
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+    /// Sends `request` and answers its response (any status), or a transport error,
+    /// within `limits`.
+    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
+
+    /// True when [`send`](Self::send) itself always returns within `limits.timeout` (as
+    /// [`UreqTransport`] does): the client then calls it on the caller's thread. False by
+    /// default: each send runs on one of the client's sender threads, and the caller stops
+    /// waiting at the deadline.
+    fn bounds_itself(&self) -> bool {
+        false
+    }
 }
 
 impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        (**self).send(request)
+    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        (**self).send(request, limits)
+    }
+
+    fn bounds_itself(&self) -> bool {
+        (**self).bounds_itself()
     }
 }
 
 impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        (**self).send(request)
+    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        (**self).send(request, limits)
+    }
+
+    fn bounds_itself(&self) -> bool {
+        (**self).bounds_itself()
     }
 }
 
 /// The default transport: a [`ureq::Agent`] (one connection pool, shared by clones).
 ///
-/// Built by [`ClientBuilder`](crate::ClientBuilder) with its timeouts (the per-request one
-/// covers the whole exchange, response body included), proxies taken from the environment
-/// (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as ureq reads them), and TLS
-/// through rustls, or through the platform's library with the `native-tls` feature. Wrap
-/// your own agent with `From` to tune it further: whatever its configuration, 4xx and 5xx
-/// responses are always handed to the core (ureq's `http_status_as_error` is turned off
-/// for every request).
+/// Built by [`ClientBuilder`](crate::ClientBuilder) with the configuration's connect
+/// timeout, proxies taken from the environment (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`,
+/// `NO_PROXY`, as ureq reads them), TLS through rustls (or the platform's library with the
+/// `native-tls` feature), and a resolver that answers IP addresses at once and keeps host
+/// names for 30 s (ureq's own resolver starts a thread per request when a timeout is set,
+/// which costs half again the CPU of a call). Each request gets the time its
+/// [`SendLimits`] allow as ureq's timeout for the whole exchange, follows no redirect (the
+/// core decides), and its body is read up to the largest allowed.
+///
+/// Wrap your own agent with `From` to tune it further: whatever its configuration, each
+/// request still gets its timeout, no redirects, and 4xx/5xx/3xx handed to the core (set
+/// on every request); it keeps its own resolver.
 ///
 /// ```
 /// use cloud_task_blocking::{Client, UreqTransport};
@@ -86,10 +122,18 @@ pub struct UreqTransport {
 }
 
 impl UreqTransport {
-    /// A transport with the given per-request and connect timeouts (see the type's docs).
+    /// The transport [`ClientBuilder`](crate::ClientBuilder) builds for `config` (its
+    /// connect timeout; per-request timeouts come with each send).
+    pub fn new(config: &Config) -> Self {
+        Self::with_timeouts(config.timeout(), config.connect_timeout())
+    }
+
+    /// A transport with this connect timeout and, as a ceiling above each send's own
+    /// limit, this per-request timeout.
     pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(connect_timeout));
         // The feature is off by default: turning it on asks for the platform's TLS.
@@ -99,7 +143,11 @@ impl UreqTransport {
                 .provider(ureq::tls::TlsProvider::NativeTls)
                 .build(),
         );
-        let agent = config.build().new_agent();
+        let agent = ureq::Agent::with_parts(
+            config.build(),
+            ureq::unversioned::transport::DefaultConnector::new(),
+            crate::resolve::CachingResolver::default(),
+        );
         UreqTransport { agent }
     }
 
@@ -129,27 +177,29 @@ impl fmt::Debug for UreqTransport {
 }
 
 impl UreqTransport {
-    /// Runs `request` on the agent, with ureq's status errors turned off for it when the
-    /// agent has them on (a user's agent).
+    /// Runs `request` on the agent with what the core needs set on the request itself:
+    /// its timeout, no redirects, and 4xx/5xx as responses.
     fn run<S: ureq::AsSendBody>(
         &self,
         request: http::Request<S>,
+        limits: SendLimits,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        if self.agent.config().http_status_as_error() {
-            let request = self
-                .agent
-                .configure_request(request)
-                .http_status_as_error(false)
-                .build();
-            self.agent.run(request)
-        } else {
-            self.agent.run(request)
-        }
+        let request = self
+            .agent
+            .configure_request(request)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(limits.timeout.max(Duration::from_millis(1))))
+            .build();
+        self.agent.run(request)
     }
 }
 
 impl HttpTransport for UreqTransport {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        if limits.timeout.is_zero() {
+            return Err(limits.elapsed());
+        }
         let (parts, body) = request.into_parts();
         let bodiless = body.is_empty()
             && matches!(
@@ -158,18 +208,33 @@ impl HttpTransport for UreqTransport {
             );
         // A GET goes without a body (and so without `Content-Length: 0`).
         let response = if bodiless {
-            self.run(http::Request::from_parts(parts, ()))
+            self.run(http::Request::from_parts(parts, ()), limits)
         } else {
-            self.run(http::Request::from_parts(parts, body))
+            self.run(http::Request::from_parts(parts, body), limits)
         }
         .map_err(map_ureq_error)?;
         let (parts, mut body) = response.into_parts();
+        let announced = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if limits.refuses_length(announced) {
+            return Err(limits.body_too_large());
+        }
         let bytes = body
             .with_config()
-            .limit(u64::MAX)
+            .limit(limits.max_response_body)
             .read_to_vec()
-            .map_err(map_ureq_error)?;
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => limits.body_too_large(),
+                other => map_ureq_error(other),
+            })?;
         Ok(http::Response::from_parts(parts, bytes))
+    }
+
+    fn bounds_itself(&self) -> bool {
+        true
     }
 }
 

@@ -4,6 +4,7 @@
 //! Alone in its test binary, so that it can install a global subscriber (spans of the
 //! upload and `await_many` worker threads included).
 
+use cloud_task_blocking::SendLimits;
 use std::sync::{Arc, Mutex};
 
 use cloud_task_blocking::core::http::StatusCode;
@@ -31,7 +32,7 @@ impl std::io::Write for Captured {
 struct Server;
 
 impl HttpTransport for Server {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path();
         let body = if path.ends_with("/result") {
             r#"{"status":"success","resultURL":null,"resultData":[]}"#

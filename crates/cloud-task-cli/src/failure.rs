@@ -249,7 +249,17 @@ impl From<Error> for Failure {
                 failure
             }
             Error::Io(_) => Failure::new(Exit::Usage, "io", text),
-            Error::Cancelled => Failure::interrupted(),
+            Error::Cancelled(_) => Failure::interrupted(),
+            Error::Limit(_) => Failure::new(Exit::Api, "limit", text).with_hint(
+                "the server sent more than this client accepts; if it is expected, raise the limit in your own client",
+            ),
+            Error::Redirect(redirect) => {
+                let mut failure = Failure::new(Exit::Api, "redirect", text)
+                    .with_hint("check the base URL: credentials are never sent to another host");
+                failure.status = Some(redirect.status.as_u16());
+                failure
+            }
+            Error::Protocol(_) => Failure::new(Exit::Api, "protocol", text),
             _ => Failure::new(Exit::Api, "error", text),
         }
     }
@@ -303,7 +313,7 @@ mod tests {
                 Exit::Usage,
                 "io",
             ),
-            (Error::Cancelled, Exit::Interrupted, "interrupted"),
+            (Error::cancelled(), Exit::Interrupted, "interrupted"),
         ];
         for (error, exit, kind) in cases {
             let failure = Failure::from(error);

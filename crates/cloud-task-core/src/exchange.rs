@@ -73,6 +73,17 @@ impl SendLimits {
         Error::limit(UNNAMED, Limit::ResponseBody, self.max_response_body)
     }
 
+    /// The error a driver feeds back when it cut a request off at its deadline, having
+    /// waited `timeout` for its answer.
+    pub fn elapsed(&self) -> Error {
+        Error::transport(
+            TransportErrorKind::Timeout,
+            DeadlineElapsed {
+                after: self.timeout,
+            },
+        )
+    }
+
     /// True when a response announcing `content_length` bytes must be refused unread.
     pub fn refuses_length(&self, content_length: Option<u64>) -> bool {
         content_length.is_some_and(|len| len > self.max_response_body)
@@ -102,6 +113,13 @@ pub struct Transmit {
 }
 
 impl Transmit {
+    /// What a driver needs to send it at `now`: the ID to feed its answer back with, the
+    /// request, and the limits to give the transport.
+    pub fn split(self, now: Instant) -> (RequestId, HttpRequest, SendLimits) {
+        let limits = self.limits(now);
+        (self.id, self.request, limits)
+    }
+
     /// The limits to give the transport when sending at `now`.
     pub fn limits(&self, now: Instant) -> SendLimits {
         SendLimits::new(

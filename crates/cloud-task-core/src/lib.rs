@@ -157,7 +157,7 @@ pub use poll::{
 pub use poll_set::{PollSetAction, PollerSet};
 pub use upload::{
     GetUploadUrl, PartRetry, RetryDecision, Upload, UploadAction, UploadInit, UploadOptions,
-    UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, file_extension,
-    part_retry_delay,
+    UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, check_upload_source,
+    file_extension, part_retry_delay,
 };
 pub use wire::{api_error, encode_path_segment, retry_after};

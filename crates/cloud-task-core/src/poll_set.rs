@@ -40,10 +40,15 @@ pub enum PollSetAction {
         /// The in-progress status.
         status: TaskStatus,
     },
-    /// Nothing is due before this long (the next poll, or the deadline of a poll in
-    /// flight): sleep until then or until a poll in flight answers, whichever comes first,
-    /// then ask again.
+    /// The next poll is due in this long: sleep until then or until a poll in flight
+    /// answers, whichever comes first, then ask again.
     Wait(Duration),
+    /// Nothing is due: only an answer can move things on (every unfinished task has a poll
+    /// in flight, or the in-flight limit is reached). Wait for one. The earliest deadline
+    /// of the polls in flight is this long away: a driver cuts each request off at its own
+    /// deadline (and feeds that as a transport error), or asks again then, and the set
+    /// gives the overdue poll up itself.
+    AwaitResponse(Duration),
     /// Every task has finished; take the outcomes with [`PollerSet::into_outcomes`].
     Finished,
 }
@@ -58,7 +63,8 @@ enum Slot<T> {
 ///
 /// Calling order: loop on [`poll_action`](Self::poll_action); send what it says to send
 /// (keeping the transmit's `id`), report progress, wait what it says to wait (waking early
-/// when a poll answers), and feed each answer back with its `id`. Stop at
+/// when a poll answers, or until an answer for [`PollSetAction::AwaitResponse`]), and feed
+/// each answer back with its `id`. Stop at
 /// [`PollSetAction::Finished`] and take [`into_outcomes`](Self::into_outcomes): one result
 /// per task ID, in input order. Each task keeps its own schedule, retries and deadline (its
 /// timeout counts from [`new`](Self::new)). A poll whose answer has not arrived by its
@@ -207,13 +213,17 @@ impl<T: DeserializeOwned> PollerSet<T> {
             .filter(|_| self.flights.len() < self.max_in_flight)
             .map(|Reverse((at, _))| *at);
         let next_deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
-        let wake = match (next_poll, next_deadline) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
+        match (next_poll, next_deadline) {
+            (Some(due), Some(deadline)) if deadline < due => {
+                PollSetAction::AwaitResponse(deadline.saturating_duration_since(now))
+            }
+            (Some(due), _) => PollSetAction::Wait(due.saturating_duration_since(now)),
+            (None, Some(deadline)) => {
+                PollSetAction::AwaitResponse(deadline.saturating_duration_since(now))
+            }
             // Unreachable while a task is unfinished: it is either due or in flight.
-            (None, None) => now,
-        };
-        PollSetAction::Wait(wake.saturating_duration_since(now))
+            (None, None) => PollSetAction::Wait(Duration::ZERO),
+        }
     }
 
     /// Gives up the polls in flight whose deadline has passed at `now`.

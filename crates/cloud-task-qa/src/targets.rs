@@ -232,9 +232,10 @@ fn create_request() -> CreateTaskRequest {
 
 /// Fuzz target: a poller fed a sequence of arbitrary answers (each a status, a length and a
 /// body; or a transport error) on a fake clock. It must end (every run has a timeout),
-/// never ask for a poll before the last one was answered, and end as the answers say:
-/// success only after a 2xx answer, a timeout only at its deadline. Answers whether it
-/// ended with a success.
+/// never ask for a poll before the last one was answered, never give a poll time past the
+/// deadline, and end as the answers say: success only after a 2xx answer, a timeout only
+/// after its last poll within the final window before the deadline, an API error only on
+/// a status that retrying cannot mend. Answers whether it ended with a success.
 pub fn poller(data: &[u8]) -> bool {
     let mut input = Input::new(data);
     let interval = Duration::from_millis(10 + u64::from(input.byte()) * 20);
@@ -263,11 +264,17 @@ pub fn poller(data: &[u8]) -> bool {
     let limit = 3 * polls + 16;
     for _ in 0..limit {
         match poller.poll_action(now) {
-            PollAction::Send(request) => {
-                assert_eq!(request.method(), "GET");
+            PollAction::Send(transmit) => {
+                assert_eq!(transmit.request.method(), "GET");
                 assert!(now <= start + timeout, "a poll after the deadline");
+                assert!(
+                    transmit.deadline <= start + timeout,
+                    "a poll answered past the deadline"
+                );
+                let id = transmit.id;
                 if input.data.is_empty() || input.byte().is_multiple_of(8) {
                     poller.handle_transport_error(
+                        id,
                         Error::transport(cloud_task_core::TransportErrorKind::Io, "reset"),
                         now,
                     );
@@ -277,7 +284,7 @@ pub fn poller(data: &[u8]) -> bool {
                     let len = usize::from(input.byte());
                     let body = input.take(len);
                     last_status = Some(status);
-                    poller.handle_response(response(status, body), now);
+                    poller.handle_response(id, response(status, body), now);
                 }
             }
             PollAction::Progress { progress, .. } => {
@@ -294,9 +301,15 @@ pub fn poller(data: &[u8]) -> bool {
                         last_status.is_some_and(|s| s.is_success()),
                         "success without a 2xx answer"
                     ),
-                    Err(Error::Timeout(_)) => assert!(now >= start + timeout),
+                    Err(Error::Timeout(_)) => {
+                        let window = cloud_task_core::FINAL_POLL_WINDOW.min(timeout / 10);
+                        assert!(
+                            now + window >= start + timeout,
+                            "a timeout before the last poll"
+                        );
+                    }
                     Err(Error::Api(api)) => assert!(
-                        matches!(api.status.as_u16(), 401 | 403 | 404),
+                        !cloud_task_core::is_retryable_status(api.status),
                         "polling stopped on {}",
                         api.status
                     ),
@@ -307,6 +320,8 @@ pub fn poller(data: &[u8]) -> bool {
                     // The data did not decode as `Value`: impossible for any JSON, but a
                     // body may decode as a head and not as a success.
                     Err(Error::Decode(_)) => {}
+                    // A 3xx without a usable Location, or a body over the limit.
+                    Err(Error::Redirect(_) | Error::Limit(_)) => {}
                     Err(other) => panic!("the poller ended with {other:?}"),
                 }
                 if let Err(error) = &outcome {

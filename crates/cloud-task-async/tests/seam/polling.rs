@@ -279,7 +279,11 @@ async fn a_cancelled_token_sends_nothing() {
     let results = client
         .await_many(["a", "b"], AwaitOptions::new().cancel_token(token))
         .await;
-    assert!(results.iter().all(|r| matches!(r, Err(Error::Cancelled(_)))));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::Cancelled(_))))
+    );
 }
 
 #[tokio::test]

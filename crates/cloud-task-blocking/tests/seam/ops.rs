@@ -2,7 +2,7 @@
 
 use cloud_task_blocking::core::{
     CreateTask, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpRequest,
-    ListTasks, Operation, Paginator, SetTasksPause, TransportErrorKind,
+    ListTasks, Operation, PageAction, Paginator, SetTasksPause, TransportErrorKind,
 };
 use cloud_task_blocking::{
     AwaitOptions, Client, CreateTaskRequest, Error, ListTasksQuery, TaskResult, TaskStatus,
@@ -22,8 +22,8 @@ fn run_expecting<O: Operation, T>(
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(move |request| same_request(request, &expected))
-        .returning(move |_| Ok(response(status, body)));
+        .withf(move |request, _| same_request(request, &expected))
+        .returning(move |_, _| Ok(response(status, body)));
     call(&client(mock, &FakeTimer::new()))
 }
 
@@ -250,7 +250,7 @@ fn errors_map_as_the_core_says() {
     }
 
     let mut mock = MockTransport::new();
-    mock.expect_send().times(1).returning(|_| {
+    mock.expect_send().times(1).returning(|_, _| {
         Err(Error::transport(
             TransportErrorKind::Connect,
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
@@ -274,7 +274,7 @@ fn a_failed_create_is_not_retried() {
         let mut failure = Some(failure);
         mock.expect_send()
             .times(1)
-            .returning(move |_| failure.take().expect("sent once"));
+            .returning(move |_, _| failure.take().expect("sent once"));
         let timer = FakeTimer::new();
         let client = client(mock, &timer);
         let outcome = client.create_and_wait(
@@ -311,13 +311,23 @@ fn list_all_walks_every_page_with_the_paginator_requests() {
         format!(r#"{{"tasks":[{}],"nextToken":null}}"#, list_item("d")),
     ];
     // The requests a paginator makes for these pages.
-    let mut paginator = Paginator::new(query.clone());
+    let now = std::time::Instant::now();
+    let mut paginator = Paginator::new(&config(), query.clone()).unwrap();
     let mut expected: Vec<HttpRequest> = Vec::new();
-    for page in &pages {
-        expected.push(paginator.next_request(&config()).unwrap().unwrap());
-        paginator.handle_response(response(200, page)).unwrap();
+    let mut pages_left = pages.iter();
+    loop {
+        match paginator.poll_action(now) {
+            PageAction::Send(t) => {
+                let page = pages_left.next().expect("a scripted page");
+                paginator.handle_response(t.id, response(200, page), now);
+                expected.push(t.request);
+            }
+            PageAction::Page(_) => {}
+            PageAction::Done(end) => break end.unwrap(),
+            PageAction::Wait(_) => unreachable!("nothing is left in flight"),
+        }
     }
-    assert!(paginator.next_request(&config()).is_none());
+    assert_eq!(expected.len(), 4);
 
     let mut mock = MockTransport::new();
     let mut sequence = mockall::Sequence::new();
@@ -325,8 +335,8 @@ fn list_all_walks_every_page_with_the_paginator_requests() {
         mock.expect_send()
             .times(1)
             .in_sequence(&mut sequence)
-            .withf(move |r| same_request(r, &request))
-            .returning(move |_| Ok(response(200, &page)));
+            .withf(move |r, _| same_request(r, &request))
+            .returning(move |_, _| Ok(response(200, &page)));
     }
     let mut tasks = client(mock, &FakeTimer::new()).list_all(query);
     // Lazy: the first page only when the first item is asked for.
@@ -345,7 +355,7 @@ fn list_all_yields_an_error_once_then_ends() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .returning(|_| Ok(response(500, r#"{"message":"boom"}"#)));
+        .returning(|_, _| Ok(response(500, r#"{"message":"boom"}"#)));
     let items: Vec<_> = client(mock, &FakeTimer::new())
         .list_all(ListTasksQuery::new())
         .collect();
@@ -403,12 +413,12 @@ fn default_headers_and_cookie_auth_reach_api_requests() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(|r| {
+        .withf(|r, _| {
             r.headers().get("cookie").unwrap() == "oomol-token=abc"
                 && r.headers().get("authorization").is_none()
                 && r.headers().get("user-agent").unwrap() == "my-agent/1"
         })
-        .returning(|_| Ok(response(200, r#"{"pauseType":null}"#)));
+        .returning(|_, _| Ok(response(200, r#"{"pauseType":null}"#)));
     let client = Client::builder()
         .default_header("Cookie", "oomol-token=abc")
         .user_agent("my-agent/1")
@@ -426,7 +436,7 @@ fn the_client_is_cheap_to_clone_and_shareable_across_threads() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(4)
-        .returning(|_| Ok(response(200, r#"{"pauseType":null}"#)));
+        .returning(|_, _| Ok(response(200, r#"{"pauseType":null}"#)));
     let client = client(mock, &FakeTimer::new());
     std::thread::scope(|scope| {
         for _ in 0..4 {

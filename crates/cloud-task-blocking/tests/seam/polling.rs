@@ -55,11 +55,11 @@ fn reference_schedule(
     let mut polls = 0;
     loop {
         match poller.poll_action(now) {
-            PollAction::Send(_) => {
+            PollAction::Send(t) => {
                 polls += 1;
                 match answers.next().map(copy) {
-                    Some(Ok(r)) => poller.handle_response(r, now),
-                    Some(Err(e)) => poller.handle_transport_error(e, now),
+                    Some(Ok(r)) => poller.handle_response(t.id, r, now),
+                    Some(Err(e)) => poller.handle_transport_error(t.id, e, now),
                     None => panic!("the reference poller asked for more answers"),
                 }
             }
@@ -179,7 +179,9 @@ fn a_timeout_never_sleeps_past_the_deadline_and_quotes_the_last_error() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_eq!(timer.sleeps(), reference_schedule(&options, &answers).0);
-    assert_eq!(timer.elapsed(), Duration::from_secs(1));
+    // Polls at 0, 300 and 600 ms, and the last one a tenth of the timeout before the
+    // deadline: nothing waits past it.
+    assert_eq!(timer.elapsed(), Duration::from_millis(900));
 }
 
 #[test]
@@ -200,16 +202,16 @@ fn create_and_wait_returns_the_id_and_classifies_quota_failures() {
     mock.expect_send()
         .times(1)
         .in_sequence(&mut sequence)
-        .withf(|r| r.method() == "POST" && r.uri().path() == "/v3/users/me/tasks")
-        .returning(|_| Ok(response(200, r#"{"taskID":"t"}"#)));
+        .withf(|r, _| r.method() == "POST" && r.uri().path() == "/v3/users/me/tasks")
+        .returning(|_, _| Ok(response(200, r#"{"taskID":"t"}"#)));
     let expected = GetTaskResult::<serde_json::Value>::new("t")
         .request(&config())
         .unwrap();
     mock.expect_send()
         .times(1)
         .in_sequence(&mut sequence)
-        .withf(move |r| same_request(r, &expected))
-        .returning(|_| Ok(response(200, SUCCESS)));
+        .withf(move |r, _| same_request(r, &expected))
+        .returning(|_, _| Ok(response(200, SUCCESS)));
     let TaskOutcome { task_id, result } = client(mock, &FakeTimer::new())
         .create_and_wait(
             CreateTaskRequest::new("@oomol/echo", "1", "main"),
@@ -245,7 +247,7 @@ fn cancelling_from_another_thread_ends_a_wait_during_a_sleep() {
     let client = client(poll_mock(&answers), &timer);
     let options = AwaitOptions::new().cancel_token(token.clone());
     let outcome = cancel_during_first_sleep(&timer, &token, || client.await_result("t", options));
-    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
     assert_eq!(timer.sleeps(), [Duration::from_secs(3)]);
     assert_eq!(
         timer.elapsed(),
@@ -262,18 +264,25 @@ fn a_cancelled_token_sends_nothing() {
     token.cancel();
     let client = client(mock, &FakeTimer::new());
     let outcome = client.await_result("t", AwaitOptions::new().cancel_token(token.clone()));
-    assert!(matches!(outcome, Err(Error::Cancelled)));
+    assert!(matches!(outcome, Err(Error::Cancelled(_))));
     let outcome = client.create_and_wait(
         CreateTaskRequest::new("@oomol/echo", "1", "main"),
         AwaitOptions::new().cancel_token(token.clone()),
     );
-    assert!(matches!(outcome, Err(Error::Cancelled)));
+    assert!(matches!(outcome, Err(Error::Cancelled(_))));
     let results = client.await_many(["a", "b"], AwaitOptions::new().cancel_token(token.clone()));
-    assert!(results.iter().all(|r| matches!(r, Err(Error::Cancelled))));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::Cancelled(_))))
+    );
     let events: Vec<_> = client
         .watch("t", AwaitOptions::new().cancel_token(token))
         .collect();
-    assert!(matches!(events[..], [Err(Error::Cancelled)]), "{events:?}");
+    assert!(
+        matches!(events[..], [Err(Error::Cancelled(_))]),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -423,9 +432,9 @@ fn cancelling_await_many_keeps_the_results_already_obtained() {
         client.await_many(["now-1", "hang-2", "now-3", "hang-4"], options)
     });
     assert!(results[0].is_ok());
-    assert!(matches!(results[1], Err(Error::Cancelled)));
+    assert!(matches!(results[1], Err(Error::Cancelled(_))));
     assert!(results[2].is_ok());
-    assert!(matches!(results[3], Err(Error::Cancelled)));
+    assert!(matches!(results[3], Err(Error::Cancelled(_))));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The mock transport, the fake timer and request/response helpers.
 
+use cloud_task_blocking::SendLimits;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
@@ -13,7 +14,7 @@ use cloud_task_blocking::{CancelToken, Client, Config, Error, HttpTransport, Res
 mockall::mock! {
     pub Transport {}
     impl HttpTransport for Transport {
-        fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+        fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
     }
 }
 
@@ -114,10 +115,10 @@ impl Timer for FakeTimer {
                 let _ = fired.send(());
             });
             wait.recv_timeout(DEADLOCK).expect("the token fires");
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         // Time passes only for a sleep that completes.
         self.state.0.lock().unwrap().elapsed += duration;
@@ -178,8 +179,8 @@ pub fn answer_in_order(
         mock.expect_send()
             .times(1)
             .in_sequence(&mut sequence)
-            .withf(move |request| check(request))
-            .returning(move |_| answer.take().expect("answered once"));
+            .withf(move |request, _| check(request))
+            .returning(move |_, _| answer.take().expect("answered once"));
     }
 }
 
@@ -245,7 +246,7 @@ impl Fleet {
 }
 
 impl HttpTransport for Fleet {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         self.in_flight.enter();
         self.polls.fetch_add(1, SeqCst);
         let path = request.uri().path();

@@ -1,6 +1,7 @@
 //! Uploads: the core's requests, parts without credentials, retries and waits as `PartRetry`
 //! says, bounded parallel parts read only when sent, progress, cancellation.
 
+use cloud_task_blocking::SendLimits;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -32,12 +33,12 @@ fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> Mock
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(move |r| same_request(r, &init))
-        .returning(|_| Ok(response(200, INIT_3_PARTS)));
+        .withf(move |r, _| same_request(r, &init))
+        .returning(|_, _| Ok(response(200, INIT_3_PARTS)));
     let failures = Arc::new(AtomicU64::new(part2_failures));
     mock.expect_send()
-        .withf(|r| r.method() == "PUT")
-        .returning(move |r| {
+        .withf(|r, _| r.method() == "PUT")
+        .returning(move |r, _| {
             let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
                 failures.fetch_sub(1, SeqCst);
                 500
@@ -48,8 +49,8 @@ fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> Mock
             Ok(response(status, ""))
         });
     mock.expect_send()
-        .withf(move |r| same_request(r, &url))
-        .returning(|_| Ok(response(200, URL_ANSWER)));
+        .withf(move |r, _| same_request(r, &url))
+        .returning(|_, _| Ok(response(200, URL_ANSWER)));
     mock
 }
 
@@ -127,8 +128,8 @@ fn a_missing_presigned_url_fails_before_any_part() {
     let mut mock = MockTransport::new();
     mock.expect_send()
         .times(1)
-        .withf(|r| r.uri().path().ends_with("/init"))
-        .returning(|_| {
+        .withf(|r, _| r.uri().path().ends_with("/init"))
+        .returning(|_, _| {
             Ok(response(
                 200,
                 r#"{"data":{"upload_id":"u","part_size":4,"total_parts":2,"presigned_urls":{"1":"https://s.test/1"}}}"#,
@@ -151,8 +152,8 @@ fn an_empty_file_sends_no_part() {
         .unwrap();
     mock.expect_send()
         .times(1)
-        .withf(move |r| same_request(r, &init))
-        .returning(|_| {
+        .withf(move |r, _| same_request(r, &init))
+        .returning(|_, _| {
             Ok(response(
                 200,
                 r#"{"data":{"upload_id":"u","part_size":4,"total_parts":0,"presigned_urls":{}}}"#,
@@ -160,8 +161,8 @@ fn an_empty_file_sends_no_part() {
         });
     mock.expect_send()
         .times(1)
-        .withf(|r| r.uri().path().ends_with("/u/url"))
-        .returning(|_| Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#)));
+        .withf(|r, _| r.uri().path().ends_with("/u/url"))
+        .returning(|_, _| Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#)));
     let progress = Arc::new(Mutex::new(Vec::new()));
     let seen = progress.clone();
     let file = client(mock, &FakeTimer::new())
@@ -232,7 +233,7 @@ impl Store {
 }
 
 impl HttpTransport for Store {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path().to_owned();
         if path.ends_with("/init") {
             let urls: Vec<String> = (1..=self.parts)
@@ -410,7 +411,7 @@ fn cancelling_from_another_thread_ends_a_retry_wait_at_once() {
     let outcome = cancel_during_first_sleep(&timer, &token, || {
         client.upload_bytes(b"aaaabbbbcc12", "data.bin", options)
     });
-    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
     assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
     assert_eq!(count_path(&parts, "/p/2"), 1);
     assert_eq!(count_path(&parts, "/p/3"), 0);
@@ -434,7 +435,7 @@ fn cancelling_with_parts_in_flight_starts_no_new_part() {
         store.release();
         upload.join().unwrap()
     });
-    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
     assert_eq!(store.parts_sent(), 2);
     assert_eq!(store.urls_asked.load(SeqCst), 0);
 }
@@ -448,5 +449,5 @@ fn a_cancelled_token_sends_nothing() {
     let error = client(mock, &FakeTimer::new())
         .upload_bytes(b"abc", "a.txt", UploadOptions::new().cancel_token(token))
         .unwrap_err();
-    assert!(matches!(error, Error::Cancelled));
+    assert!(matches!(error, Error::Cancelled(_)));
 }

@@ -46,9 +46,14 @@ pub enum UploadAction {
         /// The part that was just uploaded.
         part: Option<u32>,
     },
-    /// Nothing to do before this long (a retry's wait, the deadline of a request in
-    /// flight): wait until then, or until an answer or a read arrives, then ask again.
+    /// A part's retry is due in this long: wait until then, or until an answer or a read
+    /// arrives, then ask again.
     Wait(Duration),
+    /// Nothing is due: only an answer or a read can move things on. Wait for one. The
+    /// earliest deadline of the requests in flight is this long away: a driver cuts each
+    /// request off at its own deadline (and feeds that as a transport error), or asks again
+    /// then, and the machine gives the overdue request up itself.
+    AwaitResponse(Duration),
     /// The upload is over.
     Done(Result<UploadedFile>),
 }
@@ -140,10 +145,10 @@ enum Phase {
 ///         UploadAction::Send(t) => start_sending(t),             // answers come back later
 ///         UploadAction::Read { part, offset, len } => upload.handle_read(part, read(offset, len), now()),
 ///         UploadAction::Progress { percent, .. } => options.report_progress(percent),
-///         UploadAction::Wait(d) => match wait_for_answer(d) {     // or until cancelled
+///         UploadAction::Wait(d) | UploadAction::AwaitResponse(d) => match wait_for_answer(d) {
 ///             Some((id, Ok(response))) => upload.handle_response(id, response, now()),
 ///             Some((id, Err(error))) => upload.handle_transport_error(id, error, now()),
-///             None => {}
+///             None => {}                                    // (or cancelled: upload.cancel())
 ///         },
 ///         UploadAction::Done(outcome) => return outcome,
 ///     }
@@ -315,16 +320,20 @@ impl Upload {
         if parts.done == parts.entries.len() {
             return (self.start_final(parts, now), false);
         }
-        let next = [
-            parts.deadlines.peek().map(|Reverse((at, _))| *at),
-            parts.retries.peek().map(|Reverse((at, _))| *at),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        // Only reads are outstanding: they end by themselves.
-        let wait = next.map_or(self.part_timeout, |at| at.saturating_duration_since(now));
-        (UploadAction::Wait(wait), true)
+        let retry = parts.retries.peek().map(|Reverse((at, _))| *at);
+        let deadline = parts.deadlines.peek().map(|Reverse((at, _))| *at);
+        let action = match (retry, deadline) {
+            (Some(retry), Some(deadline)) if deadline < retry => {
+                UploadAction::AwaitResponse(deadline.saturating_duration_since(now))
+            }
+            (Some(retry), _) => UploadAction::Wait(retry.saturating_duration_since(now)),
+            (None, Some(deadline)) => {
+                UploadAction::AwaitResponse(deadline.saturating_duration_since(now))
+            }
+            // Only reads are outstanding: they end by themselves.
+            (None, None) => UploadAction::AwaitResponse(self.part_timeout),
+        };
+        (action, true)
     }
 
     fn start_final(&mut self, parts: &Parts, now: Instant) -> UploadAction {
@@ -563,7 +572,7 @@ fn single(
         }
         (None, Some(flight)) => {
             let wait = flight.deadline - now;
-            (UploadAction::Wait(wait), Some(flight))
+            (UploadAction::AwaitResponse(wait), Some(flight))
         }
         (None, None) => (
             UploadAction::Done(Err(Error::invalid_input(

@@ -173,6 +173,31 @@ pub fn file_extension(file_name: &str) -> String {
     }
 }
 
+/// Refuses anything but a regular file as an upload source, naming what it is. Drivers call
+/// it with the `stat` of a path before they open it (opening a named pipe blocks until a
+/// writer comes) and again with the opened file's.
+///
+/// ```
+/// # use cloud_task_core::check_upload_source;
+/// let dir = std::env::temp_dir();
+/// let error = check_upload_source(&dir, &std::fs::metadata(&dir).unwrap()).unwrap_err();
+/// assert!(error.to_string().ends_with("is a directory"));
+/// ```
+pub fn check_upload_source(path: &std::path::Path, metadata: &std::fs::Metadata) -> Result<()> {
+    if metadata.is_file() {
+        return Ok(());
+    }
+    let what = if metadata.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a named pipe, socket or device cannot be uploaded)"
+    };
+    Err(Error::invalid_input(
+        "path",
+        format!("{} is {what}", path.display()),
+    ))
+}
+
 /// The body of `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

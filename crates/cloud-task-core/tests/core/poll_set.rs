@@ -67,6 +67,10 @@ fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpRe
                     answer_all(&mut set, &mut in_flight, &mut scripts, now);
                 }
             }
+            PollSetAction::AwaitResponse(_) => {
+                assert!(!in_flight.is_empty(), "awaiting with nothing in flight");
+                answer_all(&mut set, &mut in_flight, &mut scripts, now);
+            }
             PollSetAction::Finished => {
                 assert!(in_flight.is_empty());
                 run.outcomes = set.into_outcomes();
@@ -175,8 +179,9 @@ fn waits_for_the_earliest_due_task() {
     let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 4, start);
     let first = sent(set.poll_action(start), 0);
     let second = sent(set.poll_action(start), 1);
-    // Both in flight: nothing is due before the polls' deadline (the request timeout).
-    let PollSetAction::Wait(d) = set.poll_action(start) else {
+    // Both in flight: only answers (or the polls' deadline, the request timeout) can
+    // move things on.
+    let PollSetAction::AwaitResponse(d) = set.poll_action(start) else {
         panic!()
     };
     assert_eq!(d, Duration::from_secs(30));
@@ -212,7 +217,7 @@ fn a_poll_never_answered_is_given_up_and_its_slot_freed() {
     let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 1, start);
     let hung = sent(set.poll_action(start), 0);
     // The only slot is taken until the poll's deadline.
-    let PollSetAction::Wait(d) = set.poll_action(start) else {
+    let PollSetAction::AwaitResponse(d) = set.poll_action(start) else {
         panic!()
     };
     assert_eq!(d, Duration::from_secs(30));
@@ -232,7 +237,7 @@ fn a_poll_never_answered_is_given_up_and_its_slot_freed() {
                 assert_eq!(index, 0);
                 set.handle_response(transmit.id, success(0), now);
             }
-            PollSetAction::Wait(d) => now += d,
+            PollSetAction::Wait(d) | PollSetAction::AwaitResponse(d) => now += d,
             PollSetAction::Progress { .. } => {}
             PollSetAction::Finished => break,
         }
@@ -282,6 +287,7 @@ fn each_task_has_its_own_deadline() {
             }
             PollSetAction::Progress { .. } => {}
             PollSetAction::Wait(d) => now += d,
+            PollSetAction::AwaitResponse(_) => panic!("nothing is in flight"),
             PollSetAction::Finished => break,
         }
     }

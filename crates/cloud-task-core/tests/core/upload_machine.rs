@@ -129,7 +129,7 @@ fn run(
                     held -= 1;
                 }
             }
-            UploadAction::Wait(d) => {
+            UploadAction::Wait(d) | UploadAction::AwaitResponse(d) => {
                 if pending.is_empty() {
                     seen.waits.push(d);
                     now += d;

@@ -130,7 +130,7 @@ async fn the_async_client_refuses_bad_input_before_sending() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, Error::InvalidInput(e) if e.field == "path" && e.message.ends_with("is not a regular file")),
+        matches!(&error, Error::InvalidInput(e) if e.field == "path" && e.message.ends_with("is a directory")),
         "{error:?}"
     );
     let error = client
@@ -194,7 +194,7 @@ fn the_blocking_client_refuses_bad_input_before_sending() {
         .upload_file(dir.path(), UploadOptions::new())
         .unwrap_err();
     assert!(
-        matches!(&error, Error::InvalidInput(e) if e.field == "path" && e.message.ends_with("is not a regular file")),
+        matches!(&error, Error::InvalidInput(e) if e.field == "path" && e.message.ends_with("is a directory")),
         "{error:?}"
     );
     let error = client
