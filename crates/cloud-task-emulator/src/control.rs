@@ -1,13 +1,19 @@
 //! The control endpoints under `/_emulator`: faults and statistics as JSON, for tests
-//! written in any language and for the command line. They need no API key and are not
-//! counted in the statistics.
+//! written in any language and for the command line. They are not counted in the
+//! statistics, and since they can steer the emulator they are guarded against a web page
+//! reaching them from a browser: each needs an API key the emulator accepts (which a page
+//! cannot send across origins without a preflight), a body must be JSON
+//! (`Content-Type: application/json`, which a cross-origin "simple" request cannot be), and
+//! the `Host` must be `localhost` or an IP address with the emulator's port (no DNS
+//! rebinding).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, StatusCode};
@@ -15,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::fault::{Fault, FaultRule, Route};
-use crate::server::{ApiError, Shared, json};
+use crate::server::{ApiError, Shared, authorise, host_allowed, json};
 use crate::stats::{Stats, lock};
 
 /// A fault rule as JSON, e.g.
@@ -171,8 +177,40 @@ async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Runs before every control handler: the `Host`, the API key, and JSON bodies.
+async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if !host_allowed(&request, shared.port) {
+        return ApiError(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "control requests must be sent to localhost or an IP address on port {}",
+                shared.port
+            ),
+        )
+        .into_response();
+    }
+    if let Err(e) = authorise(&shared.api_keys, request.headers()) {
+        return e.into_response();
+    }
+    let has_body = request.method() == http::Method::POST;
+    let json_body = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if has_body && !json_body {
+        return ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "control request bodies must be JSON (Content-Type: application/json)".to_owned(),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// The routes under `/_emulator`.
-pub(crate) fn router() -> Router<Arc<Shared>> {
+pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/info", get(info))
         .route("/stats", get(get_stats).delete(reset_stats))
@@ -180,4 +218,5 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/faults",
             get(get_faults).post(add_fault).delete(clear_faults),
         )
+        .route_layer(from_fn_with_state(shared, guard))
 }

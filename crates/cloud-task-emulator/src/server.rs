@@ -47,6 +47,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Shared {
     pub(crate) api_keys: Vec<String>,
     pub(crate) base_url: String,
+    /// The port it listens on (control requests must name it in their `Host`).
+    pub(crate) port: u16,
     pub(crate) started: Instant,
     pub(crate) epoch_ms: i64,
     pub(crate) scheduler: Mutex<Scheduler>,
@@ -177,7 +179,7 @@ fn fault_response(fault: Fault) -> Option<Response> {
 }
 
 /// Checks the API key: `Authorization: Bearer <key>` or the `oomol-token` cookie.
-fn authorise(api_keys: &[String], headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorise(api_keys: &[String], headers: &HeaderMap) -> Result<(), ApiError> {
     let bearer = headers
         .get_all(AUTHORIZATION)
         .iter()
@@ -251,6 +253,32 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Body, what: &str) -> Re
     };
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid {what} body: {e}")))
+}
+
+/// True when a request names this emulator in its `Host` (or HTTP/2 authority): `localhost`
+/// or an IP address, with the port it listens on. Any other name may be DNS rebinding: a
+/// web page's own host name pointed at 127.0.0.1 to reach the emulator from a browser.
+pub(crate) fn host_allowed(request: &Request, port: u16) -> bool {
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let Some(authority) = authority else {
+        return false;
+    };
+    let Ok(authority) = authority.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    let host = authority.host().trim_matches(['[', ']']);
+    let named = host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok();
+    named && authority.port_u16().unwrap_or(80) == port
 }
 
 /// A path parameter, or why it could not be read.
@@ -599,7 +627,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             &format!("{FILES_PATH}/{{id}}/{{name}}"),
             guarded(Route::Download, get(download)),
         )
-        .nest("/_emulator", crate::control::router())
+        .nest("/_emulator", crate::control::router(shared.clone()))
         .fallback(not_found)
         .with_state(shared)
 }

@@ -28,10 +28,28 @@ impl Stats {
         self.counts.iter().sum()
     }
 
-    /// The headers of every part `PUT` received, in arrival order.
+    /// The headers of the part `PUT`s received, in arrival order (the first
+    /// [`MAX_RECORDED_PARTS`]), to check what reached a presigned URL. A header whose name
+    /// looks like a credential (`Authorization`, `Cookie`, names with `key`, `token`,
+    /// `secret`, `auth`, `session` or `password`) is kept with the value `[redacted]`: its
+    /// presence shows, its value never does.
     pub fn part_upload_headers(&self) -> &[HeaderMap] {
         &self.part_upload_headers
     }
+}
+
+/// How many part uploads have their headers kept.
+pub const MAX_RECORDED_PARTS: usize = 10_000;
+
+/// The headers as recorded: credentials redacted.
+fn redacted(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = headers.clone();
+    for (name, value) in kept.iter_mut() {
+        if cloud_task_core::is_secret_header_name(name.as_str()) {
+            *value = http::HeaderValue::from_static("[redacted]");
+        }
+    }
+    kept
 }
 
 /// The live counters behind [`Stats`].
@@ -47,7 +65,9 @@ impl StatsRecorder {
         if route == Route::UploadPart {
             // Hold the lock while counting so a snapshot sees both or neither.
             let mut parts = lock(&self.part_upload_headers);
-            parts.push(headers.clone());
+            if parts.len() < MAX_RECORDED_PARTS {
+                parts.push(redacted(headers));
+            }
             self.counts[route.index()].fetch_add(1, Ordering::Relaxed);
         } else {
             self.counts[route.index()].fetch_add(1, Ordering::Relaxed);

@@ -96,6 +96,7 @@ fn prints_three_lines_serves_and_stops_on_ctrl_c() {
     );
     let info: serde_json::Value = http
         .get(format!("{base}/_emulator/info"))
+        .bearer_auth("first-key")
         .send()
         .unwrap()
         .json()

@@ -7,14 +7,79 @@ use serde_json::{Value, json};
 use crate::support::{Answer, Api, answer, fast};
 
 impl Api {
-    /// A control request: no API key.
+    /// A control request: with the API key, and a JSON body when there is one.
     async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self.http.request(method, self.url(path));
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.key);
         if let Some(body) = body {
-            request = request.body(body.to_string());
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         answer(request.send().await.unwrap()).await
     }
+}
+
+#[tokio::test]
+async fn control_requests_need_the_key_a_json_body_and_the_emulators_own_host() {
+    let api = Api::start(fast()).await;
+    let rule = json!({"route": "dashboard", "fault": "service_unavailable"}).to_string();
+    // No key (what a web page sends): refused, nothing changes.
+    let no_key = api
+        .http
+        .post(api.url("/_emulator/faults"))
+        .header("content-type", "application/json")
+        .body(rule.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+    for path in ["/_emulator/stats", "/_emulator/info", "/_emulator/faults"] {
+        let read = api.http.get(api.url(path)).send().await.unwrap();
+        assert_eq!(read.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // A cross-origin "simple" request: text/plain, even with the key.
+    let simple = api
+        .http
+        .post(api.url("/_emulator/faults"))
+        .bearer_auth(&api.key)
+        .header("content-type", "text/plain")
+        .body(rule.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(simple.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // DNS rebinding: another host name pointed at the emulator's address.
+    let port = api.emulator.addr().port();
+    for host in [format!("evil.example:{port}"), "localhost:1".to_owned(), format!("127.0.0.1.nip.io:{port}")] {
+        let rebound = api
+            .http
+            .get(api.url("/_emulator/info"))
+            .bearer_auth(&api.key)
+            .header("host", host.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let own = api
+            .http
+            .get(api.url("/_emulator/info"))
+            .bearer_auth(&api.key)
+            .header("host", host.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), StatusCode::OK, "{host}");
+    }
+    // No refused request added a fault.
+    assert_eq!(
+        api.get("/v3/users/me/dashboard").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -117,6 +182,8 @@ async fn stats_are_read_and_reset_over_http() {
         .put(&target.presigned_urls[&1])
         .header("content-type", "application/octet-stream")
         .header("x-trace", "abc")
+        .header("authorization", "Bearer leaked-key")
+        .header("x-api-key", "leaked-header")
         .body("abc")
         .send()
         .await
@@ -137,7 +204,10 @@ async fn stats_are_read_and_reset_over_http() {
     let headers = &stats.body["partUploadHeaders"][0];
     assert_eq!(headers["content-type"], "application/octet-stream");
     assert_eq!(headers["x-trace"], "abc");
-    assert!(headers.get("authorization").is_none());
+    // A credential that reached a part URL shows, its value never.
+    assert_eq!(headers["authorization"], "[redacted]");
+    assert_eq!(headers["x-api-key"], "[redacted]");
+    assert!(!stats.body.to_string().contains("leaked"));
     let reset = api
         .control(reqwest::Method::DELETE, "/_emulator/stats", None)
         .await;
