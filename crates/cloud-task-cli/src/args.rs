@@ -34,7 +34,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// The API key (never shown in any output).
+    /// The API key (never shown in any output). A key given here is visible to other users
+    /// of this machine in the process list: prefer OOMOL_API_KEY or --api-key-file.
     #[arg(
         long,
         env = "OOMOL_API_KEY",
@@ -43,6 +44,11 @@ pub struct GlobalArgs {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
+
+    /// Read the API key from this file (its first line), or from stdin with `-`; it wins
+    /// over --api-key and OOMOL_API_KEY, and never shows in the process list.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
 
     /// The task API base URL.
     #[arg(

@@ -25,12 +25,57 @@ use crate::progress::{TaskProgress, upload_bar, uploaded_bytes};
 /// The default of `--interval`, left out of the resume command.
 const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// What every API command needs: the global options, the terminal, and the Ctrl-C token.
+/// The API key of `--api-key-file`: the first line of the file (or of stdin for `-`),
+/// trimmed; `None` without the option.
+pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
+    use std::io::BufRead;
+    let Some(path) = &global.api_key_file else {
+        return Ok(None);
+    };
+    let unreadable = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot read the API key from {}: {e}",
+            path.display()
+        ))
+    };
+    let mut line = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(unreadable)?;
+    } else {
+        // The key file is small: read its first line at most (and never a FIFO's end).
+        let metadata = std::fs::metadata(path).map_err(unreadable)?;
+        if !metadata.is_file() {
+            return Err(Failure::usage(format!(
+                "cannot read the API key from {}: not a regular file",
+                path.display()
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(unreadable)?;
+        std::io::BufReader::new(std::io::Read::take(file, 64 * 1024))
+            .read_line(&mut line)
+            .map_err(unreadable)?;
+    }
+    let key = line.trim();
+    if key.is_empty() {
+        return Err(Failure::usage(format!(
+            "the API key file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What every API command needs: the global options, the terminal, and the Ctrl-C tokens.
 pub struct Context {
     global: GlobalArgs,
     ui: Ui,
-    /// Cancelled by Ctrl-C.
+    /// Cancelled by the first Ctrl-C.
     interrupt: CancelToken,
+    /// Cancelled by the second Ctrl-C.
+    insist: CancelToken,
 }
 
 impl Context {
@@ -40,6 +85,7 @@ impl Context {
             global,
             ui,
             interrupt: CancelToken::new(),
+            insist: CancelToken::new(),
         }
     }
 
@@ -67,15 +113,20 @@ impl Context {
 
     /// Turns Ctrl-C into a cancellation of `self.interrupt`. Registered before anything is
     /// sent, so that from then on Ctrl-C never kills the process halfway.
+    /// The first cancels `self.interrupt`, the second `self.insist`.
     fn listen_for_ctrl_c(&self) {
-        let token = self.interrupt.clone();
+        let first = self.interrupt.clone();
+        let second = self.insist.clone();
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
             if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
                 tokio::spawn(async move {
                     if interrupts.recv().await.is_some() {
-                        token.cancel();
+                        first.cancel();
+                    }
+                    if interrupts.recv().await.is_some() {
+                        second.cancel();
                     }
                 });
             }
@@ -83,7 +134,10 @@ impl Context {
         #[cfg(not(unix))]
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                token.cancel();
+                first.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                second.cancel();
             }
         });
     }
@@ -138,12 +192,27 @@ impl Context {
         Ok(request)
     }
 
-    /// Creates the task. The creation is never interrupted halfway (its ID would be
-    /// lost): Ctrl-C during it is acted upon once the ID is known.
+    /// Creates the task. A first Ctrl-C does not cut the creation short (its ID would be
+    /// lost): it is acted upon once the ID is known (the creation ends within the request
+    /// timeout). A second Ctrl-C exits at once, saying that the task may exist and how to
+    /// find it.
     async fn create_task(&self, client: &Client, spec: &TaskSpec) -> Result<String, Failure> {
         let request = Self::request(spec)?;
-        let created = client.create_task(request).await.map_err(Failure::from)?;
-        Ok(created.task_id)
+        let create = client.create_task(request);
+        tokio::pin!(create);
+        let created = tokio::select! {
+            biased;
+            created = &mut create => created,
+            () = self.interrupt.cancelled() => {
+                self.ui.note("waiting for the task ID; press Ctrl-C again to exit now");
+                tokio::select! {
+                    biased;
+                    created = &mut create => created,
+                    () = self.insist.cancelled() => return Err(Failure::interrupted_creation()),
+                }
+            }
+        };
+        Ok(created.map_err(Failure::from)?.task_id)
     }
 
     /// `create` and `run --no-wait`: the task ID (`{"taskID": ...}` with `--json`).
@@ -156,7 +225,7 @@ impl Context {
         if self.ui.json {
             self.ui.out_json(&json!({ "taskID": task_id }))
         } else {
-            self.ui.out(&task_id)
+            self.ui.out(&output::clean(&task_id))
         }
     }
 
@@ -256,7 +325,7 @@ impl Context {
             self.ui.note(&format!("result URL: {url}"));
         }
         let data = result.result_data.clone().unwrap_or(Value::Null);
-        self.ui.out(&output::pretty(&data))
+        self.ui.out(&output::clean_lines(&output::pretty(&data)))
     }
 
     /// `result`: one look at the result; exit 1 when the task failed.
@@ -283,7 +352,7 @@ impl Context {
                 self.ui.status(&status, 0),
                 output::percent(progress)
             )),
-            _ => self.ui.out(&result.status().to_string()),
+            _ => self.ui.out(&output::clean(&result.status().to_string())),
         }
     }
 
@@ -325,29 +394,60 @@ impl Context {
             return self.print_page(&page);
         }
         let mut tasks = client.list_all(query);
-        let mut collected = Vec::new();
+        if self.ui.json {
+            return self.stream_json(&mut tasks).await;
+        }
         let mut header = false;
         while let Some(task) = self
             .interruptible(async { tasks.next().await.transpose() })
             .await?
         {
-            if self.ui.json {
-                collected.push(task);
-                continue;
-            }
             if !header {
                 self.ui.out(&output::task_header())?;
                 header = true;
             }
             self.ui.out(&output::task_row(&self.ui, &task))?;
         }
-        if self.ui.json {
-            self.ui.out_json(&TaskPage::new(collected, None))
-        } else {
-            if !header {
-                self.ui.note("no tasks");
+        if !header {
+            self.ui.note("no tasks");
+        }
+        Ok(())
+    }
+
+    /// `list --all --json`: one document, `{"tasks": [...], "nextToken": null}`, written
+    /// as the pages come (memory holds one page, whatever the number of tasks). When a page
+    /// fails, the document still closes, with an `"error"` member saying why.
+    async fn stream_json(
+        &self,
+        tasks: &mut cloud_task_async::TaskListStream,
+    ) -> Result<(), Failure> {
+        let mut first = true;
+        self.ui.out_raw(r#"{"tasks":["#)?;
+        let end = loop {
+            match self
+                .interruptible(async { tasks.next().await.transpose() })
+                .await
+            {
+                Ok(Some(task)) => {
+                    let item = serde_json::to_string(&task)
+                        .map_err(|e| Failure::output(std::io::Error::other(e)))?;
+                    self.ui.out_raw(if first { "" } else { "," })?;
+                    self.ui.out_raw(&item)?;
+                    first = false;
+                }
+                Ok(None) => break None,
+                Err(failure) => break Some(failure),
             }
-            Ok(())
+        };
+        match end {
+            None => self.ui.out(r#"],"nextToken":null}"#),
+            Some(failure) => {
+                let error = serde_json::to_string(&failure.to_json(&self.ui)["error"])
+                    .map_err(|e| Failure::output(std::io::Error::other(e)))?;
+                self.ui
+                    .out(&format!(r#"],"nextToken":null,"error":{error}}}"#))?;
+                Err(failure.already_printed())
+            }
         }
     }
 
@@ -463,7 +563,7 @@ impl Context {
             .or(size)
             .map_or_else(String::new, |s| format!(" ({s} bytes)"));
         self.ui.note(&format!("uploaded {name}{size}"));
-        self.ui.out(&file.url)
+        self.ui.out(&output::clean(&file.url))
     }
 }
 

@@ -95,6 +95,16 @@ impl Failure {
         Failure::new(Exit::Interrupted, "interrupted", "interrupted")
     }
 
+    /// A second Ctrl-C while a task was being created (exit 130): the task may exist.
+    pub fn interrupted_creation() -> Self {
+        Failure::new(
+            Exit::Interrupted,
+            "interrupted",
+            "interrupted while the task was being created: it may have been created",
+        )
+        .with_hint("`cloud-task list --size 5` shows the newest tasks")
+    }
+
     /// Writing stdout failed. A closed pipe (`cloud-task list --all | head`) ends the
     /// command quietly and successfully, as it does for other tools.
     pub fn output(error: std::io::Error) -> Self {
@@ -194,7 +204,8 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        let text = error.reason();
+        // Server text never drives the terminal, nor starts a line of its own.
+        let text = crate::output::clean(&error.reason()).into_owned();
         match error {
             Error::InvalidInput(e) => Failure::usage(e.to_string()),
             Error::Transport(_) => Failure::new(Exit::Api, "network", text)
@@ -208,7 +219,8 @@ impl From<Error> for Failure {
                     _ if api.is_quota() => Some("the account has no quota or credit left"),
                     _ => None,
                 };
-                let mut failure = Failure::new(Exit::Api, "api", api.to_string());
+                let message = crate::output::clean(&api.to_string()).into_owned();
+                let mut failure = Failure::new(Exit::Api, "api", message);
                 failure.status = Some(status);
                 failure.code = api.code.clone();
                 failure.hint = hint.map(str::to_owned);
@@ -223,7 +235,8 @@ impl From<Error> for Failure {
                 let mut failure = Failure::new(
                     Exit::TaskFailed,
                     "task_failed",
-                    format!("{} (task {})", failed.message, failed.task_id),
+                    crate::output::clean(&format!("{} (task {})", failed.message, failed.task_id))
+                        .into_owned(),
                 );
                 failure.task_id = Some(failed.task_id.clone());
                 failure.status = failed.status_code;

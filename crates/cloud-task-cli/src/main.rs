@@ -51,11 +51,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         command => {
-            let ui = Ui::new(
-                cli.global.json,
-                cli.global.quiet,
-                cli.global.api_key.clone(),
-            );
+            let mut global = cli.global;
+            let key_file = match commands::read_key_file(&global) {
+                Ok(key) => key,
+                Err(failure) => {
+                    let ui = Ui::new(global.json, global.quiet, global.api_key.clone());
+                    failure.report(&ui);
+                    return ExitCode::from(failure.exit_status());
+                }
+            };
+            if key_file.is_some() {
+                global.api_key = key_file;
+            }
+            let ui = Ui::new(global.json, global.quiet, global.api_key.clone());
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -67,7 +75,7 @@ fn main() -> ExitCode {
                 }
             };
             let outcome = runtime.block_on(async {
-                let context = Context::new(cli.global, ui.clone());
+                let context = Context::new(global, ui.clone());
                 context.run(command).await
             });
             match outcome {

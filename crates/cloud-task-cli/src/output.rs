@@ -26,6 +26,46 @@ pub struct Ui {
     secret: Option<String>,
 }
 
+/// The shortest key that is scrubbed from messages: anything shorter would match ordinary
+/// words (`--api-key k` must not turn "Task failed" into "Tas*** failed").
+pub const MIN_SCRUBBED_KEY: usize = 8;
+
+/// Server-provided text made safe for a terminal: every control character (C0, DEL, C1:
+/// escape sequences, carriage returns, backspaces, line breaks) and every bidirectional
+/// override is shown as `\u{..}` instead of acting on the terminal. JSON output does not
+/// go through here (it is escaped by JSON itself).
+///
+/// ```ignore
+/// assert_eq!(clean("a\u{1b}]0;owned\u{7}b\r"), "a\\u{1b}]0;owned\\u{7}b\\u{d}");
+/// ```
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`clean`], keeping line breaks: for our own messages, which may span lines, with
+/// server text already cleaned inside them.
+pub fn clean_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| clean(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// True when colours may be used on a stream: it is a terminal and `NO_COLOR` is unset
 /// or empty (<https://no-color.org>).
 pub fn color_allowed(terminal: bool, no_color: Option<&OsStr>) -> bool {
@@ -45,7 +85,7 @@ impl Ui {
             stderr_color: color_allowed(stderr_terminal, no_color.as_deref()),
             secret: secret
                 .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty()),
+                .filter(|s| s.chars().count() >= MIN_SCRUBBED_KEY),
         }
     }
 
@@ -58,7 +98,7 @@ impl Ui {
             stderr_terminal: false,
             stdout_color: false,
             stderr_color: false,
-            secret,
+            secret: secret.filter(|s| s.chars().count() >= MIN_SCRUBBED_KEY),
         }
     }
 
@@ -67,7 +107,8 @@ impl Ui {
         !self.quiet && self.stderr_terminal
     }
 
-    /// Replaces the API key, wherever it appears, with `***`.
+    /// Replaces the API key, wherever it appears, with `***` (a key shorter than
+    /// [`MIN_SCRUBBED_KEY`] is never looked for: it would mangle ordinary text).
     pub fn scrub(&self, text: &str) -> String {
         match &self.secret {
             Some(secret) if text.contains(secret.as_str()) => text.replace(secret.as_str(), "***"),
@@ -75,10 +116,10 @@ impl Ui {
         }
     }
 
-    /// A message on stderr, unless `--quiet`.
+    /// A message on stderr, unless `--quiet` (control characters escaped).
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{}", self.scrub(text));
+            eprintln!("{}", clean_lines(&self.scrub(text)));
         }
     }
 
@@ -89,9 +130,9 @@ impl Ui {
         } else {
             ("error:", "hint:")
         };
-        let mut text = format!("{error} {}", self.scrub(message));
+        let mut text = format!("{error} {}", clean_lines(&self.scrub(message)));
         if let Some(hint) = hint {
-            text.push_str(&format!("\n{tip} {}", self.scrub(hint)));
+            text.push_str(&format!("\n{tip} {}", clean_lines(&self.scrub(hint))));
         }
         eprintln!("{text}");
     }
@@ -100,6 +141,14 @@ impl Ui {
     pub fn out(&self, text: &str) -> Result<(), Failure> {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{text}")
+            .and_then(|()| stdout.flush())
+            .map_err(Failure::output)
+    }
+
+    /// Text on stdout with no line break (pieces of a document written as it comes).
+    pub fn out_raw(&self, text: &str) -> Result<(), Failure> {
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{text}")
             .and_then(|()| stdout.flush())
             .map_err(Failure::output)
     }
@@ -113,7 +162,7 @@ impl Ui {
 
     /// A status padded to `width`, coloured on a terminal.
     pub fn status(&self, status: &TaskStatus, width: usize) -> String {
-        let text = format!("{status:width$}");
+        let text = format!("{:width$}", clean(&status.to_string()));
         if !self.stdout_color {
             return text;
         }
@@ -187,9 +236,10 @@ pub fn task_row(ui: &Ui, task: &TaskListItem) -> String {
         (Some(package), None) => package.clone(),
         (None, _) => task.workload_id.clone(),
     };
+    let package = clean(&package);
     format!(
         "{:ID$}  {}  {:>PROGRESS$}  {:TIME$}  {package}",
-        task.task_id,
+        clean(&task.task_id),
         ui.status(&task.status, STATUS),
         percent(task.progress),
         utc(task.created_at),
@@ -205,8 +255,8 @@ pub fn latest_table(ui: &Ui, items: &[LatestTaskItem]) -> String {
     for item in items {
         lines.push(format!(
             "{:ID$}  {:ID$}  {}  {:>PROGRESS$}  {}",
-            item.task_id,
-            item.workload_id,
+            clean(&item.task_id),
+            clean(&item.workload_id),
             ui.status(&item.status, STATUS),
             percent(item.progress),
             utc(item.created_at),
@@ -215,11 +265,12 @@ pub fn latest_table(ui: &Ui, items: &[LatestTaskItem]) -> String {
     lines.join("\n")
 }
 
-/// `label  value` lines, the labels aligned.
+/// `label  value` lines, the labels aligned; each value is [`clean`]ed, except that a
+/// pretty-printed JSON value keeps its line breaks.
 fn fields(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|(label, value)| format!("{label:width$}  {value}"))
+        .map(|(label, value)| format!("{label:width$}  {}", clean_lines(value)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -312,7 +363,7 @@ pub fn dashboard(dashboard: &Dashboard) -> String {
 /// The answer of pause or resume.
 pub fn pause_state(response: &PauseResponse) -> String {
     match &response.pause_type {
-        Some(kind) => format!("queue paused ({kind})"),
+        Some(kind) => format!("queue paused ({})", clean(&kind.to_string())),
         None => "queue running".to_owned(),
     }
 }
@@ -341,7 +392,7 @@ pub fn log_line(entry: &LogEntry) -> String {
             parts.push(format!("{key}={}", text(value)));
         }
     }
-    parts.join(" ")
+    clean(&parts.join(" ")).into_owned()
 }
 
 /// Any JSON, indented.
@@ -399,6 +450,37 @@ mod tests {
             log_line(&entry),
             "2024-05-01T12:00:00Z INFO  Running event=started inputs={\"a\":1}"
         );
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let hostile = "t-1\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{8}\u{9b}31m\u{202e}x\ny";
+        let cleaned = clean(hostile);
+        assert!(!cleaned.chars().any(char::is_control), "{cleaned:?}");
+        assert_eq!(
+            cleaned,
+            "t-1\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}\\u{8}\\u{9b}31m\\u{202e}x\\u{a}y"
+        );
+        assert!(matches!(
+            clean("plain text, ünïcode 中文"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let ui = Ui::plain(false, false, None);
+        let mut task = TaskListItem::new(hostile, TaskStatus::Unknown("run\u{1b}[5m".into()));
+        task.workload_id = "\u{1b}[31mfake".into();
+        let row = task_row(&ui, &task);
+        assert!(!row.chars().any(char::is_control), "{row:?}");
+        let entry: LogEntry =
+            serde_json::from_value(json!({"message": "done\r\u{1b}[1Aerased"})).unwrap();
+        assert!(!log_line(&entry).chars().any(char::is_control));
+    }
+
+    #[test]
+    fn only_keys_long_enough_to_be_keys_are_scrubbed() {
+        let short = Ui::plain(false, false, Some("k".into()));
+        assert_eq!(short.scrub("Task failed"), "Task failed");
+        let key = Ui::plain(false, false, Some("sk-0123456789".into()));
+        assert_eq!(key.scrub("bad key sk-0123456789!"), "bad key ***!");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl TaskProgress {
     pub fn update(&mut self, status: &TaskStatus, progress: f64) {
         match &self.bar {
             Some(bar) => {
-                bar.set_message(status.to_string());
+                bar.set_message(crate::output::clean(&status.to_string()).into_owned());
                 bar.set_position(progress.clamp(0.0, 100.0) as u64);
             }
             None if self.last.as_ref() != Some(status) => self.ui.note(&format!(

@@ -209,3 +209,92 @@ fn version_and_help_exit_0() {
     }
     assert!(help.contains("Exit codes: 0 success, 1 the task failed, 2 usage error"));
 }
+
+#[test]
+fn the_key_can_come_from_a_file_or_stdin_and_is_never_shown() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, format!("{KEY}\n")).unwrap();
+    let base = server.emulator.base_url();
+    let output = bare()
+        .env("OOMOL_BASE_URL", &base)
+        .args(["dashboard", "--json", "--api-key-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(json(&output)["limits"].is_object());
+    // From stdin, winning over a wrong key in the environment.
+    let output = bare()
+        .env("OOMOL_BASE_URL", &base)
+        .env("OOMOL_API_KEY", "wrong-key-0000000")
+        .args(["dashboard", "--json", "--api-key-file", "-"])
+        .write_stdin(format!("{KEY}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // An empty or missing file is a usage error naming it.
+    std::fs::write(&file, "\n").unwrap();
+    for path in [file.clone(), dir.path().join("missing")] {
+        let output = bare()
+            .env("OOMOL_BASE_URL", &base)
+            .args(["dashboard", "--api-key-file"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 2);
+        assert!(
+            stderr(&output).contains(&path.display().to_string()),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let help = stdout(&bare().args(["--help"]).output().unwrap());
+    assert!(help.contains("process list"), "{help}");
+}
+
+#[test]
+fn server_text_cannot_drive_the_terminal_and_short_keys_do_not_mangle_text() {
+    let server = Server::start();
+    // The failure message comes from the server, with terminal escapes in it.
+    let hostile = "boom\u{1b}]0;pwned\u{7}\u{1b}[2J\rERASED\u{9b}31m";
+    let output = server.run_task(&[
+        "@oomol/fail",
+        "1.0.0",
+        "main",
+        "-i",
+        &format!("message={hostile}"),
+    ]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+    assert!(
+        err.contains("boom\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}ERASED\\u{9b}31m"),
+        "{err}"
+    );
+    // JSON stays JSON: the same text, escaped by JSON itself.
+    let output = server.run_task(&[
+        "@oomol/fail",
+        "1.0.0",
+        "main",
+        "--json",
+        "-i",
+        &format!("message={hostile}"),
+    ]);
+    assert_eq!(code(&output), 1);
+    let doc = json(&output);
+    assert!(doc["error"]["message"].as_str().unwrap().contains("boom"));
+    // A one-letter key is never looked for in messages.
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.emulator.base_url())
+        .args(["dashboard", "--api-key", "k"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3);
+    assert!(
+        stderr(&output).contains("invalid API key"),
+        "{}",
+        stderr(&output)
+    );
+}

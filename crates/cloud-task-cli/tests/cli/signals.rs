@@ -147,3 +147,38 @@ fn ctrl_c_during_the_creation_waits_for_the_id_and_reports_it() {
     let detail = json(&server.run(&["get", task_id, "--json"]));
     assert_eq!(detail["taskID"], task_id);
 }
+
+#[test]
+fn a_second_ctrl_c_during_a_hung_creation_exits_130_at_once() {
+    use cloud_task_emulator::{Fault, FaultRule};
+    use std::time::{Duration, Instant};
+
+    let server = Server::start();
+    // The creation hangs far longer than the test may wait.
+    server.emulator.add_fault(FaultRule::new(
+        Route::CreateTask,
+        Fault::Delay(Duration::from_secs(600)),
+    ));
+    let mut running = Running::spawn(&server.env(), &["run", "@oomol/echo", "1.0.0", "main"]);
+    let deadline = Instant::now() + DEADLINE;
+    while server.emulator.stats().count(Route::CreateTask) == 0 {
+        assert!(Instant::now() < deadline, "the creation never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    running.interrupt();
+    running.wait_for_line("press Ctrl-C again to exit now");
+    let started = Instant::now();
+    running.interrupt();
+    let (code, _, err) = running.finish();
+    assert_eq!(code, 130, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it waited for the creation"
+    );
+    let all = err;
+    assert!(
+        all.contains("interrupted while the task was being created: it may have been created"),
+        "{all}"
+    );
+    assert!(all.contains("cloud-task list --size 5"), "{all}");
+}

@@ -53,7 +53,11 @@ async fn control_requests_need_the_key_a_json_body_and_the_emulators_own_host() 
     assert_eq!(simple.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // DNS rebinding: another host name pointed at the emulator's address.
     let port = api.emulator.addr().port();
-    for host in [format!("evil.example:{port}"), "localhost:1".to_owned(), format!("127.0.0.1.nip.io:{port}")] {
+    for host in [
+        format!("evil.example:{port}"),
+        "localhost:1".to_owned(),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
         let rebound = api
             .http
             .get(api.url("/_emulator/info"))
