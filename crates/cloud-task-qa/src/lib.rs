@@ -7,6 +7,8 @@
 //!
 //! - [`loopback`]: a minimal HTTP/1.1 server and client on `std`, to serve what the
 //!   emulator never would (truncated bodies, redirects) and see exactly what a client sent;
+//! - [`hostile`]: a hostile or broken server, one mode per way a server can try to make
+//!   a client buffer without end, wait past its deadline, loop or leak a secret;
 //! - [`emulator`]: the `cloud-task-emulator` binary as a separate process;
 //! - [`measure`]: peak memory of this process, and re-running a benchmark binary for one
 //!   scenario in a process of its own;
@@ -17,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod emulator;
+pub mod hostile;
 pub mod loopback;
 pub mod measure;
 pub mod targets;

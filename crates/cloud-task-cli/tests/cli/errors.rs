@@ -298,3 +298,38 @@ fn server_text_cannot_drive_the_terminal_and_short_keys_do_not_mangle_text() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_hostile_server_cannot_make_the_cli_buffer_or_loop() {
+    use cloud_task_qa::hostile::{Hostile, Mode};
+    use std::time::{Duration, Instant};
+
+    // An endless body: the call ends at the body limit, quickly.
+    let server = Hostile::start(Mode::EndlessBody).unwrap();
+    let started = Instant::now();
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.url())
+        .args(["dashboard", "--api-key", KEY])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert!(stderr(&output).contains("exceeds"), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    // A page-token cycle: `list --all` ends, naming the token; the JSON document closes.
+    let server = Hostile::start(Mode::TokenCycle {
+        tokens: vec!["tok-a".into(), "tok-b".into()],
+        empty: false,
+    })
+    .unwrap();
+    let output = bare()
+        .env("OOMOL_BASE_URL", server.url())
+        .args(["list", "--all", "--json", "--api-key", KEY])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let doc = json(&output);
+    assert_eq!(doc["tasks"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["error"]["kind"], "protocol");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("tok-a"));
+    assert_eq!(server.requests(), 3);
+}

@@ -1,0 +1,191 @@
+//! Deadlines: a wait's timeout bounds a poll in flight whatever the transport; statuses
+//! that retrying cannot mend end a wait at once; the last poll before the deadline finds a
+//! task that finished; zero intervals are refused before anything is sent; a cancelled
+//! `create_and_wait` keeps the task ID.
+
+use std::time::Duration;
+
+use cloud_task_core::{
+    AwaitOptions, CancelToken, CreateTaskRequest, Error, HttpRequest, HttpResponse, Result,
+    SendLimits, TransportErrorKind,
+};
+use cloud_task_emulator::Emulator;
+use cloud_task_qa::hostile::{Hostile, Mode};
+
+use crate::{async_client, blocking_client, runtime, within};
+
+fn one_second() -> AwaitOptions {
+    AwaitOptions::new().timeout(Duration::from_secs(1))
+}
+
+#[track_caller]
+fn assert_timeout(error: Error) {
+    match &error {
+        Error::Timeout(t) => assert_eq!(t.task_id, "t-1"),
+        other => panic!("expected the wait's timeout, got {other:?}"),
+    }
+}
+
+/// A blocking transport that never answers (for 60 s at most, so that the test process
+/// ends), as a user's own stack without timeouts would.
+struct Stuck;
+
+impl cloud_task_blocking::HttpTransport for Stuck {
+    fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
+        std::thread::sleep(Duration::from_secs(60));
+        Err(Error::transport(TransportErrorKind::Other, "gave up"))
+    }
+}
+
+#[test]
+fn a_wait_timeout_bounds_a_poll_that_is_never_answered() {
+    let server = Hostile::start(Mode::Hang).unwrap();
+    // The default transports, with a 30 s request timeout: the wait's 1 s wins.
+    let blocking = blocking_client(&server.url(), |b| b.timeout(Duration::from_secs(30)));
+    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
+    let client = async_client(&server.url(), |b| b.timeout(Duration::from_secs(30)));
+    within(Duration::from_secs(5), || {
+        assert_timeout(runtime().block_on(client.await_result("t-1", one_second())).unwrap_err());
+    });
+    // A user's own stack with no timeout at all: bounded all the same.
+    let blocking = blocking_client(&server.url(), |b| {
+        b.transport(cloud_task_blocking::UreqTransport::from(ureq::Agent::new_with_defaults()))
+    });
+    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
+    let blocking = blocking_client(&server.url(), |b| b.transport(Stuck));
+    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
+    let client = async_client(&server.url(), |b| {
+        b.transport(cloud_task_async::ReqwestTransport::from(reqwest::Client::new()))
+    });
+    within(Duration::from_secs(5), || {
+        assert_timeout(runtime().block_on(client.await_result("t-1", one_second())).unwrap_err());
+    });
+}
+
+#[test]
+fn a_call_never_answered_ends_at_the_request_timeout() {
+    for mode in [Mode::Hang, Mode::HangAfterHead] {
+        let server = Hostile::start(mode).unwrap();
+        let short = Duration::from_millis(500);
+        let check = |error: Error| match error {
+            Error::Transport(t) => assert_eq!(t.kind, TransportErrorKind::Timeout),
+            other => panic!("expected a timeout, got {other:?}"),
+        };
+        let blocking = blocking_client(&server.url(), |b| b.timeout(short));
+        within(Duration::from_secs(3), || check(blocking.get_dashboard().unwrap_err()));
+        let blocking = blocking_client(&server.url(), |b| b.timeout(short).transport(Stuck));
+        within(Duration::from_secs(3), || check(blocking.get_dashboard().unwrap_err()));
+        let client = async_client(&server.url(), |b| {
+            b.timeout(short)
+                .transport(cloud_task_async::ReqwestTransport::from(reqwest::Client::new()))
+        });
+        within(Duration::from_secs(3), || check(runtime().block_on(client.get_dashboard()).unwrap_err()));
+    }
+}
+
+#[test]
+fn statuses_retrying_cannot_mend_end_a_wait_at_once() {
+    for status in [400, 405, 410, 422] {
+        let server = Hostile::start(Mode::Status(status)).unwrap();
+        let options = || AwaitOptions::new().interval(Duration::from_millis(10));
+        let check = |error: Error| match error {
+            Error::Api(api) => assert_eq!(api.status.as_u16(), status),
+            other => panic!("HTTP {status}: {other:?}"),
+        };
+        let blocking = blocking_client(&server.url(), |b| b);
+        within(Duration::from_secs(5), || check(blocking.await_result("t-1", options()).unwrap_err()));
+        let client = async_client(&server.url(), |b| b);
+        within(Duration::from_secs(5), || {
+            check(runtime().block_on(client.await_result("t-1", options())).unwrap_err());
+        });
+        assert_eq!(server.requests(), 2, "HTTP {status}: one poll per driver");
+    }
+}
+
+#[test]
+fn the_last_poll_before_the_deadline_finds_a_finished_task() {
+    // An interval longer than the whole timeout: the first poll says running, and the
+    // task finishes meanwhile. The last poll, shortly before the deadline, finds it.
+    let options = || {
+        AwaitOptions::new()
+            .interval(Duration::from_secs(60))
+            .timeout(Duration::from_secs(2))
+    };
+    let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
+    let blocking = blocking_client(&server.url(), |b| b);
+    let result = within(Duration::from_secs(4), || blocking.await_result("t-1", options()));
+    assert!(result.is_ok(), "{result:?}");
+    let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
+    let client = async_client(&server.url(), |b| b);
+    let result = within(Duration::from_secs(4), || runtime().block_on(client.await_result("t-1", options())));
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(server.requests(), 2);
+}
+
+#[test]
+fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent() {
+    let server = Hostile::start(Mode::Status(500)).unwrap();
+    let request = || CreateTaskRequest::new("@oomol/echo", "1.0.0", "main");
+    for (options, field) in [
+        (AwaitOptions::new().interval(Duration::ZERO).max_interval(Duration::ZERO), "interval"),
+        (AwaitOptions::new().max_interval(Duration::ZERO), "max_interval"),
+        (AwaitOptions::new().timeout(Duration::ZERO), "timeout"),
+    ] {
+        let check = |error: Error| match error {
+            Error::InvalidInput(e) => assert_eq!(e.field, field),
+            other => panic!("{field}: {other:?}"),
+        };
+        let blocking = blocking_client(&server.url(), |b| b);
+        check(blocking.create_and_wait(request(), options.clone()).unwrap_err());
+        check(blocking.await_result("t-1", options.clone()).unwrap_err());
+        let client = async_client(&server.url(), |b| b);
+        check(runtime().block_on(client.create_and_wait(request(), options.clone())).unwrap_err());
+    }
+    assert_eq!(server.requests(), 0, "nothing was created or polled");
+}
+
+#[test]
+fn a_cancelled_create_and_wait_keeps_the_task_id() {
+    let emulator = Emulator::builder().time_scale(1.0).start_blocking().unwrap();
+    let slow = || CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
+    let check = |error: Error| {
+        let task_id = error.task_id().expect("the created task's ID").to_owned();
+        assert!(matches!(error, Error::Cancelled(_)), "{error:?}");
+        task_id
+    };
+    let url = emulator.base_url();
+    let blocking = cloud_task_blocking::Client::builder()
+        .api_key(emulator.api_key())
+        .base_url(&url)
+        .build()
+        .unwrap();
+    let token = CancelToken::new();
+    let canceller = token.clone();
+    let cancel_soon = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        canceller.cancel();
+    });
+    let options = AwaitOptions::new().interval(Duration::from_millis(50)).cancel_token(token);
+    let task_id = within(Duration::from_secs(5), || check(blocking.create_and_wait(slow(), options).unwrap_err()));
+    cancel_soon.join().unwrap();
+    // The task is there, still running.
+    assert!(!blocking.get_task_result(&task_id).unwrap().is_terminal());
+
+    let client = cloud_task_async::Client::builder()
+        .api_key(emulator.api_key())
+        .base_url(&url)
+        .build()
+        .unwrap();
+    let token = CancelToken::new();
+    let options = AwaitOptions::new().interval(Duration::from_millis(50)).cancel_token(token.clone());
+    let task_id = runtime().block_on(async {
+        let wait = client.create_and_wait(slow(), options);
+        tokio::pin!(wait);
+        tokio::select! {
+            outcome = &mut wait => panic!("the wait ended by itself: {outcome:?}"),
+            () = tokio::time::sleep(Duration::from_millis(300)) => token.cancel(),
+        }
+        check(wait.await.unwrap_err())
+    });
+    assert!(!blocking.get_task_result(&task_id).unwrap().is_terminal());
+}
