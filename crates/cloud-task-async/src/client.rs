@@ -263,65 +263,38 @@ impl Client {
     }
 }
 
-/// Builds a [`Client`]; [`build`](Self::build) validates everything and names the field
-/// that was wrong.
-///
-/// Its settings are the core's [`ConfigBuilder`]'s (URLs, key, headers, timeouts, limits),
-/// plus the transport and the timer.
-///
-/// ```
-/// use std::time::Duration;
-/// let client = cloud_task_async::Client::builder()
-///     .api_key("my-api-key")
-///     .base_url("https://cloud-task.oomol.com/v3/")
-///     .default_header("X-Team", "research")
-///     .timeout(Duration::from_secs(10))
-///     .max_response_body(8 << 20)
-///     .build()?;
-/// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
-/// assert_eq!(client.config().timeout(), Duration::from_secs(10));
-/// # Ok::<(), cloud_task_async::Error>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct ClientBuilder {
-    config: ConfigBuilder,
-    transport: Option<Arc<dyn HttpTransport>>,
-    timer: Option<Arc<dyn Timer>>,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("config", &self.config)
-            .field("custom_transport", &self.transport.is_some())
-            .field("custom_timer", &self.timer.is_some())
-            .finish()
-    }
+cloud_task_core::__client_builder! {
+    /// Builds a [`Client`]; [`build`](Self::build) validates everything and names the field
+    /// that was wrong.
+    ///
+    /// Its settings are the core's [`ConfigBuilder`]'s (URLs, key, headers, timeouts, limits),
+    /// plus the transport and the timer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = cloud_task_async::Client::builder()
+    ///     .api_key("my-api-key")
+    ///     .base_url("https://cloud-task.oomol.com/v3/")
+    ///     .default_header("X-Team", "research")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .max_response_body(8 << 20)
+    ///     .build()?;
+    /// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
+    /// assert_eq!(client.config().timeout(), Duration::from_secs(10));
+    /// # Ok::<(), cloud_task_async::Error>(())
+    /// ```
+    transport: HttpTransport, default "reqwest";
+    timer: Timer, default "tokio's";
 }
 
 impl ClientBuilder {
-    cloud_task_core::__config_builder_setters!();
-
-    /// Sends through this transport instead of reqwest. The client still bounds every
-    /// request (its deadline and body limit), whatever the transport does.
-    pub fn transport(mut self, t: impl HttpTransport) -> Self {
-        self.transport = Some(Arc::new(t));
-        self
-    }
-
-    /// Uses this clock and sleeper instead of tokio's (for tests).
-    pub fn timer(mut self, t: impl Timer) -> Self {
-        self.timer = Some(Arc::new(t));
-        self
-    }
-
     /// Validates and builds the client.
     ///
     /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field (see [`ConfigBuilder::build`]),
     /// or with [`Error::Transport`](crate::Error::Transport) when the TLS backend cannot be initialised.
     pub fn build(self) -> Result<Client> {
-        let config = self.config.build()?;
-        let transport: Arc<dyn HttpTransport> = match self.transport {
+        let (config, transport, timer) = self.into_parts()?;
+        let transport: Arc<dyn HttpTransport> = match transport {
             Some(t) => t,
             None => Arc::new(ReqwestTransport::new(&config)?),
         };
@@ -329,7 +302,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 config,
                 transport,
-                timer: self.timer.unwrap_or_else(|| Arc::new(TokioTimer)),
+                timer: timer.unwrap_or_else(|| Arc::new(TokioTimer)),
             }),
         })
     }

@@ -627,6 +627,71 @@ impl ConfigBuilder {
     }
 }
 
+/// Defines a driver's client builder: the struct (a [`ConfigBuilder`], an optional
+/// transport and an optional timer), its `Debug` (which shows no secret), the setters of the
+/// configuration, `transport` and `timer`, and `into_parts` for the driver's own `build`.
+/// The builder lives once, here in the core; each driver writes only `build`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __client_builder {
+    (
+        $(#[$meta:meta])*
+        transport: $transport:path, default $default_transport:literal;
+        timer: $timer:path, default $default_timer:literal;
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Default)]
+        pub struct ClientBuilder {
+            config: $crate::ConfigBuilder,
+            transport: ::std::option::Option<::std::sync::Arc<dyn $transport>>,
+            timer: ::std::option::Option<::std::sync::Arc<dyn $timer>>,
+        }
+
+        impl ::std::fmt::Debug for ClientBuilder {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("ClientBuilder")
+                    .field("config", &self.config)
+                    .field("custom_transport", &self.transport.is_some())
+                    .field("custom_timer", &self.timer.is_some())
+                    .finish()
+            }
+        }
+
+        impl ClientBuilder {
+            $crate::__config_builder_setters!();
+
+            #[doc = concat!(
+                "Sends through this transport instead of ", $default_transport,
+                ". The client still bounds every request (its deadline and its body limit), ",
+                "whatever the transport does."
+            )]
+            pub fn transport(mut self, transport: impl $transport) -> Self {
+                self.transport = Some(::std::sync::Arc::new(transport));
+                self
+            }
+
+            #[doc = concat!(
+                "Uses this clock and sleeper instead of ", $default_timer, " (for tests)."
+            )]
+            pub fn timer(mut self, timer: impl $timer) -> Self {
+                self.timer = Some(::std::sync::Arc::new(timer));
+                self
+            }
+
+            /// The configuration (validated), and the transport and timer when set.
+            fn into_parts(
+                self,
+            ) -> $crate::Result<(
+                $crate::Config,
+                ::std::option::Option<::std::sync::Arc<dyn $transport>>,
+                ::std::option::Option<::std::sync::Arc<dyn $timer>>,
+            )> {
+                Ok((self.config.build()?, self.transport, self.timer))
+            }
+        }
+    };
+}
+
 /// Defines, inside an `impl` block of a driver's client builder holding a
 /// [`ConfigBuilder`] in a field named `config`, the setters that forward to it. The setters
 /// and their documentation live once, here in the core; each driver adds only its transport

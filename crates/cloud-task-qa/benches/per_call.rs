@@ -5,6 +5,8 @@
 //!
 //! The four clients take turns for several rounds (the first is a warm-up); each figure
 //! is the median of the rounds. Target: each SDK client at least 0.95× its raw client.
+//! Each round also measures the client's CPU time per call (user + system of this process,
+//! whose only work is the client: the emulator runs in another process).
 //!
 //! Run: `cargo bench -p cloud-task-qa --bench per_call` (`QA_CALLS` sets N, default 2000).
 
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use cloud_task_async::core::{GetTaskResult, Operation};
 use cloud_task_async::{AwaitOptions, CreateTaskRequest, TaskResult};
-use cloud_task_qa::measure::machine_summary;
+use cloud_task_qa::measure::{cpu_time, machine_summary};
 use serde_json::Value;
 
 use common::{Target, median, rate, raw_reqwest, raw_ureq, start_emulator};
@@ -139,22 +141,35 @@ fn main() {
         ("raw ureq", Clients::raw_ureq),
     ];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for round in 0..ROUNDS {
         for (i, (_, run)) in runs.iter().enumerate() {
+            let cpu_before = cpu_time();
             let elapsed = run(&clients, n);
+            let cpu = cpu_time()
+                .zip(cpu_before)
+                .map(|(after, before)| after - before);
             if round > 0 {
                 rates[i].push(rate(n, elapsed));
+                if let Some(cpu) = cpu {
+                    cpus[i].push(cpu.as_secs_f64() * 1e6 / n as f64);
+                }
             }
         }
     }
     let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    let cpu_medians: Vec<Option<f64>> = cpus
+        .into_iter()
+        .map(|c| (!c.is_empty()).then(|| median(c)))
+        .collect();
     println!(
         "per-call overhead: {n} sequential get_task_result calls per round, median of {} rounds",
         ROUNDS - 1
     );
-    for ((name, _), calls_per_s) in runs.iter().zip(&medians) {
+    for (((name, _), calls_per_s), cpu) in runs.iter().zip(&medians).zip(&cpu_medians) {
+        let cpu = cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.1} µs"));
         println!(
-            "  {name:<22} {calls_per_s:>9.0} calls/s  ({:>6.1} µs/call)",
+            "  {name:<22} {calls_per_s:>9.0} calls/s  ({:>6.1} µs/call)  client CPU {cpu}/call",
             1e6 / calls_per_s
         );
     }

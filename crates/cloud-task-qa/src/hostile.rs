@@ -228,7 +228,13 @@ fn serve(stream: TcpStream, addr: SocketAddr, mode: &Mode, shared: &Shared) -> i
             } else {
                 head(&mut stream, 200, &[("Content-Length", &len.to_string())])?;
             }
-            stream_body(&mut stream, shared, started, (*len).min(MAX_STREAM), *chunked)
+            stream_body(
+                &mut stream,
+                shared,
+                started,
+                (*len).min(MAX_STREAM),
+                *chunked,
+            )
         }
         Mode::Garbage { len } => {
             let body = vec![b'#'; *len];
@@ -258,7 +264,9 @@ fn serve(stream: TcpStream, addr: SocketAddr, mode: &Mode, shared: &Shared) -> i
             } else {
                 format!(r#"{{"taskID":"task-{n}","status":"queued"}}"#)
             };
-            let next = tokens.get(at).map_or("null".to_owned(), |t| format!("{t:?}"));
+            let next = tokens
+                .get(at)
+                .map_or("null".to_owned(), |t| format!("{t:?}"));
             let body = format!(r#"{{"tasks":[{tasks}],"nextToken":{next}}}"#);
             reply(&mut stream, shared, 200, &[], body.as_bytes())
         }
@@ -269,7 +277,13 @@ fn serve(stream: TcpStream, addr: SocketAddr, mode: &Mode, shared: &Shared) -> i
         }
         Mode::Redirect { status, to } => {
             let location = format!("{to}{}", seen.target);
-            reply(&mut stream, shared, *status, &[("Location", &location)], b"")
+            reply(
+                &mut stream,
+                shared,
+                *status,
+                &[("Location", &location)],
+                b"",
+            )
         }
         Mode::OnePartUpload { size } => {
             let body = if seen.target.ends_with("/init") {
@@ -345,7 +359,11 @@ fn stream_body(
     let mut first = true;
     while sent < len && alive(shared, started) {
         let n = (len - sent).min(PIECE as u64) as usize;
-        let bytes = if first { &piece[..n] } else { &piece[10..10 + n.min(PIECE - 10)] };
+        let bytes = if first {
+            &piece[..n]
+        } else {
+            &piece[10..10 + n.min(PIECE - 10)]
+        };
         let n = bytes.len();
         first = false;
         let written = if chunked {
@@ -394,7 +412,12 @@ fn read_request(
         match reader.read_line(&mut line) {
             Ok(0) => return Ok(None),
             Ok(n) => total += n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if !alive(shared, started) {
                     return Ok(None);
                 }
@@ -440,7 +463,11 @@ fn read_request(
         match reader.read(&mut buffer[..want]) {
             Ok(0) => break,
             Ok(n) => left -= n as u64,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e),
         }
     }

@@ -16,6 +16,21 @@ pub fn peak_rss_kib() -> Option<u64> {
     status_field("VmHWM:")
 }
 
+/// The CPU time this process has used so far, user and system, summed over its living
+/// threads (`/proc/self/task/*/schedstat`, nanoseconds); `None` off Linux. Threads that
+/// ended are not counted: measure work whose threads live to the end of the measurement.
+pub fn cpu_time() -> Option<std::time::Duration> {
+    let mut total: u64 = 0;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(entry) = entry else { continue };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(std::time::Duration::from_nanos(total))
+}
+
 /// The current resident set size of this process (`VmRSS`), in KiB; `None` off Linux.
 pub fn rss_kib() -> Option<u64> {
     status_field("VmRSS:")

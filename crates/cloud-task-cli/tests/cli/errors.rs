@@ -314,7 +314,11 @@ fn a_hostile_server_cannot_make_the_cli_buffer_or_loop() {
         .unwrap();
     assert_eq!(code(&output), 3, "{}", stderr(&output));
     assert!(stderr(&output).contains("exceeds"), "{}", stderr(&output));
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     // A page-token cycle: `list --all` ends, naming the token; the JSON document closes.
     let server = Hostile::start(Mode::TokenCycle {
         tokens: vec!["tok-a".into(), "tok-b".into()],

@@ -14,7 +14,10 @@ const LIMIT: u64 = 1 << 20;
 fn assert_body_limit(error: Error, operation: &str) {
     match error {
         Error::Limit(l) => {
-            assert_eq!((l.limit, l.max, l.operation), (Limit::ResponseBody, LIMIT, operation));
+            assert_eq!(
+                (l.limit, l.max, l.operation),
+                (Limit::ResponseBody, LIMIT, operation)
+            );
         }
         other => panic!("expected the body limit, got {other:?}"),
     }
@@ -28,7 +31,9 @@ const MOST_SENT: u64 = 64 << 20;
 fn an_endless_body_ends_the_call_at_the_limit() {
     let server = Hostile::start(Mode::EndlessBody).unwrap();
     let blocking = blocking_client(&server.url(), |b| b.max_response_body(LIMIT));
-    let error = within(Duration::from_secs(10), || blocking.get_dashboard().unwrap_err());
+    let error = within(Duration::from_secs(10), || {
+        blocking.get_dashboard().unwrap_err()
+    });
     assert_body_limit(error, "get_dashboard");
     let client = async_client(&server.url(), |b| b.max_response_body(LIMIT));
     let error = within(Duration::from_secs(10), || {
@@ -36,7 +41,11 @@ fn an_endless_body_ends_the_call_at_the_limit() {
     });
     assert_body_limit(error, "get_dashboard");
     std::thread::sleep(Duration::from_millis(100));
-    assert!(server.bytes_sent() < MOST_SENT, "{} bytes sent", server.bytes_sent());
+    assert!(
+        server.bytes_sent() < MOST_SENT,
+        "{} bytes sent",
+        server.bytes_sent()
+    );
 }
 
 #[test]
@@ -44,11 +53,15 @@ fn an_endless_body_on_a_poll_ends_the_wait() {
     let server = Hostile::start(Mode::EndlessBody).unwrap();
     let options = || cloud_task_core::AwaitOptions::new().interval(Duration::from_millis(10));
     let blocking = blocking_client(&server.url(), |b| b.max_response_body(LIMIT));
-    let error = within(Duration::from_secs(10), || blocking.await_result("t-1", options()).unwrap_err());
+    let error = within(Duration::from_secs(10), || {
+        blocking.await_result("t-1", options()).unwrap_err()
+    });
     assert_body_limit(error, "get_task_result");
     let client = async_client(&server.url(), |b| b.max_response_body(LIMIT));
     let error = within(Duration::from_secs(10), || {
-        runtime().block_on(client.await_result("t-1", options())).unwrap_err()
+        runtime()
+            .block_on(client.await_result("t-1", options()))
+            .unwrap_err()
     });
     assert_body_limit(error, "get_task_result");
     assert_eq!(server.requests(), 2, "a body over the limit is not retried");
@@ -57,14 +70,22 @@ fn an_endless_body_on_a_poll_ends_the_wait() {
 #[test]
 fn a_body_announced_too_large_is_refused_unread() {
     for chunked in [false, true] {
-        let server = Hostile::start(Mode::HugeBody { len: 1 << 30, chunked }).unwrap();
+        let server = Hostile::start(Mode::HugeBody {
+            len: 1 << 30,
+            chunked,
+        })
+        .unwrap();
         let blocking = blocking_client(&server.url(), |b| b.max_response_body(LIMIT));
         assert_body_limit(blocking.get_dashboard().unwrap_err(), "get_dashboard");
         let client = async_client(&server.url(), |b| b.max_response_body(LIMIT));
         let error = runtime().block_on(client.get_dashboard()).unwrap_err();
         assert_body_limit(error, "get_dashboard");
         std::thread::sleep(Duration::from_millis(100));
-        assert!(server.bytes_sent() < MOST_SENT, "{} bytes sent", server.bytes_sent());
+        assert!(
+            server.bytes_sent() < MOST_SENT,
+            "{} bytes sent",
+            server.bytes_sent()
+        );
     }
 }
 

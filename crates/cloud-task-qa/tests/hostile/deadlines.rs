@@ -42,23 +42,41 @@ fn a_wait_timeout_bounds_a_poll_that_is_never_answered() {
     let server = Hostile::start(Mode::Hang).unwrap();
     // The default transports, with a 30 s request timeout: the wait's 1 s wins.
     let blocking = blocking_client(&server.url(), |b| b.timeout(Duration::from_secs(30)));
-    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
+    within(Duration::from_secs(5), || {
+        assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err())
+    });
     let client = async_client(&server.url(), |b| b.timeout(Duration::from_secs(30)));
     within(Duration::from_secs(5), || {
-        assert_timeout(runtime().block_on(client.await_result("t-1", one_second())).unwrap_err());
+        assert_timeout(
+            runtime()
+                .block_on(client.await_result("t-1", one_second()))
+                .unwrap_err(),
+        );
     });
     // A user's own stack with no timeout at all: bounded all the same.
     let blocking = blocking_client(&server.url(), |b| {
-        b.transport(cloud_task_blocking::UreqTransport::from(ureq::Agent::new_with_defaults()))
-    });
-    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
-    let blocking = blocking_client(&server.url(), |b| b.transport(Stuck));
-    within(Duration::from_secs(5), || assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err()));
-    let client = async_client(&server.url(), |b| {
-        b.transport(cloud_task_async::ReqwestTransport::from(reqwest::Client::new()))
+        b.transport(cloud_task_blocking::UreqTransport::from(
+            ureq::Agent::new_with_defaults(),
+        ))
     });
     within(Duration::from_secs(5), || {
-        assert_timeout(runtime().block_on(client.await_result("t-1", one_second())).unwrap_err());
+        assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err())
+    });
+    let blocking = blocking_client(&server.url(), |b| b.transport(Stuck));
+    within(Duration::from_secs(5), || {
+        assert_timeout(blocking.await_result("t-1", one_second()).unwrap_err())
+    });
+    let client = async_client(&server.url(), |b| {
+        b.transport(cloud_task_async::ReqwestTransport::from(
+            reqwest::Client::new(),
+        ))
+    });
+    within(Duration::from_secs(5), || {
+        assert_timeout(
+            runtime()
+                .block_on(client.await_result("t-1", one_second()))
+                .unwrap_err(),
+        );
     });
 }
 
@@ -72,14 +90,22 @@ fn a_call_never_answered_ends_at_the_request_timeout() {
             other => panic!("expected a timeout, got {other:?}"),
         };
         let blocking = blocking_client(&server.url(), |b| b.timeout(short));
-        within(Duration::from_secs(3), || check(blocking.get_dashboard().unwrap_err()));
+        within(Duration::from_secs(3), || {
+            check(blocking.get_dashboard().unwrap_err())
+        });
         let blocking = blocking_client(&server.url(), |b| b.timeout(short).transport(Stuck));
-        within(Duration::from_secs(3), || check(blocking.get_dashboard().unwrap_err()));
+        within(Duration::from_secs(3), || {
+            check(blocking.get_dashboard().unwrap_err())
+        });
         let client = async_client(&server.url(), |b| {
             b.timeout(short)
-                .transport(cloud_task_async::ReqwestTransport::from(reqwest::Client::new()))
+                .transport(cloud_task_async::ReqwestTransport::from(
+                    reqwest::Client::new(),
+                ))
         });
-        within(Duration::from_secs(3), || check(runtime().block_on(client.get_dashboard()).unwrap_err()));
+        within(Duration::from_secs(3), || {
+            check(runtime().block_on(client.get_dashboard()).unwrap_err())
+        });
     }
 }
 
@@ -93,10 +119,16 @@ fn statuses_retrying_cannot_mend_end_a_wait_at_once() {
             other => panic!("HTTP {status}: {other:?}"),
         };
         let blocking = blocking_client(&server.url(), |b| b);
-        within(Duration::from_secs(5), || check(blocking.await_result("t-1", options()).unwrap_err()));
+        within(Duration::from_secs(5), || {
+            check(blocking.await_result("t-1", options()).unwrap_err())
+        });
         let client = async_client(&server.url(), |b| b);
         within(Duration::from_secs(5), || {
-            check(runtime().block_on(client.await_result("t-1", options())).unwrap_err());
+            check(
+                runtime()
+                    .block_on(client.await_result("t-1", options()))
+                    .unwrap_err(),
+            );
         });
         assert_eq!(server.requests(), 2, "HTTP {status}: one poll per driver");
     }
@@ -113,11 +145,15 @@ fn the_last_poll_before_the_deadline_finds_a_finished_task() {
     };
     let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
     let blocking = blocking_client(&server.url(), |b| b);
-    let result = within(Duration::from_secs(4), || blocking.await_result("t-1", options()));
+    let result = within(Duration::from_secs(4), || {
+        blocking.await_result("t-1", options())
+    });
     assert!(result.is_ok(), "{result:?}");
     let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
     let client = async_client(&server.url(), |b| b);
-    let result = within(Duration::from_secs(4), || runtime().block_on(client.await_result("t-1", options())));
+    let result = within(Duration::from_secs(4), || {
+        runtime().block_on(client.await_result("t-1", options()))
+    });
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(server.requests(), 2);
 }
@@ -127,8 +163,16 @@ fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent() {
     let server = Hostile::start(Mode::Status(500)).unwrap();
     let request = || CreateTaskRequest::new("@oomol/echo", "1.0.0", "main");
     for (options, field) in [
-        (AwaitOptions::new().interval(Duration::ZERO).max_interval(Duration::ZERO), "interval"),
-        (AwaitOptions::new().max_interval(Duration::ZERO), "max_interval"),
+        (
+            AwaitOptions::new()
+                .interval(Duration::ZERO)
+                .max_interval(Duration::ZERO),
+            "interval",
+        ),
+        (
+            AwaitOptions::new().max_interval(Duration::ZERO),
+            "max_interval",
+        ),
         (AwaitOptions::new().timeout(Duration::ZERO), "timeout"),
     ] {
         let check = |error: Error| match error {
@@ -136,18 +180,30 @@ fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent() {
             other => panic!("{field}: {other:?}"),
         };
         let blocking = blocking_client(&server.url(), |b| b);
-        check(blocking.create_and_wait(request(), options.clone()).unwrap_err());
+        check(
+            blocking
+                .create_and_wait(request(), options.clone())
+                .unwrap_err(),
+        );
         check(blocking.await_result("t-1", options.clone()).unwrap_err());
         let client = async_client(&server.url(), |b| b);
-        check(runtime().block_on(client.create_and_wait(request(), options.clone())).unwrap_err());
+        check(
+            runtime()
+                .block_on(client.create_and_wait(request(), options.clone()))
+                .unwrap_err(),
+        );
     }
     assert_eq!(server.requests(), 0, "nothing was created or polled");
 }
 
 #[test]
 fn a_cancelled_create_and_wait_keeps_the_task_id() {
-    let emulator = Emulator::builder().time_scale(1.0).start_blocking().unwrap();
-    let slow = || CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
+    let emulator = Emulator::builder()
+        .time_scale(1.0)
+        .start_blocking()
+        .unwrap();
+    let slow =
+        || CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
     let check = |error: Error| {
         let task_id = error.task_id().expect("the created task's ID").to_owned();
         assert!(matches!(error, Error::Cancelled(_)), "{error:?}");
@@ -165,8 +221,12 @@ fn a_cancelled_create_and_wait_keeps_the_task_id() {
         std::thread::sleep(Duration::from_millis(300));
         canceller.cancel();
     });
-    let options = AwaitOptions::new().interval(Duration::from_millis(50)).cancel_token(token);
-    let task_id = within(Duration::from_secs(5), || check(blocking.create_and_wait(slow(), options).unwrap_err()));
+    let options = AwaitOptions::new()
+        .interval(Duration::from_millis(50))
+        .cancel_token(token);
+    let task_id = within(Duration::from_secs(5), || {
+        check(blocking.create_and_wait(slow(), options).unwrap_err())
+    });
     cancel_soon.join().unwrap();
     // The task is there, still running.
     assert!(!blocking.get_task_result(&task_id).unwrap().is_terminal());
@@ -177,7 +237,9 @@ fn a_cancelled_create_and_wait_keeps_the_task_id() {
         .build()
         .unwrap();
     let token = CancelToken::new();
-    let options = AwaitOptions::new().interval(Duration::from_millis(50)).cancel_token(token.clone());
+    let options = AwaitOptions::new()
+        .interval(Duration::from_millis(50))
+        .cancel_token(token.clone());
     let task_id = runtime().block_on(async {
         let wait = client.create_and_wait(slow(), options);
         tokio::pin!(wait);

@@ -27,18 +27,32 @@ fn a_named_pipe_or_a_directory_is_refused_before_it_is_opened() {
     let client = async_client(&server.url(), |b| b);
     if made.is_ok_and(|s| s.success()) {
         within(Duration::from_secs(5), || {
-            check(blocking.upload_file(&fifo, UploadOptions::new()).unwrap_err(), "not a regular file");
             check(
-                runtime().block_on(client.upload_file(&fifo, UploadOptions::new())).unwrap_err(),
+                blocking
+                    .upload_file(&fifo, UploadOptions::new())
+                    .unwrap_err(),
+                "not a regular file",
+            );
+            check(
+                runtime()
+                    .block_on(client.upload_file(&fifo, UploadOptions::new()))
+                    .unwrap_err(),
                 "not a regular file",
             );
         });
     } else {
         eprintln!("note: mkfifo is not available here; only the directory case runs");
     }
-    check(blocking.upload_file(dir.path(), UploadOptions::new()).unwrap_err(), "is a directory");
     check(
-        runtime().block_on(client.upload_file(dir.path(), UploadOptions::new())).unwrap_err(),
+        blocking
+            .upload_file(dir.path(), UploadOptions::new())
+            .unwrap_err(),
+        "is a directory",
+    );
+    check(
+        runtime()
+            .block_on(client.upload_file(dir.path(), UploadOptions::new()))
+            .unwrap_err(),
         "is a directory",
     );
     assert_eq!(server.requests(), 0);
@@ -54,14 +68,25 @@ fn one_part_the_size_of_a_large_file_is_refused_before_any_part() {
     let server = Hostile::start(Mode::OnePartUpload { size }).unwrap();
     let check = |error: Error| match error {
         Error::Limit(l) => {
-            assert_eq!((l.limit, l.max, l.operation), (Limit::UploadBuffer, 64 << 20, "upload_init"));
+            assert_eq!(
+                (l.limit, l.max, l.operation),
+                (Limit::UploadBuffer, 64 << 20, "upload_init")
+            );
         }
         other => panic!("{other:?}"),
     };
     let blocking = blocking_client(&server.url(), |b| b);
-    check(blocking.upload_file(&path, UploadOptions::new()).unwrap_err());
+    check(
+        blocking
+            .upload_file(&path, UploadOptions::new())
+            .unwrap_err(),
+    );
     let client = async_client(&server.url(), |b| b);
-    check(runtime().block_on(client.upload_file(&path, UploadOptions::new())).unwrap_err());
+    check(
+        runtime()
+            .block_on(client.upload_file(&path, UploadOptions::new()))
+            .unwrap_err(),
+    );
     let seen = server.seen();
     assert!(seen.iter().all(|r| r.target.ends_with("/init")), "{seen:?}");
     // A small file under the same huge part size holds only its own bytes: served.
@@ -76,14 +101,20 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
     let emulator = Emulator::builder()
         .time_scale(0.01)
         .part_size(1024)
-        .fault(FaultRule::new(Route::UploadPart, Fault::Delay(Duration::from_secs(30))))
+        .fault(FaultRule::new(
+            Route::UploadPart,
+            Fault::Delay(Duration::from_secs(30)),
+        ))
         .start_blocking()
         .unwrap();
     let data = vec![7u8; 8 * 1024];
     let parts_in_flight = |expected: u64| {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while emulator.stats().count(Route::UploadPart) < expected {
-            assert!(std::time::Instant::now() < deadline, "the parts never went out");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the parts never went out"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     };
@@ -94,7 +125,9 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
         .build()
         .unwrap();
     let token = CancelToken::new();
-    let options = UploadOptions::new().concurrency(2).cancel_token(token.clone());
+    let options = UploadOptions::new()
+        .concurrency(2)
+        .cancel_token(token.clone());
     let outcome = std::thread::scope(|scope| {
         let upload = scope.spawn(|| blocking.upload_bytes(data.clone(), "x.bin", options));
         parts_in_flight(2);
@@ -104,7 +137,11 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
         })
     });
     assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
-    assert_eq!(emulator.stats().count(Route::UploadPart), 2, "no new part after the cancel");
+    assert_eq!(
+        emulator.stats().count(Route::UploadPart),
+        2,
+        "no new part after the cancel"
+    );
 
     let client = cloud_task_async::Client::builder()
         .api_key(emulator.api_key())
@@ -113,7 +150,9 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
         .build()
         .unwrap();
     let token = CancelToken::new();
-    let options = UploadOptions::new().concurrency(2).cancel_token(token.clone());
+    let options = UploadOptions::new()
+        .concurrency(2)
+        .cancel_token(token.clone());
     let rt = runtime();
     let upload = rt.spawn(async move { client.upload_bytes(data, "x.bin", options).await });
     parts_in_flight(4);
