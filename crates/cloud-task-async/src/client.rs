@@ -172,9 +172,13 @@ impl Client {
         let transport = &self.inner.transport;
         async move {
             let send = transport.send(transmit.request, limits);
-            let outcome = match tokio::time::timeout(limits.timeout, send).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(limits.elapsed()),
+            let outcome = if transport.bounds_itself() {
+                send.await
+            } else {
+                match tokio::time::timeout(limits.timeout, send).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(limits.elapsed()),
+                }
             };
             match &outcome {
                 Ok(response) => {

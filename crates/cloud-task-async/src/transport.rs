@@ -24,10 +24,11 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 ///   or refuse, so a transport must not follow them itself;
 /// - a failure to obtain a response is answered as [`Error::transport`] with the
 ///   [`TransportErrorKind`] that fits (connect, timeout, broken connection, other);
-/// - `limits` bound the exchange: stop reading a body past `limits.max_response_body` and
-///   answer [`SendLimits::body_too_large`]. The client cuts every send off at
-///   `limits.timeout` whatever the transport does (and refuses a body over the limit
-///   handed to it anyway), so these only save the transport's own work;
+/// - `limits` bound the exchange: answer within `limits.timeout`, and stop reading a body
+///   past `limits.max_response_body`, answering [`SendLimits::body_too_large`]. Unless the
+///   transport says it keeps to them itself ([`bounds_itself`](Self::bounds_itself)), the
+///   client cuts every send off at `limits.timeout` (and refuses a body over the limit
+///   handed to it anyway);
 /// - the request is sent exactly as given: no header is added that the request does not
 ///   carry (presigned part uploads must not get an `Authorization` header), and a request
 ///   is never sent twice (a task creation must never run twice).
@@ -56,6 +57,14 @@ pub trait HttpTransport: Send + Sync + 'static {
     /// Sends `request` and answers its response (any status), or a transport error,
     /// within `limits`.
     async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
+
+    /// True when [`send`](Self::send) itself always ends within `limits.timeout` (as
+    /// [`ReqwestTransport`] does, with reqwest's own per-request timeout): the client then
+    /// adds no timer of its own. False by default: the client cuts each send off at its
+    /// deadline.
+    fn bounds_itself(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -63,12 +72,20 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
     async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits).await
     }
+
+    fn bounds_itself(&self) -> bool {
+        (**self).bounds_itself()
+    }
 }
 
 #[async_trait]
 impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
     async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits).await
+    }
+
+    fn bounds_itself(&self) -> bool {
+        (**self).bounds_itself()
     }
 }
 
@@ -236,5 +253,11 @@ impl HttpTransport for ReqwestTransport {
         *out.version_mut() = version;
         *out.headers_mut() = headers;
         Ok(out)
+    }
+
+    /// reqwest's own timeout, set on every request from its limits, covers the whole
+    /// exchange, body included.
+    fn bounds_itself(&self) -> bool {
+        true
     }
 }

@@ -123,7 +123,8 @@ impl EmulatorProcess {
 
     /// The statistics (`GET /_emulator/stats`): `{"total": n, "routes": {"task_result": n, ...}}`.
     pub fn stats(&self) -> io::Result<Value> {
-        let (status, body) = loopback::get(self.addr, "/_emulator/stats")?;
+        let auth = format!("Authorization: Bearer {}\r\n", self.api_key);
+        let (status, body) = loopback::request(self.addr, "GET", "/_emulator/stats", &auth, &[])?;
         if status != 200 {
             return Err(io::Error::other(format!("stats answered {status}")));
         }
@@ -132,7 +133,8 @@ impl EmulatorProcess {
 
     /// Resets the statistics (`DELETE /_emulator/stats`).
     pub fn reset_stats(&self) -> io::Result<()> {
-        let (status, _) = loopback::request(self.addr, "DELETE", "/_emulator/stats", "", &[])?;
+        let auth = format!("Authorization: Bearer {}\r\n", self.api_key);
+        let (status, _) = loopback::request(self.addr, "DELETE", "/_emulator/stats", &auth, &[])?;
         match status {
             200..=299 => Ok(()),
             other => Err(io::Error::other(format!("reset answered {other}"))),

@@ -207,3 +207,167 @@ proptest! {
         }
     }
 }
+
+/// A scripted answer to a machine's request.
+#[derive(Debug, Clone)]
+enum Answer {
+    Status(u16),
+    Redirect(u16, String),
+    Transport,
+    Never,
+}
+
+fn answers() -> impl Strategy<Value = Answer> {
+    prop_oneof![
+        4 => prop_oneof![Just(200u16), Just(201), Just(400), Just(404), Just(429), Just(500), Just(503)].prop_map(Answer::Status),
+        2 => (prop_oneof![Just(301u16), Just(302), Just(303), Just(307), Just(308)],
+              prop_oneof![Just("/same/path".to_owned()), Just("https://evil.test/x".to_owned()), Just("//other.test/y".to_owned()), Just("relative".to_owned()), Just(String::new())])
+            .prop_map(|(s, l)| Answer::Redirect(s, l)),
+        1 => Just(Answer::Transport),
+        1 => Just(Answer::Never),
+    ]
+}
+
+fn answer_response(answer: &Answer, body: &[u8]) -> Option<Result<HttpResponse, Error>> {
+    match answer {
+        Answer::Status(status) => Some(Ok(resp(*status, body.to_vec()))),
+        Answer::Redirect(status, location) => Some(Ok(cloud_task_core::http::Response::builder()
+            .status(*status)
+            .header("location", location.as_str())
+            .body(Vec::new())
+            .unwrap())),
+        Answer::Transport => Some(Err(Error::transport(
+            cloud_task_core::TransportErrorKind::Io,
+            "reset",
+        ))),
+        Answer::Never => None,
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_call_ends_within_its_redirect_bound_and_stays_in_its_origin(script in proptest::collection::vec(answers(), 1..20)) {
+        use cloud_task_core::{Call, CallAction};
+        let config = Config::builder().api_key("k").base_url("https://api.test").max_redirects(3).build().unwrap();
+        let start = Instant::now();
+        let mut now = start;
+        let mut call = Call::for_operation(&GetDashboard, &config, start).unwrap();
+        let mut script = script.into_iter();
+        let mut sends = 0;
+        loop {
+            match call.poll_action(now) {
+                CallAction::Send(t) => {
+                    sends += 1;
+                    prop_assert!(sends <= 4, "more sends than one call and 3 redirects");
+                    prop_assert_eq!(t.request.uri().host(), Some("api.test"));
+                    prop_assert!(t.deadline <= start + config.timeout());
+                    match script.next().and_then(|a| answer_response(&a, b"{}")) {
+                        Some(Ok(r)) => call.handle_response(t.id, r, now),
+                        Some(Err(e)) => call.handle_transport_error(t.id, e, now),
+                        None => now = t.deadline,
+                    }
+                }
+                CallAction::Wait(d) => now += d,
+                CallAction::Done(_) => break,
+            }
+        }
+    }
+
+    #[test]
+    fn a_walk_ends_within_max_pages_whatever_the_tokens(tokens in proptest::collection::vec(prop_oneof![Just(None), (0u8..6).prop_map(Some)], 1..60)) {
+        use cloud_task_core::{PageAction, Paginator};
+        let config = Config::builder().max_pages(20).build().unwrap();
+        let now = Instant::now();
+        let mut pages = Paginator::new(&config, ListTasksQuery::new()).unwrap();
+        let mut tokens = tokens.into_iter();
+        let mut sends = 0;
+        loop {
+            match pages.poll_action(now) {
+                PageAction::Send(t) => {
+                    sends += 1;
+                    // Six distinct tokens at most: a cycle is caught by the seventh page.
+                    prop_assert!(sends <= 7, "{} pages", sends);
+                    let next = match tokens.next().flatten() {
+                        Some(n) => format!("\"t{n}\""),
+                        None => "null".to_owned(),
+                    };
+                    let body = format!(r#"{{"tasks":[],"nextToken":{next}}}"#);
+                    pages.handle_response(t.id, resp(200, body.into_bytes()), now);
+                }
+                PageAction::Page(_) => {}
+                PageAction::Wait(_) => prop_assert!(false, "nothing is left in flight"),
+                PageAction::Done(_) => break,
+            }
+        }
+    }
+
+    #[test]
+    fn an_upload_ends_holds_at_most_its_slots_and_reads_only_the_file(
+        size in 0u64..20_000,
+        part_size in 1u64..8_000,
+        concurrency in 1usize..6,
+        buffer in 1024u64..20_000,
+        script in proptest::collection::vec(answers(), 0..40),
+    ) {
+        use cloud_task_core::{Upload, UploadAction, UploadOptions};
+        let config = Config::builder().max_upload_buffer(buffer).build().unwrap();
+        let options = UploadOptions::new().concurrency(concurrency).retries(2);
+        let start = Instant::now();
+        let mut now = start;
+        let mut upload = Upload::new(&config, "f.bin", size, &options, now).unwrap();
+        let mut script = script.into_iter();
+        let mut pending: Vec<(cloud_task_core::RequestId, Option<Result<HttpResponse, Error>>, Instant)> = Vec::new();
+        let mut held = std::collections::HashSet::new();
+        let total = size.div_ceil(part_size).max(1);
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            prop_assert!(steps < 100_000, "the upload never ended");
+            match upload.poll_action(now) {
+                UploadAction::Send(t) => {
+                    let path = t.request.uri().path().to_owned();
+                    let answer = if path.ends_with("/init") {
+                        let urls: Vec<String> = (1..=total).map(|k| format!(r#""{k}":"https://s3.test/{k}""#)).collect();
+                        Some(Ok(resp(200, format!(r#"{{"data":{{"upload_id":"u","part_size":{part_size},"total_parts":{total},"presigned_urls":{{{}}}}}}}"#, urls.join(",")).into_bytes())))
+                    } else if path.ends_with("/url") {
+                        Some(Ok(resp(200, br#"{"data":{"url":"https://f.test/u"}}"#.to_vec())))
+                    } else {
+                        prop_assert!(t.request.headers().get("authorization").is_none());
+                        script.next().map_or(Some(Ok(resp(200, Vec::new()))), |a| answer_response(&a, b""))
+                    };
+                    pending.push((t.id, answer, t.deadline));
+                }
+                UploadAction::Read { part, offset, len } => {
+                    prop_assert!(offset + len <= size, "a read past the end");
+                    held.insert(part);
+                    let slots = upload.parallel_parts().unwrap_or(1);
+                    prop_assert!(held.len() <= slots, "{} parts held, {} slots", held.len(), slots);
+                    // The bytes of the parts held at once stay within the buffer (one part at
+                    // least is always allowed).
+                    let largest = part_size.min(size);
+                    prop_assert!(slots as u64 * largest <= buffer.max(largest));
+                    upload.handle_read(part, Ok(vec![0; len as usize]), now);
+                }
+                UploadAction::Progress { percent, part } => {
+                    prop_assert!(percent <= 100);
+                    if let Some(part) = part {
+                        held.remove(&part);
+                    }
+                }
+                UploadAction::Wait(d) | UploadAction::AwaitResponse(d) => {
+                    if pending.is_empty() {
+                        now += d.max(Duration::from_millis(1));
+                    }
+                    for (id, answer, deadline) in pending.drain(..) {
+                        match answer {
+                            Some(Ok(r)) => upload.handle_response(id, r, now),
+                            Some(Err(e)) => upload.handle_transport_error(id, e, now),
+                            None => now = now.max(deadline),
+                        }
+                    }
+                }
+                UploadAction::Done(_) => break,
+            }
+        }
+    }
+}
