@@ -208,6 +208,14 @@ proptest! {
     }
 }
 
+/// A request in flight in a scripted run: its ID, its answer (none: never answered) and
+/// its deadline.
+type Pending = (
+    cloud_task_core::RequestId,
+    Option<Result<HttpResponse, Error>>,
+    Instant,
+);
+
 /// A scripted answer to a machine's request.
 #[derive(Debug, Clone)]
 enum Answer {
@@ -316,7 +324,7 @@ proptest! {
         let mut now = start;
         let mut upload = Upload::new(&config, "f.bin", size, &options, now).unwrap();
         let mut script = script.into_iter();
-        let mut pending: Vec<(cloud_task_core::RequestId, Option<Result<HttpResponse, Error>>, Instant)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         let mut held = std::collections::HashSet::new();
         let total = size.div_ceil(part_size).max(1);
         let mut steps = 0;
