@@ -88,5 +88,5 @@ pub use emulator::{
 pub use fault::{Fault, FaultRule, Route, UnknownRoute};
 pub use scheduler::{LOG_PAGE_SIZE, workload_id};
 pub use server::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WORKLOAD_IDS};
-pub use stats::Stats;
+pub use stats::{MAX_RECORDED_PARTS, Stats};
 pub use uploads::{MAX_PARTS, UPLOAD_PATH};
