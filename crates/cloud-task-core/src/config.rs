@@ -289,6 +289,20 @@ impl Config {
     pub(crate) fn headers(&self) -> HeaderMap {
         self.inner.request_headers.clone()
     }
+
+    /// True when `headers` are exactly those of [`headers`](Self::headers), plus at most a
+    /// `Content-Type`: what every request built by the core carries.
+    pub(crate) fn are_request_headers(&self, headers: &HeaderMap) -> bool {
+        let own = &self.inner.request_headers;
+        let extra = usize::from(
+            headers.contains_key(http::header::CONTENT_TYPE)
+                && !own.contains_key(http::header::CONTENT_TYPE),
+        );
+        headers.len() == own.len() + extra
+            && own
+                .iter()
+                .all(|(name, value)| headers.get(name) == Some(value))
+    }
 }
 
 impl fmt::Debug for Config {

@@ -153,8 +153,41 @@ impl std::error::Error for DeadlineElapsed {}
 struct Resend {
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    headers: Headers,
     body: Vec<u8>,
+}
+
+/// The headers of a request to follow: the configuration's own (rebuilt when needed, not
+/// copied for every request), or a copy of any others.
+#[derive(Debug)]
+enum Headers {
+    /// The configuration's request headers, and this `Content-Type` when there was one.
+    Config(Option<http::HeaderValue>),
+    /// Other headers, as they were.
+    Copy(HeaderMap),
+}
+
+impl Headers {
+    fn of(config: &Config, headers: &HeaderMap) -> Headers {
+        if config.are_request_headers(headers) {
+            Headers::Config(headers.get(CONTENT_TYPE).cloned())
+        } else {
+            Headers::Copy(headers.clone())
+        }
+    }
+
+    fn rebuild(&self, config: &Config) -> HeaderMap {
+        match self {
+            Headers::Config(content_type) => {
+                let mut headers = config.headers();
+                if let Some(value) = content_type {
+                    headers.insert(CONTENT_TYPE, value.clone());
+                }
+                headers
+            }
+            Headers::Copy(headers) => headers.clone(),
+        }
+    }
 }
 
 /// The bookkeeping of one request in flight (and of the redirects it leads to).
@@ -209,7 +242,7 @@ impl Flight {
         let resend = (follow && config.max_redirects() > 0).then(|| Resend {
             method: request.method().clone(),
             uri: request.uri().clone(),
-            headers: request.headers().clone(),
+            headers: Headers::of(config, request.headers()),
             body: request.body().clone(),
         });
         let id = RequestId::next();
@@ -302,7 +335,7 @@ impl Flight {
         let mut request = http::Request::new(resend.body.clone());
         *request.method_mut() = resend.method.clone();
         *request.uri_mut() = target.clone();
-        *request.headers_mut() = resend.headers.clone();
+        *request.headers_mut() = resend.headers.rebuild(config);
         if !keeps_method {
             *request.method_mut() = Method::GET;
             request.body_mut().clear();

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use cloud_task_core::http::{Method, StatusCode};
 use cloud_task_core::{
-    Call, CallAction, Config, CreateTask, CreateTaskRequest, Error, GetDashboard, Limit,
+    Call, CallAction, Config, CreateTask, CreateTaskRequest, Error, GetDashboard, Limit, Operation,
     TransportErrorKind,
 };
 
@@ -160,6 +160,26 @@ fn same_origin_redirects_keep_what_repeating_means() {
         assert_eq!(second.request.method(), Method::GET);
         assert_eq!(second.request.uri().path(), "/d");
     }
+}
+
+#[test]
+fn a_request_with_headers_of_its_own_keeps_them_on_a_redirect() {
+    let now = Instant::now();
+    let mut request = GetDashboard.request(&config()).unwrap();
+    request.headers_mut().insert(
+        "x-trace",
+        cloud_task_core::http::HeaderValue::from_static("t-42"),
+    );
+    let mut call = Call::new(&config(), "custom", request, now);
+    let first = send(&mut call, now);
+    call.handle_response(
+        first.id,
+        response_with(307, "", ("location", "/elsewhere")),
+        now,
+    );
+    let second = send(&mut call, now);
+    assert_eq!(second.request.headers(), first.request.headers());
+    assert_eq!(header(second.request.headers(), "x-trace"), Some("t-42"));
 }
 
 #[test]
