@@ -262,6 +262,13 @@ impl<T: DeserializeOwned> PollerSet<T> {
     /// at once (a redirect it follows is sent from there, as a poll of its own).
     fn answered(&mut self, id: RequestId, now: Instant) -> Option<&mut Poller<T>> {
         let index = self.flights.remove(&id)?;
+        // The deadlines of answered polls are skipped when they come up; should they pile
+        // up (many answers well before their deadlines), keep only the live ones.
+        if self.deadlines.len() > 2 * self.flights.len() + 64 {
+            let flights = &self.flights;
+            self.deadlines
+                .retain(|Reverse((_, id))| flights.contains_key(id));
+        }
         match self.slots.get_mut(index) {
             Some(Slot::Polling(poller)) => {
                 self.due.push(Reverse((now, index)));
