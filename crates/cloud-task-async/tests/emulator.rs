@@ -171,7 +171,7 @@ async fn create_and_wait_echo_fail_quota_and_timeout() {
     let slow =
         CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 1_000_000);
     let timeout = client
-        .create_and_wait(slow, quick().timeout(Duration::from_millis(100)))
+        .create_and_wait(slow, quick().timeout(Duration::from_secs(1)))
         .await
         .unwrap_err();
     match &timeout {

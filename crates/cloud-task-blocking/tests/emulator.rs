@@ -177,7 +177,7 @@ fn create_and_wait_echo_fail_quota_and_timeout() {
     assert!(quota.is_insufficient_quota());
 
     let timeout = client
-        .create_and_wait(slow(1_000_000), quick().timeout(Duration::from_millis(100)))
+        .create_and_wait(slow(1_000_000), quick().timeout(Duration::from_secs(1)))
         .unwrap_err();
     match &timeout {
         Error::Timeout(t) => assert_eq!(t.message, "Task polling timeout after 1 minutes"),

@@ -332,7 +332,13 @@ async fn the_async_client_keeps_every_broken_body() {
     // timeout.
     canned.serve(Op::Result, b"{\"status\":");
     let error = client
-        .await_result("t-1", options().timeout(Duration::from_millis(50)))
+        .await_result(
+            "t-1",
+            options()
+                .interval(Duration::from_millis(100))
+                // Every poll must answer by the deadline; the last one gets a tenth of it.
+                .timeout(Duration::from_secs(3)),
+        )
         .await
         .unwrap_err();
     match &error {
@@ -362,7 +368,13 @@ fn the_blocking_client_keeps_every_broken_body() {
     }
     canned.serve(Op::Result, b"{\"status\":");
     let error = client
-        .await_result("t-1", options().timeout(Duration::from_millis(50)))
+        .await_result(
+            "t-1",
+            options()
+                .interval(Duration::from_millis(100))
+                // Every poll must answer by the deadline; the last one gets a tenth of it.
+                .timeout(Duration::from_secs(3)),
+        )
         .unwrap_err();
     match &error {
         Error::Timeout(t) => assert!(matches!(t.last_error, Some(Error::Decode(_))), "{t:?}"),
