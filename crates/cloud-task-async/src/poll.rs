@@ -151,13 +151,7 @@ impl Client {
     ) -> Result<TaskOutcome<T>> {
         // Bad options or a cancelled wait create nothing. The creation itself is not raced
         // with the token: cut short, it could start a task whose ID would be lost.
-        options.validate()?;
-        if options
-            .get_cancel_token()
-            .is_some_and(CancelToken::is_cancelled)
-        {
-            return Err(Error::cancelled());
-        }
+        options.check_before_create()?;
         let created = self.create_task(request).await?;
         let result = self.await_result_as::<T>(&created.task_id, options).await?;
         Ok(TaskOutcome::new(created.task_id, result))

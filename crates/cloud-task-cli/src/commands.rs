@@ -235,6 +235,10 @@ impl Context {
             return self.create(&args.spec).await;
         }
         let client = self.client()?;
+        // Options the wait would refuse are refused before the task is created.
+        self.await_options(&args.wait)
+            .validate()
+            .map_err(Failure::from)?;
         let task_id = self.create_task(&client, &args.spec).await?;
         self.ui.note(&format!("created task {task_id}"));
         let result = self.wait_for(&client, &task_id, &args.wait).await?;
@@ -260,12 +264,9 @@ impl Context {
     /// Waits for `task_id` with a progress display; the SDK polls, retries failed polls
     /// and times out. Ctrl-C ends the wait (never the task) with the command that
     /// resumes it.
-    async fn wait_for(
-        &self,
-        client: &Client,
-        task_id: &str,
-        wait: &WaitOptions,
-    ) -> Result<TaskSuccess, Failure> {
+    /// The SDK's options for `--interval` and `--timeout` (fixed interval, Ctrl-C as the
+    /// cancel token).
+    fn await_options(&self, wait: &WaitOptions) -> AwaitOptions {
         let mut options = AwaitOptions::new()
             .interval(wait.interval)
             .strategy(BackoffStrategy::Fixed)
@@ -273,6 +274,16 @@ impl Context {
         if let Some(timeout) = wait.timeout {
             options = options.timeout(timeout);
         }
+        options
+    }
+
+    async fn wait_for(
+        &self,
+        client: &Client,
+        task_id: &str,
+        wait: &WaitOptions,
+    ) -> Result<TaskSuccess, Failure> {
+        let options = self.await_options(wait);
         let mut progress = TaskProgress::new(&self.ui, task_id);
         let mut events = client.watch(task_id, options);
         let outcome = loop {

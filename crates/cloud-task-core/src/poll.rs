@@ -285,6 +285,18 @@ impl AwaitOptions {
         Ok(())
     }
 
+    /// What `create_and_wait` checks before it creates anything: the options are valid
+    /// ([`validate`](Self::validate)), and the cancel token, if any, has not fired
+    /// ([`Error::Cancelled`]). Both drivers call it, so a wait that cannot start never
+    /// leaves a task behind.
+    pub fn check_before_create(&self) -> Result<(), Error> {
+        self.validate()?;
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::cancelled());
+        }
+        Ok(())
+    }
+
     /// The wait after `attempt` polls.
     pub fn delay(&self, attempt: u32) -> Duration {
         backoff_delay(

@@ -337,3 +337,24 @@ fn a_hostile_server_cannot_make_the_cli_buffer_or_loop() {
     assert!(doc["error"]["message"].as_str().unwrap().contains("tok-a"));
     assert_eq!(server.requests(), 3);
 }
+
+#[test]
+fn wait_options_the_sdk_refuses_create_no_task() {
+    let server = Server::start();
+    // Not zero (the argument parser refuses that), but under the SDK's 1 ms floor.
+    let output = server.run(&[
+        "run",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--interval",
+        "0.0001s",
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interval must be at least 1 ms"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+}
