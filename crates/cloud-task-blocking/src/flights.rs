@@ -12,6 +12,18 @@ use cloud_task_core::{CancelGuard, CancelToken, HttpResponse, RequestId, Result,
 use crate::client::{Client, request_span, trace_outcome};
 use crate::senders::Job;
 
+/// How a machine asked to wait: until a time (a poll or a retry is due), or for an answer
+/// (the earliest deadline of the requests in flight is that far).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pause {
+    /// Sleep this long on the client's timer, or less when an answer arrives.
+    Sleep(Duration),
+    /// Wait for an answer; each request in flight is cut off at its own deadline. With
+    /// nothing in flight (never the case when the machine says so, but a bound all the
+    /// same), sleep this long instead.
+    Answer(Duration),
+}
+
 /// What the caller's thread is woken by.
 pub(crate) enum Event {
     /// The answer (or the transport's error) of a request.
@@ -118,11 +130,6 @@ impl<'a> Flights<'a> {
         }
     }
 
-    /// How many requests are in flight.
-    pub(crate) fn len(&self) -> usize {
-        self.pending.len()
-    }
-
     /// Sends `transmit` on a sender thread.
     pub(crate) fn send(&mut self, transmit: Transmit, task_id: Option<&str>) {
         let inner = &self.client.inner;
@@ -155,38 +162,41 @@ impl<'a> Flights<'a> {
         );
     }
 
-    /// The next event: at once when one is waiting; else, with `sleep`, after at most that
-    /// long on the client's timer (`None` when it passed without one); without, the next
-    /// answer, or the cut-off of the request whose deadline comes first (as a timeout of
-    /// that request).
-    pub(crate) fn next(&mut self, sleep: Option<Duration>) -> Option<Event> {
+    /// The next event: at once when one is waiting; else, for [`Pause::Sleep`], after at
+    /// most that long on the client's timer (`None` when it passed without one); for
+    /// [`Pause::Answer`], the next answer, or the cut-off of the request whose deadline
+    /// comes first (as a timeout of that request).
+    pub(crate) fn next(&mut self, pause: Pause) -> Option<Event> {
         if let Some(event) = self.try_next() {
             return Some(event);
         }
-        match sleep {
-            Some(duration) => {
-                let Some(wake) = self.wakeup.arm() else {
-                    return self.try_next();
-                };
-                // Ended early by an answer or a cancellation: both are read next.
-                let _ = self.client.timer().sleep(duration, Some(&wake));
-                self.wakeup.disarm();
-                self.try_next()
+        let sleep = match pause {
+            Pause::Sleep(duration) => duration,
+            Pause::Answer(duration) if self.pending.is_empty() => duration,
+            Pause::Answer(_) => return self.next_answer(),
+        };
+        let Some(wake) = self.wakeup.arm() else {
+            return self.try_next();
+        };
+        // Ended early by an answer or a cancellation: both are read next.
+        let _ = self.client.timer().sleep(sleep, Some(&wake));
+        self.wakeup.disarm();
+        self.try_next()
+    }
+
+    /// The next answer, or the cut-off of the request whose deadline comes first.
+    fn next_answer(&mut self) -> Option<Event> {
+        let (&id, first) = self.pending.iter().min_by_key(|(_, p)| p.deadline)?;
+        let wait = first.deadline.saturating_duration_since(Instant::now());
+        match self.received.recv_timeout(wait) {
+            Ok(event) => Some(self.landed(event)),
+            Err(RecvTimeoutError::Timeout) => {
+                let gone = self.pending.remove(&id)?;
+                let outcome = Err(gone.limits.elapsed());
+                trace_outcome(&gone.span, &outcome);
+                Some(Event::Answer(id, outcome))
             }
-            None => {
-                let (&id, first) = self.pending.iter().min_by_key(|(_, p)| p.deadline)?;
-                let wait = first.deadline.saturating_duration_since(Instant::now());
-                match self.received.recv_timeout(wait) {
-                    Ok(event) => Some(self.landed(event)),
-                    Err(RecvTimeoutError::Timeout) => {
-                        let gone = self.pending.remove(&id)?;
-                        let outcome = Err(gone.limits.elapsed());
-                        trace_outcome(&gone.span, &outcome);
-                        Some(Event::Answer(id, outcome))
-                    }
-                    Err(RecvTimeoutError::Disconnected) => None,
-                }
-            }
+            Err(RecvTimeoutError::Disconnected) => None,
         }
     }
 

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::client::{Client, Sent};
-use crate::flights::{Event, Flights};
+use crate::flights::{Event, Flights, Pause};
 
 /// What a poller produced that the caller must see.
 enum Step<T> {
@@ -135,10 +135,7 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome<T>> {
-        options.validate()?;
-        if is_cancelled(options.get_cancel_token()) {
-            return Err(Error::cancelled());
-        }
+        options.check_before_create()?;
         let created = self.create_task(request)?;
         let result = self.await_result_as::<T>(&created.task_id, options)?;
         Ok(TaskOutcome::new(created.task_id, result))
@@ -229,7 +226,7 @@ impl Client {
         }
         let mut flights = Flights::new(self, token);
         loop {
-            let sleep = match set.poll_action(self.now()) {
+            let pause = match set.poll_action(self.now()) {
                 PollSetAction::Send { index, transmit } => {
                     flights.send(transmit, set.task_id(index));
                     continue;
@@ -241,11 +238,10 @@ impl Client {
                     continue;
                 }
                 PollSetAction::Finished => break,
-                PollSetAction::Wait(duration) => Some(duration),
-                // Only answers can move things on (a sleep when nothing is in flight).
-                PollSetAction::AwaitResponse(duration) => (flights.len() == 0).then_some(duration),
+                PollSetAction::Wait(duration) => Pause::Sleep(duration),
+                PollSetAction::AwaitResponse(duration) => Pause::Answer(duration),
             };
-            match flights.next(sleep) {
+            match flights.next(pause) {
                 Some(Event::Answer(id, Ok(response))) => {
                     set.handle_response(id, response, self.now());
                 }

@@ -11,7 +11,7 @@ use cloud_task_core::{
 };
 
 use crate::client::Client;
-use crate::flights::{Event, Flights};
+use crate::flights::{Event, Flights, Pause};
 
 impl Client {
     /// Uploads a file and answers where it can be downloaded (pass its `url` in
@@ -113,7 +113,7 @@ impl Client {
         let mut upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
         let mut flights = Flights::new(self, options.get_cancel_token());
         loop {
-            let sleep = match upload.poll_action(self.now()) {
+            let pause = match upload.poll_action(self.now()) {
                 UploadAction::Send(transmit) => {
                     flights.send(transmit, None);
                     continue;
@@ -128,11 +128,10 @@ impl Client {
                     continue;
                 }
                 UploadAction::Done(outcome) => return outcome,
-                UploadAction::Wait(duration) => Some(duration),
-                // Only answers can move things on (a sleep when nothing is in flight).
-                UploadAction::AwaitResponse(duration) => (flights.len() == 0).then_some(duration),
+                UploadAction::Wait(duration) => Pause::Sleep(duration),
+                UploadAction::AwaitResponse(duration) => Pause::Answer(duration),
             };
-            match flights.next(sleep) {
+            match flights.next(pause) {
                 Some(Event::Answer(id, Ok(response))) => {
                     upload.handle_response(id, response, self.now());
                 }
