@@ -434,17 +434,7 @@ fn read_request(
         }
         lines.push(line);
     }
-    let mut lines = lines.into_iter();
-    let request_line = lines.next().unwrap_or_default();
-    let mut words = request_line.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target = words.next().unwrap_or_default().to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect();
+    let (method, target, headers) = crate::loopback::parse_head(lines);
     let mut seen = Seen {
         method,
         target,

@@ -211,17 +211,10 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Received> {
         }
         lines.push(line);
     }
-    let mut lines = lines.into_iter();
-    let request_line = lines.next().ok_or_else(|| invalid("no request line"))?;
-    let mut words = request_line.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target = words.next().unwrap_or_default().to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect();
+    if lines.is_empty() {
+        return Err(invalid("no request line"));
+    }
+    let (method, target, headers) = parse_head(lines);
     let len = headers
         .iter()
         .find(|(n, _)| n == "content-length")
@@ -237,6 +230,22 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Received> {
         headers,
         body,
     })
+}
+
+/// The method, target and headers (names lower-cased) of a request head's lines.
+pub(crate) fn parse_head(lines: Vec<String>) -> (String, String, Vec<(String, String)>) {
+    let mut lines = lines.into_iter();
+    let request_line = lines.next().unwrap_or_default();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target = words.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    (method, target, headers)
 }
 
 fn reason(status: u16) -> &'static str {
