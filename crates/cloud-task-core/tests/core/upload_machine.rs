@@ -1,6 +1,6 @@
 //! The upload as one machine, driven by a scripted driver with a fake clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use cloud_task_core::http::Method;
@@ -77,8 +77,9 @@ fn run(
     let mut upload = Upload::new(config, "data.bin", size, &options, now).unwrap();
     let mut seen = Seen::default();
     let mut pending: Vec<(RequestId, Option<HttpResponse>, Option<Error>)> = Vec::new();
-    let mut parts_of: HashMap<RequestId, u32> = HashMap::new();
-    let mut held: usize = 0;
+    // The parts held, as the machine counts them: from their first read until they are
+    // reported uploaded (a retry reads a held part again).
+    let mut held: HashSet<u32> = HashSet::new();
     for _ in 0..100_000 {
         match upload.poll_action(now) {
             UploadAction::Send(t) => {
@@ -97,7 +98,6 @@ fn run(
                     let part: u32 = path.rsplit('/').next().unwrap().parse().unwrap();
                     seen.sent_parts.push(part);
                     assert_eq!(t.deadline, now + options.get_part_timeout());
-                    parts_of.insert(t.id, part);
                     seen.part_requests.push(t.request);
                     match script.parts.get_mut(&part).and_then(VecDeque::pop_front) {
                         None => pending.push((t.id, Some(response(200, "")), None)),
@@ -118,31 +118,26 @@ fn run(
             }
             UploadAction::Read { part, offset, len } => {
                 seen.reads.push((part, offset, len));
-                held += 1;
-                seen.max_held = seen.max_held.max(held);
+                held.insert(part);
+                seen.max_held = seen.max_held.max(held.len());
                 let bytes = (offset..offset + len).map(|b| b as u8).collect();
                 upload.handle_read(part, Ok(bytes), now);
             }
             UploadAction::Progress { percent, part } => {
                 seen.progress.push((percent, part));
-                if part.is_some() {
-                    held -= 1;
+                if let Some(part) = part {
+                    assert!(
+                        held.remove(&part),
+                        "part {part} reported uploaded but never read"
+                    );
                 }
             }
             UploadAction::Wait(d) | UploadAction::AwaitResponse(d) => {
                 if pending.is_empty() {
                     seen.waits.push(d);
                     now += d;
-                    // A part whose read came again while waiting counts once held.
                 }
                 for (id, response, error) in pending.drain(..) {
-                    if let Some(part) = parts_of.get(&id)
-                        && response.as_ref().is_none_or(|r| !r.status().is_success())
-                    {
-                        // A failed try: its bytes are read again before its next try.
-                        let _ = part;
-                        held -= 1;
-                    }
                     match (response, error) {
                         (Some(r), _) => upload.handle_response(id, r, now),
                         (None, Some(e)) => upload.handle_transport_error(id, e, now),

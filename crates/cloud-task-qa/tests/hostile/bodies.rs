@@ -1,5 +1,6 @@
 //! Bodies: an endless or huge body ends the call at the configured limit while it is being
-//! read (never after buffering it), and errors keep only a prefix of a bad body.
+//! read (never after buffering it; a `Content-Length` over the limit is refused before the
+//! body is read), and errors keep only a prefix of a bad body.
 
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ fn an_endless_body_on_a_poll_ends_the_wait() {
 }
 
 #[test]
-fn a_body_announced_too_large_is_refused_unread() {
+fn a_huge_body_is_refused_at_the_limit_announced_or_chunked() {
     for chunked in [false, true] {
         let server = Hostile::start(Mode::HugeBody {
             len: 1 << 30,
