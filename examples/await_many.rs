@@ -22,10 +22,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("created {} tasks in {:?}", ids.len(), started.elapsed());
 
+    // At most 8 polls in flight; the per-task callback says which task moved.
     let options = AwaitOptions::new()
         .interval(Duration::from_millis(250))
-        .timeout(Duration::from_secs(10 * 60));
-    let results = client.await_many_with(&ids, options, 8).await;
+        .timeout(Duration::from_secs(10 * 60))
+        .max_in_flight(8)
+        .on_task_progress(|id, progress, status| {
+            if progress >= 50.0 {
+                println!("  {id}: {status} {progress:.0}%");
+            }
+        });
+    let results = client.await_many(&ids, options).await;
 
     let mut ok = 0;
     for (id, result) in ids.iter().zip(&results) {

@@ -168,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = AwaitOptions::new()
         .interval(Duration::from_millis(100))
         .timeout(Duration::from_secs(60));
-    let mut poller = Poller::<serde_json::Value>::new(&config, &task_id, &options, Instant::now())?;
+    let mut poller = Poller::new(&config, &task_id, &options, Instant::now())?;
     let result = loop {
         match poller.poll_action(Instant::now()) {
             PollAction::Send(t) => {

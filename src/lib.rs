@@ -135,8 +135,66 @@ pub mod blocking {
 
 /// A local Cloud Task server on loopback, to test your code without an account (feature
 /// `emulator`). See [`Emulator`](emulator::Emulator).
+///
+/// A test of your own code against it is three lines: start it, take a client of it
+/// ([`EmulatorClients`](emulator::EmulatorClients): its URLs, its key, and waits scaled
+/// to its time scale), run your code.
+///
+/// ```
+/// use oomol_cloud_task::emulator::{Emulator, EmulatorClients};
+/// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
+///
+/// let emulator = Emulator::builder().time_scale(0.01).start_blocking()?;
+/// let client = emulator.blocking_client()?; // polls every 30 ms: 3 s × 0.01
+/// let outcome = client.create_and_wait(
+///     CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("n", 1),
+///     AwaitOptions::new(),
+/// )?;
+/// assert_eq!(outcome.result.result_data.unwrap()[0]["n"], 1);
+/// # Ok::<(), oomol_cloud_task::Error>(())
+/// ```
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator {
     pub use cloud_task_emulator::*;
+
+    /// Clients pointed at a running emulator: its base URLs and API key, and its
+    /// [`await_options`](EmulatorHandle::await_options) as their default waits (the
+    /// official 3 s interval scaled by the time scale), so that they see a task end about
+    /// as soon as the emulator ends it. Implemented by both handles ([`EmulatorHandle`]
+    /// and [`BlockingEmulator`]).
+    pub trait EmulatorClients {
+        /// The emulator's client configuration (see [`EmulatorHandle::config`]).
+        fn client_config(&self) -> cloud_task_core::ConfigBuilder;
+
+        /// An async client of this emulator (features `async` and `emulator`).
+        #[cfg(feature = "async")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+        fn client(&self) -> crate::Result<crate::Client> {
+            crate::Client::builder()
+                .config(self.client_config())
+                .build()
+        }
+
+        /// A blocking client of this emulator (features `blocking` and `emulator`).
+        #[cfg(feature = "blocking")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+        fn blocking_client(&self) -> crate::Result<crate::blocking::Client> {
+            crate::blocking::Client::builder()
+                .config(self.client_config())
+                .build()
+        }
+    }
+
+    impl EmulatorClients for EmulatorHandle {
+        fn client_config(&self) -> cloud_task_core::ConfigBuilder {
+            self.config()
+        }
+    }
+
+    impl EmulatorClients for BlockingEmulator {
+        fn client_config(&self) -> cloud_task_core::ConfigBuilder {
+            self.config()
+        }
+    }
 }

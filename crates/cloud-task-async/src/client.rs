@@ -236,7 +236,7 @@ impl Client {
         &self,
         task_id: &str,
     ) -> Result<TaskResult<T>> {
-        self.execute(&GetTaskResult::<T>::new(task_id)).await
+        self.execute(&GetTaskResult::new_as::<T>(task_id)).await
     }
 
     /// The user's limits, queue counts and pause state.

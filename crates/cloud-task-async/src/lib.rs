@@ -155,11 +155,11 @@ pub use poll::WatchStream;
 pub use timer::{Timer, TokioTimer};
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
 
-pub use cloud_task_core::models::WatchEvent;
+// Every wire model (a new one needs no edit here), then the types of the client's own API.
+pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
-    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, CreateTaskRequest,
-    CreateTaskResponse, DEFAULT_AWAIT_MANY_IN_FLIGHT, Dashboard, Error, Jitter, LatestTaskItem,
-    ListTasksQuery, LogEntry, Operation, PauseResponse, PauseType, Result, SendLimits, TaskDetail,
-    TaskErrorCode, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus,
-    TaskSuccess, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WorkloadIds,
+    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, ConfigBuilder,
+    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error, Jitter, ListTasksQuery, Operation,
+    Result, SendLimits, TaskErrorCode, TaskOutcome, TransportErrorKind, UploadErrorCode,
+    UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };

@@ -4,11 +4,11 @@
 use std::future::{Future, pending};
 use std::pin::Pin;
 
-use cloud_task_core::models::WatchEvent;
+#[cfg(doc)]
+use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error,
-    HttpResponse, PollAction, PollSetAction, Poller, PollerSet, RequestId, Result, TaskOutcome,
-    TaskStatus, TaskSuccess,
+    AwaitOptions, CancelToken, CreateTaskRequest, Error, HttpResponse, PollAction, PollSetAction,
+    Poller, PollerSet, RequestId, Result, TaskOutcome, TaskStatus, TaskSuccess, WatchEvent,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::de::DeserializeOwned;
@@ -101,11 +101,13 @@ impl Client {
     ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         async {
-            let mut poller = Poller::<T>::new(self.config(), task_id, &options, self.now())?;
+            let mut poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
             loop {
                 match self.step(&mut poller).await {
                     Step::Progress { progress, status } => {
-                        options.report_progress(progress, &status);
+                        poller
+                            .options()
+                            .report_progress(poller.task_id(), progress, &status);
                     }
                     Step::Done(outcome) => return outcome,
                 }
@@ -151,7 +153,7 @@ impl Client {
     ) -> Result<TaskOutcome<T>> {
         // Bad options or a cancelled wait create nothing. The creation itself is not raced
         // with the token: cut short, it could start a task whose ID would be lost.
-        options.check_before_create()?;
+        options.check_before_create(self.config())?;
         let created = self.create_task(request).await?;
         let result = self.await_result_as::<T>(&created.task_id, options).await?;
         Ok(TaskOutcome::new(created.task_id, result))
@@ -179,7 +181,16 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn watch(&self, task_id: &str, options: AwaitOptions) -> WatchStream {
-        let poller = Poller::<Value>::new(self.config(), task_id, &options, self.now())
+        self.watch_as::<Value>(task_id, options)
+    }
+
+    /// [`watch`](Self::watch) with the final result's data decoded as `T`.
+    pub fn watch_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        task_id: &str,
+        options: AwaitOptions,
+    ) -> WatchStream<T> {
+        let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
             .map(|p| p.deduplicate_progress(true));
         let state = Some((self.clone(), poller));
         let stream = futures_util::stream::unfold(state, |state| async move {
@@ -190,7 +201,9 @@ impl Client {
             };
             match client.step(&mut poller).await {
                 Step::Progress { progress, status } => {
-                    poller.options().report_progress(progress, &status);
+                    poller
+                        .options()
+                        .report_progress(poller.task_id(), progress, &status);
                     let event = WatchEvent::Progress { status, progress };
                     Some((Ok(event), Some((client, Ok(poller)))))
                 }
@@ -198,11 +211,38 @@ impl Client {
                 Step::Done(Err(error)) => Some((Err(error), None)),
             }
         });
-        WatchStream::new(stream)
+        WatchStream {
+            inner: Box::pin(stream),
+        }
     }
 
-    /// Waits for many tasks with at most [`DEFAULT_AWAIT_MANY_IN_FLIGHT`] (16) polls in
-    /// flight; see [`await_many_with`](Self::await_many_with).
+    /// Waits for many tasks: one `Result` per task ID, in input order.
+    ///
+    /// Each task has its own core [`Poller`] (its own schedule, retries and deadline, the
+    /// timeout counting from this call); the core's [`PollerSet`] decides which polls are
+    /// due, at most [`AwaitOptions::max_in_flight`] at once (default
+    /// [`DEFAULT_AWAIT_MANY_IN_FLIGHT`], 16), and how long to sleep until the next one.
+    /// Memory is a few hundred bytes per task plus the requests in flight, so thousands of
+    /// tasks are fine. The progress callbacks are called for every in-progress result of
+    /// any task: [`AwaitOptions::on_task_progress`] says which. When the cancel token
+    /// fires, every task not finished yet gets [`Error::Cancelled`]; results already
+    /// obtained are kept.
+    ///
+    /// ```no_run
+    /// # async fn run(client: cloud_task_async::Client) {
+    /// use cloud_task_async::AwaitOptions;
+    /// let ids = ["task-1", "task-2", "task-3"];
+    /// let options = AwaitOptions::new()
+    ///     .max_in_flight(4)
+    ///     .on_task_progress(|id, progress, status| println!("{id}: {status} {progress}%"));
+    /// for (id, result) in ids.iter().zip(client.await_many(ids, options).await) {
+    ///     match result {
+    ///         Ok(success) => println!("{id}: {:?}", success.result_data),
+    ///         Err(error) => println!("{id}: {error}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub async fn await_many<I, S>(
         &self,
         task_ids: I,
@@ -212,32 +252,22 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.await_many_with(task_ids, options, DEFAULT_AWAIT_MANY_IN_FLIGHT)
-            .await
+        self.await_many_as::<Value, I, S>(task_ids, options).await
     }
 
-    /// Waits for many tasks: one `Result` per task ID, in input order.
-    ///
-    /// Each task has its own core [`Poller`] (its own schedule, retries and deadline, the
-    /// timeout counting from this call); the core's [`PollerSet`] decides which polls are
-    /// due, at most `max_in_flight` at once (at least 1), and how long to sleep until the
-    /// next one. Memory is a few hundred bytes per task plus the requests in flight, so
-    /// thousands of tasks are fine. The progress callback is called for every in-progress
-    /// result of any task. When the cancel token fires, every task not finished yet gets
-    /// [`Error::Cancelled`]; results already obtained are kept.
-    pub async fn await_many_with<I, S>(
+    /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
+    pub async fn await_many_as<T, I, S>(
         &self,
         task_ids: I,
         options: AwaitOptions,
-        max_in_flight: usize,
-    ) -> Vec<Result<TaskSuccess>>
+    ) -> Vec<Result<TaskSuccess<T>>>
     where
+        T: DeserializeOwned,
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut set =
-            PollerSet::<Value>::new(self.config(), task_ids, &options, max_in_flight, self.now());
-        let token = options.get_cancel_token().cloned();
+        let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        let token = set.options().get_cancel_token().cloned();
         let mut in_flight: FuturesUnordered<PollFuture<'_>> = FuturesUnordered::new();
         loop {
             let sleep = match set.poll_action(self.now()) {
@@ -248,9 +278,12 @@ impl Client {
                     continue;
                 }
                 PollSetAction::Progress {
-                    progress, status, ..
+                    index,
+                    progress,
+                    status,
                 } => {
-                    options.report_progress(progress, &status);
+                    let task_id = set.task_id(index).unwrap_or_default();
+                    set.options().report_progress(task_id, progress, &status);
                     continue;
                 }
                 PollSetAction::Finished => break,
@@ -280,9 +313,27 @@ impl Client {
     }
 }
 
-boxed_stream! {
-    /// A stream of [`WatchEvent`]s, from [`Client::watch`]. `Unpin`: call `next()` directly.
-    WatchStream => WatchEvent
+/// A stream of [`WatchEvent`]s, from [`Client::watch`] (or [`Client::watch_as`], with the
+/// result data decoded as `T`). `Unpin`: call `next()` directly.
+pub struct WatchStream<T = Value> {
+    inner: Pin<Box<dyn futures_core::Stream<Item = Result<WatchEvent<T>>> + Send>>,
+}
+
+impl<T> futures_core::Stream for WatchStream<T> {
+    type Item = Result<WatchEvent<T>>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for WatchStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchStream")
+    }
 }
 
 type PollFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;

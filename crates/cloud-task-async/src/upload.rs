@@ -158,6 +158,8 @@ impl Client {
         options: UploadOptions,
     ) -> Result<UploadedFile> {
         let path = path.as_ref();
+        // Bad options are refused before the path is touched.
+        options.validate()?;
         let context = format!("reading {}", path.display());
         // `stat` first: opening a named pipe would block until a writer comes.
         let metadata = tokio::fs::metadata(path)

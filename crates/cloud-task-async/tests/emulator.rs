@@ -162,7 +162,7 @@ async fn create_and_wait_echo_fail_quota_and_timeout() {
     match &quota {
         Error::TaskFailed(f) => {
             assert_eq!(f.code, Some(TaskErrorCode::InsufficientQuota));
-            assert_eq!(f.status_code, Some(402));
+            assert_eq!(f.status_code.map(|s| s.as_u16()), Some(402));
         }
         other => panic!("expected a task failure, got {other:?}"),
     }

@@ -244,7 +244,7 @@ impl Client {
 
     /// A task's result with its data decoded as `T`.
     pub fn get_task_result_as<T: DeserializeOwned>(&self, task_id: &str) -> Result<TaskResult<T>> {
-        self.execute(&GetTaskResult::<T>::new(task_id))
+        self.execute(&GetTaskResult::new_as::<T>(task_id))
     }
 
     /// The user's limits, queue counts and pause state.

@@ -1,10 +1,11 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
-use cloud_task_core::models::WatchEvent;
+#[cfg(doc)]
+use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error, PollAction,
-    PollSetAction, Poller, PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess,
+    AwaitOptions, CancelToken, CreateTaskRequest, Error, PollAction, PollSetAction, Poller,
+    PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess, WatchEvent,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -94,10 +95,14 @@ impl Client {
     ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         let _entered = span.enter();
-        let mut poller = Poller::<T>::new(self.config(), task_id, &options, self.now())?;
+        let mut poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
         loop {
             match self.step(&mut poller) {
-                Step::Progress { progress, status } => options.report_progress(progress, &status),
+                Step::Progress { progress, status } => {
+                    poller
+                        .options()
+                        .report_progress(poller.task_id(), progress, &status);
+                }
                 Step::Done(outcome) => return outcome,
             }
         }
@@ -135,7 +140,7 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome<T>> {
-        options.check_before_create()?;
+        options.check_before_create(self.config())?;
         let created = self.create_task(request)?;
         let result = self.await_result_as::<T>(&created.task_id, options)?;
         Ok(TaskOutcome::new(created.task_id, result))
@@ -162,7 +167,16 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn watch(&self, task_id: &str, options: AwaitOptions) -> WatchIter {
-        let state = match Poller::<Value>::new(self.config(), task_id, &options, self.now()) {
+        self.watch_as::<Value>(task_id, options)
+    }
+
+    /// [`watch`](Self::watch) with the final result's data decoded as `T`.
+    pub fn watch_as<T: DeserializeOwned>(
+        &self,
+        task_id: &str,
+        options: AwaitOptions,
+    ) -> WatchIter<T> {
+        let state = match Poller::new_as::<T>(self.config(), task_id, &options, self.now()) {
             Ok(poller) => WatchState::Polling(Box::new(poller.deduplicate_progress(true))),
             Err(error) => WatchState::Failed(error),
         };
@@ -172,33 +186,28 @@ impl Client {
         }
     }
 
-    /// Waits for many tasks with at most [`DEFAULT_AWAIT_MANY_IN_FLIGHT`] (16) polls in
-    /// flight; see [`await_many_with`](Self::await_many_with).
-    pub fn await_many<I, S>(&self, task_ids: I, options: AwaitOptions) -> Vec<Result<TaskSuccess>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.await_many_with(task_ids, options, DEFAULT_AWAIT_MANY_IN_FLIGHT)
-    }
-
     /// Waits for many tasks: one `Result` per task ID, in input order.
     ///
     /// Each task has its own core [`Poller`] (its own schedule, retries and deadline, the
     /// timeout counting from this call), under the core's [`PollerSet`], which decides
-    /// which polls are due, at most `max_in_flight` at once (at least 1). This thread runs
-    /// the set: it hands the due polls to the client's sender threads, feeds each answer
-    /// back, and sleeps until the next poll is due or an answer arrives. Memory is a few
-    /// hundred bytes per task plus the requests in flight, so thousands of tasks are fine.
-    /// The progress callback is called on this thread for every in-progress result of any
-    /// task. When the cancel token fires, every task not finished yet gets
-    /// [`Error::Cancelled`] (with its task ID) at once; results already obtained are kept.
+    /// which polls are due, at most [`AwaitOptions::max_in_flight`] at once (default
+    /// [`DEFAULT_AWAIT_MANY_IN_FLIGHT`], 16). This thread runs the set: it hands the due
+    /// polls to the client's sender threads, feeds each answer back, and sleeps until the
+    /// next poll is due or an answer arrives. Memory is a few hundred bytes per task plus
+    /// the requests in flight, so thousands of tasks are fine. The progress callbacks are
+    /// called on this thread for every in-progress result of any task:
+    /// [`AwaitOptions::on_task_progress`] says which. When the cancel token fires, every
+    /// task not finished yet gets [`Error::Cancelled`] (with its task ID) at once; results
+    /// already obtained are kept.
     ///
     /// ```no_run
     /// use cloud_task_blocking::{AwaitOptions, Client};
     /// let client = Client::from_env()?;
     /// let ids = ["task-1", "task-2", "task-3"];
-    /// for (id, result) in ids.iter().zip(client.await_many_with(ids, AwaitOptions::new(), 4)) {
+    /// let options = AwaitOptions::new()
+    ///     .max_in_flight(4)
+    ///     .on_task_progress(|id, progress, status| println!("{id}: {status} {progress}%"));
+    /// for (id, result) in ids.iter().zip(client.await_many(ids, options)) {
     ///     match result {
     ///         Ok(success) => println!("{id}: {:?}", success.result_data),
     ///         Err(error) => println!("{id}: {error}"),
@@ -206,25 +215,33 @@ impl Client {
     /// }
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
-    pub fn await_many_with<I, S>(
+    pub fn await_many<I, S>(&self, task_ids: I, options: AwaitOptions) -> Vec<Result<TaskSuccess>>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.await_many_as::<Value, I, S>(task_ids, options)
+    }
+
+    /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
+    pub fn await_many_as<T, I, S>(
         &self,
         task_ids: I,
         options: AwaitOptions,
-        max_in_flight: usize,
-    ) -> Vec<Result<TaskSuccess>>
+    ) -> Vec<Result<TaskSuccess<T>>>
     where
+        T: DeserializeOwned,
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let span = tracing::debug_span!("cloud_task_await_many");
         let _entered = span.enter();
-        let mut set =
-            PollerSet::<Value>::new(self.config(), task_ids, &options, max_in_flight, self.now());
-        let token = options.get_cancel_token();
-        if is_cancelled(token) {
+        let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        let token = set.options().get_cancel_token().cloned();
+        if is_cancelled(token.as_ref()) {
             set.cancel();
         }
-        let mut flights = Flights::new(self, token);
+        let mut flights = Flights::new(self, token.as_ref());
         loop {
             let pause = match set.poll_action(self.now()) {
                 PollSetAction::Send { index, transmit } => {
@@ -232,9 +249,12 @@ impl Client {
                     continue;
                 }
                 PollSetAction::Progress {
-                    progress, status, ..
+                    index,
+                    progress,
+                    status,
                 } => {
-                    options.report_progress(progress, &status);
+                    let task_id = set.task_id(index).unwrap_or_default();
+                    set.options().report_progress(task_id, progress, &status);
                     continue;
                 }
                 PollSetAction::Finished => break,
@@ -256,20 +276,21 @@ impl Client {
     }
 }
 
-/// The iterator of [`Client::watch`]: [`WatchEvent`]s until the task finishes.
-pub struct WatchIter {
+/// The iterator of [`Client::watch`] (or [`Client::watch_as`], with the result data
+/// decoded as `T`): [`WatchEvent`]s until the task finishes.
+pub struct WatchIter<T = Value> {
     client: Client,
-    state: WatchState,
+    state: WatchState<T>,
 }
 
-enum WatchState {
-    Polling(Box<Poller>),
+enum WatchState<T> {
+    Polling(Box<Poller<T>>),
     Failed(Error),
     Ended,
 }
 
-impl Iterator for WatchIter {
-    type Item = Result<WatchEvent>;
+impl<T: DeserializeOwned> Iterator for WatchIter<T> {
+    type Item = Result<WatchEvent<T>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match std::mem::replace(&mut self.state, WatchState::Ended) {
@@ -277,7 +298,9 @@ impl Iterator for WatchIter {
             WatchState::Failed(error) => Some(Err(error)),
             WatchState::Polling(mut poller) => match self.client.step(&mut poller) {
                 Step::Progress { progress, status } => {
-                    poller.options().report_progress(progress, &status);
+                    poller
+                        .options()
+                        .report_progress(poller.task_id(), progress, &status);
                     self.state = WatchState::Polling(poller);
                     Some(Ok(WatchEvent::Progress { status, progress }))
                 }
@@ -288,9 +311,9 @@ impl Iterator for WatchIter {
     }
 }
 
-impl FusedIterator for WatchIter {}
+impl<T: DeserializeOwned> FusedIterator for WatchIter<T> {}
 
-impl fmt::Debug for WatchIter {
+impl<T> fmt::Debug for WatchIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let task_id = match &self.state {
             WatchState::Polling(poller) => Some(poller.task_id()),

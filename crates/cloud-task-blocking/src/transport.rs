@@ -58,7 +58,8 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 ///
 /// let client = cloud_task_blocking::Client::builder().api_key("k").transport(Unavailable).build()?;
 /// let error = client.get_dashboard().unwrap_err();
-/// assert_eq!(error.to_string(), "down (HTTP 503)");
+/// assert_eq!(error.to_string(), "down");
+/// assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
 /// # Ok::<(), cloud_task_blocking::Error>(())
 /// ```
 pub trait HttpTransport: Send + Sync + 'static {

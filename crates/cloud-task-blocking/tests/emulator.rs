@@ -170,7 +170,7 @@ fn create_and_wait_echo_fail_quota_and_timeout() {
     match &quota {
         Error::TaskFailed(f) => {
             assert_eq!(f.code, Some(TaskErrorCode::InsufficientQuota));
-            assert_eq!(f.status_code, Some(402));
+            assert_eq!(f.status_code.map(|s| s.as_u16()), Some(402));
         }
         other => panic!("expected a task failure, got {other:?}"),
     }
@@ -518,7 +518,15 @@ fn a_failing_part_exhausts_its_retries() {
     match &error {
         Error::Upload(u) => {
             assert_eq!(u.code, UploadErrorCode::RetryExhausted);
-            assert_eq!(u.status.map(|s| s.as_u16()), Some(503));
+            // The official RETRY_EXHAUSTED: its text, no status; the last try keeps it.
+            assert_eq!(
+                u.message,
+                "Failed after 2 attempts: Upload failed with status 503"
+            );
+            assert_eq!(u.status, None);
+            assert_eq!(u.part, Some(1));
+            let last = u.source.as_deref().unwrap();
+            assert_eq!(last.status().map(|s| s.as_u16()), Some(503));
         }
         other => panic!("expected an upload error, got {other:?}"),
     }

@@ -34,15 +34,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// The API key (never shown in any output). A key given here is visible to other users
-    /// of this machine in the process list: prefer OOMOL_API_KEY or --api-key-file.
-    #[arg(
-        long,
-        env = "OOMOL_API_KEY",
-        hide_env_values = true,
-        global = true,
-        value_name = "KEY"
-    )]
+    /// The API key (never shown in any output) [env: OOMOL_API_KEY]. A key given here is
+    /// visible to other users of this machine in the process list: prefer OOMOL_API_KEY or
+    /// --api-key-file.
+    // The environment is read by the client itself (`from_env`), not by clap: clap would
+    // print an environment value as a given flag in its usage lines.
+    #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
 
     /// Read the API key from this file (its first line), or from stdin with `-`; it wins
@@ -53,20 +50,18 @@ pub struct GlobalArgs {
     /// The task API base URL.
     #[arg(
         long,
-        env = "OOMOL_BASE_URL",
         global = true,
         value_name = "URL",
-        help = "The task API base URL [default: https://cloud-task.oomol.com]"
+        help = "The task API base URL [env: OOMOL_BASE_URL, else CLOUD_TASK_BASE_URL as the emulator prints it] [default: https://cloud-task.oomol.com]"
     )]
     pub base_url: Option<String>,
 
     /// The upload API base URL.
     #[arg(
         long,
-        env = "OOMOL_UPLOAD_BASE_URL",
         global = true,
         value_name = "URL",
-        help = "The upload API base URL [default: https://llm.oomol.com/api/tasks/files/remote-cache]"
+        help = "The upload API base URL [env: OOMOL_UPLOAD_BASE_URL, else CLOUD_TASK_UPLOAD_BASE_URL] [default: https://llm.oomol.com/api/tasks/files/remote-cache]"
     )]
     pub upload_base_url: Option<String>,
 
@@ -157,10 +152,22 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, Args)]
 pub struct WaitOptions {
     /// The time between polls (500ms, 2s, 10m, 1h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s")]
+    // `allow_hyphen_values`: `-5s` reaches the parser, which says why it is refused.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "3s",
+        allow_hyphen_values = true
+    )]
     pub interval: Duration,
     /// Give up waiting after this long (exit 4); the task keeps running [default: never].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<Duration>,
 }
 
@@ -191,8 +198,10 @@ pub struct WaitArgs {
 /// `list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Only tasks with this status (queued, scheduling, scheduled, running, success, failed).
-    #[arg(long)]
+    /// Only tasks with this status.
+    #[arg(long, value_parser = [
+        "queued", "scheduling", "scheduled", "running", "success", "failed"
+    ])]
     pub status: Option<String>,
     /// Tasks per page, 1 to 100 [default: the server's, 20].
     #[arg(long, value_name = "N")]
@@ -206,8 +215,8 @@ pub struct ListArgs {
     /// Only tasks of this workload.
     #[arg(long, value_name = "ID")]
     pub workload_id: Option<String>,
-    /// Only tasks of this type (user or shared).
-    #[arg(long, value_name = "TYPE")]
+    /// Only tasks of this type.
+    #[arg(long, value_name = "TYPE", value_parser = ["user", "shared"])]
     pub task_type: Option<String>,
     /// The page after the one that gave this token.
     #[arg(long, value_name = "TOKEN", conflicts_with = "all")]

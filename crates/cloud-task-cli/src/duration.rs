@@ -13,6 +13,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if rest.is_empty() {
         return Err(format!("an empty duration: {examples}"));
     }
+    if rest.starts_with('-') {
+        return Err(format!(
+            "`{text}` is negative: a duration must be greater than zero ({examples})"
+        ));
+    }
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
         let number_len = rest

@@ -219,7 +219,9 @@ impl From<Error> for Failure {
                     _ if api.is_quota() => Some("the account has no quota or credit left"),
                     _ => None,
                 };
-                let message = crate::output::clean(&api.to_string()).into_owned();
+                // The official text, and the status in the CLI's own words.
+                let message =
+                    crate::output::clean(&format!("{api} (HTTP {status})")).into_owned();
                 let mut failure = Failure::new(Exit::Api, "api", message);
                 failure.status = Some(status);
                 failure.code = api.code.clone();
@@ -239,7 +241,7 @@ impl From<Error> for Failure {
                         .into_owned(),
                 );
                 failure.task_id = Some(failed.task_id.clone());
-                failure.status = failed.status_code;
+                failure.status = failed.status_code.map(|s| s.as_u16());
                 failure.code = failed.code.map(|c| c.as_str().to_owned());
                 if failed.code.is_some() {
                     failure.hint = Some("the account has no quota or credit left".into());
@@ -247,11 +249,18 @@ impl From<Error> for Failure {
                 failure
             }
             Error::Timeout(timeout) => {
-                let mut failure = Failure::new(
-                    Exit::Timeout,
-                    "timeout",
-                    format!("{text} (task {})", timeout.task_id),
+                // In the CLI's own words: how long it waited, which task, why the last poll
+                // failed (the SDK's message is the official one, with minutes rounded).
+                let mut message = format!(
+                    "stopped waiting after {}: task {} has not finished and keeps running on the server",
+                    crate::duration::format_duration(timeout.timeout),
+                    crate::output::clean(&timeout.task_id)
                 );
+                if let Some(last) = &timeout.last_error {
+                    message.push_str("; the last poll failed: ");
+                    message.push_str(&crate::output::clean(&last.reason()));
+                }
+                let mut failure = Failure::new(Exit::Timeout, "timeout", message);
                 failure.task_id = Some(timeout.task_id.clone());
                 failure
             }

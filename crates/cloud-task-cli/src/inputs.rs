@@ -24,23 +24,58 @@ pub fn parse_input(text: &str) -> Result<InputPair, String> {
     if key.is_empty() {
         return Err(format!("`{text}` has an empty key"));
     }
+    let value = parse_value(raw).map_err(|why| format!("`{text}`: {why}"))?;
     Ok(InputPair {
         key: key.to_owned(),
-        value: parse_value(raw),
+        value,
     })
 }
 
 /// The value of `--input`: JSON when it parses as JSON (`3`, `true`, `null`, `"3"`,
-/// `{"a":1}`), else the text itself. An integer too large for 64 bits stays text rather
-/// than becoming an inexact float.
-pub fn parse_value(raw: &str) -> Value {
+/// `{"a":1}`), else the text itself. A JSON number that cannot be sent as written is
+/// refused, saying why, rather than silently sent as text: one out of the range of a
+/// 64-bit float (`1e400`), or an integer too large to stay exact.
+pub fn parse_value(raw: &str) -> Result<Value, String> {
+    let quote_it = format!("to send it as text, quote it: '\"{raw}\"'");
     match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Number(n)) if n.is_f64() && !raw.contains(['.', 'e', 'E']) => {
-            Value::String(raw.to_owned())
-        }
-        Ok(value) => value,
-        Err(_) => Value::String(raw.to_owned()),
+        Ok(Value::Number(n)) if n.is_f64() && !raw.contains(['.', 'e', 'E']) => Err(format!(
+            "{raw} is an integer too large to be sent exactly (the largest is {}); {quote_it}",
+            u64::MAX
+        )),
+        Ok(value) => Ok(value),
+        Err(_) if is_json_number(raw.trim()) => Err(format!(
+            "{raw} is out of the range of a JSON number (a 64-bit float); {quote_it}"
+        )),
+        Err(_) => Ok(Value::String(raw.to_owned())),
     }
+}
+
+/// True when `text` is written as a JSON number: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(text: &str) -> bool {
+    fn digits(s: &str) -> (&str, usize) {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (&s[n..], n)
+    }
+    let s = text.strip_prefix('-').unwrap_or(text);
+    let (s, whole) = digits(s);
+    if whole == 0 || (whole > 1 && text.trim_start_matches('-').starts_with('0')) {
+        return false;
+    }
+    let s = match s.strip_prefix('.') {
+        Some(rest) => match digits(rest) {
+            (rest, n) if n > 0 => rest,
+            _ => return false,
+        },
+        None => s,
+    };
+    let s = match s.strip_prefix(['e', 'E']) {
+        Some(rest) => match digits(rest.strip_prefix(['+', '-']).unwrap_or(rest)) {
+            (rest, n) if n > 0 => rest,
+            _ => return false,
+        },
+        None => s,
+    };
+    s.is_empty()
 }
 
 /// The input values of a task: the `--inputs` object (read from its file when it starts
@@ -135,14 +170,39 @@ mod tests {
             ("s=007", json!("007")),
             ("s={oops", json!("{oops")),
             ("url=https://x/y?a=b", json!("https://x/y?a=b")),
+            ("e=1e300", json!(1e300)),
+            ("v=1.2.3", json!("1.2.3")),
+            ("n=-", json!("-")),
             (
-                "big=123456789012345678901234567890",
+                r#"big="123456789012345678901234567890""#,
                 json!("123456789012345678901234567890"),
             ),
         ] {
             assert_eq!(pair(text).value, expected, "{text}");
         }
         assert_eq!(pair(" k =1").key, "k");
+    }
+
+    #[test]
+    fn numbers_that_cannot_be_sent_as_written_are_refused_saying_why() {
+        let error = parse_input("f=1e400").unwrap_err();
+        assert_eq!(
+            error,
+            r#"`f=1e400`: 1e400 is out of the range of a JSON number (a 64-bit float); to send it as text, quote it: '"1e400"'"#
+        );
+        let error = parse_input("n=-2E+999").unwrap_err();
+        assert!(error.contains("out of the range"), "{error}");
+        let error = parse_input("big=123456789012345678901234567890").unwrap_err();
+        assert!(
+            error.contains("integer too large to be sent exactly"),
+            "{error}"
+        );
+        for text in ["1", "-0.5", "0", "1e5", "2E-3", "-12.5e+7"] {
+            assert!(is_json_number(text), "{text}");
+        }
+        for text in ["007", "1.", ".5", "1e", "--1", "1e+", "0x10", "1_000", ""] {
+            assert!(!is_json_number(text), "{text}");
+        }
     }
 
     #[test]

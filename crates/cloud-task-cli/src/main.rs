@@ -21,7 +21,6 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
@@ -32,19 +31,9 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Emulator(mut args) => {
-            // The emulator's `--api-key` (keys it accepts) takes the place of the global
-            // one, and clap hands it the global's value; one from the environment is the
-            // client's key, never to be served or printed by the emulator.
-            let from_env = matches
-                .subcommand_matches("emulator")
-                .and_then(|m| m.value_source("api_key"))
-                == Some(ValueSource::EnvVariable);
-            if from_env {
-                args.api_keys.clear();
-            }
-            cloud_task_emulator::cli::run(args, "cloud-task emulator")
-        }
+        // The emulator's `--api-key` (keys it accepts) takes the place of the global one;
+        // the client's key in the environment is never read for it.
+        Command::Emulator(args) => cloud_task_emulator::cli::run(args, "cloud-task emulator"),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "cloud-task", &mut std::io::stdout());
@@ -52,6 +41,13 @@ fn main() -> ExitCode {
         }
         command => {
             let mut global = cli.global;
+            // The key from the environment, when no flag gave one: the client reads it
+            // too; the terminal output scrubs it.
+            if global.api_key.is_none() {
+                global.api_key = std::env::var(cloud_task_async::core::ENV_API_KEY)
+                    .ok()
+                    .filter(|key| !key.trim().is_empty());
+            }
             let key_file = match commands::read_key_file(&global) {
                 Ok(key) => key,
                 Err(failure) => {

@@ -15,7 +15,7 @@ use cloud_task_core::{
     Operation, TaskListItem, TaskPage, TaskStatus,
 };
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn config() -> Config {
     Config::builder()
@@ -82,7 +82,7 @@ fn benches(c: &mut Criterion) {
     let body = result_body();
     let mut group = c.benchmark_group("parse_result");
     group.throughput(Throughput::Bytes(body.len() as u64));
-    let op = GetTaskResult::<Value>::new("t-1");
+    let op = GetTaskResult::new("t-1");
     group.bench_function("success", |b| {
         b.iter_batched(
             || HttpResponse::new(body.clone()),

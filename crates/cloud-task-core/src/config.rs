@@ -9,6 +9,7 @@ use http::header::{
 };
 
 use crate::error::{Error, Result};
+use crate::poll::AwaitOptions;
 
 /// The default task API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://cloud-task.oomol.com";
@@ -161,6 +162,7 @@ struct Inner {
     /// The merged headers of every authorised request, built once.
     request_headers: HeaderMap,
     bounds: Bounds,
+    await_defaults: AwaitOptions,
 }
 
 /// The timeouts and limits of a configuration.
@@ -216,8 +218,16 @@ impl Config {
                 .unwrap_or(DEFAULT_USER_AGENT)
                 .to_owned(),
             bounds: self.inner.bounds,
+            await_defaults: self.inner.await_defaults.clone(),
             require_api_key: false,
         }
+    }
+
+    /// The default options of every wait (`await_result`, `create_and_wait`, `watch`,
+    /// `await_many`): a wait's own options win setting by setting ([`AwaitOptions::or`]).
+    /// Empty unless set with [`ConfigBuilder::await_options`].
+    pub fn await_defaults(&self) -> &AwaitOptions {
+        &self.inner.await_defaults
     }
 
     /// How long one request may take, from sending it to the end of its response body
@@ -332,6 +342,7 @@ impl fmt::Debug for Config {
             .field("max_upload_buffer", &self.inner.bounds.max_upload_buffer)
             .field("max_pages", &self.inner.bounds.max_pages)
             .field("max_redirects", &self.inner.bounds.max_redirects)
+            .field("await_defaults", &self.inner.await_defaults)
             .finish()
     }
 }
@@ -364,6 +375,7 @@ pub struct ConfigBuilder {
     pending_headers: Vec<(String, String)>,
     user_agent: String,
     bounds: Bounds,
+    await_defaults: AwaitOptions,
     require_api_key: bool,
 }
 
@@ -377,6 +389,7 @@ impl Default for ConfigBuilder {
             pending_headers: Vec::new(),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             bounds: Bounds::default(),
+            await_defaults: AwaitOptions::default(),
             require_api_key: false,
         }
     }
@@ -399,6 +412,7 @@ impl fmt::Debug for ConfigBuilder {
             )
             .field("user_agent", &self.user_agent)
             .field("bounds", &self.bounds)
+            .field("await_defaults", &self.await_defaults)
             .field("require_api_key", &self.require_api_key)
             .finish()
     }
@@ -519,6 +533,25 @@ impl ConfigBuilder {
         self
     }
 
+    /// The default options of every wait made with this configuration: each setting a
+    /// wait leaves unset (interval, max interval, strategy, timeout, jitter, callbacks,
+    /// cancel token) is taken from here ([`AwaitOptions::or`]). Checked in
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// # use cloud_task_core::{AwaitOptions, Config};
+    /// # use std::time::Duration;
+    /// let config = Config::builder()
+    ///     .await_options(AwaitOptions::new().interval(Duration::from_millis(30)))
+    ///     .build()?;
+    /// assert_eq!(AwaitOptions::new().or(config.await_defaults()).get_interval(), Duration::from_millis(30));
+    /// # Ok::<(), cloud_task_core::Error>(())
+    /// ```
+    pub fn await_options(mut self, defaults: AwaitOptions) -> Self {
+        self.await_defaults = defaults;
+        self
+    }
+
     /// Makes [`build`](Self::build) fail when no API key was given (neither set nor found
     /// in the environment), naming [`ENV_API_KEY`].
     pub fn require_api_key(mut self, required: bool) -> Self {
@@ -535,6 +568,7 @@ impl ConfigBuilder {
     /// none was given.
     pub fn build(self) -> Result<Config> {
         self.check_bounds()?;
+        self.await_defaults.validate()?;
         let base_url = validate_url("base_url", &normalize_base_url(&self.base_url))?;
         let upload_base_url = validate_url(
             "upload_base_url",
@@ -608,6 +642,7 @@ impl ConfigBuilder {
                 user_agent,
                 request_headers,
                 bounds: self.bounds,
+                await_defaults: self.await_defaults,
             }),
         })
     }
@@ -785,6 +820,14 @@ macro_rules! __config_builder_setters {
         /// another origin are never followed.
         pub fn max_redirects(mut self, redirects: u32) -> Self {
             self.config = self.config.max_redirects(redirects);
+            self
+        }
+
+        /// The default options of every wait of this client (`await_result`,
+        /// `create_and_wait`, `watch`, `await_many`): a wait's own options win setting by
+        /// setting. For example, a client of a fast emulator polls every 30 ms by default.
+        pub fn await_options(mut self, defaults: $crate::AwaitOptions) -> Self {
+            self.config = self.config.await_options(defaults);
             self
         }
 

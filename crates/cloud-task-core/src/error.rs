@@ -12,7 +12,7 @@
 //! | [`Error::TaskFailed`] | the task itself ended in `failed` | no |
 //! | [`Error::Timeout`] | the caller's wait timeout elapsed | no |
 //! | [`Error::Upload`] | a step of the three-step file upload | parts, up to `retries` times |
-//! | [`Error::Io`] | reading a local file to upload | no |
+//! | [`Error::Io`] | local I/O: reading a file to upload, starting the emulator | no |
 //! | [`Error::Cancelled`] | the caller's [`CancelToken`](crate::CancelToken) fired | no |
 //! | [`Error::Limit`] | a bound of the [`Config`](crate::Config) was reached (body size, pages, ...) | no |
 //! | [`Error::Redirect`] | the server redirected to another origin (refused) | no |
@@ -59,7 +59,7 @@ pub enum Error {
     /// A step of a file upload failed.
     #[error(transparent)]
     Upload(Box<UploadError>),
-    /// Reading local data (the file being uploaded) failed.
+    /// Local I/O failed: reading the file being uploaded, or starting the emulator.
     #[error(transparent)]
     Io(IoError),
     /// The operation was cancelled through a [`CancelToken`](crate::CancelToken).
@@ -159,17 +159,17 @@ impl Error {
             Error::Decode(e) => Some(e.status),
             Error::Upload(e) => e.status,
             Error::Redirect(e) => Some(e.status),
-            Error::TaskFailed(e) => e.status_code.and_then(|c| StatusCode::from_u16(c).ok()),
+            Error::TaskFailed(e) => e.status_code,
             _ => None,
         }
     }
 
     /// True when the error means the account lacks quota or credit: a failed task
-    /// classified `INSUFFICIENT_QUOTA`, or an API error with status 402 or body code
-    /// `OOMOL_INSUFFICIENT_CREDIT`.
+    /// classified `INSUFFICIENT_QUOTA` or `PAYMENT_REQUIRED`, or an API error with status
+    /// 402 or body code `OOMOL_INSUFFICIENT_CREDIT`.
     pub fn is_insufficient_quota(&self) -> bool {
         match self {
-            Error::TaskFailed(e) => e.code == Some(TaskErrorCode::InsufficientQuota),
+            Error::TaskFailed(e) => e.code.is_some(),
             Error::Api(e) => e.is_quota(),
             _ => false,
         }
@@ -303,18 +303,15 @@ impl ApiError {
     /// True for a 402, or a body code `OOMOL_INSUFFICIENT_CREDIT`.
     pub fn is_quota(&self) -> bool {
         self.status == StatusCode::PAYMENT_REQUIRED
-            || self.code.as_deref() == Some("OOMOL_INSUFFICIENT_CREDIT")
+            || self.code.as_deref() == Some(INSUFFICIENT_CREDIT)
     }
 }
 
+/// The official text: the body's `message`, else `Request failed: {status}` (one line, at
+/// most 500 characters). The status is in [`ApiError::status`], not in the text.
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (HTTP {})",
-            truncate(&one_line(&self.message), 500),
-            self.status.as_u16()
-        )
+        f.write_str(&truncate(&one_line(&self.message), 500))
     }
 }
 
@@ -369,13 +366,16 @@ impl std::error::Error for DecodeError {
     }
 }
 
-/// Error codes a failed task can be classified with.
+/// Error codes a failed task can be classified with (the official `RunTaskErrorCode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TaskErrorCode {
-    /// The account has no quota, balance or credit left (`INSUFFICIENT_QUOTA`).
+    /// The account has no quota, balance or credit left (`INSUFFICIENT_QUOTA`): the
+    /// backend's failure message names it, or the server answered the body code
+    /// `OOMOL_INSUFFICIENT_CREDIT`.
     InsufficientQuota,
-    /// Payment is required (`PAYMENT_REQUIRED`); kept for parity with the official SDKs.
+    /// The server answered `402 Payment Required` without saying more
+    /// (`PAYMENT_REQUIRED`).
     PaymentRequired,
 }
 
@@ -405,9 +405,11 @@ pub struct TaskFailedError {
     pub message: String,
     /// The classification, when one applies.
     pub code: Option<TaskErrorCode>,
-    /// The classified status code (402 for quota failures).
-    pub status_code: Option<u16>,
-    /// The raw failure detail: the body that reported the failure.
+    /// The classified status code: 402 for both codes, `None` otherwise.
+    pub status_code: Option<StatusCode>,
+    /// The raw failure detail, as the official SDKs keep it: the backend's `error` string
+    /// when the result has a non-empty one, else the result object exactly as received
+    /// (for a quota answer of the API, its body).
     pub detail: Option<serde_json::Value>,
 }
 
@@ -422,6 +424,12 @@ const QUOTA_WORDS: [&str; 7] = [
     "费用",
 ];
 
+/// True when `message` names a quota, balance or credit problem.
+fn mentions_quota(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    QUOTA_WORDS.iter().any(|w| lower.contains(w))
+}
+
 impl TaskFailedError {
     /// Classifies a backend failure message as API.md says.
     pub fn new(
@@ -433,28 +441,38 @@ impl TaskFailedError {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .unwrap_or("Unknown error");
-        let lower = backend.to_lowercase();
-        let quota = QUOTA_WORDS.iter().any(|w| lower.contains(w));
+        let quota = mentions_quota(backend);
         TaskFailedError {
             task_id: task_id.into(),
             message: format!("Task failed: {backend}"),
             code: quota.then_some(TaskErrorCode::InsufficientQuota),
-            status_code: quota.then_some(402),
+            status_code: quota.then_some(StatusCode::PAYMENT_REQUIRED),
             detail,
         }
     }
 
-    /// A quota failure reported as an API error (402 or `OOMOL_INSUFFICIENT_CREDIT`).
+    /// A billing refusal reported as an API error while waiting ([`ApiError::is_quota`]:
+    /// a 402, or the body code `OOMOL_INSUFFICIENT_CREDIT`): `INSUFFICIENT_QUOTA` when the
+    /// code or the message says so, `PAYMENT_REQUIRED` for a bare 402.
     pub fn from_quota_api_error(task_id: impl Into<String>, api: &ApiError) -> Self {
+        let quota =
+            api.code.as_deref() == Some(INSUFFICIENT_CREDIT) || mentions_quota(&api.message);
         TaskFailedError {
             task_id: task_id.into(),
             message: format!("Task failed: {}", api.message),
-            code: Some(TaskErrorCode::InsufficientQuota),
-            status_code: Some(402),
+            code: Some(if quota {
+                TaskErrorCode::InsufficientQuota
+            } else {
+                TaskErrorCode::PaymentRequired
+            }),
+            status_code: Some(StatusCode::PAYMENT_REQUIRED),
             detail: api.body.clone(),
         }
     }
 }
+
+/// The body code of an API error that means the account is out of credit.
+const INSUFFICIENT_CREDIT: &str = "OOMOL_INSUFFICIENT_CREDIT";
 
 impl fmt::Display for TaskFailedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -512,23 +530,24 @@ impl std::error::Error for TimeoutError {
 }
 
 /// Error codes of the file upload, as in the official SDKs.
+///
+/// The official `UPLOAD_CANCELLED` has no variant: a cancelled upload ends with
+/// [`Error::Cancelled`], as every other cancelled call of this SDK does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UploadErrorCode {
     /// The `init` call answered non-2xx, or its answer was unusable.
     InitUploadFailed,
-    /// A part `PUT` answered non-2xx.
+    /// A part `PUT` answered non-2xx (`Upload failed with status {status}`).
     UploadFailed,
-    /// A part `PUT` failed at the transport level.
+    /// A part `PUT` failed at the transport level (`Network error during upload`).
     NetworkError,
-    /// A part failed on every try.
+    /// A part failed on every try (`Failed after {retries} attempts: {last error}`).
     RetryExhausted,
     /// The final `url` call failed.
     GetUploadUrlFailed,
     /// The `init` answer had no presigned URL for a part.
     MissingPresignedUrl,
-    /// The upload was cancelled.
-    UploadCancelled,
 }
 
 impl UploadErrorCode {
@@ -541,7 +560,6 @@ impl UploadErrorCode {
             UploadErrorCode::RetryExhausted => "RETRY_EXHAUSTED",
             UploadErrorCode::GetUploadUrlFailed => "GET_UPLOAD_URL_FAILED",
             UploadErrorCode::MissingPresignedUrl => "MISSING_PRESIGNED_URL",
-            UploadErrorCode::UploadCancelled => "UPLOAD_CANCELLED",
         }
     }
 }
@@ -553,15 +571,24 @@ impl fmt::Display for UploadErrorCode {
 }
 
 /// A step of the file upload failed.
+///
+/// Its text is the official message alone; the code, the status, the part and the cause
+/// are fields. For `RETRY_EXHAUSTED`, [`source`](std::error::Error::source) is the last
+/// try's error (an `UPLOAD_FAILED` with the part's status, or a `NETWORK_ERROR` whose own
+/// source is the transport's error).
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct UploadError {
     /// Which step failed and how.
     pub code: UploadErrorCode,
-    /// The HTTP status, when a response was received.
+    /// The HTTP status of the answer this error is about: set for `UPLOAD_FAILED`,
+    /// `INIT_UPLOAD_FAILED` and `GET_UPLOAD_URL_FAILED` when a response was received;
+    /// `None` for `RETRY_EXHAUSTED` (as in the official SDKs; its source has the status).
     pub status: Option<StatusCode>,
-    /// What went wrong, in one line.
+    /// The official message, in one line.
     pub message: String,
+    /// The part (from 1) a part's error is about.
+    pub part: Option<u32>,
     /// The underlying error (for `RETRY_EXHAUSTED`, the last try's error).
     pub source: Option<Box<Error>>,
 }
@@ -577,19 +604,28 @@ impl UploadError {
             code,
             status,
             message: message.into(),
+            part: None,
             source: None,
         }
     }
+
+    /// Names the part this error is about.
+    pub fn with_part(mut self, part: u32) -> Self {
+        self.part = Some(part);
+        self
+    }
+
+    /// Sets the underlying error.
+    pub fn with_source(mut self, source: Error) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
 }
 
+/// The official text: the message alone (the code is in [`UploadError::code`]).
 impl fmt::Display for UploadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({})",
-            truncate(&one_line(&self.message), 1000),
-            self.code
-        )
+        f.write_str(&truncate(&one_line(&self.message), 1000))
     }
 }
 
@@ -758,9 +794,12 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Reading local data failed.
+/// Local I/O failed (reading a file to upload, binding the emulator's address, ...).
+///
+/// Its text names what was being done and why it failed, e.g.
+/// `reading x.pdf failed: No such file or directory (os error 2)`.
 #[derive(Debug, thiserror::Error)]
-#[error("{context} failed")]
+#[error("{context} failed: {source}")]
 #[non_exhaustive]
 pub struct IoError {
     /// What was being done, e.g. `reading /tmp/a.pdf`.

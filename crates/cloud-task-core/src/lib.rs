@@ -77,7 +77,7 @@
 //!
 //! let config = Config::default();
 //! let start = Instant::now();
-//! let mut poller = Poller::<serde_json::Value>::new(&config, "t-1", &AwaitOptions::new(), start)?;
+//! let mut poller = Poller::new(&config, "t-1", &AwaitOptions::new(), start)?;
 //! let mut now = start;
 //! let mut answers = vec![
 //!     r#"{"status":"success","resultURL":null,"resultData":[{"ok":true}]}"#,
@@ -111,6 +111,7 @@ mod error;
 mod exchange;
 pub mod models;
 pub mod ops;
+mod outcome;
 mod paginate;
 mod poll;
 mod poll_set;
@@ -138,16 +139,12 @@ pub use error::{
 pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,
 };
-pub use models::{
-    CreateTaskRequest, CreateTaskResponse, Dashboard, DashboardCount, DashboardLimits,
-    LatestTaskItem, LogEntry, PauseResponse, PauseState, PauseType, SharedTaskDetail, TaskDetail,
-    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskStatus, TaskSuccess, TaskType,
-    UserTaskDetail, WatchEvent, Workload,
-};
+pub use models::*;
 pub use ops::{
-    CreateTask, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, ListTasks,
-    ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
+    CreateTask, CreateTaskRequest, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
+    GetTaskResult, ListTasks, ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
 };
+pub use outcome::{TaskOutcome, WatchEvent};
 pub use paginate::{PageAction, Paginator};
 pub use poll::{
     AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL,

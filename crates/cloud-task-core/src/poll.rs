@@ -13,7 +13,7 @@ use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, TaskFailedError, TimeoutError, is_retryable_status};
 use crate::exchange::{Flight, Landing, RequestId, Transmit};
-use crate::models::{TaskResult, TaskStatus, TaskSuccess};
+use crate::models::{TaskStatus, TaskSuccess};
 use crate::ops::task_result::ResultParse;
 use crate::ops::{GetTaskResult, Operation};
 
@@ -126,6 +126,10 @@ fn duration_from_ms(ms: f64) -> Duration {
 /// Called with `(progress, status)` for each in-progress result.
 pub type ProgressFn = Arc<dyn Fn(f64, &TaskStatus) + Send + Sync>;
 
+/// Called with `(task_id, progress, status)` for each in-progress result: the callback
+/// that tells the tasks of `await_many` apart.
+pub type TaskProgressFn = Arc<dyn Fn(&str, f64, &TaskStatus) + Send + Sync>;
+
 /// The shortest interval, max interval or timeout [`AwaitOptions`] accept: 1 ms.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -133,13 +137,20 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// tenth of the timeout, when that is shorter).
 pub const FINAL_POLL_WINDOW: Duration = Duration::from_secs(1);
 
-/// Options of `await_result` and `create_and_wait`.
+/// Options of `await_result`, `create_and_wait`, `watch` and `await_many`.
 ///
 /// Defaults: interval 3000 ms, exponential strategy, max interval 3000 ms (or the interval,
 /// when a larger interval is set and no max interval is), no timeout, no jitter. An
 /// interval, max interval or timeout shorter than [`MIN_INTERVAL`] (zero included) is
 /// refused by [`validate`](Self::validate), which every wait runs before sending anything
 /// (before creating the task, for `create_and_wait`).
+///
+/// A client may carry default options ([`ConfigBuilder::await_options`](crate::ConfigBuilder::await_options)):
+/// every setting left unset here takes the client's default ([`or`](Self::or)), then the
+/// built-in one.
+///
+/// The getters keep the `get_` prefix, as `std::process::Command`'s do: the bare names are
+/// the builder's setters.
 ///
 /// ```
 /// # use cloud_task_core::{AwaitOptions, BackoffStrategy};
@@ -156,10 +167,12 @@ pub const FINAL_POLL_WINDOW: Duration = Duration::from_secs(1);
 pub struct AwaitOptions {
     interval: Option<Duration>,
     max_interval: Option<Duration>,
-    strategy: BackoffStrategy,
+    strategy: Option<BackoffStrategy>,
     timeout: Option<Duration>,
     jitter: Option<Jitter>,
+    max_in_flight: Option<usize>,
     on_progress: Option<ProgressFn>,
+    on_task_progress: Option<TaskProgressFn>,
     cancel: Option<CancelToken>,
 }
 
@@ -183,7 +196,7 @@ impl AwaitOptions {
 
     /// Fixed or exponential (default).
     pub fn strategy(mut self, strategy: BackoffStrategy) -> Self {
-        self.strategy = strategy;
+        self.strategy = Some(strategy);
         self
     }
 
@@ -199,9 +212,34 @@ impl AwaitOptions {
         self
     }
 
-    /// Called with `(progress, status)` for each in-progress result.
+    /// How many polls `await_many` keeps in flight at once (default
+    /// [`DEFAULT_AWAIT_MANY_IN_FLIGHT`], 16; 0 is refused). Single waits poll one at a time.
+    pub fn max_in_flight(mut self, polls: usize) -> Self {
+        self.max_in_flight = Some(polls);
+        self
+    }
+
+    /// Called with `(progress, status)` for each in-progress result (the official
+    /// callback).
     pub fn on_progress(mut self, f: impl Fn(f64, &TaskStatus) + Send + Sync + 'static) -> Self {
         self.on_progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Called with `(task_id, progress, status)` for each in-progress result, after
+    /// [`on_progress`](Self::on_progress): with `await_many`, it says which task moved.
+    ///
+    /// ```
+    /// # use cloud_task_core::AwaitOptions;
+    /// let options = AwaitOptions::new()
+    ///     .on_task_progress(|task_id, progress, status| println!("{task_id}: {status} {progress}%"));
+    /// # let _ = options;
+    /// ```
+    pub fn on_task_progress(
+        mut self,
+        f: impl Fn(&str, f64, &TaskStatus) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_task_progress = Some(Arc::new(f));
         self
     }
 
@@ -224,7 +262,7 @@ impl AwaitOptions {
 
     /// The strategy.
     pub fn get_strategy(&self) -> BackoffStrategy {
-        self.strategy
+        self.strategy.unwrap_or_default()
     }
 
     /// The timeout, if any.
@@ -237,6 +275,11 @@ impl AwaitOptions {
         self.jitter
     }
 
+    /// How many polls `await_many` keeps in flight at once.
+    pub fn get_max_in_flight(&self) -> usize {
+        self.max_in_flight.unwrap_or(DEFAULT_AWAIT_MANY_IN_FLIGHT)
+    }
+
     /// The progress callback, if any.
     pub fn get_on_progress(&self) -> Option<&ProgressFn> {
         self.on_progress.as_ref()
@@ -247,15 +290,56 @@ impl AwaitOptions {
         self.cancel.as_ref()
     }
 
-    /// Calls the progress callback, if any.
-    pub fn report_progress(&self, progress: f64, status: &TaskStatus) {
+    /// The per-task progress callback, if any.
+    pub fn get_on_task_progress(&self) -> Option<&TaskProgressFn> {
+        self.on_task_progress.as_ref()
+    }
+
+    /// Calls the progress callbacks, if any: `on_progress`, then `on_task_progress`.
+    pub fn report_progress(&self, task_id: &str, progress: f64, status: &TaskStatus) {
         if let Some(f) = &self.on_progress {
             f(progress, status);
+        }
+        if let Some(f) = &self.on_task_progress {
+            f(task_id, progress, status);
+        }
+    }
+
+    /// These options, with every setting left unset taken from `defaults` (a client's
+    /// default options): interval, max interval, strategy, timeout, jitter, callbacks and
+    /// cancel token each come from here when set, else from `defaults`.
+    ///
+    /// ```
+    /// # use cloud_task_core::AwaitOptions;
+    /// # use std::time::Duration;
+    /// let defaults = AwaitOptions::new().interval(Duration::from_millis(30)).timeout(Duration::from_secs(5));
+    /// let options = AwaitOptions::new().timeout(Duration::from_secs(60)).or(&defaults);
+    /// assert_eq!(options.get_interval(), Duration::from_millis(30));
+    /// assert_eq!(options.get_timeout(), Some(Duration::from_secs(60)));
+    /// ```
+    #[must_use]
+    pub fn or(&self, defaults: &AwaitOptions) -> AwaitOptions {
+        AwaitOptions {
+            interval: self.interval.or(defaults.interval),
+            max_interval: self.max_interval.or(defaults.max_interval),
+            strategy: self.strategy.or(defaults.strategy),
+            timeout: self.timeout.or(defaults.timeout),
+            jitter: self.jitter.or(defaults.jitter),
+            max_in_flight: self.max_in_flight.or(defaults.max_in_flight),
+            on_progress: self
+                .on_progress
+                .clone()
+                .or_else(|| defaults.on_progress.clone()),
+            on_task_progress: self
+                .on_task_progress
+                .clone()
+                .or_else(|| defaults.on_task_progress.clone()),
+            cancel: self.cancel.clone().or_else(|| defaults.cancel.clone()),
         }
     }
 
     /// Checks the options: the interval, max interval and timeout, when set, must be at
-    /// least [`MIN_INTERVAL`]. The error names the field.
+    /// least [`MIN_INTERVAL`], and `max_in_flight` at least 1. The error names the field.
     ///
     /// ```
     /// # use cloud_task_core::AwaitOptions;
@@ -282,16 +366,28 @@ impl AwaitOptions {
                 ));
             }
         }
+        if self.max_in_flight == Some(0) {
+            return Err(Error::invalid_input(
+                "max_in_flight",
+                "max_in_flight must be at least 1",
+            ));
+        }
         Ok(())
     }
 
-    /// What `create_and_wait` checks before it creates anything: the options are valid
+    /// What `create_and_wait` checks before it creates anything: the options, with the
+    /// client's defaults from `config` ([`or`](Self::or)), are valid
     /// ([`validate`](Self::validate)), and the cancel token, if any, has not fired
     /// ([`Error::Cancelled`]). Both drivers call it, so a wait that cannot start never
     /// leaves a task behind.
-    pub fn check_before_create(&self) -> Result<(), Error> {
-        self.validate()?;
-        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+    pub fn check_before_create(&self, config: &Config) -> Result<(), Error> {
+        let options = self.or(config.await_defaults());
+        options.validate()?;
+        if options
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+        {
             return Err(Error::cancelled());
         }
         Ok(())
@@ -300,7 +396,7 @@ impl AwaitOptions {
     /// The wait after `attempt` polls.
     pub fn delay(&self, attempt: u32) -> Duration {
         backoff_delay(
-            self.strategy,
+            self.get_strategy(),
             self.get_interval(),
             self.get_max_interval(),
             attempt,
@@ -314,10 +410,15 @@ impl fmt::Debug for AwaitOptions {
         f.debug_struct("AwaitOptions")
             .field("interval", &self.get_interval())
             .field("max_interval", &self.get_max_interval())
-            .field("strategy", &self.strategy)
+            .field("strategy", &self.get_strategy())
             .field("timeout", &self.timeout)
             .field("jitter", &self.jitter)
+            .field("max_in_flight", &self.get_max_in_flight())
             .field("on_progress", &self.on_progress.as_ref().map(|_| "Fn"))
+            .field(
+                "on_task_progress",
+                &self.on_task_progress.as_ref().map(|_| "Fn"),
+            )
             .field("cancel", &self.cancel)
             .finish()
     }
@@ -429,24 +530,37 @@ impl<T> fmt::Debug for Poller<T> {
     }
 }
 
-impl<T: DeserializeOwned> Poller<T> {
-    /// A poller for `task_id`, started at `now`. Refuses an empty task ID and invalid
-    /// options ([`AwaitOptions::validate`]).
+impl Poller {
+    /// A poller for `task_id` (its result data as any JSON), started at `now`, with
+    /// `options` over the configuration's defaults ([`AwaitOptions::or`]). Refuses an empty
+    /// task ID and invalid options ([`AwaitOptions::validate`]).
     pub fn new(
         config: &Config,
         task_id: impl Into<String>,
         options: &AwaitOptions,
         now: Instant,
-    ) -> Result<Self, Error> {
+    ) -> Result<Poller, Error> {
+        Poller::new_as(config, task_id, options, now)
+    }
+
+    /// [`new`](Self::new), with the result data decoded as `T`:
+    /// `Poller::new_as::<MyOutputs>(...)`.
+    pub fn new_as<T: DeserializeOwned>(
+        config: &Config,
+        task_id: impl Into<String>,
+        options: &AwaitOptions,
+        now: Instant,
+    ) -> Result<Poller<T>, Error> {
         let task_id = task_id.into();
         crate::wire::require_non_empty("task_id", &task_id)?;
+        let options = &options.or(config.await_defaults());
         options.validate()?;
         let final_window = options
             .timeout
             .map_or(FINAL_POLL_WINDOW, |t| FINAL_POLL_WINDOW.min(t / 10));
         Ok(Poller {
             config: config.clone(),
-            operation: GetTaskResult::new(task_id),
+            operation: GetTaskResult::new_as(task_id),
             options: options.clone(),
             deadline: options.timeout.map(|t| {
                 now.checked_add(t)
@@ -465,7 +579,9 @@ impl<T: DeserializeOwned> Poller<T> {
             state: State::Waiting { not_before: None },
         })
     }
+}
 
+impl<T> Poller<T> {
     /// Reports a progress only when `(progress, status)` differs from the last one reported
     /// (for progress streams). Off by default: the official SDKs report every poll.
     pub fn deduplicate_progress(mut self, on: bool) -> Self {
@@ -510,7 +626,9 @@ impl<T: DeserializeOwned> Poller<T> {
             _ => None,
         }
     }
+}
 
+impl<T: DeserializeOwned> Poller<T> {
     /// What to do next, at `now`.
     pub fn poll_action(&mut self, now: Instant) -> PollAction<T> {
         if let Some((progress, status)) = self.pending_progress.take() {
@@ -614,13 +732,12 @@ impl<T: DeserializeOwned> Poller<T> {
         };
         self.flight = None;
         match self.operation.parse_detailed(response) {
-            Ok(ResultParse::Parsed(TaskResult::Success(success))) => self.finish(Ok(success)),
-            Ok(ResultParse::Parsed(TaskResult::Failed { error })) => {
-                let detail = serde_json::json!({ "status": "failed", "error": error });
-                let failed = TaskFailedError::new(self.task_id(), error.as_deref(), Some(detail));
+            Ok(ResultParse::Success(success)) => self.finish(Ok(success)),
+            Ok(ResultParse::Failed { error, detail }) => {
+                let failed = TaskFailedError::new(self.task_id(), error.as_deref(), detail);
                 self.finish(Err(Error::TaskFailed(Box::new(failed))));
             }
-            Ok(ResultParse::Parsed(TaskResult::InProgress { status, progress })) => {
+            Ok(ResultParse::InProgress { status, progress }) => {
                 let report = (progress, status);
                 if !self.deduplicate || self.last_reported.as_ref() != Some(&report) {
                     self.last_reported = Some(report.clone());

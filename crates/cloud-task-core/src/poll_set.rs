@@ -59,7 +59,8 @@ enum Slot<T> {
 }
 
 /// Many [`Poller`]s under one scheduler: each says when it next wants to poll, and at
-/// most `max_in_flight` polls are in flight at once. This is `await_many` without I/O.
+/// most [`AwaitOptions::max_in_flight`] polls are in flight at once. This is `await_many`
+/// without I/O.
 ///
 /// Calling order: loop on [`poll_action`](Self::poll_action); send what it says to send
 /// (keeping the transmit's `id`), report progress, wait what it says to wait (waking early
@@ -84,6 +85,7 @@ pub struct PollerSet<T = Value> {
     flights: HashMap<RequestId, usize>,
     max_in_flight: usize,
     unfinished: usize,
+    options: AwaitOptions,
 }
 
 impl<T> fmt::Debug for PollerSet<T> {
@@ -97,33 +99,43 @@ impl<T> fmt::Debug for PollerSet<T> {
     }
 }
 
-impl<T: DeserializeOwned> PollerSet<T> {
-    /// A set polling `task_ids` with `options`, at most `max_in_flight` (at least 1) polls
-    /// at once, started at `now`. An invalid task ID (empty) is finished at once with its
-    /// [`Error::InvalidInput`]; the others are unaffected. Invalid options
-    /// ([`AwaitOptions::validate`]) finish every task with that error.
-    pub fn new<I, S>(
+impl PollerSet {
+    /// A set polling `task_ids` with `options` (over the configuration's defaults), at
+    /// most [`AwaitOptions::get_max_in_flight`] polls at once, started at `now`. An invalid
+    /// task ID (empty) is finished at once with its [`Error::InvalidInput`]; the others are
+    /// unaffected. Invalid options ([`AwaitOptions::validate`]) finish every task with that
+    /// error.
+    pub fn new(
         config: &Config,
-        task_ids: I,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: &AwaitOptions,
-        max_in_flight: usize,
         now: Instant,
-    ) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Self {
+        PollerSet::new_as(config, task_ids, options, now)
+    }
+
+    /// [`new`](Self::new), with each result's data decoded as `T`:
+    /// `PollerSet::new_as::<MyOutputs>(...)`.
+    pub fn new_as<T: DeserializeOwned>(
+        config: &Config,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
+        options: &AwaitOptions,
+        now: Instant,
+    ) -> PollerSet<T> {
+        let options = &options.or(config.await_defaults());
         let mut due = BinaryHeap::new();
         let slots: Vec<Slot<T>> = task_ids
             .into_iter()
             .enumerate()
-            .map(|(index, id)| match Poller::new(config, id, options, now) {
-                Ok(poller) => {
-                    due.push(Reverse((now, index)));
-                    Slot::Polling(Box::new(poller))
-                }
-                Err(error) => Slot::Done(Err(error)),
-            })
+            .map(
+                |(index, id)| match Poller::new_as(config, id, options, now) {
+                    Ok(poller) => {
+                        due.push(Reverse((now, index)));
+                        Slot::Polling(Box::new(poller))
+                    }
+                    Err(error) => Slot::Done(Err(error)),
+                },
+            )
             .collect();
         let unfinished = due.len();
         PollerSet {
@@ -131,9 +143,18 @@ impl<T: DeserializeOwned> PollerSet<T> {
             due,
             deadlines: BinaryHeap::new(),
             flights: HashMap::new(),
-            max_in_flight: max_in_flight.max(1),
+            max_in_flight: options.get_max_in_flight().max(1),
             unfinished,
+            options: options.clone(),
         }
+    }
+}
+
+impl<T: DeserializeOwned> PollerSet<T> {
+    /// The options of every wait of the set, over the configuration's defaults: report
+    /// progress with their [`AwaitOptions::report_progress`].
+    pub fn options(&self) -> &AwaitOptions {
+        &self.options
     }
 
     /// How many tasks the set holds.

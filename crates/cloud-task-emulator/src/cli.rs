@@ -25,7 +25,8 @@ use crate::{
 };
 
 /// The emulator's flags (`--addr`, `--api-key`, `--time-scale`, `--max-concurrency`,
-/// `--max-queue-size`, `--part-size`, `--seed`), to flatten into a clap command.
+/// `--max-queue-size`, `--part-size`, `--seed`, `--detach`), to flatten into a clap
+/// command.
 #[derive(Debug, Clone, clap::Args)]
 #[non_exhaustive]
 pub struct EmulatorArgs {
@@ -58,6 +59,17 @@ pub struct EmulatorArgs {
     /// Seeds the draws of probabilistic faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Start in the background and return once listening: print the three variables as
+    /// `export` lines, and CLOUD_TASK_EMULATOR_PID, for `eval "$(...)"`; stop it with
+    /// `kill "$CLOUD_TASK_EMULATOR_PID"`.
+    #[arg(long)]
+    pub detach: bool,
+
+    /// The process that `--detach` starts: reports a failure to start on stdout and writes
+    /// nothing to stderr.
+    #[arg(long, hide = true)]
+    pub detached_child: bool,
 }
 
 impl EmulatorArgs {
@@ -85,9 +97,16 @@ pub fn env_lines(base_url: &str, upload_base_url: &str, api_key: &str) -> String
     )
 }
 
-/// Runs the emulator in the foreground as the binary does, on a runtime of its own (call
-/// it outside any runtime): see [`serve`].
+/// The name of the variable holding a detached emulator's process ID.
+pub const ENV_PID: &str = "CLOUD_TASK_EMULATOR_PID";
+
+/// Runs the emulator as the binary does, on a runtime of its own (call it outside any
+/// runtime): in the foreground ([`serve`]), or with `--detach` in a process of its own,
+/// returning once it listens ([`detach`]).
 pub fn run(args: EmulatorArgs, name: &str) -> ExitCode {
+    if args.detach && !args.detached_child {
+        return detach(name);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,8 +124,15 @@ pub fn run(args: EmulatorArgs, name: &str) -> ExitCode {
 /// stderr prefixed with `name`, and serves until Ctrl-C (or SIGTERM on Unix), which it
 /// listens for from before the lines are printed; then stops cleanly. Fails (with a message on stderr) when it cannot listen or a flag is invalid.
 pub async fn serve(args: EmulatorArgs, name: &str) -> ExitCode {
+    // A detached child has no stderr: it reports a failure to start on stdout, to the
+    // process that started it, and says nothing afterwards.
+    let quiet = args.detached_child;
     let emulator = match args.builder().start().await {
         Ok(emulator) => emulator,
+        Err(e) if quiet => {
+            println!("error: cannot start on {}: {e}", args.addr);
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("{name}: cannot start on {}: {e}", args.addr);
             return ExitCode::FAILURE;
@@ -129,15 +155,116 @@ pub async fn serve(args: EmulatorArgs, name: &str) -> ExitCode {
         // Nobody reads stdout (e.g. a closed pipe): keep serving anyway.
     }
     drop(stdout);
-    eprintln!(
-        "{name}: serving on {} (time scale {}); Ctrl-C to stop",
-        emulator.base_url(),
-        args.time_scale
-    );
+    if !quiet {
+        eprintln!(
+            "{name}: serving on {} (time scale {}); Ctrl-C to stop",
+            emulator.base_url(),
+            args.time_scale
+        );
+    }
     signals.await;
-    eprintln!("{name}: shutting down");
+    if !quiet {
+        eprintln!("{name}: shutting down");
+    }
     emulator.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// `--detach`: starts this same program again with the same arguments, in a process of
+/// its own (its own process group on Unix, so that a Ctrl-C in this terminal does not stop
+/// it; stdin and stderr closed), waits until it listens, prints its variables as `export`
+/// lines followed by `export CLOUD_TASK_EMULATOR_PID=...`, and returns. A failure to start
+/// is printed on stderr with a failed exit status.
+///
+/// ```sh
+/// eval "$(cloud-task-emulator --detach --addr 127.0.0.1:0)"
+/// kill "$CLOUD_TASK_EMULATOR_PID"
+/// ```
+pub fn detach(name: &str) -> ExitCode {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let fail = |message: String| {
+        eprintln!("{name}: {message}");
+        ExitCode::FAILURE
+    };
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(e) => return fail(format!("cannot find this program to start it again: {e}")),
+    };
+    let args = std::env::args_os().skip(1).map(|arg| {
+        if arg == "--detach" {
+            "--detached-child".into()
+        } else {
+            arg
+        }
+    });
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return fail(format!("cannot start the emulator: {e}")),
+    };
+    let Some(stdout) = child.stdout.take() else {
+        return fail("cannot read the emulator's output".to_owned());
+    };
+    let mut exports = String::new();
+    // The child prints its three lines once listening (or one error line) and then nothing:
+    // this ends when it has said them, or when it exits.
+    for line in std::io::BufReader::new(stdout).lines().take(3) {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return fail(format!("cannot read the emulator's output: {e}")),
+        };
+        if let Some(error) = line.strip_prefix("error: ") {
+            let _ = child.wait();
+            return fail(error.to_owned());
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            let _ = child.kill();
+            return fail(format!("unexpected output from the emulator: {line:?}"));
+        };
+        exports.push_str(&format!("export {key}={}\n", shell_quote(value)));
+    }
+    if exports.lines().count() < 3 {
+        let status = child.wait();
+        return fail(format!(
+            "the emulator stopped before it listened ({})",
+            status.map_or_else(|e| e.to_string(), |s| s.to_string())
+        ));
+    }
+    exports.push_str(&format!("export {ENV_PID}={}\n", child.id()));
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(exports.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        // Nobody will know where it runs: do not leave it behind.
+        let _ = child.kill();
+        let _ = child.wait();
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// A value as the shell reads it back: as is when plain, else in single quotes.
+fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 /// Listens for Ctrl-C (SIGINT) and, on Unix, SIGTERM from now on (the handlers are
@@ -207,6 +334,16 @@ mod tests {
             Tool::try_parse_from(["t", "--api-key", "a", "--api-key", "b", "--seed", "7"]).unwrap();
         assert_eq!(tool.args.api_keys, ["a", "b"]);
         assert_eq!(tool.args.seed, 7);
+    }
+
+    #[test]
+    fn values_are_quoted_for_the_shell_only_when_needed() {
+        assert_eq!(
+            shell_quote("http://127.0.0.1:80/x"),
+            "http://127.0.0.1:80/x"
+        );
+        assert_eq!(shell_quote("k$y"), "'k$y'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 
     #[test]

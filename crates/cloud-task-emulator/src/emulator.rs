@@ -4,7 +4,12 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use cloud_task_core::{
+    ApiKey, AwaitOptions, Config, ConfigBuilder, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Error,
+    MIN_INTERVAL, Result,
+};
 
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -30,7 +35,7 @@ pub const DEFAULT_MAX_QUEUE_SIZE: u64 = 1000;
 /// use cloud_task_emulator::Emulator;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> std::io::Result<()> {
+/// # async fn main() -> cloud_task_core::Result<()> {
 /// let emulator = Emulator::builder().time_scale(0.01).start().await?;
 /// println!("Cloud Task at {} with key {}", emulator.base_url(), emulator.api_key());
 /// emulator.shutdown().await;
@@ -146,33 +151,38 @@ impl EmulatorBuilder {
         self
     }
 
-    fn validate(&self) -> io::Result<()> {
-        let invalid = |message: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+    fn validate(&self) -> Result<()> {
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
-            return invalid("time_scale must be a finite number greater than 0");
+            return Err(Error::invalid_input(
+                "time_scale",
+                "time_scale must be a finite number greater than 0",
+            ));
         }
         if self.part_size == 0 {
-            return invalid("part_size must be at least 1 byte");
+            return Err(Error::invalid_input(
+                "part_size",
+                "part_size must be at least 1 byte",
+            ));
         }
         for key in &self.api_keys {
             // The clients' own rule: visible ASCII only, the message never showing the key.
-            if let Err(error) = cloud_task_core::ApiKey::check(key) {
-                return invalid(&error.to_string());
-            }
+            ApiKey::check(key)?;
         }
         Ok(())
     }
 
     /// Binds the address and starts serving on the current tokio runtime.
     ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] on a bad setting, or with the error of
-    /// binding the address or creating the upload directory. Must be called within a
-    /// tokio runtime (with the I/O and time drivers enabled); from code without one, use
-    /// [`EmulatorBuilder::start_blocking`].
-    pub async fn start(self) -> io::Result<EmulatorHandle> {
+    /// Fails with the SDK's [`Error`]: [`Error::InvalidInput`] naming a bad setting, or
+    /// [`Error::Io`] saying what could not be done (binding the address, creating the
+    /// upload directory), so that `?` works in code returning the SDK's `Result`. Must be
+    /// called within a tokio runtime (with the I/O and time drivers enabled); from code
+    /// without one, use [`EmulatorBuilder::start_blocking`].
+    pub async fn start(self) -> Result<EmulatorHandle> {
         self.validate()?;
-        let listener = TcpListener::bind(self.addr).await?;
-        let addr = server::public_addr(listener.local_addr()?);
+        let binding = |e| Error::io(format!("binding {}", self.addr), e);
+        let listener = TcpListener::bind(self.addr).await.map_err(binding)?;
+        let addr = server::public_addr(listener.local_addr().map_err(binding)?);
         let api_keys = if self.api_keys.is_empty() {
             vec![format!("oomol-emulator-{}", random_token())]
         } else {
@@ -202,7 +212,8 @@ impl EmulatorBuilder {
             })),
             faults: Mutex::new(FaultBook::new(self.seed, self.faults)),
             stats: StatsRecorder::default(),
-            uploads: Uploads::new(self.part_size)?,
+            uploads: Uploads::new(self.part_size)
+                .map_err(|e| Error::io("creating the upload directory", e))?,
             info,
         });
         let (stop, stopped) = oneshot::channel();
@@ -212,7 +223,11 @@ impl EmulatorBuilder {
             stopped,
         ));
         Ok(EmulatorHandle {
-            inner: Inner { shared, addr },
+            inner: Inner {
+                shared,
+                addr,
+                time_scale: self.time_scale,
+            },
             stop: Some(stop),
             task: Some(task),
         })
@@ -224,7 +239,7 @@ impl EmulatorBuilder {
     /// It also works when called from within a runtime (the server never runs on the
     /// caller's runtime), but then [`BlockingEmulator::shutdown`] and dropping the handle
     /// block the calling thread until the server has stopped (at most a few seconds).
-    pub fn start_blocking(self) -> io::Result<BlockingEmulator> {
+    pub fn start_blocking(self) -> Result<BlockingEmulator> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -238,7 +253,7 @@ impl EmulatorBuilder {
                 {
                     Ok(runtime) => runtime,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e));
+                        let _ = ready_tx.send(Err(Error::io("starting the emulator's runtime", e)));
                         return;
                     }
                 };
@@ -255,7 +270,8 @@ impl EmulatorBuilder {
                         }
                     }
                 });
-            })?;
+            })
+            .map_err(|e| Error::io("starting the emulator's thread", e))?;
         match ready_rx.recv() {
             Ok(Ok(inner)) => Ok(BlockingEmulator {
                 inner,
@@ -268,19 +284,21 @@ impl EmulatorBuilder {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(io::Error::other(
-                    "the emulator's thread stopped before the server started",
+                Err(Error::io(
+                    "starting the emulator",
+                    io::Error::other("its thread stopped before the server started"),
                 ))
             }
         }
     }
 }
 
-/// What both handles share: the server state and its address.
+/// What both handles share: the server state, its address and its time scale.
 #[derive(Clone)]
 struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    time_scale: f64,
 }
 
 impl Inner {
@@ -298,6 +316,21 @@ impl Inner {
 
     fn stats(&self) -> Stats {
         self.shared.stats.snapshot()
+    }
+
+    fn await_options(&self) -> AwaitOptions {
+        let scaled = |d: Duration| d.mul_f64(self.time_scale).max(MIN_INTERVAL);
+        AwaitOptions::new()
+            .interval(scaled(DEFAULT_INTERVAL))
+            .max_interval(scaled(DEFAULT_MAX_INTERVAL))
+    }
+
+    fn config(&self) -> ConfigBuilder {
+        Config::builder()
+            .api_key(self.api_key())
+            .base_url(self.base_url())
+            .upload_base_url(self.upload_base_url())
+            .await_options(self.await_options())
     }
 
     fn reset_stats(&self) {
@@ -344,6 +377,29 @@ macro_rules! accessors {
         /// The first configured API key, or the generated one.
         pub fn api_key(&self) -> String {
             self.inner.api_key()
+        }
+
+        /// The waits of a client of this emulator: the official polling interval and max
+        /// interval (3 s) scaled by the time scale (at least 1 ms), so that a client sees
+        /// a task end about as fast as the emulator runs it. At time scale 0.01, it polls
+        /// every 30 ms.
+        pub fn await_options(&self) -> cloud_task_core::AwaitOptions {
+            self.inner.await_options()
+        }
+
+        /// A client configuration pointed at this emulator: its base URLs and API key,
+        /// and [`await_options`](Self::await_options) as the default waits. Hand it to any
+        /// client builder's `config`:
+        ///
+        /// ```
+        /// # fn main() -> cloud_task_core::Result<()> {
+        /// # let emulator = cloud_task_emulator::Emulator::builder().time_scale(0.01).start_blocking()?;
+        /// let config = emulator.config().build()?;
+        /// assert_eq!(config.base_url(), emulator.base_url());
+        /// # Ok(()) }
+        /// ```
+        pub fn config(&self) -> cloud_task_core::ConfigBuilder {
+            self.inner.config()
         }
 
         /// A snapshot of the request statistics.

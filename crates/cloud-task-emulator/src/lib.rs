@@ -16,7 +16,7 @@
 //! use cloud_task_emulator::{Emulator, Fault, FaultRule, Route};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> std::io::Result<()> {
+//! # async fn main() -> cloud_task_core::Result<()> {
 //! let emulator = Emulator::builder()
 //!     .api_key("test-key")
 //!     .time_scale(0.01) // a one-second task takes 10 ms
@@ -42,7 +42,7 @@
 //! let emulator = Emulator::builder().start_blocking()?; // its own runtime and thread
 //! println!("OOMOL_API_KEY={}", emulator.api_key());
 //! emulator.shutdown(); // or just drop it
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), cloud_task_core::Error>(())
 //! ```
 //!
 //! # The block catalogue

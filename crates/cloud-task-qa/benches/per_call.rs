@@ -124,7 +124,7 @@ fn main() {
         )
         .expect("a finished task");
     // The exact request the SDK sends, for the raw clients to send too.
-    let request = GetTaskResult::<Value>::new(&created.task_id)
+    let request = GetTaskResult::new(&created.task_id)
         .request(&target.config())
         .expect("a request");
     let headers = request

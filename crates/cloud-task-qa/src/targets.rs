@@ -172,11 +172,11 @@ pub fn responses(data: &[u8]) -> bool {
         1 => check_parse(status, body, ListTasks::default().parse(r())),
         2 => check_parse(status, body, GetLatestTasks::new("w-1").parse(r())),
         3 => check_parse(status, body, GetTask::new("t-1").parse(r())),
-        4 => check_parse(status, body, GetTaskResult::<Value>::new("t-1").parse(r())),
+        4 => check_parse(status, body, GetTaskResult::new("t-1").parse(r())),
         5 => check_parse(
             status,
             body,
-            GetTaskResult::<Vec<serde_json::Map<String, Value>>>::new("t-1").parse(r()),
+            GetTaskResult::new_as::<Vec<serde_json::Map<String, Value>>>("t-1").parse(r()),
         ),
         6 => check_parse(status, body, GetDashboard.parse(r())),
         7 => check_parse(status, body, SetTasksPause::pause().parse(r())),
@@ -252,7 +252,7 @@ pub fn poller(data: &[u8]) -> bool {
         .timeout(timeout);
     let start = Instant::now();
     let config = Config::default();
-    let mut poller = match Poller::<Value>::new(&config, "t-1", &options, start) {
+    let mut poller = match Poller::new(&config, "t-1", &options, start) {
         Ok(poller) => poller,
         Err(error) => panic!("a valid task ID was refused: {error:?}"),
     };

@@ -97,7 +97,7 @@ async fn get_task_and_its_alias_send_the_encoded_id() {
 #[tokio::test]
 async fn get_task_result_parses_each_state_and_typed_data() {
     let running = run_expecting(
-        GetTaskResult::<serde_json::Value>::new("t"),
+        GetTaskResult::new("t"),
         200,
         r#"{"status":"running","progress":42.5}"#,
         |c| async move { c.get_task_result("t").await },
@@ -111,7 +111,7 @@ async fn get_task_result_parses_each_state_and_typed_data() {
         n: u32,
     }
     let typed = run_expecting(
-        GetTaskResult::<Vec<Item>>::new("t"),
+        GetTaskResult::new_as::<Vec<Item>>("t"),
         200,
         r#"{"status":"success","resultURL":null,"resultData":[{"n":7}]}"#,
         |c| async move { c.get_task_result_as::<Vec<Item>>("t").await },

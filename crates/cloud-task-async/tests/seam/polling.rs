@@ -50,7 +50,7 @@ fn reference_schedule(
 ) -> (Vec<Duration>, usize) {
     let start = std::time::Instant::now();
     let mut now = start;
-    let mut poller = Poller::<serde_json::Value>::new(&config(), "t", options, now).unwrap();
+    let mut poller = Poller::new(&config(), "t", options, now).unwrap();
     let mut answers = answers.iter();
     let mut sleeps = Vec::new();
     let mut polls = 0;
@@ -77,9 +77,7 @@ fn reference_schedule(
 /// A mock answering `answers` to result polls of task `t`, each poll checked against the
 /// core's request.
 fn poll_mock(answers: &[Result<HttpResponse>]) -> MockTransport {
-    let expected = GetTaskResult::<serde_json::Value>::new("t")
-        .request(&config())
-        .unwrap();
+    let expected = GetTaskResult::new("t").request(&config()).unwrap();
     let expected = Arc::new(expected);
     let mut mock = MockTransport::new();
     answer_in_order(&mut mock, answers.iter().map(copy).collect(), move |r| {
@@ -220,7 +218,7 @@ async fn create_and_wait_returns_the_id_and_classifies_quota_failures() {
     match &error {
         Error::TaskFailed(f) => {
             assert_eq!(f.code, Some(TaskErrorCode::InsufficientQuota));
-            assert_eq!(f.status_code, Some(402));
+            assert_eq!(f.status_code.map(|s| s.as_u16()), Some(402));
             assert_eq!(f.message, "Task failed: Insufficient quota");
             assert_eq!(f.task_id, "t");
         }
@@ -358,10 +356,11 @@ async fn await_many_keeps_input_order_and_bounds_polls_in_flight() {
     ids[3] = "fail-3".to_owned();
     ids[50] = String::new();
     let results = client
-        .await_many_with(
+        .await_many(
             ids.clone(),
-            AwaitOptions::new().interval(Duration::from_millis(10)),
-            7,
+            AwaitOptions::new()
+                .interval(Duration::from_millis(10))
+                .max_in_flight(7),
         )
         .await;
     assert_eq!(results.len(), 100);

@@ -93,7 +93,7 @@ fn get_task_and_its_alias_send_the_encoded_id() {
 #[test]
 fn get_task_result_parses_each_state_and_typed_data() {
     let running = run_expecting(
-        GetTaskResult::<serde_json::Value>::new("t"),
+        GetTaskResult::new("t"),
         200,
         r#"{"status":"running","progress":42.5}"#,
         |c| c.get_task_result("t"),
@@ -106,7 +106,7 @@ fn get_task_result_parses_each_state_and_typed_data() {
         n: u32,
     }
     let typed = run_expecting(
-        GetTaskResult::<Vec<Item>>::new("t"),
+        GetTaskResult::new_as::<Vec<Item>>("t"),
         200,
         r#"{"status":"success","resultURL":null,"resultData":[{"n":7}]}"#,
         |c| c.get_task_result_as::<Vec<Item>>("t"),

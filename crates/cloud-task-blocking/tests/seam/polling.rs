@@ -49,7 +49,7 @@ fn reference_schedule(
 ) -> (Vec<Duration>, usize) {
     let start = std::time::Instant::now();
     let mut now = start;
-    let mut poller = Poller::<serde_json::Value>::new(&config(), "t", options, now).unwrap();
+    let mut poller = Poller::new(&config(), "t", options, now).unwrap();
     let mut answers = answers.iter();
     let mut sleeps = Vec::new();
     let mut polls = 0;
@@ -76,9 +76,7 @@ fn reference_schedule(
 /// A mock answering `answers` to result polls of task `t`, each poll checked against the
 /// core's request.
 fn poll_mock(answers: &[Result<HttpResponse>]) -> MockTransport {
-    let expected = GetTaskResult::<serde_json::Value>::new("t")
-        .request(&config())
-        .unwrap();
+    let expected = GetTaskResult::new("t").request(&config()).unwrap();
     let expected = Arc::new(expected);
     let mut mock = MockTransport::new();
     answer_in_order(&mut mock, answers.iter().map(copy).collect(), move |r| {
@@ -204,9 +202,7 @@ fn create_and_wait_returns_the_id_and_classifies_quota_failures() {
         .in_sequence(&mut sequence)
         .withf(|r, _| r.method() == "POST" && r.uri().path() == "/v3/users/me/tasks")
         .returning(|_, _| Ok(response(200, r#"{"taskID":"t"}"#)));
-    let expected = GetTaskResult::<serde_json::Value>::new("t")
-        .request(&config())
-        .unwrap();
+    let expected = GetTaskResult::new("t").request(&config()).unwrap();
     mock.expect_send()
         .times(1)
         .in_sequence(&mut sequence)
@@ -231,7 +227,7 @@ fn create_and_wait_returns_the_id_and_classifies_quota_failures() {
     match &error {
         Error::TaskFailed(f) => {
             assert_eq!(f.code, Some(TaskErrorCode::InsufficientQuota));
-            assert_eq!(f.status_code, Some(402));
+            assert_eq!(f.status_code.map(|s| s.as_u16()), Some(402));
             assert_eq!(f.message, "Task failed: Insufficient quota");
             assert_eq!(f.task_id, "t");
         }
@@ -359,8 +355,9 @@ fn await_many_keeps_input_order_and_bounds_polls_in_flight() {
     let count = progress.clone();
     let options = AwaitOptions::new()
         .interval(Duration::from_millis(10))
-        .on_progress(move |_, _| *count.lock().unwrap() += 1);
-    let results = client.await_many_with(ids.clone(), options, 7);
+        .on_progress(move |_, _| *count.lock().unwrap() += 1)
+        .max_in_flight(7);
+    let results = client.await_many(ids.clone(), options);
     assert_eq!(results.len(), 100);
     for (id, result) in ids.iter().zip(&results) {
         match id.as_str() {
@@ -400,8 +397,9 @@ fn await_many_on_one_thread_sleeps_until_the_earliest_poller() {
     let timer = FakeTimer::new();
     let options = AwaitOptions::new()
         .interval(Duration::from_millis(100))
-        .strategy(BackoffStrategy::Fixed);
-    let results = client(fleet.clone(), &timer).await_many_with(["a", "b", "c"], options, 1);
+        .strategy(BackoffStrategy::Fixed)
+        .max_in_flight(1);
+    let results = client(fleet.clone(), &timer).await_many(["a", "b", "c"], options);
     assert!(results.iter().all(Result::is_ok));
     // a, b, c are polled at once (running); each is due 100 ms after its own poll, which
     // on the fake clock is the same instant: one sleep, then the three second polls.

@@ -20,39 +20,56 @@ pub enum WorkloadIds {
 }
 
 impl WorkloadIds {
-    /// The comma-joined value sent as `workloadIDs`, after the official checks.
+    /// The comma-joined value sent as `workloadIDs`, after the official checks: 1 to 50
+    /// IDs, each trimmed and not empty. A joined string is held to the same rules as a
+    /// list (its items are split at commas and trimmed), so that what the server would
+    /// refuse is refused before sending.
+    ///
+    /// ```
+    /// # use cloud_task_core::WorkloadIds;
+    /// assert_eq!(WorkloadIds::from(" a, b ").to_param().unwrap(), "a,b");
+    /// let many = vec!["w"; 51].join(",");
+    /// assert_eq!(
+    ///     WorkloadIds::from(many).to_param().unwrap_err().to_string(),
+    ///     "workload_ids cannot exceed 50 items"
+    /// );
+    /// ```
     pub fn to_param(&self) -> Result<String> {
-        let field = "workload_ids";
+        let empty = match self {
+            WorkloadIds::List(ids) => ids.is_empty(),
+            WorkloadIds::Joined(s) => s.trim().is_empty(),
+        };
+        if empty {
+            return Err(Error::invalid_input(
+                "workload_ids",
+                "workload_ids cannot be empty",
+            ));
+        }
         match self {
-            WorkloadIds::List(ids) => {
-                if ids.is_empty() {
-                    return Err(Error::invalid_input(field, "workload_ids cannot be empty"));
-                }
-                if ids.len() > MAX_WORKLOAD_IDS {
-                    return Err(Error::invalid_input(
-                        field,
-                        "workload_ids cannot exceed 50 items",
-                    ));
-                }
-                let trimmed: Vec<&str> = ids.iter().map(|s| s.trim()).collect();
-                if trimmed.iter().any(|s| s.is_empty()) {
-                    return Err(Error::invalid_input(
-                        field,
-                        "workload_ids must not contain empty items",
-                    ));
-                }
-                Ok(trimmed.join(","))
-            }
-            WorkloadIds::Joined(s) => {
-                let s = s.trim();
-                if s.is_empty() {
-                    Err(Error::invalid_input(field, "workload_ids cannot be empty"))
-                } else {
-                    Ok(s.to_owned())
-                }
-            }
+            WorkloadIds::List(ids) => join_checked(ids.iter().map(String::as_str)),
+            WorkloadIds::Joined(s) => join_checked(s.split(',')),
         }
     }
+}
+
+/// Checks and joins at least one workload ID: at most [`MAX_WORKLOAD_IDS`], each trimmed
+/// and not empty.
+fn join_checked<'a>(ids: impl Iterator<Item = &'a str>) -> Result<String> {
+    let field = "workload_ids";
+    let trimmed: Vec<&str> = ids.map(str::trim).collect();
+    if trimmed.len() > MAX_WORKLOAD_IDS {
+        return Err(Error::invalid_input(
+            field,
+            "workload_ids cannot exceed 50 items",
+        ));
+    }
+    if trimmed.iter().any(|s| s.is_empty()) {
+        return Err(Error::invalid_input(
+            field,
+            "workload_ids must not contain empty items",
+        ));
+    }
+    Ok(trimmed.join(","))
 }
 
 impl From<Vec<String>> for WorkloadIds {

@@ -17,7 +17,7 @@ mod pause;
 mod task_logs;
 pub(crate) mod task_result;
 
-pub use create_task::CreateTask;
+pub use create_task::{CreateTask, CreateTaskRequest};
 pub use dashboard::GetDashboard;
 pub use get_task::GetTask;
 pub use latest_tasks::{GetLatestTasks, MAX_WORKLOAD_IDS, WorkloadIds};

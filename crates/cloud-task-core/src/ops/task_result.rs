@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::models::{ResultHead, TaskResult, TaskStatus, TaskSuccess};
+use crate::models::result::{self, Decoded};
+use crate::models::{TaskResult, TaskStatus, TaskSuccess};
 use crate::ops::Operation;
 use crate::wire;
 use crate::{HttpRequest, HttpResponse};
@@ -20,7 +21,7 @@ use crate::{HttpRequest, HttpResponse};
 /// # use cloud_task_core::{GetTaskResult, Operation, TaskResult, http};
 /// #[derive(serde::Deserialize)]
 /// struct Out { text: String }
-/// let op = GetTaskResult::<Vec<Out>>::new("t-1");
+/// let op = GetTaskResult::new_as::<Vec<Out>>("t-1");
 /// let response = http::Response::new(br#"{"status":"success","resultURL":null,"resultData":[{"text":"hi"}]}"#.to_vec());
 /// match op.parse(response).unwrap() {
 ///     TaskResult::Success(s) => assert_eq!(s.result_data.unwrap()[0].text, "hi"),
@@ -33,9 +34,15 @@ pub struct GetTaskResult<T = Value> {
     _data: PhantomData<fn() -> T>,
 }
 
-impl<T> GetTaskResult<T> {
-    /// The operation for `task_id`.
+impl GetTaskResult {
+    /// The operation for `task_id`, its result data as any JSON.
     pub fn new(task_id: impl Into<String>) -> Self {
+        GetTaskResult::new_as(task_id)
+    }
+
+    /// The operation for `task_id`, its result data decoded as `T`:
+    /// `GetTaskResult::new_as::<MyOutputs>("task-id")`.
+    pub fn new_as<T>(task_id: impl Into<String>) -> GetTaskResult<T> {
         GetTaskResult {
             task_id: task_id.into(),
             _data: PhantomData,
@@ -45,7 +52,7 @@ impl<T> GetTaskResult<T> {
 
 impl<T> Clone for GetTaskResult<T> {
     fn clone(&self) -> Self {
-        GetTaskResult::new(self.task_id.clone())
+        GetTaskResult::new_as(self.task_id.clone())
     }
 }
 
@@ -57,84 +64,51 @@ impl<T> std::fmt::Debug for GetTaskResult<T> {
     }
 }
 
-/// Every field of any result shape, read in one pass.
-#[derive(serde::Deserialize)]
-struct FullResult<T> {
-    status: TaskStatus,
-    #[serde(default)]
-    progress: Option<f64>,
-    #[serde(default)]
-    error: Option<Value>,
-    #[serde(rename = "resultURL", default)]
-    result_url: Option<String>,
-    #[serde(rename = "resultData", default = "none")]
-    result_data: Option<T>,
-}
-
-fn none<T>() -> Option<T> {
-    None
-}
-
-impl<T> FullResult<T> {
-    fn into_result(self) -> TaskResult<T> {
-        match self.status {
-            TaskStatus::Success => {
-                TaskResult::Success(TaskSuccess::new(self.result_url, self.result_data))
-            }
-            TaskStatus::Failed => TaskResult::Failed {
-                error: ResultHead::error_text(self.error.as_ref()),
-            },
-            status => TaskResult::InProgress {
-                status,
-                progress: self.progress.filter(|p| p.is_finite()).unwrap_or(0.0),
-            },
-        }
-    }
-}
-
 /// How far a result response could be read.
 pub(crate) enum ResultParse<T> {
-    /// Fully parsed.
-    Parsed(TaskResult<T>),
+    /// Not finished yet.
+    InProgress { status: TaskStatus, progress: f64 },
+    /// Succeeded.
+    Success(TaskSuccess<T>),
+    /// The task failed: the backend's message, and the detail the official SDKs keep
+    /// (the `error` string, else the body as received).
+    Failed {
+        error: Option<String>,
+        detail: Option<Value>,
+    },
     /// The task succeeded, but `resultData` does not decode as `T`: polling again cannot
     /// help.
     DataMismatch(crate::Error),
 }
 
 impl<T: DeserializeOwned> GetTaskResult<T> {
-    /// Parses a response, telling a wrong body (worth polling again) apart from a
-    /// successful task whose data does not fit `T` (final).
+    /// Parses a response with the one result decoder, telling a wrong body (an error:
+    /// worth polling again) apart from a successful task whose data does not fit `T`
+    /// (final).
     pub(crate) fn parse_detailed(&self, response: HttpResponse) -> Result<ResultParse<T>> {
         if !response.status().is_success() {
             return Err(crate::Error::Api(Box::new(wire::api_error(response))));
         }
         let status = response.status();
         let body = response.into_body();
-        // One pass in the common case; the slower path below only runs to classify an error.
-        if let Ok(full) = serde_json::from_slice::<FullResult<T>>(&body) {
-            return Ok(ResultParse::Parsed(full.into_result()));
-        }
-        let head: ResultHead = match serde_json::from_slice(&body) {
-            Ok(head) => head,
-            Err(source) => return Err(wire::decode_error("task result", status, body, source)),
-        };
-        Ok(match head.status {
-            TaskStatus::Success => match serde_json::from_slice::<TaskSuccess<T>>(&body) {
-                Ok(success) => ResultParse::Parsed(TaskResult::Success(success)),
-                Err(source) => ResultParse::DataMismatch(wire::decode_error(
-                    "task result data",
-                    status,
-                    body,
-                    source,
-                )),
+        Ok(match result::decode::<T>(&body) {
+            Decoded::Result(TaskResult::Failed { error }) => ResultParse::Failed {
+                error,
+                detail: result::failure_detail(&body),
             },
-            TaskStatus::Failed => ResultParse::Parsed(TaskResult::Failed {
-                error: head.error_message(),
-            }),
-            other => ResultParse::Parsed(TaskResult::InProgress {
-                status: other,
-                progress: head.progress.filter(|p| p.is_finite()).unwrap_or(0.0),
-            }),
+            Decoded::Result(TaskResult::Success(success)) => ResultParse::Success(success),
+            Decoded::Result(TaskResult::InProgress { status, progress }) => {
+                ResultParse::InProgress { status, progress }
+            }
+            Decoded::DataMismatch(source) => ResultParse::DataMismatch(wire::decode_error(
+                "task result data",
+                status,
+                body,
+                source,
+            )),
+            Decoded::Broken(source) => {
+                return Err(wire::decode_error("task result", status, body, source));
+            }
         })
     }
 }
@@ -154,7 +128,11 @@ impl<T: DeserializeOwned> Operation for GetTaskResult<T> {
 
     fn parse(&self, response: HttpResponse) -> Result<TaskResult<T>> {
         match self.parse_detailed(response)? {
-            ResultParse::Parsed(result) => Ok(result),
+            ResultParse::InProgress { status, progress } => {
+                Ok(TaskResult::InProgress { status, progress })
+            }
+            ResultParse::Success(success) => Ok(TaskResult::Success(success)),
+            ResultParse::Failed { error, .. } => Ok(TaskResult::Failed { error }),
             ResultParse::DataMismatch(e) => Err(e),
         }
     }

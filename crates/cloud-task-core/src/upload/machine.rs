@@ -182,7 +182,8 @@ impl fmt::Debug for Upload {
 
 impl Upload {
     /// The upload of `size` bytes named `file_name` (its extension is sent to `init`).
-    /// Nothing is sent before the first [`poll_action`](Self::poll_action).
+    /// Nothing is sent before the first [`poll_action`](Self::poll_action). Refuses invalid
+    /// options ([`UploadOptions::validate`]).
     pub fn new(
         config: &Config,
         file_name: &str,
@@ -190,12 +191,13 @@ impl Upload {
         options: &UploadOptions,
         now: Instant,
     ) -> Result<Upload> {
+        options.validate()?;
         let request = UploadInit::for_file(file_name, size).request(config)?;
         let (flight, transmit) = Flight::launch(config, UploadInit::NAME, request, now, None, true);
         Ok(Upload {
             config: config.clone(),
             retries: options.get_retries(),
-            concurrency: options.get_concurrency().max(1),
+            concurrency: options.get_concurrency(),
             part_timeout: options.get_part_timeout(),
             size,
             cancel: options.get_cancel_token().cloned(),

@@ -83,24 +83,65 @@ impl UploadOptions {
         Self::default()
     }
 
-    /// How many times each part is tried (at least 1; default 3).
+    /// How many times each part is tried, the first try included (default 3): as in the
+    /// official `Failed after {retries} attempts`, `retries(1)` tries each part once. 0 is
+    /// refused when the upload starts ([`validate`](Self::validate)).
     pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries.max(1);
+        self.retries = retries;
         self
     }
 
-    /// How many parts are sent at once (at least 1; default 4).
+    /// How many parts are sent at once (default 4; fewer when parts are large). 0 is
+    /// refused when the upload starts.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
+        self.concurrency = concurrency;
         self
     }
 
-    /// How long one part's `PUT` may take, from sending it to its answer (default 5 min,
-    /// at least 1 ms). A part not answered by then is a failed try, retried as the others.
-    /// The `init` and final calls have the client's per-request timeout.
+    /// How long one part's `PUT` may take, from sending it to its answer (default 5 min;
+    /// under 1 ms is refused when the upload starts). A part not answered by then is a
+    /// failed try, retried as the others. The `init` and final calls have the client's
+    /// per-request timeout.
     pub fn part_timeout(mut self, timeout: Duration) -> Self {
-        self.part_timeout = timeout.max(Duration::from_millis(1));
+        self.part_timeout = timeout;
         self
+    }
+
+    /// Checks the options, naming the field: `retries` and `concurrency` must be at least 1,
+    /// `part_timeout` at least 1 ms. Every upload runs it before anything is sent.
+    ///
+    /// ```
+    /// # use cloud_task_core::UploadOptions;
+    /// assert!(UploadOptions::new().validate().is_ok());
+    /// let error = UploadOptions::new().retries(0).validate().unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "retries must be at least 1: it counts the tries of each part, the first one included"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.retries == 0 {
+            return Err(Error::invalid_input(
+                "retries",
+                "retries must be at least 1: it counts the tries of each part, the first one included",
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(Error::invalid_input(
+                "concurrency",
+                "concurrency must be at least 1",
+            ));
+        }
+        if self.part_timeout < Duration::from_millis(1) {
+            return Err(Error::invalid_input(
+                "part_timeout",
+                format!(
+                    "part_timeout must be at least 1 ms, got {} ms",
+                    self.part_timeout.as_secs_f64() * 1000.0
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Called with the progress percentage after each part, and with 100 at the end.
@@ -330,12 +371,7 @@ fn upload_step_error(code: UploadErrorCode, step: &str, error: Error) -> Error {
         Error::Api(api) => format!("{step} failed: {}", api.message),
         other => format!("{step} failed: {}", other.reason()),
     };
-    Error::from(UploadError {
-        code,
-        status,
-        message,
-        source: Some(Box::new(error)),
-    })
+    Error::from(UploadError::new(code, status, message).with_source(error))
 }
 
 impl Operation for UploadInit {
@@ -406,28 +442,24 @@ impl UploadPart {
         wire::build(Method::PUT, &self.url, headers, body)
     }
 
-    /// Reads the answer to the `PUT`: 2xx is done, anything else is `UPLOAD_FAILED`.
+    /// Reads the answer to the `PUT`: 2xx is done, anything else is `UPLOAD_FAILED` with the
+    /// official message `Upload failed with status {status}`, the part's number, and the
+    /// answer as an [`Error::Api`] source.
     pub fn parse(&self, response: HttpResponse) -> Result<()> {
         if response.status().is_success() {
             return Ok(());
         }
         let status = response.status();
         let api = wire::api_error(response);
-        let detail = if api.body.is_some() {
-            format!(": {}", api.message)
-        } else {
-            String::new()
-        };
-        Err(Error::from(UploadError {
-            code: UploadErrorCode::UploadFailed,
-            status: Some(status),
-            message: format!(
-                "Upload of part {} failed with HTTP {}{detail}",
-                self.number,
-                status.as_u16()
-            ),
-            source: Some(Box::new(Error::Api(Box::new(api)))),
-        }))
+        Err(Error::from(
+            UploadError::new(
+                UploadErrorCode::UploadFailed,
+                Some(status),
+                format!("Upload failed with status {}", status.as_u16()),
+            )
+            .with_part(self.number)
+            .with_source(Error::Api(Box::new(api))),
+        ))
     }
 
     /// The retry bookkeeping of this part, allowing `retries` tries in all.
@@ -483,38 +515,44 @@ impl PartRetry {
     }
 
     /// Feeds a failed try (a transport error, or the error of [`UploadPart::parse`]).
+    ///
+    /// A transport error becomes `NETWORK_ERROR` (`Network error during upload`, the
+    /// transport's error as its source). After the last try, the upload fails with
+    /// `RETRY_EXHAUSTED`: `Failed after {retries} attempts: {last}`, no status (as in the
+    /// official SDKs), the part's number, and the last try's error as its source.
     pub fn on_failure(&mut self, error: Error) -> RetryDecision {
         let error = match error {
             Error::Cancelled(_) | Error::Io(_) | Error::InvalidInput(_) | Error::Limit(_) => {
                 return RetryDecision::GiveUp(error);
             }
-            Error::Transport(_) => Error::from(UploadError {
-                code: UploadErrorCode::NetworkError,
-                status: None,
-                message: format!(
-                    "Network error while uploading part {}: {}",
-                    self.part,
-                    error.reason()
-                ),
-                source: Some(Box::new(error)),
-            }),
+            Error::Transport(_) => Error::from(
+                UploadError::new(
+                    UploadErrorCode::NetworkError,
+                    None,
+                    "Network error during upload",
+                )
+                .with_part(self.part)
+                .with_source(error),
+            ),
             other => other,
         };
         self.failures += 1;
         if self.failures < self.retries {
             return RetryDecision::RetryAfter(part_retry_delay(self.failures));
         }
-        let status = error.status();
         let last = match &error {
             Error::Upload(u) => u.message.clone(),
             other => other.reason(),
         };
-        RetryDecision::GiveUp(Error::from(UploadError {
-            code: UploadErrorCode::RetryExhausted,
-            status,
-            message: format!("Failed after {} attempts: {last}", self.retries),
-            source: Some(Box::new(error)),
-        }))
+        RetryDecision::GiveUp(Error::from(
+            UploadError::new(
+                UploadErrorCode::RetryExhausted,
+                None,
+                format!("Failed after {} attempts: {last}", self.retries),
+            )
+            .with_part(self.part)
+            .with_source(error),
+        ))
     }
 }
 
@@ -651,10 +689,12 @@ impl UploadProgress {
     }
 
     /// Feeds a finished part of `len` bytes; answers the percentage to report (0 to 99).
+    /// An empty file reports 0 for its part, as the official client does (then 100 once
+    /// the final URL is known).
     pub fn on_part_done(&mut self, len: u64) -> u8 {
         self.uploaded = self.uploaded.saturating_add(len).min(self.size);
         if self.size == 0 {
-            return 99;
+            return 0;
         }
         let percent = u128::from(self.uploaded) * 100 / u128::from(self.size);
         percent.min(99) as u8

@@ -159,7 +159,9 @@ fn api_error_without_json_body_says_request_failed() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.to_string(), "Request failed: 502 (HTTP 502)");
+    // The official error's text: no status appended (it is in `status()`).
+    assert_eq!(err.to_string(), "Request failed: 502");
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_GATEWAY));
 }
 
 #[test]

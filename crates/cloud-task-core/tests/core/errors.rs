@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use cloud_task_core::{
     Error, GetDashboard, Operation, TaskErrorCode, TaskFailedError, TimeoutError,
-    TransportErrorKind, UploadErrorCode,
+    TransportErrorKind, UploadErrorCode, http::StatusCode,
 };
 
 use crate::response;
@@ -43,7 +43,7 @@ fn timeout_quotes_the_last_error_reason() {
     assert_eq!(api.reason(), "db down");
     // Without a JSON body: the error's own text.
     let api = GetDashboard.parse(response(502, "nope")).unwrap_err();
-    assert_eq!(api.reason(), "Request failed: 502 (HTTP 502)");
+    assert_eq!(api.reason(), "Request failed: 502");
     // A transport error: its text and its cause.
     let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
     let transport = Error::transport(TransportErrorKind::Connect, io);
@@ -69,7 +69,7 @@ fn task_failure_classification() {
     ] {
         let e = TaskFailedError::new("t", Some(msg), None);
         assert_eq!(e.code, Some(TaskErrorCode::InsufficientQuota), "{msg}");
-        assert_eq!(e.status_code, Some(402), "{msg}");
+        assert_eq!(e.status_code, Some(StatusCode::PAYMENT_REQUIRED), "{msg}");
         assert_eq!(e.code.unwrap().as_str(), "INSUFFICIENT_QUOTA");
     }
 
@@ -103,15 +103,20 @@ fn displays_are_one_line() {
     let api = GetDashboard
         .parse(response(500, r#"{"message":"line one\nline two\r\n"}"#))
         .unwrap_err();
-    assert_eq!(api.to_string(), "line one line two (HTTP 500)");
+    assert_eq!(api.to_string(), "line one line two");
     let failed = Error::TaskFailed(Box::new(TaskFailedError::new("t", Some("a\nb"), None)));
     assert_eq!(failed.to_string(), "Task failed: a b");
     assert_eq!(
         Error::cancelled().to_string(),
         "the operation was cancelled"
     );
-    let io = Error::io("reading /tmp/x", std::io::Error::other("gone"));
-    assert_eq!(io.to_string(), "reading /tmp/x failed");
+    let io = Error::io(
+        "reading /tmp/x",
+        std::io::Error::from(std::io::ErrorKind::NotFound),
+    );
+    // What was being done, and why it failed.
+    assert_eq!(io.to_string(), "reading /tmp/x failed: entity not found");
+    assert_eq!(io.reason(), "reading /tmp/x failed: entity not found");
     assert_eq!(
         UploadErrorCode::RetryExhausted.to_string(),
         "RETRY_EXHAUSTED"

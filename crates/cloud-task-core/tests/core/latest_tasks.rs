@@ -62,3 +62,19 @@ fn parses_the_list() {
     assert_eq!(items[0].status, TaskStatus::Success);
     assert_eq!(items[0].end_time, Some(7));
 }
+
+#[test]
+fn a_joined_string_is_held_to_the_same_rules_as_a_list() {
+    let field = "workload_ids";
+    let fifty = vec!["w"; 50].join(",");
+    assert_eq!(query_of(fifty.as_str()).matches("%2C").count(), 49);
+    // 51 IDs in one string were sent and refused by the server (400): refused here.
+    let fifty_one = vec!["w"; 51].join(",");
+    let err = GetLatestTasks::new(fifty_one)
+        .request(&config())
+        .unwrap_err();
+    assert_invalid(err, field, "workload_ids cannot exceed 50 items");
+    let err = GetLatestTasks::new("a,,b").request(&config()).unwrap_err();
+    assert_invalid(err, field, "workload_ids must not contain empty items");
+    assert_eq!(query_of(" a , b "), "workloadIDs=a%2Cb");
+}

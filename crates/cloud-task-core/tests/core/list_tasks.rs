@@ -101,5 +101,6 @@ fn error_response_is_an_api_error() {
     let err = ListTasks::default()
         .parse(response(400, r#"{"message":"bad size"}"#))
         .unwrap_err();
-    assert_eq!(err.to_string(), "bad size (HTTP 400)");
+    assert_eq!(err.to_string(), "bad size");
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
 }

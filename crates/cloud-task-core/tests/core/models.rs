@@ -111,7 +111,8 @@ fn outcome_destructures_and_serialises() {
     let outcome = TaskOutcome::new("t", TaskSuccess::new(Some("u".into()), Some(json!([1]))));
     assert_eq!(
         serde_json::to_value(&outcome).unwrap(),
-        json!({"taskID": "t", "result": {"resultURL": "u", "resultData": [1]}})
+        // The official `create_and_wait` answer: the result object keeps its status.
+        json!({"taskID": "t", "result": {"status": "success", "resultURL": "u", "resultData": [1]}})
     );
     let TaskOutcome { task_id, result } = outcome;
     assert_eq!(task_id, "t");

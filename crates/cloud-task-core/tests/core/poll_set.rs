@@ -5,7 +5,6 @@ use cloud_task_core::{
     AwaitOptions, BackoffStrategy, CancelToken, Error, HttpResponse, PollSetAction, PollerSet,
     RequestId, TaskStatus,
 };
-use serde_json::Value;
 
 use crate::{config, response};
 
@@ -40,7 +39,7 @@ struct Run {
 fn run(ids: Vec<String>, max: usize, mut scripts: HashMap<usize, VecDeque<HttpResponse>>) -> Run {
     let start = Instant::now();
     let mut now = start;
-    let mut set = PollerSet::<Value>::new(&config(), ids, &options(), max, now);
+    let mut set = PollerSet::new(&config(), ids, &options().max_in_flight(max), now);
     let mut in_flight: Vec<(usize, RequestId)> = Vec::new();
     let mut run = Run {
         outcomes: Vec::new(),
@@ -150,13 +149,7 @@ fn ten_thousand_tasks_never_exceed_the_limit() {
 
 #[test]
 fn an_empty_set_is_finished_at_once() {
-    let mut set = PollerSet::<Value>::new(
-        &config(),
-        Vec::<String>::new(),
-        &options(),
-        4,
-        Instant::now(),
-    );
+    let mut set = PollerSet::new(&config(), Vec::<String>::new(), &options(), Instant::now());
     assert!(set.is_empty());
     assert!(matches!(
         set.poll_action(Instant::now()),
@@ -176,7 +169,7 @@ fn sent(action: PollSetAction, expected: usize) -> RequestId {
 #[test]
 fn waits_for_the_earliest_due_task() {
     let start = Instant::now();
-    let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 4, start);
+    let mut set = PollerSet::new(&config(), ids(2), &options().max_in_flight(4), start);
     let first = sent(set.poll_action(start), 0);
     let second = sent(set.poll_action(start), 1);
     // Both in flight: only answers (or the polls' deadline, the request timeout) can
@@ -214,7 +207,7 @@ fn waits_for_the_earliest_due_task() {
 #[test]
 fn a_poll_never_answered_is_given_up_and_its_slot_freed() {
     let start = Instant::now();
-    let mut set = PollerSet::<Value>::new(&config(), ids(2), &options(), 1, start);
+    let mut set = PollerSet::new(&config(), ids(2), &options().max_in_flight(1), start);
     let hung = sent(set.poll_action(start), 0);
     // The only slot is taken until the poll's deadline.
     let PollSetAction::AwaitResponse(d) = set.poll_action(start) else {
@@ -251,7 +244,7 @@ fn cancel_keeps_results_already_obtained() {
     let start = Instant::now();
     let token = CancelToken::new();
     let options = options().cancel_token(token);
-    let mut set = PollerSet::<Value>::new(&config(), ids(3), &options, 1, start);
+    let mut set = PollerSet::new(&config(), ids(3), &options.max_in_flight(1), start);
     let first = sent(set.poll_action(start), 0);
     set.handle_response(first, success(0), start);
     let second = sent(set.poll_action(start), 1);
@@ -275,7 +268,7 @@ fn cancel_keeps_results_already_obtained() {
 fn each_task_has_its_own_deadline() {
     let start = Instant::now();
     let options = options().timeout(Duration::from_millis(250));
-    let mut set = PollerSet::<Value>::new(&config(), ids(1), &options, 4, start);
+    let mut set = PollerSet::new(&config(), ids(1), &options.max_in_flight(4), start);
     let mut now = start;
     let mut polls = 0;
     loop {
@@ -296,4 +289,48 @@ fn each_task_has_its_own_deadline() {
     assert_eq!(now - start, Duration::from_millis(225));
     let outcomes = set.into_outcomes();
     assert!(matches!(&outcomes[0], Err(Error::Timeout(_))));
+}
+
+#[test]
+fn progress_names_its_task_and_results_decode_as_the_callers_type() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    let options = options().on_task_progress(move |id, _, _| sink.lock().unwrap().push(id.into()));
+    let start = Instant::now();
+    let mut now = start;
+    let mut set =
+        PollerSet::new_as::<Vec<u32>>(&config(), ["a", "b"], &options.max_in_flight(2), now);
+    let mut answered: HashMap<String, usize> = HashMap::new();
+    for _ in 0..1000 {
+        match set.poll_action(now) {
+            PollSetAction::Send { index, transmit } => {
+                let id = set.task_id(index).unwrap().to_owned();
+                let n = answered.entry(id.clone()).or_default();
+                *n += 1;
+                let body = if *n == 1 {
+                    r#"{"status":"running","progress":5}"#.to_owned()
+                } else {
+                    format!(r#"{{"status":"success","resultData":[{}]}}"#, id.len())
+                };
+                set.handle_response(transmit.id, response(200, &body), now);
+            }
+            PollSetAction::Progress {
+                index,
+                progress,
+                status,
+            } => {
+                let task_id = set.task_id(index).unwrap().to_owned();
+                set.options().report_progress(&task_id, progress, &status);
+            }
+            PollSetAction::Wait(d) | PollSetAction::AwaitResponse(d) => now += d,
+            PollSetAction::Finished => break,
+        }
+    }
+    let mut names = seen.lock().unwrap().clone();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    let outcomes = set.into_outcomes();
+    assert_eq!(outcomes[0].as_ref().unwrap().result_data, Some(vec![1]));
+    assert_eq!(outcomes[1].as_ref().unwrap().result_data, Some(vec![1]));
 }

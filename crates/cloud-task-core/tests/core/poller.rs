@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 use cloud_task_core::{
     AwaitOptions, BackoffStrategy, CancelToken, Config, Error, HttpResponse, Jitter, Limit,
     PollAction, Poller, TaskErrorCode, TaskStatus, TaskSuccess, TransportErrorKind, backoff_delay,
+    http::StatusCode,
 };
 use serde_json::{Value, json};
 
@@ -64,7 +65,7 @@ fn run_with(config: &Config, options: AwaitOptions, replies: Vec<Reply>) -> Run 
     let start = Instant::now();
     let mut now = start;
     let mut replies: VecDeque<Reply> = replies.into();
-    let mut poller = Poller::<Value>::new(config, "task-1", &options, now).unwrap();
+    let mut poller = Poller::new(config, "task-1", &options, now).unwrap();
     let mut events = Vec::new();
     let mut budgets = Vec::new();
     for _ in 0..10_000 {
@@ -95,7 +96,9 @@ fn run_with(config: &Config, options: AwaitOptions, replies: Vec<Reply>) -> Run 
                 }
             }
             PollAction::Progress { progress, status } => {
-                options.report_progress(progress, &status);
+                poller
+                    .options()
+                    .report_progress(poller.task_id(), progress, &status);
                 events.push(Event::Progress(progress, status));
             }
             PollAction::Wait(d) => {
@@ -268,7 +271,7 @@ fn progress_is_reported_for_each_in_progress_result() {
 fn deduplicated_progress_for_streams() {
     let start = Instant::now();
     let mut now = start;
-    let mut poller = Poller::<Value>::new(&config(), "t", &AwaitOptions::new(), now)
+    let mut poller = Poller::new(&config(), "t", &AwaitOptions::new(), now)
         .unwrap()
         .deduplicate_progress(true);
     let mut replies: VecDeque<Reply> =
@@ -314,9 +317,27 @@ fn failure_is_a_classified_task_failed_error() {
             assert_eq!(e.task_id, "task-1");
             assert_eq!(e.message, "Task failed: boom");
             assert_eq!(e.code, None);
-            assert_eq!(e.detail.unwrap()["error"], "boom");
+            // As the official SDKs keep it: the backend's `error` string...
+            assert_eq!(e.detail, Some(json!("boom")));
         }
         other => panic!("{other:?}"),
+    }
+
+    // ...or the result object exactly as received when it has none (no `"error": null`
+    // added), an empty one, or one that is not a string.
+    for body in [
+        r#"{"status":"failed"}"#,
+        r#"{"status":"failed","error":""}"#,
+        r#"{"status":"failed","error":{"message":"deep","code":7},"extra":1}"#,
+    ] {
+        let r = run(AwaitOptions::new(), vec![status(200, body)]);
+        match r.outcome.unwrap_err() {
+            Error::TaskFailed(e) => {
+                let received: Value = serde_json::from_str(body).unwrap();
+                assert_eq!(e.detail, Some(received), "{body}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     let r = run(
@@ -331,26 +352,39 @@ fn failure_is_a_classified_task_failed_error() {
     match err {
         Error::TaskFailed(e) => {
             assert_eq!(e.code, Some(TaskErrorCode::InsufficientQuota));
-            assert_eq!(e.status_code, Some(402));
+            assert_eq!(e.status_code, Some(StatusCode::PAYMENT_REQUIRED));
+            assert_eq!(e.detail, Some(json!("Insufficient quota")));
         }
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
-fn a_402_or_credit_code_on_a_poll_is_a_quota_failure() {
-    for reply in [
-        status(402, r#"{"message":"Payment required"}"#),
-        status(
-            403,
-            r#"{"message":"no credit","code":"OOMOL_INSUFFICIENT_CREDIT"}"#,
+fn a_402_or_credit_code_on_a_poll_is_a_billing_failure() {
+    for (reply, code) in [
+        (
+            status(402, r#"{"message":"Payment required"}"#),
+            TaskErrorCode::PaymentRequired,
+        ),
+        (
+            status(402, r#"{"message":"Insufficient balance"}"#),
+            TaskErrorCode::InsufficientQuota,
+        ),
+        (
+            status(
+                403,
+                r#"{"message":"no money","code":"OOMOL_INSUFFICIENT_CREDIT"}"#,
+            ),
+            TaskErrorCode::InsufficientQuota,
         ),
     ] {
         let r = run(AwaitOptions::new(), vec![reply]);
-        match r.outcome.unwrap_err() {
+        let error = r.outcome.unwrap_err();
+        assert!(error.is_insufficient_quota(), "{error:?}");
+        match error {
             Error::TaskFailed(e) => {
-                assert_eq!(e.code, Some(TaskErrorCode::InsufficientQuota));
-                assert_eq!(e.status_code, Some(402));
+                assert_eq!(e.code, Some(code));
+                assert_eq!(e.status_code, Some(StatusCode::PAYMENT_REQUIRED));
                 assert!(e.message.starts_with("Task failed: "));
             }
             other => panic!("{other:?}"),
@@ -576,7 +610,7 @@ fn zero_intervals_and_timeouts_are_refused_before_polling() {
             "interval",
         ),
     ] {
-        let error = Poller::<Value>::new(&config(), "t", &options, Instant::now()).unwrap_err();
+        let error = Poller::new(&config(), "t", &options, Instant::now()).unwrap_err();
         match error {
             Error::InvalidInput(e) => {
                 assert_eq!(e.field, field);
@@ -594,7 +628,8 @@ fn zero_intervals_and_timeouts_are_refused_before_polling() {
 #[test]
 fn data_that_cannot_fit_the_type_ends_the_wait() {
     let start = Instant::now();
-    let mut poller = Poller::<Vec<u32>>::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
+    let mut poller =
+        Poller::new_as::<Vec<u32>>(&config(), "t", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -615,7 +650,7 @@ fn data_that_cannot_fit_the_type_ends_the_wait() {
 #[test]
 fn early_wake_waits_the_rest_and_misuse_is_an_error() {
     let start = Instant::now();
-    let mut poller = Poller::<Value>::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config(), "t", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -625,7 +660,7 @@ fn early_wake_waits_the_rest_and_misuse_is_an_error() {
     };
     assert_eq!(d, Duration::from_secs(30) - ms(10));
     // An answer to another request is ignored.
-    let PollAction::Send(_) = Poller::<Value>::new(&config(), "u", &AwaitOptions::new(), start)
+    let PollAction::Send(_) = Poller::new(&config(), "u", &AwaitOptions::new(), start)
         .unwrap()
         .poll_action(start)
     else {
@@ -662,7 +697,7 @@ fn early_wake_waits_the_rest_and_misuse_is_an_error() {
 fn cancellation_is_an_input_and_keeps_the_task_id() {
     let start = Instant::now();
     // Fed by the driver...
-    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -676,7 +711,7 @@ fn cancellation_is_an_input_and_keeps_the_task_id() {
     // ...or through the options' token, seen at the next action.
     let token = CancelToken::new();
     let options = AwaitOptions::new().cancel_token(token.clone());
-    let mut poller = Poller::<Value>::new(&config(), "t-9", &options, start).unwrap();
+    let mut poller = Poller::new(&config(), "t-9", &options, start).unwrap();
     token.cancel();
     let PollAction::Done(Err(error)) = poller.poll_action(start) else {
         panic!()
@@ -687,7 +722,7 @@ fn cancellation_is_an_input_and_keeps_the_task_id() {
     );
     assert_eq!(error.task_id(), Some("t-9"));
     // A cancellation from the transport ends it the same way.
-    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -697,7 +732,7 @@ fn cancellation_is_an_input_and_keeps_the_task_id() {
     };
     assert_eq!(error.task_id(), Some("t-9"));
     // A result already obtained is never replaced by a cancellation.
-    let mut poller = Poller::<Value>::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config(), "t-9", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -715,7 +750,7 @@ fn redirects_within_the_origin_are_followed_and_others_end_the_wait() {
         .default_header("X-Api-Key", "secret-header")
         .build()
         .unwrap();
-    let mut poller = Poller::<Value>::new(&config, "t", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config, "t", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(first) = poller.poll_action(start) else {
         panic!()
     };
@@ -762,7 +797,7 @@ fn a_body_over_the_limit_ends_the_wait() {
     }
     // Reported by the transport while reading, it ends the wait too, named after the poll.
     let start = Instant::now();
-    let mut poller = Poller::<Value>::new(&config, "t", &AwaitOptions::new(), start).unwrap();
+    let mut poller = Poller::new(&config, "t", &AwaitOptions::new(), start).unwrap();
     let PollAction::Send(t) = poller.poll_action(start) else {
         panic!()
     };
@@ -780,7 +815,61 @@ fn a_body_over_the_limit_ends_the_wait() {
 
 #[test]
 fn empty_task_id_is_refused() {
-    let err =
-        Poller::<Value>::new(&config(), " ", &AwaitOptions::new(), Instant::now()).unwrap_err();
+    let err = Poller::new(&config(), " ", &AwaitOptions::new(), Instant::now()).unwrap_err();
     crate::assert_invalid(err, "task_id", "task_id must not be empty");
+}
+
+#[test]
+fn a_configuration_gives_default_options_that_a_wait_overrides_setting_by_setting() {
+    use std::sync::{Arc, Mutex};
+    let reported: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
+    let sink = reported.clone();
+    let config = Config::builder()
+        .await_options(
+            AwaitOptions::new()
+                .interval(Duration::from_millis(30))
+                .strategy(BackoffStrategy::Fixed)
+                .timeout(Duration::from_secs(1))
+                .on_task_progress(move |id, progress, _| {
+                    sink.lock().unwrap().push((id.to_owned(), progress))
+                }),
+        )
+        .build()
+        .unwrap();
+    // The defaults: a 30 ms fixed interval, and the per-task callback.
+    let r = run_with(
+        &config,
+        AwaitOptions::new(),
+        vec![running(10.0), running(20.0), success()],
+    );
+    r.outcome.unwrap();
+    assert_eq!(r.waits, [30, 30]);
+    assert_eq!(
+        *reported.lock().unwrap(),
+        [("task-1".to_owned(), 10.0), ("task-1".to_owned(), 20.0)]
+    );
+    // A wait's own interval wins; its timeout (none set) is the default's.
+    let r = run_with(
+        &config,
+        AwaitOptions::new().interval(Duration::from_millis(70)),
+        vec![running(10.0), Reply::Never],
+    );
+    assert_eq!(r.waits[0], 70);
+    assert!(matches!(r.outcome, Err(Error::Timeout(_))));
+    assert!(r.elapsed <= Duration::from_secs(1));
+}
+
+#[test]
+fn bad_default_options_are_refused_when_the_configuration_is_built() {
+    let error = Config::builder()
+        .await_options(AwaitOptions::new().interval(Duration::ZERO))
+        .build()
+        .unwrap_err();
+    crate::assert_invalid(
+        error,
+        "interval",
+        "interval must be at least 1 ms, got 0 ms",
+    );
+    let error = AwaitOptions::new().max_in_flight(0).validate().unwrap_err();
+    crate::assert_invalid(error, "max_in_flight", "max_in_flight must be at least 1");
 }

@@ -63,8 +63,8 @@ proptest! {
         check(status, &body, ListTasks::default().parse(resp(status, body.clone())));
         check(status, &body, GetLatestTasks::new("w").parse(resp(status, body.clone())));
         check(status, &body, GetTask::new("t").parse(resp(status, body.clone())));
-        check(status, &body, GetTaskResult::<Value>::new("t").parse(resp(status, body.clone())));
-        check(status, &body, GetTaskResult::<Vec<String>>::new("t").parse(resp(status, body.clone())));
+        check(status, &body, GetTaskResult::new("t").parse(resp(status, body.clone())));
+        check(status, &body, GetTaskResult::new_as::<Vec<String>>("t").parse(resp(status, body.clone())));
         check(status, &body, GetDashboard.parse(resp(status, body.clone())));
         check(status, &body, SetTasksPause::pause().parse(resp(status, body.clone())));
         check(status, &body, GetTaskLogs::new("t").parse(resp(status, body.clone())));
@@ -92,7 +92,7 @@ proptest! {
         }
         // The other task-ID operations agree.
         prop_assert_eq!(
-            GetTaskResult::<Value>::new(id.clone()).request(&Config::default()).is_ok(),
+            GetTaskResult::new(id.clone()).request(&Config::default()).is_ok(),
             GetTaskLogs::new(id.clone()).request(&Config::default()).is_ok()
         );
     }
@@ -182,7 +182,7 @@ proptest! {
         let start = Instant::now();
         let mut now = start;
         let options = AwaitOptions::new().interval(Duration::from_millis(100)).timeout(Duration::from_millis(timeout_ms));
-        let mut poller = Poller::<Value>::new(&Config::default(), "t", &options, now).unwrap();
+        let mut poller = Poller::new(&Config::default(), "t", &options, now).unwrap();
         let mut replies = replies.into_iter();
         let deadline = start + Duration::from_millis(timeout_ms);
         let mut steps = 0;

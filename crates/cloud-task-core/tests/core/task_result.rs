@@ -1,19 +1,15 @@
 use cloud_task_core::{Error, GetTaskResult, Operation, TaskResult, TaskStatus, TaskSuccess};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{assert_authorised, config, response};
 
 fn parse(body: &str) -> TaskResult {
-    GetTaskResult::<Value>::new("t")
-        .parse(response(200, body))
-        .unwrap()
+    GetTaskResult::new("t").parse(response(200, body)).unwrap()
 }
 
 #[test]
 fn request_path() {
-    let request = GetTaskResult::<Value>::new("a b")
-        .request(&config())
-        .unwrap();
+    let request = GetTaskResult::new("a b").request(&config()).unwrap();
     assert_eq!(request.uri().path(), "/v3/users/me/tasks/a%20b/result");
     assert_authorised(&request);
 }
@@ -82,7 +78,7 @@ fn typed_result_data() {
     struct Out {
         text: String,
     }
-    let op = GetTaskResult::<Vec<Out>>::new("t");
+    let op = GetTaskResult::new_as::<Vec<Out>>("t");
     let result = op
         .parse(response(
             200,
@@ -105,7 +101,7 @@ fn typed_result_data() {
 #[test]
 fn data_of_the_wrong_shape_is_a_decode_error_with_the_body() {
     let body = r#"{"status":"success","resultURL":null,"resultData":{"text":5}}"#;
-    let err = GetTaskResult::<Vec<String>>::new("t")
+    let err = GetTaskResult::new_as::<Vec<String>>("t")
         .parse(response(200, body))
         .unwrap_err();
     match err {

@@ -87,10 +87,8 @@ fn init_failure_is_init_upload_failed_with_status() {
         .unwrap_err();
     assert_eq!(upload_code(&err), UploadErrorCode::InitUploadFailed);
     assert_eq!(err.status().map(|s| s.as_u16()), Some(413));
-    assert_eq!(
-        err.to_string(),
-        "Upload init failed: file too large (INIT_UPLOAD_FAILED)"
-    );
+    // The message alone: the code is a field, not part of the text.
+    assert_eq!(err.to_string(), "Upload init failed: file too large");
     let err = op
         .parse(response(200, r#"{"data":{"upload_id":1}}"#))
         .unwrap_err();
@@ -171,10 +169,7 @@ fn a_missing_url_is_missing_presigned_url() {
     urls.insert(3, "https://h/3".to_owned());
     let err = UploadPlan::new(&UploadTarget::new("u", 4, 3, urls), 10).unwrap_err();
     assert_eq!(upload_code(&err), UploadErrorCode::MissingPresignedUrl);
-    assert_eq!(
-        err.to_string(),
-        "Missing presigned URL for part 2 (MISSING_PRESIGNED_URL)"
-    );
+    assert_eq!(err.to_string(), "Missing presigned URL for part 2");
 }
 
 #[test]
@@ -219,10 +214,14 @@ fn part_responses() {
         .unwrap_err();
     assert_eq!(upload_code(&err), UploadErrorCode::UploadFailed);
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
-    assert_eq!(
-        err.to_string(),
-        "Upload of part 1 failed with HTTP 403 (UPLOAD_FAILED)"
-    );
+    // The official text; the part and the answer are kept beside it.
+    assert_eq!(err.to_string(), "Upload failed with status 403");
+    let Error::Upload(upload) = &err else {
+        unreachable!()
+    };
+    assert_eq!(upload.part, Some(1));
+    let answer = std::error::Error::source(&err).unwrap();
+    assert_eq!(answer.to_string(), "Request failed: 403");
 }
 
 #[test]
@@ -242,10 +241,19 @@ fn part_retries_wait_then_give_up_with_retry_exhausted() {
         panic!()
     };
     assert_eq!(upload_code(&err), UploadErrorCode::RetryExhausted);
+    // The official text and no status code; the part and the last try are kept.
     assert_eq!(
         err.to_string(),
-        "Failed after 3 attempts: Upload of part 1 failed with HTTP 503 (RETRY_EXHAUSTED)"
+        "Failed after 3 attempts: Upload failed with status 503"
     );
+    assert_eq!(err.status(), None);
+    let Error::Upload(upload) = &err else {
+        unreachable!()
+    };
+    assert_eq!(upload.part, Some(1));
+    let last = upload.source.as_deref().unwrap();
+    assert_eq!(last.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(upload_code(last), UploadErrorCode::UploadFailed);
     assert_eq!(retry.failures(), 3);
 }
 
@@ -259,9 +267,18 @@ fn network_errors_are_wrapped_and_final_errors_are_not_retried() {
         panic!()
     };
     assert_eq!(upload_code(&err), UploadErrorCode::RetryExhausted);
-    let inner = std::error::Error::source(&err).unwrap().to_string();
-    assert!(inner.contains("NETWORK_ERROR"), "{inner}");
-    assert!(err.to_string().contains("reset"));
+    assert_eq!(
+        err.to_string(),
+        "Failed after 1 attempts: Network error during upload"
+    );
+    assert_eq!(err.status(), None);
+    // The cause stays in the chain: NETWORK_ERROR, then the transport's error.
+    let Error::Upload(upload) = &err else {
+        unreachable!()
+    };
+    let network = upload.source.as_deref().unwrap();
+    assert_eq!(upload_code(network), UploadErrorCode::NetworkError);
+    assert!(err.reason().contains("reset"), "{}", err.reason());
 
     let mut retry = part.retry(5);
     assert!(matches!(
@@ -288,8 +305,9 @@ fn progress_sequence() {
     let mut p = UploadProgress::new(3);
     assert_eq!(p.on_part_done(1), 33);
     assert_eq!(p.on_part_done(1), 66);
+    // An empty file: 0, then 100, as the official client reports it.
     let mut empty = UploadProgress::new(0);
-    assert_eq!(empty.on_part_done(0), 99);
+    assert_eq!(empty.on_part_done(0), 0);
     assert_eq!(empty.on_complete(), 100);
 }
 

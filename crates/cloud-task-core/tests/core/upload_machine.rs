@@ -382,3 +382,48 @@ fn init_and_final_failures_carry_their_codes() {
     );
     assert!(seen.reads.is_empty());
 }
+
+#[test]
+fn an_empty_file_reports_0_then_100() {
+    let seen = run(&config(), 0, UploadOptions::new(), Script::default(), 4);
+    seen.outcome.unwrap().unwrap();
+    let percents: Vec<u8> = seen.progress.iter().map(|(p, _)| *p).collect();
+    assert_eq!(percents, [0, 100]);
+}
+
+#[test]
+fn options_that_cannot_work_are_refused_before_anything_is_sent() {
+    let now = Instant::now();
+    for (options, field, message) in [
+        (
+            UploadOptions::new().retries(0),
+            "retries",
+            "retries must be at least 1: it counts the tries of each part, the first one included",
+        ),
+        (
+            UploadOptions::new().concurrency(0),
+            "concurrency",
+            "concurrency must be at least 1",
+        ),
+        (
+            UploadOptions::new().part_timeout(Duration::ZERO),
+            "part_timeout",
+            "part_timeout must be at least 1 ms, got 0 ms",
+        ),
+    ] {
+        let error = Upload::new(&config(), "a.bin", 10, &options, now).unwrap_err();
+        crate::assert_invalid(error, field, message);
+    }
+    // One try is allowed: a part is tried once, then the upload fails.
+    let mut script = Script::default();
+    script
+        .parts
+        .insert(1, VecDeque::from([Answer::Status(500)]));
+    let seen = run(&config(), 4, UploadOptions::new().retries(1), script, 4);
+    let error = seen.outcome.unwrap().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Failed after 1 attempts: Upload failed with status 500"
+    );
+    assert_eq!(seen.sent_parts, [1]);
+}

@@ -20,15 +20,30 @@ async fn bad_settings_are_refused_at_start() {
         Emulator::builder().api_key(" padded "),
     ] {
         let error = builder.clone().start().await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{builder:?}");
+        assert!(
+            matches!(error, cloud_task_core::Error::InvalidInput(_)),
+            "{builder:?}: {error:?}"
+        );
     }
+    // The setting is named, so `?` in a test returning the SDK's `Result` says what to fix.
+    let error = Emulator::builder().part_size(0).start().await.unwrap_err();
+    assert_eq!(error.to_string(), "part_size must be at least 1 byte");
 }
 
 #[tokio::test]
 async fn an_address_in_use_is_an_error() {
     let first = fast().start().await.unwrap();
     let error = fast().addr(first.addr()).start().await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::AddrInUse);
+    let cloud_task_core::Error::Io(io) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(io.source.kind(), ErrorKind::AddrInUse);
+    // What was being done, and why it failed.
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("binding {} failed: ", first.addr())),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +168,10 @@ fn start_blocking_reports_a_bad_setting() {
         .time_scale(0.0)
         .start_blocking()
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(
+        matches!(error, cloud_task_core::Error::InvalidInput(_)),
+        "{error:?}"
+    );
 }
 
 /// Called from inside a runtime, it neither panics nor runs on the caller's runtime.

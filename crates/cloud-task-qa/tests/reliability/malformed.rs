@@ -113,7 +113,7 @@ fn valid_bodies(parts: &str) -> Vec<(Op, Vec<u8>)> {
         .unwrap()
         .to_owned();
     let result = loop {
-        let body = get(&|c| GetTaskResult::<Value>::new(&task_id).request(c).unwrap());
+        let body = get(&|c| GetTaskResult::new(&task_id).request(c).unwrap());
         if serde_json::from_slice::<Value>(&body).unwrap()["status"] == "success" {
             break body;
         }
