@@ -99,3 +99,114 @@ fn wrong_key_is_an_api_error_without_the_key() {
     let text = format!("{err} {err:?} {}", err.reason());
     assert!(!text.contains("wrong-SECRET-key"), "{text}");
 }
+
+/// A test of the user's own code against the emulator is three lines, and its waits are
+/// scaled to the emulator's time scale (3 s × 0.01 = 30 ms), not the official 3 s.
+#[tokio::test]
+async fn an_emulator_hands_out_clients_whose_waits_follow_its_time_scale() {
+    use oomol_cloud_task::emulator::EmulatorClients;
+    let emulator = Emulator::builder().time_scale(0.01).start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let defaults = client.config().await_defaults();
+    assert_eq!(defaults.get_interval(), Duration::from_millis(30));
+    assert_eq!(defaults.get_max_interval(), Duration::from_millis(30));
+    let outcome = client
+        .create_and_wait(
+            CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("n", 1),
+            AwaitOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.result.result_data.unwrap()[0]["n"], 1);
+
+    let blocking = emulator.blocking_client().unwrap();
+    assert_eq!(blocking.config().base_url(), emulator.base_url());
+    assert_eq!(
+        blocking.config().await_defaults().get_interval(),
+        Duration::from_millis(30)
+    );
+    // A wait's own setting still wins over the emulator's.
+    let options = AwaitOptions::new().interval(Duration::from_millis(5));
+    assert_eq!(
+        options
+            .or(blocking.config().await_defaults())
+            .get_interval(),
+        Duration::from_millis(5)
+    );
+}
+
+#[tokio::test]
+async fn await_many_names_the_task_that_moved_and_decodes_typed_results() {
+    use oomol_cloud_task::emulator::EmulatorClients;
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Echo {
+        n: u32,
+    }
+
+    let emulator = Emulator::builder().time_scale(0.01).start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        // Each runs 20 s × 0.01 = 200 ms: every task is in progress at its first poll.
+        let request = CreateTaskRequest::new("@oomol/echo", "1.0.0", "main")
+            .input("n", n)
+            .input("durationMs", 20_000);
+        ids.push(client.create_task(request).await.unwrap().task_id);
+    }
+    let moved: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let sink = moved.clone();
+    let options = AwaitOptions::new()
+        .max_in_flight(2)
+        .on_task_progress(move |id, _, _| {
+            sink.lock().unwrap().insert(id.to_owned());
+        });
+    let results = client.await_many_as::<Vec<Echo>>(&ids, options).await;
+    for (n, result) in results.into_iter().enumerate() {
+        let data = result.unwrap().result_data.unwrap();
+        assert_eq!(data[0].n as usize, n);
+    }
+    // Each task's progress was reported under its own ID.
+    let moved = moved.lock().unwrap();
+    assert_eq!(*moved, ids.iter().cloned().collect::<BTreeSet<_>>());
+
+    // A watch decodes its final result too.
+    use futures_util::StreamExt;
+    let mut events = client.watch_as::<Vec<Echo>>(&ids[3], AwaitOptions::new());
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        last = Some(event.unwrap());
+    }
+    match last {
+        Some(oomol_cloud_task::WatchEvent::Finished(success)) => {
+            assert_eq!(success.result_data.unwrap()[0].n, 3)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[cfg(unix)] // the OS's wording of "not found"
+#[test]
+fn local_failures_say_why_and_bad_upload_options_are_refused_first() {
+    use oomol_cloud_task::emulator::EmulatorClients;
+    let emulator = Emulator::builder().start_blocking().unwrap();
+    let client = emulator.blocking_client().unwrap();
+    let error = client
+        .upload_file("/nonexistent/x.pdf", UploadOptions::new())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "reading /nonexistent/x.pdf failed: No such file or directory (os error 2)"
+    );
+    // `retries` counts tries: 0 is refused before the path is even looked at.
+    let error = client
+        .upload_file("/nonexistent/x.pdf", UploadOptions::new().retries(0))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(e) if e.field == "retries"),
+        "{error:?}"
+    );
+    assert_eq!(emulator.stats().total(), 0);
+}

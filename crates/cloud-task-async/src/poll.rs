@@ -243,29 +243,20 @@ impl Client {
     /// }
     /// # }
     /// ```
-    pub async fn await_many<I, S>(
+    pub async fn await_many(
         &self,
-        task_ids: I,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
-    ) -> Vec<Result<TaskSuccess>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.await_many_as::<Value, I, S>(task_ids, options).await
+    ) -> Vec<Result<TaskSuccess>> {
+        self.await_many_as::<Value>(task_ids, options).await
     }
 
     /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
-    pub async fn await_many_as<T, I, S>(
+    pub async fn await_many_as<T: DeserializeOwned>(
         &self,
-        task_ids: I,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
-    ) -> Vec<Result<TaskSuccess<T>>>
-    where
-        T: DeserializeOwned,
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Vec<Result<TaskSuccess<T>>> {
         let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
         let token = set.options().get_cancel_token().cloned();
         let mut in_flight: FuturesUnordered<PollFuture<'_>> = FuturesUnordered::new();

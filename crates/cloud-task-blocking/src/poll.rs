@@ -215,25 +215,20 @@ impl Client {
     /// }
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
-    pub fn await_many<I, S>(&self, task_ids: I, options: AwaitOptions) -> Vec<Result<TaskSuccess>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.await_many_as::<Value, I, S>(task_ids, options)
+    pub fn await_many(
+        &self,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
+        options: AwaitOptions,
+    ) -> Vec<Result<TaskSuccess>> {
+        self.await_many_as::<Value>(task_ids, options)
     }
 
     /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
-    pub fn await_many_as<T, I, S>(
+    pub fn await_many_as<T: DeserializeOwned>(
         &self,
-        task_ids: I,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
-    ) -> Vec<Result<TaskSuccess<T>>>
-    where
-        T: DeserializeOwned,
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Vec<Result<TaskSuccess<T>>> {
         let span = tracing::debug_span!("cloud_task_await_many");
         let _entered = span.enter();
         let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());

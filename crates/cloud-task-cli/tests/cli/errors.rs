@@ -134,6 +134,64 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
 }
 
 #[test]
+fn values_outside_their_documented_range_are_usage_errors_naming_the_problem() {
+    let server = Server::start();
+    for (args, says) in [
+        // Was an API error (exit 3) from the server.
+        (
+            &["list", "--status", "done"][..],
+            "invalid value 'done' for '--status <STATUS>'",
+        ),
+        (
+            &["list", "--task-type", "team"][..],
+            "invalid value 'team' for '--task-type <TYPE>'",
+        ),
+        // Was "unexpected argument '-5'".
+        (
+            &["run", "@oomol/echo", "1.0.0", "main", "--timeout", "-5s"][..],
+            "`-5s` is negative: a duration must be greater than zero",
+        ),
+        // Was silently sent as the string "1e400".
+        (
+            &["run", "@oomol/echo", "1.0.0", "main", "--input", "f=1e400"][..],
+            "1e400 is out of the range of a JSON number (a 64-bit float)",
+        ),
+    ] {
+        let output = server.run(args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(says),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(stderr(&server.run(&["list", "--status", "x"])).contains("queued, scheduling"));
+    assert_eq!(server.emulator.stats().total(), 0);
+}
+
+#[test]
+fn usage_lines_do_not_show_a_key_from_the_environment_as_a_given_flag() {
+    let output = bare()
+        .env("OOMOL_API_KEY", KEY)
+        .args(["latest"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("Usage: cloud-task latest <WORKLOAD_ID>..."),
+        "{err}"
+    );
+    assert!(!err.contains("--api-key <KEY>"), "{err}");
+    // --help names both base URL variables.
+    let help = stdout(&bare().arg("--help").output().unwrap());
+    assert!(
+        help.contains("OOMOL_BASE_URL") && help.contains("CLOUD_TASK_BASE_URL"),
+        "{help}"
+    );
+}
+
+#[test]
 fn help_and_errors_never_show_the_key() {
     for args in [&["--help"][..], &["run", "--help"], &["list", "-h"]] {
         let output = bare()

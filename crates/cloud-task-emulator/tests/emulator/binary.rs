@@ -147,3 +147,79 @@ fn bad_flags_fail_with_a_message() {
         assert!(!output.stderr.is_empty(), "{args:?}");
     }
 }
+
+/// `eval "$(cloud-task-emulator --detach ...)"` returns once the emulator listens: the
+/// command ends, its output is `export` lines (the three variables and the PID), and the
+/// emulator serves until it is sent SIGTERM.
+#[cfg(unix)]
+#[test]
+fn detach_returns_once_listening_and_the_emulator_serves_until_killed() {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_cloud-task-emulator"))
+        .args([
+            "--detach",
+            "--addr",
+            "127.0.0.1:0",
+            "--api-key",
+            "detached-key",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(started.elapsed() < DEADLINE);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let vars: Vec<(&str, &str)> = stdout
+        .lines()
+        .map(|line| {
+            line.strip_prefix("export ")
+                .and_then(|rest| rest.split_once('='))
+                .unwrap_or_else(|| panic!("not an export line: {line:?}"))
+        })
+        .collect();
+    let names: Vec<&str> = vars.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "CLOUD_TASK_BASE_URL",
+            "CLOUD_TASK_UPLOAD_BASE_URL",
+            "OOMOL_API_KEY",
+            "CLOUD_TASK_EMULATOR_PID"
+        ]
+    );
+    assert_eq!(vars[2].1, "detached-key");
+    let pid = vars[3].1;
+    let status = reqwest::blocking::Client::new()
+        .get(format!("{}/v3/users/me/dashboard", vars[0].1))
+        .bearer_auth("detached-key")
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let killed = Command::new("kill").args(["-TERM", pid]).status().unwrap();
+    assert!(killed.success());
+    // It stops: its port stops answering.
+    let addr = vars[0].1.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the detached emulator ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn detach_reports_a_failure_to_start_and_leaves_nothing_behind() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cloud-task-emulator"))
+        .args(["--detach", "--addr", "127.0.0.1:0", "--part-size", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("part_size must be at least 1 byte"),
+        "{stderr}"
+    );
+}
