@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = common::connect().await?;
 
     let started = Instant::now();

@@ -8,31 +8,36 @@
 //! With `OOMOL_API_KEY` set it talks to the real service (pass package, version, block and
 //! optional JSON inputs as arguments); without it, it starts the emulator in this process.
 
+mod common;
+
 use std::time::Duration;
 
 use oomol_cloud_task::blocking::Client;
-use oomol_cloud_task::emulator::{BlockingEmulator, Emulator};
+use oomol_cloud_task::emulator::{BlockingEmulator, Emulator, EmulatorClients};
 use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
 
 fn connect() -> Result<(Client, Option<BlockingEmulator>), Box<dyn std::error::Error>> {
     if std::env::var("OOMOL_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
-        println!("OOMOL_API_KEY is set: talking to the real Cloud Task service");
-        return Ok((Client::from_env()?, None));
+        let client = Client::from_env()?;
+        println!(
+            "OOMOL_API_KEY is set: talking to {}",
+            client.config().base_url()
+        );
+        return Ok((client, None));
     }
     let emulator = Emulator::builder().start_blocking()?;
     println!(
         "OOMOL_API_KEY is not set: running against a local emulator at {}",
         emulator.base_url()
     );
-    let client = Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(emulator.base_url())
-        .upload_base_url(emulator.upload_base_url())
-        .build()?;
-    Ok((client, Some(emulator)))
+    Ok((emulator.blocking_client()?, Some(emulator)))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = connect()?;
 
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -12,7 +12,11 @@ use futures_util::StreamExt;
 use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, ListTasksQuery, WatchEvent};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (client, emulator) = common::connect().await?;
 
     // On the emulator, make a few tasks to list.

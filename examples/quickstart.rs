@@ -16,7 +16,11 @@ use std::time::Duration;
 use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = common::connect().await?;
 
     let args: Vec<String> = std::env::args().skip(1).collect();

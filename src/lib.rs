@@ -57,8 +57,7 @@
 //!
 //! **Do not call the blocking client from async code**: each call blocks its thread until
 //! the server answers (and a wait until the task ends), which stalls an async executor.
-//! In async programs use [`Client`](struct.Client.html), or move blocking calls to
-//! `spawn_blocking`.
+//! In async programs use the async `Client`, or move blocking calls to `spawn_blocking`.
 //!
 //! # Core only (no feature): your own HTTP stack
 //!
@@ -83,15 +82,18 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `async` | yes | [`Client`](struct.Client.html) and the [`r#async`](async/index.html) module: the tokio + reqwest client |
-//! | `blocking` | no | [`blocking`](blocking/index.html): the ureq client, no async runtime |
-//! | `emulator` | no | [`emulator`](emulator/index.html): a local Cloud Task server for your tests |
+//! | `async` | yes | the tokio + reqwest client at the root: `Client`, its `HttpTransport` and `Timer` |
+//! | `blocking` | no | the `blocking` module: the ureq client, no async runtime |
+//! | `emulator` | no | the `emulator` module: a local Cloud Task server for your tests |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform's library |
 //!
+//! The layout is reqwest's: the async client at the root, the blocking one in `blocking`.
 //! Features are additive; every combination builds. Without any, the crate is the
 //! sans-IO core ([`cloud_task_core`]), re-exported here at the root: configuration, the
 //! operations, the models, the [`Error`] type, the poller, paginator and upload plan.
+//!
+//! In this build:
 //!
 //! # Errors
 //!
@@ -99,27 +101,41 @@
 //! (nothing was sent), transport, API (status, message, body), decode (with the raw body),
 //! task failed (with the quota classification), timeout (with the last polling error),
 //! upload (with the official codes), I/O, cancelled.
+#![cfg_attr(
+    feature = "async",
+    doc = "\n- the async client: [`Client`], [`ClientBuilder`], [`HttpTransport`], [`Timer`];"
+)]
+#![cfg_attr(
+    feature = "blocking",
+    doc = "\n- the blocking client: [`blocking::Client`];"
+)]
+#![cfg_attr(
+    feature = "emulator",
+    doc = "\n- the emulator: [`emulator::Emulator`];"
+)]
+#![doc = "\n- the sans-IO core: [`Config`], [`Operation`], [`Poller`], [`Upload`]."]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Examples in the docs (and in the README, below) compile without a warning.
+#![doc(test(attr(deny(warnings))))]
 
 pub use cloud_task_core::*;
 
-/// The async client: tokio + reqwest (feature `async`, on by default).
-///
-/// [`Client`] and [`ClientBuilder`] are also at the crate root.
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub mod r#async {
-    pub use cloud_task_async::{
-        Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport,
-        ReqwestTransport, TaskListStream, Timer, TokioTimer, WatchStream,
-    };
-}
+/// Every Rust block of the README, compiled (and run, unless marked `no_run`) as a doc
+/// test, so that what a new user copies works as written.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
+/// The async client (tokio + reqwest) at the root, as reqwest has it (feature `async`, on
+/// by default); `async_trait` is re-exported for your own [`HttpTransport`] or [`Timer`].
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub use r#async::{Client, ClientBuilder};
+pub use cloud_task_async::{
+    Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskListStream, Timer, TokioTimer,
+    WatchStream, async_trait,
+};
 
 /// The blocking client: ureq, no async runtime (feature `blocking`).
 ///

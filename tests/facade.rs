@@ -169,8 +169,8 @@ async fn await_many_names_the_task_that_moved_and_decodes_typed_results() {
         assert_eq!(data[0].n as usize, n);
     }
     // Each task's progress was reported under its own ID.
-    let moved = moved.lock().unwrap();
-    assert_eq!(*moved, ids.iter().cloned().collect::<BTreeSet<_>>());
+    let moved = moved.lock().unwrap().clone();
+    assert_eq!(moved, ids.iter().cloned().collect::<BTreeSet<_>>());
 
     // A watch decodes its final result too.
     use futures_util::StreamExt;

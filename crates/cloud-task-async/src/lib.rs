@@ -31,7 +31,7 @@
 //! The same client runs on any HTTP stack, here a canned one (this example runs as is):
 //!
 //! ```
-//! use async_trait::async_trait;
+//! use cloud_task_async::async_trait; // re-exported: no dependency of your own needed
 //! use cloud_task_async::core::{HttpRequest, HttpResponse};
 //! use cloud_task_async::{Client, CreateTaskRequest, HttpTransport, Result, SendLimits};
 //!
@@ -103,6 +103,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The Rust blocks of this crate's README, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Defines an `Unpin` boxed stream type with a private constructor.
 macro_rules! boxed_stream {
     ($(#[$doc:meta])* $name:ident => $item:ty) => {
@@ -154,6 +159,10 @@ pub use list::TaskListStream;
 pub use poll::WatchStream;
 pub use timer::{Timer, TokioTimer};
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
+
+/// The attribute that implements [`HttpTransport`] and [`Timer`] (async trait methods),
+/// re-exported so that your own transport or timer needs no dependency of its own.
+pub use async_trait::async_trait;
 
 // Every wire model (a new one needs no edit here), then the types of the client's own API.
 pub use cloud_task_core::models::*;

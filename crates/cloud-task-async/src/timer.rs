@@ -1,5 +1,6 @@
 //! The time seam: [`Timer`] (a clock and a sleeper) and its tokio implementation.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -15,8 +16,7 @@ use async_trait::async_trait;
 /// ```
 /// use std::sync::Mutex;
 /// use std::time::{Duration, Instant};
-/// use async_trait::async_trait;
-/// use cloud_task_async::Timer;
+/// use cloud_task_async::{Timer, async_trait};
 ///
 /// /// A clock that jumps forward on every sleep.
 /// struct FakeTimer { start: Instant, elapsed: Mutex<Duration> }
@@ -34,6 +34,28 @@ pub trait Timer: Send + Sync + 'static {
 
     /// Waits `duration`. Dropping the future must end the wait.
     async fn sleep(&self, duration: Duration);
+}
+
+#[async_trait]
+impl<T: Timer + ?Sized> Timer for Arc<T> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration).await;
+    }
+}
+
+#[async_trait]
+impl<T: Timer + ?Sized> Timer for Box<T> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration).await;
+    }
 }
 
 /// The default [`Timer`]: `tokio::time` (needs a tokio runtime with its time driver).

@@ -34,8 +34,7 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 ///   is never sent twice (a task creation must never run twice).
 ///
 /// ```
-/// use async_trait::async_trait;
-/// use cloud_task_async::{HttpTransport, core::{HttpRequest, HttpResponse, Result, SendLimits}};
+/// use cloud_task_async::{HttpTransport, async_trait, core::{HttpRequest, HttpResponse, Result, SendLimits}};
 ///
 /// /// Answers 503 to everything (a test double).
 /// struct Unavailable;

@@ -55,6 +55,16 @@ impl<T: Timer + ?Sized> Timer for Arc<T> {
     }
 }
 
+impl<T: Timer + ?Sized> Timer for Box<T> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
+        (**self).sleep(duration, cancel)
+    }
+}
+
 /// The default [`Timer`]: [`Instant::now`], and a sleep on a [`Condvar`] that the cancel
 /// token signals, so a cancellation from another thread wakes it at once.
 #[derive(Debug, Clone, Copy, Default)]

@@ -65,6 +65,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The Rust blocks of this crate's README, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod catalogue;
 pub mod cli;
 mod control;
