@@ -17,6 +17,7 @@
 //! | [`Error::Limit`] | a bound of the [`Config`](crate::Config) was reached (body size, pages, ...) | no |
 //! | [`Error::Redirect`] | the server redirected to another origin (refused) | no |
 //! | [`Error::Protocol`] | the server broke the protocol (a page token seen twice, ...) | no |
+//! | [`Error::Misuse`] | the code driving a machine of the core broke its documented calling order | no: a bug to fix in that code |
 //!
 //! Each variant's `Display` is a single line; underlying causes are available through
 //! [`std::error::Error::source`]. No variant ever contains the API key.
@@ -76,6 +77,12 @@ pub enum Error {
     /// The server's answers broke the protocol in a way that retrying cannot mend.
     #[error(transparent)]
     Protocol(Box<ProtocolError>),
+    /// A machine of the core was driven against its documented calling order (asked for
+    /// its next action after it was done, fed bytes of the wrong length): a bug in the code
+    /// driving it, never caused by the input or the server. The SDK's own drivers never
+    /// produce it; a driver of your own that does should be fixed, not retried.
+    #[error(transparent)]
+    Misuse(Box<MisuseError>),
 }
 
 impl Error {
@@ -120,6 +127,14 @@ impl Error {
     pub fn protocol(operation: &'static str, message: impl Into<String>) -> Self {
         Error::Protocol(Box::new(ProtocolError {
             operation,
+            message: message.into(),
+        }))
+    }
+
+    /// An [`Error::Misuse`] of `machine`, saying what the driving code did wrong.
+    pub fn misuse(machine: &'static str, message: impl Into<String>) -> Self {
+        Error::Misuse(Box::new(MisuseError {
+            machine,
             message: message.into(),
         }))
     }
@@ -770,6 +785,28 @@ impl fmt::Display for RedirectError {
 }
 
 impl std::error::Error for RedirectError {}
+
+/// A machine of the core was driven against its documented calling order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MisuseError {
+    /// The machine, e.g. `poller`.
+    pub machine: &'static str,
+    /// What the driving code did.
+    pub message: String,
+}
+
+impl fmt::Display for MisuseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} was driven against its calling order: {} (a bug in the code driving it)",
+            self.machine, self.message
+        )
+    }
+}
+
+impl std::error::Error for MisuseError {}
 
 /// The server broke the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -609,7 +609,7 @@ impl Call {
 }
 
 fn spent() -> Error {
-    Error::invalid_input(
+    Error::misuse(
         "call",
         "poll_action was called again after the call was done",
     )

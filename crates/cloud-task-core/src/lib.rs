@@ -132,7 +132,7 @@ pub use config::{
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
-    LimitError, MAX_ERROR_BODY, ProtocolError, RedirectError, Result, TaskErrorCode,
+    LimitError, MAX_ERROR_BODY, MisuseError, ProtocolError, RedirectError, Result, TaskErrorCode,
     TaskFailedError, TimeoutError, TransportError, TransportErrorKind, UploadError,
     UploadErrorCode, is_retryable_status,
 };

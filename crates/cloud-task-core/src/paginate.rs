@@ -253,7 +253,7 @@ impl Paginator {
 }
 
 fn spent() -> Error {
-    Error::invalid_input(
+    Error::misuse(
         "paginator",
         "poll_action was called again after the walk was over",
     )

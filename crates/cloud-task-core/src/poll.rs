@@ -645,7 +645,7 @@ impl<T: DeserializeOwned> Poller<T> {
         self.expire_overdue(now);
         match std::mem::replace(&mut self.state, State::Spent) {
             State::Finished(outcome) => PollAction::Done(outcome),
-            State::Spent => PollAction::Done(Err(Error::invalid_input(
+            State::Spent => PollAction::Done(Err(Error::misuse(
                 "poller",
                 "poll_action was called again after the poller finished",
             ))),
@@ -805,7 +805,11 @@ impl<T: DeserializeOwned> Poller<T> {
     /// mend it.
     fn failed_poll(&mut self, error: Error, now: Instant) {
         match error {
-            Error::Limit(_) | Error::Redirect(_) | Error::Protocol(_) | Error::InvalidInput(_) => {
+            Error::Limit(_)
+            | Error::Redirect(_)
+            | Error::Protocol(_)
+            | Error::InvalidInput(_)
+            | Error::Misuse(_) => {
                 self.finish(Err(error));
             }
             error => {

@@ -239,7 +239,7 @@ impl Upload {
                 action
             }
             Phase::Finished(outcome) => UploadAction::Done(outcome),
-            Phase::Spent => UploadAction::Done(Err(Error::invalid_input(
+            Phase::Spent => UploadAction::Done(Err(Error::misuse(
                 "upload",
                 "poll_action was called again after the upload was over",
             ))),
@@ -577,7 +577,7 @@ fn single(
             (UploadAction::AwaitResponse(wait), Some(flight))
         }
         (None, None) => (
-            UploadAction::Done(Err(Error::invalid_input(
+            UploadAction::Done(Err(Error::misuse(
                 "upload",
                 "poll_action was called while no request was in flight",
             ))),

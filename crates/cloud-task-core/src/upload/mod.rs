@@ -421,11 +421,12 @@ impl UploadPart {
 
     /// The `PUT` of this part: `Content-Type: application/octet-stream`, and neither an
     /// `Authorization` header nor any default header (the URL is presigned, on another
-    /// host). Refuses a body whose length is not the part's.
+    /// host). Refuses a body whose length is not the part's ([`Error::Misuse`]: the driver
+    /// read the wrong range; a source that ends early is an [`Error::Io`] of the driver).
     pub fn request(&self, body: Vec<u8>) -> Result<HttpRequest> {
         if body.len() as u64 != self.len {
-            return Err(Error::invalid_input(
-                "body",
+            return Err(Error::misuse(
+                "upload",
                 format!(
                     "part {} must be {} bytes, got {}",
                     self.number,
@@ -522,7 +523,11 @@ impl PartRetry {
     /// official SDKs), the part's number, and the last try's error as its source.
     pub fn on_failure(&mut self, error: Error) -> RetryDecision {
         let error = match error {
-            Error::Cancelled(_) | Error::Io(_) | Error::InvalidInput(_) | Error::Limit(_) => {
+            Error::Cancelled(_)
+            | Error::Io(_)
+            | Error::InvalidInput(_)
+            | Error::Limit(_)
+            | Error::Misuse(_) => {
                 return RetryDecision::GiveUp(error);
             }
             Error::Transport(_) => Error::from(

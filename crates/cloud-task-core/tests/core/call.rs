@@ -43,7 +43,7 @@ fn one_request_with_its_deadline_and_limit_any_status_is_the_answer() {
         done(&mut call, now).unwrap().status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
-    assert!(matches!(done(&mut call, now), Err(Error::InvalidInput(_))));
+    assert!(matches!(done(&mut call, now), Err(Error::Misuse(_))));
 }
 
 #[test]

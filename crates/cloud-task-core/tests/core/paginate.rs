@@ -184,7 +184,7 @@ fn a_page_never_answered_ends_at_its_deadline() {
     pages.handle_response(t.id, response(200, &page(&["a"], None)), t.deadline);
     assert!(matches!(
         pages.poll_action(t.deadline),
-        PageAction::Done(Err(Error::InvalidInput(_)))
+        PageAction::Done(Err(Error::Misuse(_)))
     ));
 }
 

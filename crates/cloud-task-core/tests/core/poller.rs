@@ -689,7 +689,7 @@ fn early_wake_waits_the_rest_and_misuse_is_an_error() {
     };
     assert!(matches!(
         poller.poll_action(start),
-        PollAction::Done(Err(Error::InvalidInput(_)))
+        PollAction::Done(Err(Error::Misuse(_)))
     ));
 }
 

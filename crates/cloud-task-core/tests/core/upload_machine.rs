@@ -311,7 +311,7 @@ fn cancelling_ends_the_upload_at_once_and_ignores_late_answers() {
     upload.handle_read(2, Ok(vec![0; 4]), now);
     assert!(matches!(
         upload.poll_action(now),
-        UploadAction::Done(Err(Error::InvalidInput(_)))
+        UploadAction::Done(Err(Error::Misuse(_)))
     ));
     // Cancelled before it starts: nothing is sent.
     let options = UploadOptions::new().cancel_token(token);
@@ -335,7 +335,7 @@ fn a_read_failure_is_final_and_a_short_read_refused() {
     };
     upload.handle_read(part, Ok(vec![0; 3]), now);
     match upload.poll_action(now) {
-        UploadAction::Done(Err(Error::InvalidInput(e))) => {
+        UploadAction::Done(Err(Error::Misuse(e))) => {
             assert!(e.message.contains("must be 4 bytes"))
         }
         other => panic!("{other:?}"),
