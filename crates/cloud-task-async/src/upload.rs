@@ -8,7 +8,6 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError};
 
-use bytes::Bytes;
 use cloud_task_core::{
     Error, HttpResponse, RequestId, Result, Upload, UploadAction, UploadOptions, UploadedFile,
     check_upload_source,
@@ -22,15 +21,15 @@ use crate::poll::cancelled;
 
 type SendFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;
 type ReadFuture<'a, R> =
-    Pin<Box<dyn Future<Output = (Source<R>, u32, Result<Vec<u8>>)> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = (Source<'a, R>, u32, Result<Vec<u8>>)> + Send + 'a>>;
 
 /// Where the bytes of an upload come from.
-enum Source<R> {
+enum Source<'b, R> {
     /// An open file: seek to the part and read it, on tokio's blocking pool (one read
     /// straight into the part's buffer), again for each try.
     File(Arc<std::sync::Mutex<std::fs::File>>),
     /// Bytes in memory: copy the part's slice, again for each try.
-    Bytes(Bytes),
+    Bytes(&'b [u8]),
     /// A reader read once, in order: a part's bytes are kept from its read until the
     /// machine reports it uploaded, for its retries.
     Sequential {
@@ -41,7 +40,7 @@ enum Source<R> {
     },
 }
 
-impl<R: AsyncRead + Unpin + Send> Source<R> {
+impl<R: AsyncRead + Unpin + Send> Source<'_, R> {
     /// Reads the `len` bytes at `offset` (part `part`), handing the source back.
     async fn read(
         mut self,
@@ -190,11 +189,11 @@ impl Client {
     /// upload itself holds about part size × parts in flight.
     pub async fn upload_bytes(
         &self,
-        bytes: impl Into<Bytes>,
+        bytes: impl AsRef<[u8]> + Send + Sync,
         file_name: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
-        let bytes = bytes.into();
+        let bytes = bytes.as_ref();
         let len = bytes.len() as u64;
         let source = Source::<tokio::io::Empty>::Bytes(bytes);
         self.upload_source(
@@ -234,7 +233,7 @@ impl Client {
     /// Runs the core's [`Upload`] machine over `source`.
     async fn upload_source<R: AsyncRead + Unpin + Send>(
         &self,
-        source: Source<R>,
+        source: Source<'_, R>,
         len: u64,
         file_name: &str,
         context: &str,

@@ -153,6 +153,7 @@ fn main() {
                 len: size,
                 position: 0,
             },
+            size,
             "big.bin",
             UploadOptions::new(),
         )

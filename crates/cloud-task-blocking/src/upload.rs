@@ -2,6 +2,7 @@
 //! opens sources, reads the byte ranges the machine asks for (on the caller's thread), and
 //! hands the parts to the client's sender threads.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -58,10 +59,14 @@ impl Client {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.upload_source(file, 0, metadata.len(), &file_name, &context, options)
+        let source = Source::<std::io::Empty, _>::Seekable(file);
+        self.upload_source(source, metadata.len(), &file_name, &context, options)
     }
 
     /// Uploads bytes held in memory as a file named `file_name` (its extension is sent).
+    ///
+    /// Each part is copied from `bytes` when it is sent (and again for a retry), so the
+    /// upload itself holds about part size × parts in flight.
     pub fn upload_bytes(
         &self,
         bytes: impl AsRef<[u8]>,
@@ -69,42 +74,44 @@ impl Client {
         options: UploadOptions,
     ) -> Result<UploadedFile> {
         let bytes = bytes.as_ref();
-        let context = "reading the bytes to upload";
+        let len = bytes.len() as u64;
+        let source = Source::<std::io::Empty, _>::Seekable(Cursor::new(bytes));
         self.upload_source(
-            Cursor::new(bytes),
-            0,
-            bytes.len() as u64,
+            source,
+            len,
             file_name,
-            context,
+            "reading the bytes to upload",
             options,
         )
     }
 
-    /// Uploads what `reader` holds from its current position to its end, as a file named
-    /// `file_name`.
+    /// Uploads exactly `len` bytes read from `reader` as a file named `file_name`.
     ///
-    /// The size is found by seeking to the end; each part is then read (after seeking to
-    /// its offset) only when it is sent, as [`upload_file`](Self::upload_file) does. A
-    /// source that ends early fails the upload with [`Error::Io`].
-    pub fn upload_reader<R: Read + Seek + Send>(
+    /// The reader is read in order, one part at a time, only when a part can be sent; a
+    /// reader that ends early fails the upload with [`Error::Io`]. It cannot be read
+    /// again, so a part's bytes are kept from its read until it is uploaded, for its
+    /// retries: memory stays near twice part size × parts in flight. Prefer
+    /// [`upload_file`](Self::upload_file) for a file.
+    pub fn upload_reader<R: Read>(
         &self,
-        mut reader: R,
+        reader: R,
+        len: u64,
         file_name: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
-        let context = "reading the upload source";
-        let io = |e| Error::io(context, e);
-        let start = reader.stream_position().map_err(io)?;
-        let end = reader.seek(SeekFrom::End(0)).map_err(io)?;
-        let len = end.saturating_sub(start);
-        self.upload_source(reader, start, len, file_name, context, options)
+        let source = Source::<_, std::io::Empty>::Sequential {
+            reader,
+            position: 0,
+            keep: options.get_retries() > 1,
+            kept: HashMap::new(),
+        };
+        self.upload_source(source, len, file_name, "reading the upload source", options)
     }
 
-    /// Runs the core's [`Upload`] machine over `len` bytes of `source` from offset `base`.
-    fn upload_source<R: Read + Seek>(
+    /// Runs the core's [`Upload`] machine over the `len` bytes of `source`.
+    fn upload_source<R: Read, S: Read + Seek>(
         &self,
-        mut source: R,
-        base: u64,
+        mut source: Source<R, S>,
         len: u64,
         file_name: &str,
         context: &str,
@@ -121,12 +128,15 @@ impl Client {
                     continue;
                 }
                 UploadAction::Read { part, offset, len } => {
-                    let bytes = read_at(&mut source, base.saturating_add(offset), len, context);
+                    let bytes = source.read(part, offset, len, context);
                     upload.handle_read(part, bytes, self.now());
                     continue;
                 }
-                UploadAction::Progress { percent, .. } => {
+                UploadAction::Progress { percent, part } => {
                     options.report_progress(percent);
+                    if let Some(part) = part {
+                        source.release(part);
+                    }
                     continue;
                 }
                 UploadAction::Done(outcome) => return outcome,
@@ -147,20 +157,81 @@ impl Client {
     }
 }
 
-/// Reads exactly `len` bytes at `offset` of `source`.
-fn read_at<R: Read + Seek>(
-    source: &mut R,
-    offset: u64,
-    len: u64,
-    context: &str,
-) -> Result<Vec<u8>> {
-    let len = usize::try_from(len).map_err(|_| {
+/// Where the bytes of an upload come from.
+enum Source<R, S> {
+    /// A file or bytes in memory: seek to the part and read it, again for each try.
+    Seekable(S),
+    /// A reader read once, in order: a part's bytes are kept from its read until the
+    /// machine reports it uploaded, for its retries.
+    Sequential {
+        reader: R,
+        position: u64,
+        keep: bool,
+        kept: HashMap<u32, Vec<u8>>,
+    },
+}
+
+impl<R: Read, S: Read + Seek> Source<R, S> {
+    /// Reads the `len` bytes at `offset` (part `part`).
+    fn read(&mut self, part: u32, offset: u64, len: u64, context: &str) -> Result<Vec<u8>> {
+        match self {
+            Source::Seekable(source) => read_at(source, offset, len, context),
+            Source::Sequential {
+                reader,
+                position,
+                keep,
+                kept,
+            } => {
+                if let Some(bytes) = kept.get(&part) {
+                    return Ok(bytes.clone());
+                }
+                if offset != *position {
+                    return Err(Error::io(
+                        context,
+                        std::io::Error::other(format!(
+                            "part {part} starts at byte {offset}, but a reader read once is at byte {position}"
+                        )),
+                    ));
+                }
+                let mut buffer = vec![0; part_len(len)?];
+                reader
+                    .read_exact(&mut buffer)
+                    .map_err(|e| Error::io(context, e))?;
+                *position += len;
+                if *keep {
+                    kept.insert(part, buffer.clone());
+                }
+                Ok(buffer)
+            }
+        }
+    }
+
+    /// Part `part` is uploaded: its kept bytes, if any, go.
+    fn release(&mut self, part: u32) {
+        if let Source::Sequential { kept, .. } = self {
+            kept.remove(&part);
+        }
+    }
+}
+
+/// A part's length as a buffer size.
+fn part_len(len: u64) -> Result<usize> {
+    usize::try_from(len).map_err(|_| {
         Error::invalid_input(
             "len",
             format!("a part of {len} bytes does not fit in memory"),
         )
-    })?;
-    let mut buffer = vec![0; len];
+    })
+}
+
+/// Reads exactly `len` bytes at `offset` of `source`.
+fn read_at<S: Read + Seek>(
+    source: &mut S,
+    offset: u64,
+    len: u64,
+    context: &str,
+) -> Result<Vec<u8>> {
+    let mut buffer = vec![0; part_len(len)?];
     source
         .seek(SeekFrom::Start(offset))
         .and_then(|_| source.read_exact(&mut buffer))

@@ -152,8 +152,7 @@ impl Context {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let mut builder = Client::builder()
-            .from_env()
+        let mut builder = cloud_task_async::ClientBuilder::from_env()
             .user_agent(concat!("cloud-task-cli/", env!("CARGO_PKG_VERSION")));
         if let Some(url) = nonblank(&self.global.base_url) {
             builder = builder.base_url(url);

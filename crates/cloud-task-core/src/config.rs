@@ -831,10 +831,20 @@ macro_rules! __config_builder_setters {
             self
         }
 
-        /// Applies `OOMOL_API_KEY`, `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` from the
-        /// process environment, where set and not blank.
-        pub fn from_env(mut self) -> Self {
-            self.config = self.config.with_env(|name| ::std::env::var(name).ok());
+        /// A builder from the process environment, as
+        /// [`ConfigBuilder::from_env`](cloud_task_core::ConfigBuilder::from_env) is:
+        /// `OOMOL_API_KEY`, `OOMOL_BASE_URL` (or `CLOUD_TASK_BASE_URL`) and
+        /// `OOMOL_UPLOAD_BASE_URL` (or `CLOUD_TASK_UPLOAD_BASE_URL`), each where set and not
+        /// blank. Unlike `Client::from_env`, a missing key is not an error here.
+        pub fn from_env() -> Self {
+            Self::default().config($crate::ConfigBuilder::from_env())
+        }
+
+        /// Applies the same variables as [`from_env`](Self::from_env), as answered by
+        /// `lookup` (for tests, or another source of settings), as
+        /// [`ConfigBuilder::with_env`](cloud_task_core::ConfigBuilder::with_env) does.
+        pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+            self.config = self.config.with_env(lookup);
             self
         }
 

@@ -157,4 +157,6 @@ pub use upload::{
     UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, check_upload_source,
     file_extension, part_retry_delay,
 };
-pub use wire::{api_error, encode_path_segment, retry_after};
+pub use wire::{
+    RequestBuilder, api_error, check_not_empty, encode_path_segment, parse_json, retry_after,
+};

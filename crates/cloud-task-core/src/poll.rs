@@ -552,7 +552,7 @@ impl Poller {
         now: Instant,
     ) -> Result<Poller<T>, Error> {
         let task_id = task_id.into();
-        crate::wire::require_non_empty("task_id", &task_id)?;
+        crate::wire::check_not_empty("task_id", &task_id)?;
         let options = &options.or(config.await_defaults());
         options.validate()?;
         let final_window = options

@@ -194,12 +194,7 @@ pub fn responses(data: &[u8]) -> bool {
             GetUploadUrl::new("u-1").parse(r()),
         ),
         11 => {
-            let part = UploadPart {
-                number: 1,
-                offset: 0,
-                len: 1,
-                url: "http://store.test/p/1".to_owned(),
-            };
+            let part = UploadPart::new(1, 0, 1, "http://store.test/p/1");
             match part.parse(r()) {
                 Ok(()) => {
                     assert!(status.is_success());

@@ -310,7 +310,7 @@ fn parts_go_in_parallel_bounded_and_are_read_only_when_sent() {
         read: read.clone(),
     };
     let file = client(store.clone(), &FakeTimer::new())
-        .upload_reader(reader, "blob", UploadOptions::new().concurrency(3))
+        .upload_reader(reader, 10_000, "blob", UploadOptions::new().concurrency(3))
         .unwrap();
     assert_eq!(file.url, "https://files.test/u");
     assert_eq!(store.assembled(), data);
@@ -320,15 +320,30 @@ fn parts_go_in_parallel_bounded_and_are_read_only_when_sent() {
 }
 
 #[test]
-fn upload_reader_uploads_from_the_current_position() {
+fn upload_reader_reads_len_bytes_from_where_the_reader_is_and_no_further() {
     let data = pseudo_random(3_000);
     let mut reader = Cursor::new(data.clone());
     reader.seek(SeekFrom::Start(1_000)).unwrap();
-    let store = Arc::new(Store::new(2_000, 700, 1, Arc::new(AtomicU64::new(0))));
+    let store = Arc::new(Store::new(1_500, 700, 1, Arc::new(AtomicU64::new(0))));
     client(store.clone(), &FakeTimer::new())
-        .upload_reader(reader, "tail.bin", UploadOptions::new().concurrency(1))
+        .upload_reader(
+            &mut reader,
+            1_500,
+            "tail.bin",
+            UploadOptions::new().concurrency(1),
+        )
         .unwrap();
-    assert_eq!(store.assembled(), &data[1_000..]);
+    assert_eq!(store.assembled(), &data[1_000..2_500]);
+    assert_eq!(reader.position(), 2_500);
+}
+
+#[test]
+fn a_reader_shorter_than_announced_fails_with_an_io_error() {
+    let store = Arc::new(Store::new(2_000, 1_000, 4, Arc::new(AtomicU64::new(0))));
+    let error = client(store, &FakeTimer::new())
+        .upload_reader(&[1u8; 1_500][..], 2_000, "short.bin", UploadOptions::new())
+        .unwrap_err();
+    assert!(matches!(&error, Error::Io(_)), "{error:?}");
 }
 
 #[test]
@@ -388,7 +403,7 @@ fn a_read_failure_ends_the_upload_without_retrying() {
         fail_from: 1_000,
     };
     let error = client(store.clone(), &timer)
-        .upload_reader(source, "x.bin", UploadOptions::new().concurrency(1))
+        .upload_reader(source, 3_000, "x.bin", UploadOptions::new().concurrency(1))
         .unwrap_err();
     assert!(
         matches!(&error, Error::Io(e) if e.context == "reading the upload source"),

@@ -111,6 +111,7 @@ impl Serialize for CreateTaskRequest {
 /// must not be empty. A create is never retried by the SDK: the request may have reached
 /// the server, and a second one would run the block twice.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreateTask {
     /// What to run.
     pub request: CreateTaskRequest,
@@ -124,9 +125,9 @@ impl CreateTask {
 
     /// Checks the request without building it.
     pub fn validate(&self) -> Result<()> {
-        wire::require_non_empty("package_name", &self.request.package_name)?;
-        wire::require_non_empty("package_version", &self.request.package_version)?;
-        wire::require_non_empty("block_name", &self.request.block_name)
+        wire::check_not_empty("package_name", &self.request.package_name)?;
+        wire::check_not_empty("package_version", &self.request.package_version)?;
+        wire::check_not_empty("block_name", &self.request.block_name)
     }
 }
 
@@ -142,15 +143,10 @@ impl Operation for CreateTask {
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
         self.validate()?;
-        let body = wire::to_json(&self.request)?;
-        wire::request(
-            config,
-            config.base_url(),
-            Method::POST,
-            "/v3/users/me/tasks",
-            &[],
-            Some(body),
-        )
+        config
+            .api_request(Method::POST, "/v3/users/me/tasks")
+            .json(&self.request)
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<CreateTaskResponse> {

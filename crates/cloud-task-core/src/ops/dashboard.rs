@@ -16,14 +16,9 @@ impl Operation for GetDashboard {
     const NAME: &'static str = "get_dashboard";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        wire::request(
-            config,
-            config.base_url(),
-            Method::GET,
-            "/v3/users/me/dashboard",
-            &[],
-            None,
-        )
+        config
+            .api_request(Method::GET, "/v3/users/me/dashboard")
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<Dashboard> {

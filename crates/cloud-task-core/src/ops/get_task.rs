@@ -9,6 +9,7 @@ use crate::{HttpRequest, HttpResponse};
 
 /// `GET /v3/users/me/tasks/{taskID}`: a task's details (`get_task` / `get_task_detail`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GetTask {
     /// The task, sent percent-encoded as one path segment.
     pub task_id: String,
@@ -28,12 +29,11 @@ impl Operation for GetTask {
     const NAME: &'static str = "get_task";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        wire::require_non_empty("task_id", &self.task_id)?;
-        let path = format!(
-            "/v3/users/me/tasks/{}",
-            wire::encode_path_segment(&self.task_id)
-        );
-        wire::request(config, config.base_url(), Method::GET, &path, &[], None)
+        wire::check_not_empty("task_id", &self.task_id)?;
+        config
+            .api_request(Method::GET, "/v3/users/me/tasks")
+            .segment(&self.task_id)
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<TaskDetail> {

@@ -116,6 +116,7 @@ impl From<String> for WorkloadIds {
 
 /// `GET /v3/users/me/tasks/latest?workloadIDs=a,b`: the newest task of each workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GetLatestTasks {
     /// The workloads asked about.
     pub workload_ids: WorkloadIds,
@@ -136,14 +137,10 @@ impl Operation for GetLatestTasks {
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
         let ids = self.workload_ids.to_param()?;
-        wire::request(
-            config,
-            config.base_url(),
-            Method::GET,
-            "/v3/users/me/tasks/latest",
-            &[("workloadIDs", &ids)],
-            None,
-        )
+        config
+            .api_request(Method::GET, "/v3/users/me/tasks/latest")
+            .query("workloadIDs", ids)
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<Vec<LatestTaskItem>> {

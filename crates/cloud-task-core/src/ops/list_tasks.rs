@@ -122,6 +122,7 @@ impl ListTasksQuery {
 ///
 /// See [`Paginator`](crate::Paginator) to walk every page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListTasks {
     /// Filters and paging.
     pub query: ListTasksQuery,
@@ -146,16 +147,11 @@ impl Operation for ListTasks {
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
         self.query.validate()?;
-        let pairs = self.query.to_pairs();
-        let query: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        wire::request(
-            config,
-            config.base_url(),
-            Method::GET,
-            "/v3/users/me/tasks",
-            &query,
-            None,
-        )
+        let mut request = config.api_request(Method::GET, "/v3/users/me/tasks");
+        for (name, value) in self.query.to_pairs() {
+            request = request.query(name, value);
+        }
+        request.build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<TaskPage> {

@@ -12,6 +12,7 @@ use crate::{HttpRequest, HttpResponse};
 ///
 /// Note the paths say `/v3/user/`, not `/v3/users/me/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetTasksPause {
     /// `true` pauses, `false` resumes.
     pub paused: bool,
@@ -44,14 +45,10 @@ impl Operation for SetTasksPause {
         } else {
             "/v3/user/resume"
         };
-        wire::request(
-            config,
-            config.base_url(),
-            Method::POST,
-            path,
-            &[],
-            Some(b"{}".to_vec()),
-        )
+        config
+            .api_request(Method::POST, path)
+            .json(&serde_json::Map::new())
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<PauseResponse> {

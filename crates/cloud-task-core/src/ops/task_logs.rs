@@ -11,6 +11,7 @@ use crate::{HttpRequest, HttpResponse};
 ///
 /// Not in the official SDKs; used by OOMOL's own CLI and engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GetTaskLogs {
     /// The task.
     pub task_id: String,
@@ -39,20 +40,19 @@ impl Operation for GetTaskLogs {
     const NAME: &'static str = "get_task_logs";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        wire::require_non_empty("task_id", &self.task_id)?;
+        wire::check_not_empty("task_id", &self.task_id)?;
         if self.page == Some(0) {
             return Err(Error::invalid_input(
                 "page",
                 "page must be an integer of at least 1",
             ));
         }
-        let path = format!(
-            "/v3/users/me/tasks/{}/logs",
-            wire::encode_path_segment(&self.task_id)
-        );
-        let page = self.page.map(|p| p.to_string());
-        let query: Vec<(&str, &str)> = page.iter().map(|p| ("page", p.as_str())).collect();
-        wire::request(config, config.base_url(), Method::GET, &path, &query, None)
+        config
+            .api_request(Method::GET, "/v3/users/me/tasks")
+            .segment(&self.task_id)
+            .path("/logs")
+            .query_opt("page", self.page.map(|p| p.to_string()))
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<TaskLogs> {

@@ -28,6 +28,7 @@ use crate::{HttpRequest, HttpResponse};
 ///     _ => unreachable!(),
 /// }
 /// ```
+#[non_exhaustive]
 pub struct GetTaskResult<T = Value> {
     /// The task.
     pub task_id: String,
@@ -118,12 +119,12 @@ impl<T: DeserializeOwned> Operation for GetTaskResult<T> {
     const NAME: &'static str = "get_task_result";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        wire::require_non_empty("task_id", &self.task_id)?;
-        let path = format!(
-            "/v3/users/me/tasks/{}/result",
-            wire::encode_path_segment(&self.task_id)
-        );
-        wire::request(config, config.base_url(), Method::GET, &path, &[], None)
+        wire::check_not_empty("task_id", &self.task_id)?;
+        config
+            .api_request(Method::GET, "/v3/users/me/tasks")
+            .segment(&self.task_id)
+            .path("/result")
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<TaskResult<T>> {

@@ -251,6 +251,7 @@ pub struct InitUploadRequest {
 
 /// `POST {upload_base}/init`: start an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadInit {
     /// The extension with its dot, or `"."`.
     pub file_extension: String,
@@ -379,18 +380,14 @@ impl Operation for UploadInit {
     const NAME: &'static str = "upload_init";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        let body = wire::to_json(&InitUploadRequest {
+        let body = InitUploadRequest {
             file_extension: self.file_extension.clone(),
             size: self.size,
-        })?;
-        wire::request(
-            config,
-            config.upload_base_url(),
-            Method::POST,
-            "/init",
-            &[],
-            Some(body),
-        )
+        };
+        config
+            .upload_request(Method::POST, "/init")
+            .json(&body)
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<UploadTarget> {
@@ -402,6 +399,7 @@ impl Operation for UploadInit {
 
 /// One part of an upload: its number, byte range and presigned URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadPart {
     /// The part number, from 1.
     pub number: u32,
@@ -414,6 +412,17 @@ pub struct UploadPart {
 }
 
 impl UploadPart {
+    /// Part `number` (from 1): `len` bytes at `offset`, to `PUT` to the presigned `url`
+    /// (plans build these; a driver of its own may too).
+    pub fn new(number: u32, offset: u64, len: u64, url: impl Into<String>) -> Self {
+        UploadPart {
+            number,
+            offset,
+            len,
+            url: url.into(),
+        }
+    }
+
     /// The byte range `[offset, offset + len)`.
     pub fn range(&self) -> Range<u64> {
         self.offset..self.offset + self.len
@@ -762,6 +771,7 @@ impl UploadUrlResponse {
 
 /// `GET {upload_base}/{upload_id}/url`: the URL of the uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GetUploadUrl {
     /// The upload's ID, sent percent-encoded as one path segment.
     pub upload_id: String,
@@ -781,16 +791,12 @@ impl Operation for GetUploadUrl {
     const NAME: &'static str = "upload_url";
 
     fn request(&self, config: &Config) -> Result<HttpRequest> {
-        wire::require_non_empty("upload_id", &self.upload_id)?;
-        let path = format!("/{}/url", wire::encode_path_segment(&self.upload_id));
-        wire::request(
-            config,
-            config.upload_base_url(),
-            Method::GET,
-            &path,
-            &[],
-            None,
-        )
+        wire::check_not_empty("upload_id", &self.upload_id)?;
+        config
+            .upload_request(Method::GET, "")
+            .segment(&self.upload_id)
+            .path("/url")
+            .build()
     }
 
     fn parse(&self, response: HttpResponse) -> Result<UploadedFile> {
