@@ -177,28 +177,36 @@ pub mod emulator {
     /// Clients pointed at a running emulator: its base URLs and API key, and its
     /// [`await_options`](EmulatorHandle::await_options) as their default waits (the
     /// official 3 s interval scaled by the time scale), so that they see a task end about
-    /// as soon as the emulator ends it. Implemented by both handles ([`EmulatorHandle`]
-    /// and [`BlockingEmulator`]).
+    /// as soon as the emulator ends it. On an emulator with a [`ManualClock`], the clients
+    /// run in virtual time: their [`VirtualTimer`] moves the emulator's clock on instead of
+    /// sleeping. Implemented by both handles ([`EmulatorHandle`] and [`BlockingEmulator`]).
     pub trait EmulatorClients {
         /// The emulator's client configuration (see [`EmulatorHandle::config`]).
         fn client_config(&self) -> cloud_task_core::ConfigBuilder;
+
+        /// The manual clock the emulator runs on, if any.
+        fn clock(&self) -> Option<ManualClock>;
 
         /// An async client of this emulator (features `async` and `emulator`).
         #[cfg(feature = "async")]
         #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
         fn client(&self) -> crate::Result<crate::Client> {
-            crate::Client::builder()
-                .config(self.client_config())
-                .build()
+            let mut builder = crate::Client::builder().config(self.client_config());
+            if let Some(clock) = self.clock() {
+                builder = builder.timer(VirtualTimer::new(clock));
+            }
+            builder.build()
         }
 
         /// A blocking client of this emulator (features `blocking` and `emulator`).
         #[cfg(feature = "blocking")]
         #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
         fn blocking_client(&self) -> crate::Result<crate::blocking::Client> {
-            crate::blocking::Client::builder()
-                .config(self.client_config())
-                .build()
+            let mut builder = crate::blocking::Client::builder().config(self.client_config());
+            if let Some(clock) = self.clock() {
+                builder = builder.timer(VirtualTimer::new(clock));
+            }
+            builder.build()
         }
     }
 
@@ -206,11 +214,119 @@ pub mod emulator {
         fn client_config(&self) -> cloud_task_core::ConfigBuilder {
             self.config()
         }
+
+        fn clock(&self) -> Option<ManualClock> {
+            self.manual_clock()
+        }
     }
 
     impl EmulatorClients for BlockingEmulator {
         fn client_config(&self) -> cloud_task_core::ConfigBuilder {
             self.config()
+        }
+
+        fn clock(&self) -> Option<ManualClock> {
+            self.manual_clock()
+        }
+    }
+
+    /// The clock and sleeper of a client in virtual time, on an emulator's
+    /// [`ManualClock`]: its `now` is the clock's time, and a sleep moves the clock on by
+    /// its length and returns at once. So a wait of ten minutes for a ten-minute task
+    /// takes a few milliseconds, and the polls it makes are exactly those of the real
+    /// schedule. Every sleep of every client sharing the clock moves it on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oomol_cloud_task::emulator::{Emulator, EmulatorClients, ManualClock};
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest};
+    ///
+    /// let clock = ManualClock::new();
+    /// let emulator = Emulator::builder().manual_clock(clock.clone()).start_blocking()?;
+    /// let client = emulator.blocking_client()?; // on a VirtualTimer
+    /// // A block that runs for an hour, waited for with the official 3 s polls.
+    /// let request = CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 3_600_000);
+    /// client.create_and_wait(request, AwaitOptions::new().interval(Duration::from_secs(3)))?;
+    /// assert!(clock.elapsed() >= Duration::from_secs(3600));
+    /// # Ok::<(), oomol_cloud_task::Error>(())
+    /// ```
+    #[derive(Clone, Debug)]
+    pub struct VirtualTimer {
+        clock: ManualClock,
+        origin: std::time::Instant,
+    }
+
+    impl VirtualTimer {
+        /// A timer on `clock`.
+        pub fn new(clock: ManualClock) -> Self {
+            VirtualTimer {
+                origin: std::time::Instant::now(),
+                clock,
+            }
+        }
+
+        /// The instant it reads: when it was made, plus the time the clock has moved since.
+        pub fn now(&self) -> std::time::Instant {
+            self.origin + self.clock.elapsed()
+        }
+
+        /// The clock it runs on.
+        pub fn clock(&self) -> &ManualClock {
+            &self.clock
+        }
+    }
+
+    #[cfg(feature = "async")]
+    #[crate::async_trait]
+    impl crate::Timer for VirtualTimer {
+        fn now(&self) -> std::time::Instant {
+            VirtualTimer::now(self)
+        }
+
+        async fn sleep(&self, duration: std::time::Duration) {
+            self.clock.advance(duration);
+            // Let the other tasks of the runtime see the new time.
+            YieldOnce(false).await;
+        }
+    }
+
+    /// A future that is pending once (waking itself), then ready: a yield to the runtime.
+    #[cfg(feature = "async")]
+    struct YieldOnce(bool);
+
+    #[cfg(feature = "async")]
+    impl std::future::Future for YieldOnce {
+        type Output = ();
+
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                return std::task::Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    #[cfg(feature = "blocking")]
+    impl crate::blocking::Timer for VirtualTimer {
+        fn now(&self) -> std::time::Instant {
+            VirtualTimer::now(self)
+        }
+
+        fn sleep(
+            &self,
+            duration: std::time::Duration,
+            cancel: Option<&cloud_task_core::CancelToken>,
+        ) -> crate::Result<()> {
+            if cancel.is_some_and(cloud_task_core::CancelToken::is_cancelled) {
+                return Err(crate::Error::cancelled());
+            }
+            self.clock.advance(duration);
+            Ok(())
         }
     }
 }

@@ -210,3 +210,42 @@ fn local_failures_say_why_and_bad_upload_options_are_refused_first() {
     );
     assert_eq!(emulator.stats().total(), 0);
 }
+
+/// In virtual time, a client's sleeps move the emulator's clock: a ten-minute block waited
+/// for with the official 3 s polls ends in milliseconds, after exactly the polls of the
+/// real schedule.
+#[tokio::test]
+async fn a_client_of_a_manual_clock_emulator_runs_in_virtual_time() {
+    use oomol_cloud_task::emulator::{EmulatorClients, ManualClock};
+    let clock = ManualClock::new();
+    let emulator = Emulator::builder()
+        .manual_clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    let client = emulator.client().unwrap();
+    let request = CreateTaskRequest::new("@oomol/slow", "1.0.0", "main")
+        .input("durationMs", 600_000)
+        .input("tag", "virtual");
+    let outcome = client
+        .create_and_wait(request, AwaitOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome.result.result_data.unwrap()[0]["tag"], "virtual");
+    // 200 ms of scheduling, then 600 s of running, seen by polls 3 s apart.
+    let elapsed = clock.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600_200) && elapsed < Duration::from_secs(604),
+        "{elapsed:?}"
+    );
+    let polls = emulator.stats().count(Route::TaskResult);
+    assert_eq!(polls as u128, elapsed.as_millis() / 3_000 + 1, "{polls}");
+    // A wait that times out does so in virtual time too.
+    let slow =
+        CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 3_600_000);
+    let error = client
+        .create_and_wait(slow, AwaitOptions::new().timeout(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Timeout(_)), "{error:?}");
+}

@@ -115,6 +115,7 @@ mod outcome;
 mod paginate;
 mod poll;
 mod poll_set;
+pub mod timestamp;
 pub mod upload;
 mod wire;
 

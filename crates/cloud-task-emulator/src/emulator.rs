@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloud_task_core::{
     ApiKey, AwaitOptions, Config, ConfigBuilder, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Error,
@@ -16,11 +16,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api::{self, Shared};
+use crate::clock::{Clock, ManualClock};
 use crate::fault::{FaultBook, FaultRule};
+use crate::ids::random_token;
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::server::{self, Shared, wall_clock_ms};
-use crate::stats::{Stats, StatsRecorder, lock};
-use crate::uploads::{UPLOAD_PATH, Uploads, random_token};
+use crate::stats::{Stats, StatsRecorder};
+use crate::uploads::{UPLOAD_PATH, Uploads};
+use crate::util::lock;
 
 /// The default upload part size: 5 MiB.
 pub const DEFAULT_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -64,6 +67,7 @@ pub struct EmulatorBuilder {
     part_size: u64,
     seed: u64,
     faults: Vec<FaultRule>,
+    clock: Option<ManualClock>,
 }
 
 impl Default for EmulatorBuilder {
@@ -77,6 +81,7 @@ impl Default for EmulatorBuilder {
             part_size: DEFAULT_PART_SIZE,
             seed: 0,
             faults: Vec::new(),
+            clock: None,
         }
     }
 }
@@ -95,6 +100,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("part_size", &self.part_size)
             .field("seed", &self.seed)
             .field("faults", &self.faults)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -139,9 +145,30 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Seeds the draws of probabilistic faults, so a run is repeatable (default 0).
+    /// Seeds the draws of probabilistic faults and the task and upload IDs, so a run is
+    /// repeatable (default 0). Generated API keys and URL signatures never come from it.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Runs on `clock` instead of the wall clock: nothing happens until it is advanced,
+    /// and the emulator's timestamps start at the clock's epoch. With a seed, a run is then
+    /// repeatable to the ID and the millisecond. Injected `Delay` faults still take real
+    /// time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloud_task_emulator::{Emulator, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let emulator = Emulator::builder().manual_clock(clock.clone()).start_blocking()?;
+    /// assert!(emulator.manual_clock().is_some());
+    /// clock.advance(Duration::from_secs(1)); // a default task has now ended
+    /// # Ok::<(), cloud_task_core::Error>(())
+    /// ```
+    pub fn manual_clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -182,14 +209,18 @@ impl EmulatorBuilder {
         self.validate()?;
         let binding = |e| Error::io(format!("binding {}", self.addr), e);
         let listener = TcpListener::bind(self.addr).await.map_err(binding)?;
-        let addr = server::public_addr(listener.local_addr().map_err(binding)?);
+        let addr = api::public_addr(listener.local_addr().map_err(binding)?);
         let api_keys = if self.api_keys.is_empty() {
             vec![format!("oomol-emulator-{}", random_token())]
         } else {
             self.api_keys
         };
         let base_url = format!("http://{addr}");
-        let epoch_ms = wall_clock_ms();
+        let clock = match self.clock {
+            Some(clock) => Clock::Manual(clock),
+            None => Clock::real(),
+        };
+        let epoch_ms = clock.start_epoch_ms();
         let info = json!({
             "baseUrl": base_url,
             "uploadBaseUrl": format!("{base_url}{UPLOAD_PATH}"),
@@ -202,26 +233,22 @@ impl EmulatorBuilder {
             api_keys,
             base_url,
             port: addr.port(),
-            started: Instant::now(),
-            epoch_ms,
+            clock,
             scheduler: Mutex::new(Scheduler::new(SchedulerConfig {
                 max_concurrency: self.max_concurrency,
                 max_queue_size: self.max_queue_size,
                 time_scale: self.time_scale,
                 epoch_ms,
+                seed: self.seed,
             })),
             faults: Mutex::new(FaultBook::new(self.seed, self.faults)),
             stats: StatsRecorder::default(),
-            uploads: Uploads::new(self.part_size)
+            uploads: Uploads::new(self.part_size, self.seed)
                 .map_err(|e| Error::io("creating the upload directory", e))?,
             info,
         });
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(
-            listener,
-            server::router(shared.clone()),
-            stopped,
-        ));
+        let task = tokio::spawn(api::serve(listener, api::router(shared.clone()), stopped));
         Ok(EmulatorHandle {
             inner: Inner {
                 shared,
@@ -400,6 +427,12 @@ macro_rules! accessors {
         /// ```
         pub fn config(&self) -> cloud_task_core::ConfigBuilder {
             self.inner.config()
+        }
+
+        /// The manual clock it runs on, when it was started with one
+        /// ([`EmulatorBuilder::manual_clock`]).
+        pub fn manual_clock(&self) -> Option<ManualClock> {
+            self.inner.shared.clock.manual()
         }
 
         /// A snapshot of the request statistics.

@@ -70,28 +70,34 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod api;
 mod catalogue;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
-mod control;
+mod clock;
 mod emulator;
 mod fault;
+mod ids;
 mod scheduler;
-mod server;
 mod stats;
 mod uploads;
+mod util;
 
 pub use http;
 
+pub use api::DEFAULT_PAGE_SIZE;
 pub use catalogue::{
     DEFAULT_FAIL_MESSAGE, DEFAULT_RUN, DEFAULT_SLOW_RUN, ECHO, FAIL, QUOTA, QUOTA_MESSAGE,
     SCHEDULED, SCHEDULING, SLOW,
 };
+pub use clock::{MANUAL_EPOCH_MS, ManualClock};
+pub use cloud_task_core::ops::{MAX_PAGE_SIZE, MAX_WORKLOAD_IDS};
 pub use emulator::{
     BlockingEmulator, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_PART_SIZE, Emulator,
     EmulatorBuilder, EmulatorHandle,
 };
 pub use fault::{Fault, FaultRule, Route, UnknownRoute};
 pub use scheduler::{LOG_PAGE_SIZE, workload_id};
-pub use server::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WORKLOAD_IDS};
 pub use stats::{MAX_RECORDED_PARTS, Stats};
 pub use uploads::{MAX_PARTS, UPLOAD_PATH};

@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::catalogue::{self, Outcome, Plan};
+use crate::ids::IdSource;
 
 /// Log entries per page of the logs endpoint.
 pub const LOG_PAGE_SIZE: usize = 20;
@@ -54,6 +55,8 @@ pub(crate) struct SchedulerConfig {
     pub(crate) time_scale: f64,
     /// The wall clock at `now == 0`, epoch milliseconds.
     pub(crate) epoch_ms: i64,
+    /// Seeds the task IDs.
+    pub(crate) seed: u64,
 }
 
 /// Why a task was not created.
@@ -155,11 +158,13 @@ pub(crate) struct Scheduler {
     paused: bool,
     /// The simulated time everything has been replayed up to.
     cursor: Duration,
+    ids: IdSource,
 }
 
 impl Scheduler {
     pub(crate) fn new(config: SchedulerConfig) -> Self {
         Scheduler {
+            ids: IdSource::new(config.seed),
             config,
             tasks: Vec::new(),
             by_id: HashMap::new(),
@@ -271,7 +276,7 @@ impl Scheduler {
             return Err(CreateError::QueueFull(self.config.max_queue_size));
         }
         let index = self.tasks.len();
-        let id = Uuid::now_v7().to_string();
+        let id = self.ids.next(self.epoch_ms(now));
         let workload_id = workload_id(
             &request.package_name,
             &request.package_version,
@@ -530,6 +535,7 @@ mod tests {
             max_queue_size,
             time_scale: 1.0,
             epoch_ms: 1_700_000_000_000,
+            seed: 0,
         })
     }
 
@@ -702,6 +708,7 @@ mod tests {
             max_queue_size: 1,
             time_scale: 0.01,
             epoch_ms: 0,
+            seed: 0,
         });
         let id = create(&mut s, echo(1000), Duration::ZERO);
         assert_eq!(status(&mut s, &id, 11 * MS), TaskStatus::Running);

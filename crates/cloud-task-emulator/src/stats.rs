@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::HeaderMap;
 
 use crate::fault::Route;
+use crate::util::lock;
 
 /// A snapshot of the emulator's request statistics.
 ///
@@ -89,14 +90,6 @@ impl StatsRecorder {
             count.store(0, Ordering::Relaxed);
         }
     }
-}
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
-/// section leaves its data consistent).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

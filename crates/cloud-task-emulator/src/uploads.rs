@@ -17,7 +17,9 @@ use http::StatusCode;
 use tempfile::TempDir;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use crate::stats::lock;
+use crate::api::ApiError;
+use crate::ids::{IdSource, random_token};
+use crate::util::lock;
 
 /// The path of the upload API under the emulator's address.
 pub const UPLOAD_PATH: &str = "/api/tasks/files/remote-cache";
@@ -32,8 +34,8 @@ const URL_VALIDITY_MS: i64 = 24 * 3600 * 1000;
 /// The write buffer of one part upload.
 const WRITE_BUFFER: usize = 1 << 20;
 
-/// An error of the upload API: a status and a message for the JSON body.
-pub(crate) type UploadError = (StatusCode, String);
+/// An error of the upload API: the emulator's one error form.
+pub(crate) type UploadError = ApiError;
 
 struct Upload {
     id: String,
@@ -73,21 +75,19 @@ pub(crate) struct Uploads {
     dir: TempDir,
     part_size: u64,
     uploads: Mutex<HashMap<String, Arc<Upload>>>,
-}
-
-/// An unguessable token: 128 random bits in hex.
-pub(crate) fn random_token() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    ids: IdSource,
 }
 
 impl Uploads {
-    pub(crate) fn new(part_size: u64) -> std::io::Result<Self> {
+    pub(crate) fn new(part_size: u64, seed: u64) -> std::io::Result<Self> {
         Ok(Uploads {
             dir: tempfile::Builder::new()
                 .prefix("cloud-task-emulator-")
                 .tempdir()?,
             part_size,
             uploads: Mutex::new(HashMap::new()),
+            // Another stream than the task IDs', from the same seed.
+            ids: IdSource::new(!seed),
         })
     }
 
@@ -95,7 +95,7 @@ impl Uploads {
         lock(&self.uploads)
             .get(id)
             .cloned()
-            .ok_or_else(|| (StatusCode::NOT_FOUND, format!("upload {id:?} not found")))
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("upload {id:?} not found")))
     }
 
     /// Starts an upload; its part URLs point at `base` (the emulator's own address).
@@ -103,8 +103,9 @@ impl Uploads {
         &self,
         request: InitUploadRequest,
         base: &str,
+        now_epoch_ms: i64,
     ) -> Result<UploadTarget, UploadError> {
-        let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+        let bad = ApiError::bad_request;
         let extension = request.file_extension;
         if !extension.starts_with('.')
             || extension.len() > 32
@@ -124,7 +125,7 @@ impl Uploads {
             )));
         }
         let total_parts = u32::try_from(parts).map_err(|_| bad("too many parts".to_owned()))?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = self.ids.next(now_epoch_ms);
         let path = self.dir.path().join(&id);
         let file = tokio::fs::File::create(&path).await.map_err(internal)?;
         file.set_len(request.size).await.map_err(internal)?;
@@ -173,7 +174,7 @@ impl Uploads {
     ) -> Result<(), UploadError> {
         let upload = self.get(id)?;
         if number == 0 || number > upload.total_parts {
-            return Err((
+            return Err(ApiError(
                 StatusCode::NOT_FOUND,
                 format!(
                     "upload {id:?} has parts 1 to {}, not {number}",
@@ -182,20 +183,20 @@ impl Uploads {
             ));
         }
         if signature != Some(upload.part_tokens[number as usize - 1].as_str()) {
-            return Err((
+            return Err(ApiError(
                 StatusCode::FORBIDDEN,
                 "the signature of this presigned URL is missing or wrong".to_owned(),
             ));
         }
         if lock(&upload.state).completed {
-            return Err((
+            return Err(ApiError(
                 StatusCode::CONFLICT,
                 format!("upload {id:?} is already complete"),
             ));
         }
         let expected = upload.part_len(number);
         let wrong_size = |got: String| {
-            (
+            ApiError(
                 StatusCode::BAD_REQUEST,
                 format!("part {number} must be {expected} bytes, got {got}"),
             )
@@ -218,7 +219,7 @@ impl Uploads {
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
-                (
+                ApiError(
                     StatusCode::BAD_REQUEST,
                     format!("reading part {number} failed: {e}"),
                 )
@@ -255,7 +256,7 @@ impl Uploads {
                 .map(|(_, number): (_, u32)| number.to_string())
                 .collect();
             if !missing.is_empty() {
-                return Err((
+                return Err(ApiError(
                     StatusCode::BAD_REQUEST,
                     format!(
                         "upload {id:?} is incomplete: part(s) {} not received",
@@ -270,7 +271,9 @@ impl Uploads {
             "{base}{FILES_PATH}/{}/{file_name}?signature={}",
             upload.id, upload.download_token
         ));
-        file.expires_at = Some(iso8601(now_epoch_ms.saturating_add(URL_VALIDITY_MS)));
+        file.expires_at = Some(cloud_task_core::timestamp::to_rfc3339_millis(
+            now_epoch_ms.saturating_add(URL_VALIDITY_MS),
+        ));
         file.file_size = Some(upload.size);
         file.mime_type = Some(mime_type(&upload.extension).to_owned());
         file.file_name = Some(file_name);
@@ -285,13 +288,13 @@ impl Uploads {
     ) -> Result<(u64, &'static str, Body), UploadError> {
         let upload = self.get(id)?;
         if signature != Some(upload.download_token.as_str()) {
-            return Err((
+            return Err(ApiError(
                 StatusCode::FORBIDDEN,
                 "the signature of this file URL is missing or wrong".to_owned(),
             ));
         }
         if !lock(&upload.state).completed {
-            return Err((
+            return Err(ApiError(
                 StatusCode::NOT_FOUND,
                 format!("upload {id:?} is not complete"),
             ));
@@ -309,7 +312,7 @@ impl Uploads {
 }
 
 fn internal(e: std::io::Error) -> UploadError {
-    (
+    ApiError(
         StatusCode::INTERNAL_SERVER_ERROR,
         format!("the emulator's upload storage failed: {e}"),
     )
@@ -338,41 +341,9 @@ pub(crate) fn mime_type(extension: &str) -> &'static str {
     }
 }
 
-/// Formats epoch milliseconds as RFC 3339 UTC, e.g. `2024-01-02T03:04:05.678Z`.
-pub(crate) fn iso8601(epoch_ms: i64) -> String {
-    let ms = epoch_ms.rem_euclid(1000);
-    let secs = epoch_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso8601_formats_known_instants() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso8601(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(iso8601(-1), "1969-12-31T23:59:59.999Z");
-    }
 
     #[test]
     fn mime_types() {

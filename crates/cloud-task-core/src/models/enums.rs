@@ -22,6 +22,9 @@ macro_rules! string_enum {
         }
 
         impl $name {
+            /// The wire strings of the values this version of the SDK knows, in order.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),+];
+
             /// The wire string.
             pub fn as_str(&self) -> &str {
                 match self {

@@ -12,3 +12,4 @@ mod listing;
 mod scheduler;
 mod tasks;
 mod uploads;
+mod virtual_time;

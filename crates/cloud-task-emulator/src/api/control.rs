@@ -20,9 +20,12 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::error::{ApiError, json};
+use super::guard::{authorise, host_allowed};
+use super::state::Shared;
 use crate::fault::{Fault, FaultRule, Route};
-use crate::server::{ApiError, Shared, authorise, host_allowed, json};
-use crate::stats::{Stats, lock};
+use crate::stats::Stats;
+use crate::util::lock;
 
 /// A fault rule as JSON, e.g.
 /// `{"route":"task_result","fault":"too_many_requests","retryAfterMs":1500,"times":2}`.

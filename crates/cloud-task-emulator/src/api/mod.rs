@@ -1,0 +1,19 @@
+//! The HTTP side of the emulator, by room: the state every handler shares, its error form,
+//! the per-route guard (statistics, faults, the API key), request parameters, the task and
+//! upload handlers, the control endpoints, the router, and the accept loop.
+
+mod control;
+mod error;
+mod guard;
+mod params;
+mod router;
+mod serve;
+mod state;
+mod tasks;
+mod uploads;
+
+pub(crate) use error::ApiError;
+pub(crate) use router::router;
+pub(crate) use serve::{public_addr, serve};
+pub(crate) use state::Shared;
+pub use tasks::DEFAULT_PAGE_SIZE;
