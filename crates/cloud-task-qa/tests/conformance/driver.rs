@@ -1,0 +1,370 @@
+//! The adapter: one interface over both clients, so a scenario is written once and run
+//! against each. Every method is the client's own, called as is (the async client's on a
+//! runtime of the adapter's own); nothing here adds behaviour.
+
+use std::path::Path;
+
+use cloud_task_core::{
+    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, LatestTaskItem,
+    ListTasksQuery, PauseResponse, Result, TaskDetail, TaskListItem, TaskLogs, TaskOutcome,
+    TaskPage, TaskResult, TaskSuccess, UploadOptions, UploadedFile, WatchEvent,
+};
+use oomol_cloud_task::emulator::{BlockingEmulator, EmulatorClients, VirtualTimer};
+use serde::de::DeserializeOwned;
+
+/// A client of either kind, driven through the same calls.
+pub trait Driver: Sized {
+    /// A client of `emulator` configured by `configure` from the emulator's own
+    /// configuration (its URLs, key and scaled waits), on a virtual timer when the
+    /// emulator runs on a manual clock.
+    fn of_with(
+        emulator: &BlockingEmulator,
+        configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    ) -> Self;
+
+    /// A client of `emulator` as it configures one.
+    fn of(emulator: &BlockingEmulator) -> Self {
+        Self::of_with(emulator, |config| config)
+    }
+
+    fn create_task(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse>;
+    fn get_task(&self, task_id: &str) -> Result<TaskDetail>;
+    fn get_task_detail(&self, task_id: &str) -> Result<TaskDetail>;
+    fn get_task_result(&self, task_id: &str) -> Result<TaskResult>;
+    fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        task_id: &str,
+    ) -> Result<TaskResult<T>>;
+    fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess>;
+    fn create_and_wait(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome>;
+    fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome<T>>;
+    fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage>;
+    /// Every item of `list_all`, in order, up to and including an error.
+    fn list_all(&self, query: ListTasksQuery) -> Vec<Result<TaskListItem>>;
+    fn get_latest_tasks(&self, workload_ids: Vec<String>) -> Result<Vec<LatestTaskItem>>;
+    fn get_dashboard(&self) -> Result<Dashboard>;
+    fn set_tasks_pause(&self, paused: bool) -> Result<PauseResponse>;
+    fn pause_user_queue(&self) -> Result<PauseResponse>;
+    fn resume_user_queue(&self) -> Result<PauseResponse>;
+    fn get_task_logs(&self, task_id: &str, page: Option<u32>) -> Result<TaskLogs>;
+    /// Every item of `watch`, in order.
+    fn watch(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<WatchEvent>>;
+    fn await_many(&self, task_ids: Vec<String>, options: AwaitOptions) -> Vec<Result<TaskSuccess>>;
+    fn upload_bytes(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile>;
+    fn upload_file(&self, path: &Path, options: UploadOptions) -> Result<UploadedFile>;
+    /// `upload_reader` over a reader of `data` (read once, in order), announcing `len`.
+    fn upload_reader(
+        &self,
+        data: Vec<u8>,
+        len: u64,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile>;
+}
+
+/// The per-request timeout of the suite's clients: far above any answer on loopback, far
+/// below a hang.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The configuration of a client of `emulator`.
+fn config_of(
+    emulator: &BlockingEmulator,
+    configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> ConfigBuilder {
+    configure(emulator.client_config().timeout(REQUEST_TIMEOUT))
+}
+
+/// The async client, on a runtime of its own.
+pub struct AsyncDriver {
+    runtime: tokio::runtime::Runtime,
+    client: cloud_task_async::Client,
+}
+
+impl Driver for AsyncDriver {
+    fn of_with(
+        emulator: &BlockingEmulator,
+        configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    ) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut builder =
+            cloud_task_async::Client::builder().config(config_of(emulator, configure));
+        if let Some(clock) = emulator.clock() {
+            builder = builder.timer(VirtualTimer::new(clock));
+        }
+        // reqwest's client is made (and later used) within the runtime.
+        let client = {
+            let _entered = runtime.enter();
+            builder.build().expect("a valid client")
+        };
+        AsyncDriver { runtime, client }
+    }
+
+    fn create_task(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        self.runtime.block_on(self.client.create_task(request))
+    }
+
+    fn get_task(&self, task_id: &str) -> Result<TaskDetail> {
+        self.runtime.block_on(self.client.get_task(task_id))
+    }
+
+    fn get_task_detail(&self, task_id: &str) -> Result<TaskDetail> {
+        self.runtime.block_on(self.client.get_task_detail(task_id))
+    }
+
+    fn get_task_result(&self, task_id: &str) -> Result<TaskResult> {
+        self.runtime.block_on(self.client.get_task_result(task_id))
+    }
+
+    fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        task_id: &str,
+    ) -> Result<TaskResult<T>> {
+        self.runtime
+            .block_on(self.client.get_task_result_as::<T>(task_id))
+    }
+
+    fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
+        self.runtime
+            .block_on(self.client.await_result(task_id, options))
+    }
+
+    fn create_and_wait(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome> {
+        self.runtime
+            .block_on(self.client.create_and_wait(request, options))
+    }
+
+    fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome<T>> {
+        self.runtime
+            .block_on(self.client.create_and_wait_as::<T>(request, options))
+    }
+
+    fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage> {
+        self.runtime.block_on(self.client.list_tasks(query))
+    }
+
+    fn list_all(&self, query: ListTasksQuery) -> Vec<Result<TaskListItem>> {
+        use futures_util::StreamExt;
+        self.runtime
+            .block_on(self.client.list_all(query).collect::<Vec<_>>())
+    }
+
+    fn get_latest_tasks(&self, workload_ids: Vec<String>) -> Result<Vec<LatestTaskItem>> {
+        self.runtime
+            .block_on(self.client.get_latest_tasks(workload_ids))
+    }
+
+    fn get_dashboard(&self) -> Result<Dashboard> {
+        self.runtime.block_on(self.client.get_dashboard())
+    }
+
+    fn set_tasks_pause(&self, paused: bool) -> Result<PauseResponse> {
+        self.runtime.block_on(self.client.set_tasks_pause(paused))
+    }
+
+    fn pause_user_queue(&self) -> Result<PauseResponse> {
+        self.runtime.block_on(self.client.pause_user_queue())
+    }
+
+    fn resume_user_queue(&self) -> Result<PauseResponse> {
+        self.runtime.block_on(self.client.resume_user_queue())
+    }
+
+    fn get_task_logs(&self, task_id: &str, page: Option<u32>) -> Result<TaskLogs> {
+        self.runtime
+            .block_on(self.client.get_task_logs(task_id, page))
+    }
+
+    fn watch(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<WatchEvent>> {
+        use futures_util::StreamExt;
+        self.runtime
+            .block_on(self.client.watch(task_id, options).collect::<Vec<_>>())
+    }
+
+    fn await_many(&self, task_ids: Vec<String>, options: AwaitOptions) -> Vec<Result<TaskSuccess>> {
+        self.runtime
+            .block_on(self.client.await_many(task_ids, options))
+    }
+
+    fn upload_bytes(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile> {
+        self.runtime
+            .block_on(self.client.upload_bytes(bytes, file_name, options))
+    }
+
+    fn upload_file(&self, path: &Path, options: UploadOptions) -> Result<UploadedFile> {
+        self.runtime
+            .block_on(self.client.upload_file(path, options))
+    }
+
+    fn upload_reader(
+        &self,
+        data: Vec<u8>,
+        len: u64,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile> {
+        self.runtime.block_on(self.client.upload_reader(
+            std::io::Cursor::new(data),
+            len,
+            file_name,
+            options,
+        ))
+    }
+}
+
+/// The blocking client.
+pub struct BlockingDriver {
+    client: cloud_task_blocking::Client,
+}
+
+impl Driver for BlockingDriver {
+    fn of_with(
+        emulator: &BlockingEmulator,
+        configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    ) -> Self {
+        let mut builder =
+            cloud_task_blocking::Client::builder().config(config_of(emulator, configure));
+        if let Some(clock) = emulator.clock() {
+            builder = builder.timer(VirtualTimer::new(clock));
+        }
+        BlockingDriver {
+            client: builder.build().expect("a valid client"),
+        }
+    }
+
+    fn create_task(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        self.client.create_task(request)
+    }
+
+    fn get_task(&self, task_id: &str) -> Result<TaskDetail> {
+        self.client.get_task(task_id)
+    }
+
+    fn get_task_detail(&self, task_id: &str) -> Result<TaskDetail> {
+        self.client.get_task_detail(task_id)
+    }
+
+    fn get_task_result(&self, task_id: &str) -> Result<TaskResult> {
+        self.client.get_task_result(task_id)
+    }
+
+    fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        task_id: &str,
+    ) -> Result<TaskResult<T>> {
+        self.client.get_task_result_as::<T>(task_id)
+    }
+
+    fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
+        self.client.await_result(task_id, options)
+    }
+
+    fn create_and_wait(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome> {
+        self.client.create_and_wait(request, options)
+    }
+
+    fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome<T>> {
+        self.client.create_and_wait_as::<T>(request, options)
+    }
+
+    fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage> {
+        self.client.list_tasks(query)
+    }
+
+    fn list_all(&self, query: ListTasksQuery) -> Vec<Result<TaskListItem>> {
+        self.client.list_all(query).collect()
+    }
+
+    fn get_latest_tasks(&self, workload_ids: Vec<String>) -> Result<Vec<LatestTaskItem>> {
+        self.client.get_latest_tasks(workload_ids)
+    }
+
+    fn get_dashboard(&self) -> Result<Dashboard> {
+        self.client.get_dashboard()
+    }
+
+    fn set_tasks_pause(&self, paused: bool) -> Result<PauseResponse> {
+        self.client.set_tasks_pause(paused)
+    }
+
+    fn pause_user_queue(&self) -> Result<PauseResponse> {
+        self.client.pause_user_queue()
+    }
+
+    fn resume_user_queue(&self) -> Result<PauseResponse> {
+        self.client.resume_user_queue()
+    }
+
+    fn get_task_logs(&self, task_id: &str, page: Option<u32>) -> Result<TaskLogs> {
+        self.client.get_task_logs(task_id, page)
+    }
+
+    fn watch(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<WatchEvent>> {
+        self.client.watch(task_id, options).collect()
+    }
+
+    fn await_many(&self, task_ids: Vec<String>, options: AwaitOptions) -> Vec<Result<TaskSuccess>> {
+        self.client.await_many(task_ids, options)
+    }
+
+    fn upload_bytes(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile> {
+        self.client.upload_bytes(bytes, file_name, options)
+    }
+
+    fn upload_file(&self, path: &Path, options: UploadOptions) -> Result<UploadedFile> {
+        self.client.upload_file(path, options)
+    }
+
+    fn upload_reader(
+        &self,
+        data: Vec<u8>,
+        len: u64,
+        file_name: &str,
+        options: UploadOptions,
+    ) -> Result<UploadedFile> {
+        self.client
+            .upload_reader(std::io::Cursor::new(data), len, file_name, options)
+    }
+}
