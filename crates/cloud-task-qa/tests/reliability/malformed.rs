@@ -17,6 +17,7 @@ use cloud_task_async::core::{
 use cloud_task_async::{AwaitOptions, Error, ListTasksQuery, Result, UploadOptions};
 use cloud_task_emulator::Emulator;
 use cloud_task_qa::loopback::{self, Received, Reply, Server};
+use oomol_cloud_task::emulator::{ManualClock, VirtualTimer};
 use serde_json::{Value, json};
 
 use crate::support::{REQUEST_TIMEOUT, echo};
@@ -311,11 +312,13 @@ fn call_blocking(client: &cloud_task_blocking::Client, op: Op) -> Result<()> {
 #[tokio::test]
 async fn the_async_client_keeps_every_broken_body() {
     let canned = tokio::task::spawn_blocking(Canned::start).await.unwrap();
+    // In virtual time: the waits below (retries, the timeout) take no real time.
     let client = cloud_task_async::Client::builder()
         .api_key("qa-key")
         .base_url(canned.server.url("127.0.0.1"))
         .upload_base_url(canned.server.url("127.0.0.1"))
         .timeout(REQUEST_TIMEOUT)
+        .timer(VirtualTimer::new(ManualClock::new()))
         .build()
         .unwrap();
     for (op, valid, cuts) in canned.cases() {
@@ -350,11 +353,13 @@ async fn the_async_client_keeps_every_broken_body() {
 #[test]
 fn the_blocking_client_keeps_every_broken_body() {
     let canned = Canned::start();
+    // In virtual time: the waits below (retries, the timeout) take no real time.
     let client = cloud_task_blocking::Client::builder()
         .api_key("qa-key")
         .base_url(canned.server.url("127.0.0.1"))
         .upload_base_url(canned.server.url("127.0.0.1"))
         .timeout(REQUEST_TIMEOUT)
+        .timer(VirtualTimer::new(ManualClock::new()))
         .build()
         .unwrap();
     for (op, valid, cuts) in canned.cases() {
