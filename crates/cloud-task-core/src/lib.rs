@@ -107,8 +107,10 @@ pub use http;
 
 mod cancel;
 mod config;
+mod download;
 mod error;
 mod exchange;
+mod follow;
 pub mod models;
 pub mod ops;
 mod outcome;
@@ -131,6 +133,10 @@ pub use config::{
     DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK,
     ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, is_secret_header_name, normalize_base_url,
 };
+pub use download::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, Download, DownloadAction, DownloadOptions,
+    DownloadProgressFn, Downloaded, Resume,
+};
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
     LimitError, MAX_ERROR_BODY, MisuseError, ProtocolError, RedirectError, Result, TaskErrorCode,
@@ -139,6 +145,9 @@ pub use error::{
 };
 pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,
+};
+pub use follow::{
+    DRAIN_EMPTY_ROUNDS, DRAIN_INTERVAL, FollowAction, Follower, LOG_PAGE_SIZE, TaskEvent,
 };
 pub use models::*;
 pub use ops::{

@@ -11,18 +11,20 @@
 //! | tasks | [`CreateTaskResponse`], [`TaskListItem`], [`TaskPage`], [`LatestTaskItem`], [`TaskDetail`] |
 //! | results | [`TaskResult`], [`TaskSuccess`] |
 //! | the queue | [`Dashboard`], [`PauseState`], [`PauseResponse`] |
-//! | logs | [`TaskLogs`], [`LogEntry`] |
+//! | logs | [`TaskLogs`], [`LogEntry`], typed as [`LogEvent`] (with the [`BlockPath`] it comes from) |
 
 use serde_json::{Map, Value};
 
 mod dashboard;
 mod enums;
+mod events;
 mod logs;
 pub(crate) mod result;
 mod task;
 
 pub use dashboard::{Dashboard, DashboardCount, DashboardLimits, PauseResponse, PauseState};
 pub use enums::{PauseType, TaskStatus, TaskType, Workload};
+pub use events::{BlockPath, LogEvent, StackLevel};
 pub use logs::{LogEntry, TaskLogs};
 pub use result::{TaskResult, TaskSuccess};
 pub use task::{

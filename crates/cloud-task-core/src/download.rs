@@ -1,0 +1,610 @@
+//! Downloading a file (a task's `resultURL`, or an uploaded file's URL) as a machine:
+//! chunk by chunk with `Range`, each chunk bounded, resumable with `If-Range`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
+    USER_AGENT,
+};
+use http::{Method, StatusCode, Uri};
+
+use crate::HttpResponse;
+use crate::cancel::CancelToken;
+use crate::config::Config;
+use crate::error::{Error, Result, is_retryable_status};
+use crate::exchange::{Flight, Landing, RequestId, Transmit, same_origin};
+use crate::upload::part_retry_delay;
+use crate::wire;
+
+/// The default size of one chunk of a download: 8 MiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+/// How many times each chunk is tried by default.
+pub const DEFAULT_DOWNLOAD_RETRIES: u32 = 3;
+
+/// Called with `(bytes written, total size when known)`.
+pub type DownloadProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
+/// What a download starts from: the bytes already on disk from an earlier try, and the
+/// validator (`ETag`, else `Last-Modified`) the server gave them. Sent as
+/// `Range: bytes={offset}-` with `If-Range: {validator}`: the server answers the rest, or
+/// the whole file again when it changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resume {
+    /// Bytes already held, from the start of the file.
+    pub offset: u64,
+    /// The validator they were read under.
+    pub validator: Option<String>,
+}
+
+impl Resume {
+    /// Resumes after `offset` bytes read under `validator`.
+    pub fn new(offset: u64, validator: Option<String>) -> Self {
+        Resume { offset, validator }
+    }
+}
+
+/// Options of a download.
+///
+/// ```
+/// # use cloud_task_core::DownloadOptions;
+/// let options = DownloadOptions::new().chunk_size(1 << 20).on_progress(|done, total| {
+///     println!("{done} of {total:?} bytes");
+/// });
+/// assert_eq!(options.get_chunk_size(), 1 << 20);
+/// ```
+#[derive(Clone)]
+pub struct DownloadOptions {
+    chunk_size: u64,
+    retries: u32,
+    on_progress: Option<DownloadProgressFn>,
+    cancel: Option<CancelToken>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            retries: DEFAULT_DOWNLOAD_RETRIES,
+            on_progress: None,
+            cancel: None,
+        }
+    }
+}
+
+impl DownloadOptions {
+    /// The defaults: chunks of 8 MiB, each tried 3 times.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The size of one chunk (default 8 MiB; at least 1 KiB and at most the client's
+    /// `max_response_body`, checked when the download starts): the most a download holds
+    /// in memory at once.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// How many times each chunk is tried, the first try included (default 3; at least 1).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Called with `(bytes written, total size when known)` after each chunk.
+    pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Ends the download with [`Error::Cancelled`] when `token` is cancelled (the bytes
+    /// written so far stay, to resume from).
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// The chunk size.
+    pub fn get_chunk_size(&self) -> u64 {
+        self.chunk_size
+    }
+
+    /// Tries per chunk.
+    pub fn get_retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The cancellation token, if any.
+    pub fn get_cancel_token(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
+    /// Calls the progress callback, if any.
+    pub fn report_progress(&self, written: u64, total: Option<u64>) {
+        if let Some(f) = &self.on_progress {
+            f(written, total);
+        }
+    }
+
+    /// Checks the options against `config`, naming the field.
+    pub fn validate(&self, config: &Config) -> Result<()> {
+        if self.chunk_size < 1024 || self.chunk_size > config.max_response_body() {
+            return Err(Error::invalid_input(
+                "chunk_size",
+                format!(
+                    "chunk_size must be between 1024 bytes and the client's max_response_body ({}), got {}",
+                    config.max_response_body(),
+                    self.chunk_size
+                ),
+            ));
+        }
+        if self.retries == 0 {
+            return Err(Error::invalid_input(
+                "retries",
+                "retries must be at least 1: it counts the tries of each chunk, the first one included",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DownloadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DownloadOptions")
+            .field("chunk_size", &self.chunk_size)
+            .field("retries", &self.retries)
+            .field("on_progress", &self.on_progress.as_ref().map(|_| "Fn"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// What a finished download got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// The file's size in bytes (all of it written).
+    pub size: u64,
+    /// Its `Content-Type`, when the server named one.
+    pub content_type: Option<String>,
+    /// Its validator (`ETag`, else `Last-Modified`), when the server gave one.
+    pub validator: Option<String>,
+}
+
+/// What the driver must do next; the answer of [`Download::poll_action`].
+#[must_use]
+#[derive(Debug)]
+// The transmit is handed straight to the transport: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum DownloadAction {
+    /// Send this (the next chunk), then feed its answer to [`Download::handle_response`] or
+    /// [`Download::handle_transport_error`] with its `id`.
+    Send(Transmit),
+    /// Write these bytes at `offset` of the destination, then ask again. Chunks come in
+    /// order: `offset` is where the previous write ended (0 for the first).
+    Write {
+        /// Where they go.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The server sends the whole file again (it changed since the bytes held were read,
+    /// or it does not serve ranges): empty the destination, then ask again.
+    Restart,
+    /// `written` bytes of `total` (when known) are written: report them, then ask again.
+    Progress {
+        /// Bytes written from the start of the file.
+        written: u64,
+        /// The file's size, when the server said.
+        total: Option<u64>,
+    },
+    /// A retry is due in this long: sleep (or until cancelled), then ask again.
+    Wait(Duration),
+    /// The download is over.
+    Done(Result<Downloaded>),
+}
+
+/// Where a download is.
+enum State {
+    /// Ready to ask for the chunk at `offset` (once `now >= not_before`).
+    Ready {
+        not_before: Option<Instant>,
+    },
+    InFlight(Flight),
+    Finished(Result<Downloaded>),
+    Spent,
+}
+
+/// The download of one URL as a machine: chunk after chunk, in order, each asked for with
+/// `Range` (and `If-Range` once a validator is known, so that a file that changed is sent
+/// whole again instead of spliced), each at most `chunk_size` bytes, each tried up to
+/// `retries` times with the upload parts' waits.
+///
+/// The machine never holds more than one chunk: it hands each to the driver to write
+/// ([`DownloadAction::Write`]) before asking for the next. Credentials and default headers
+/// go only to the configured origins: a URL on another host (a storage service's presigned
+/// URL) gets none of them. Redirects are followed within the URL's origin only.
+///
+/// Calling order:
+///
+/// ```text
+/// let mut download = Download::new(&config, url, &options, resume, now())?;
+/// loop {
+///     match download.poll_action(now()) {
+///         DownloadAction::Send(t) => match send(t.request, t.limits(now())) {
+///             Ok(response) => download.handle_response(t.id, response, now()),
+///             Err(error) => download.handle_transport_error(t.id, error, now()),
+///         },
+///         DownloadAction::Write { offset, bytes } => write_at(offset, bytes)?,
+///         DownloadAction::Restart => truncate()?,
+///         DownloadAction::Progress { written, total } => options.report_progress(written, total),
+///         DownloadAction::Wait(d) => sleep(d),
+///         DownloadAction::Done(outcome) => return outcome,
+///     }
+/// }
+/// ```
+pub struct Download {
+    config: Config,
+    uri: Uri,
+    credentials: bool,
+    chunk_size: u64,
+    retries: u32,
+    failures: u32,
+    offset: u64,
+    total: Option<u64>,
+    validator: Option<String>,
+    content_type: Option<String>,
+    cancel: Option<CancelToken>,
+    actions: VecDeque<DownloadAction>,
+    state: State,
+}
+
+impl fmt::Debug for Download {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Download")
+            .field("origin", &self.uri.authority().map(|a| a.as_str()))
+            .field("offset", &self.offset)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// The download of `url`, from the bytes `resume` says are held (or from the start).
+    /// Refuses a URL that is not absolute `http`/`https`, and invalid options.
+    pub fn new(
+        config: &Config,
+        url: &str,
+        options: &DownloadOptions,
+        resume: Option<Resume>,
+        _now: Instant,
+    ) -> Result<Download> {
+        options.validate(config)?;
+        let uri: Uri = url
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid_input("url", "url is not a valid URL".to_owned()))?;
+        if !matches!(uri.scheme_str(), Some("http") | Some("https")) || uri.host().is_none() {
+            return Err(Error::invalid_input(
+                "url",
+                "url must be an absolute http:// or https:// URL",
+            ));
+        }
+        let on = |base: &str| base.parse::<Uri>().is_ok_and(|b| same_origin(&b, &uri));
+        let credentials = on(config.base_url()) || on(config.upload_base_url());
+        let resume = resume.unwrap_or(Resume::new(0, None));
+        Ok(Download {
+            config: config.clone(),
+            uri,
+            credentials,
+            chunk_size: options.chunk_size,
+            retries: options.retries,
+            failures: 0,
+            offset: resume.offset,
+            total: None,
+            validator: resume.validator.filter(|v| !v.is_empty()),
+            content_type: None,
+            cancel: options.cancel.clone(),
+            actions: VecDeque::new(),
+            state: State::Ready { not_before: None },
+        })
+    }
+
+    /// Bytes written so far, from the start of the file.
+    pub fn written(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file's size, once the server has said.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// The validator of the bytes written (`ETag`, else `Last-Modified`), once the server
+    /// has given one: keep it with a partial file to [`Resume`] it.
+    pub fn validator(&self) -> Option<&str> {
+        self.validator.as_deref()
+    }
+
+    /// True when the URL is on a configured origin, so the request carries the
+    /// configuration's credentials and default headers.
+    pub fn sends_credentials(&self) -> bool {
+        self.credentials
+    }
+
+    /// What to do next, at `now`.
+    pub fn poll_action(&mut self, now: Instant) -> DownloadAction {
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            self.cancel();
+        }
+        if let Some(action) = self.actions.pop_front() {
+            return action;
+        }
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::Spent => DownloadAction::Done(Err(Error::misuse(
+                "download",
+                "poll_action was called again after the download was over",
+            ))),
+            State::Finished(outcome) => DownloadAction::Done(outcome),
+            State::InFlight(flight) if flight.is_overdue(now) => {
+                let error = flight.elapsed();
+                self.failed_try(error, now);
+                self.poll_action(now)
+            }
+            State::InFlight(flight) => {
+                let wait = flight.deadline.saturating_duration_since(now);
+                self.state = State::InFlight(flight);
+                DownloadAction::Wait(wait)
+            }
+            State::Ready { not_before } => {
+                if let Some(at) = not_before
+                    && now < at
+                {
+                    self.state = State::Ready { not_before };
+                    return DownloadAction::Wait(at - now);
+                }
+                match self.request() {
+                    Ok(request) => {
+                        let (flight, transmit) =
+                            Flight::launch(&self.config, "download", request, now, None, true);
+                        self.state = State::InFlight(flight);
+                        DownloadAction::Send(transmit)
+                    }
+                    Err(error) => DownloadAction::Done(Err(error)),
+                }
+            }
+        }
+    }
+
+    /// The request for the next chunk.
+    fn request(&self) -> Result<crate::HttpRequest> {
+        let mut headers = if self.credentials {
+            self.config.headers()
+        } else {
+            let mut headers = HeaderMap::with_capacity(3);
+            headers.insert(USER_AGENT, self.config.user_agent().clone());
+            headers
+        };
+        let end = self.offset.saturating_add(self.chunk_size - 1);
+        let range = HeaderValue::from_str(&format!("bytes={}-{end}", self.offset))
+            .map_err(|_| Error::misuse("download", "a range header could not be built"))?;
+        headers.insert(RANGE, range);
+        if let Some(validator) = &self.validator
+            && let Ok(value) = HeaderValue::from_str(validator)
+        {
+            headers.insert(IF_RANGE, value);
+        }
+        wire::build(Method::GET, &self.uri.to_string(), headers, Vec::new())
+    }
+
+    /// Feeds the answer to request `id` (any other is ignored).
+    pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        let State::InFlight(mut flight) = std::mem::replace(&mut self.state, State::Spent) else {
+            return;
+        };
+        if flight.id != id {
+            self.state = State::InFlight(flight);
+            return;
+        }
+        match flight.land(&self.config, response) {
+            Landing::Follow(transmit) => {
+                self.actions.push_back(DownloadAction::Send(transmit));
+                self.state = State::InFlight(flight);
+            }
+            Landing::Failed(error) => self.state = State::Finished(Err(error)),
+            Landing::Response(response) => self.answer(response, now),
+        }
+    }
+
+    /// Feeds the transport's failure of request `id` (any other is ignored): a failed
+    /// try of the chunk, retried.
+    pub fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        match &self.state {
+            State::InFlight(flight) if flight.id == id => {
+                let error = flight.name_error(error);
+                self.state = State::Ready { not_before: None };
+                if error.is_cancelled() {
+                    self.cancel();
+                } else {
+                    self.failed_try(error, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the download with [`Error::Cancelled`] (unless it is over). The bytes written
+    /// stay, to resume from.
+    pub fn cancel(&mut self) {
+        if matches!(self.state, State::Ready { .. } | State::InFlight(_)) {
+            self.actions.clear();
+            self.state = State::Finished(Err(Error::cancelled()));
+        }
+    }
+
+    /// A try of the chunk failed: retried after a wait, or the end.
+    fn failed_try(&mut self, error: Error, now: Instant) {
+        let retryable = match &error {
+            Error::Transport(_) => true,
+            Error::Api(api) => is_retryable_status(api.status),
+            _ => false,
+        };
+        self.failures += 1;
+        if !retryable || self.failures >= self.retries {
+            self.state = State::Finished(Err(error));
+            return;
+        }
+        let wait = part_retry_delay(self.failures);
+        self.state = State::Ready {
+            not_before: Some(now.checked_add(wait).unwrap_or(now)),
+        };
+    }
+
+    /// Reads the answer to a chunk.
+    fn answer(&mut self, response: HttpResponse, now: Instant) {
+        let status = response.status();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
+        if self.content_type.is_none() {
+            self.content_type = header(CONTENT_TYPE);
+        }
+        match status {
+            StatusCode::PARTIAL_CONTENT => {
+                let Some(range) = header(CONTENT_RANGE).as_deref().and_then(content_range) else {
+                    return self.broken("a 206 answer without a valid Content-Range");
+                };
+                let len = response.body().len() as u64;
+                if range.start != self.offset || range.end - range.start + 1 != len || len == 0 {
+                    return self.broken("a 206 answer for another range than the one asked");
+                }
+                if len > self.chunk_size {
+                    return self.broken("a 206 answer larger than the chunk asked");
+                }
+                if self.validator.is_some() && validator.is_some() && validator != self.validator {
+                    return self.broken("the file changed between two chunks");
+                }
+                self.validator = self.validator.take().or(validator);
+                self.total = range.total.or(self.total);
+                self.failures = 0;
+                let offset = self.offset;
+                self.offset += len;
+                self.actions.push_back(DownloadAction::Write {
+                    offset,
+                    bytes: response.into_body(),
+                });
+                self.actions.push_back(DownloadAction::Progress {
+                    written: self.offset,
+                    total: self.total,
+                });
+                // The end: the size is reached, or a chunk came short of its size.
+                let ended = match self.total {
+                    Some(total) => self.offset >= total,
+                    None => len < self.chunk_size,
+                };
+                if ended {
+                    self.complete();
+                } else {
+                    self.state = State::Ready { not_before: None };
+                }
+            }
+            StatusCode::OK => {
+                // The whole file: the server ignores ranges, or it changed since.
+                if self.offset > 0 {
+                    self.actions.push_back(DownloadAction::Restart);
+                }
+                let len = response.body().len() as u64;
+                self.validator = validator;
+                self.total = Some(len);
+                self.offset = len;
+                self.actions.push_back(DownloadAction::Write {
+                    offset: 0,
+                    bytes: response.into_body(),
+                });
+                self.actions.push_back(DownloadAction::Progress {
+                    written: len,
+                    total: Some(len),
+                });
+                self.complete();
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                // Resumed at the end of a file already whole.
+                let total = header(CONTENT_RANGE).as_deref().and_then(unsatisfied_total);
+                if total == Some(self.offset) && self.offset > 0 {
+                    self.total = total;
+                    self.complete();
+                } else {
+                    self.state =
+                        State::Finished(Err(Error::Api(Box::new(wire::api_error(response)))));
+                }
+            }
+            _ => {
+                let error = Error::Api(Box::new(wire::api_error(response)));
+                self.failed_try(error, now);
+            }
+        }
+    }
+
+    fn complete(&mut self) {
+        self.state = State::Finished(Ok(Downloaded {
+            size: self.offset,
+            content_type: self.content_type.clone(),
+            validator: self.validator.clone(),
+        }));
+    }
+
+    fn broken(&mut self, what: &str) {
+        self.state = State::Finished(Err(Error::protocol("download", what.to_owned())));
+    }
+}
+
+/// A `Content-Range: bytes a-b/total` (total may be `*`).
+struct ContentRange {
+    start: u64,
+    end: u64,
+    total: Option<u64>,
+}
+
+fn content_range(value: &str) -> Option<ContentRange> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse::<u64>().ok()?),
+    };
+    (end >= start && total.is_none_or(|t| end < t)).then_some(ContentRange { start, end, total })
+}
+
+/// The total of a `Content-Range: bytes */total` (the answer to a range past the end).
+fn unsatisfied_total(value: &str) -> Option<u64> {
+    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_read_strictly() {
+        let r = content_range("bytes 0-99/1000").unwrap();
+        assert_eq!((r.start, r.end, r.total), (0, 99, Some(1000)));
+        assert!(content_range("bytes 5-4/10").is_none());
+        assert!(content_range("bytes 0-10/10").is_none());
+        assert_eq!(content_range("bytes 0-9/*").unwrap().total, None);
+        assert!(content_range("items 0-9/10").is_none());
+        assert_eq!(unsatisfied_total("bytes */42"), Some(42));
+    }
+}

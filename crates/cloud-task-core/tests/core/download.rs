@@ -1,0 +1,413 @@
+//! The download machine against a scripted file server: chunks in order with `Range`,
+//! resume with `If-Range`, a file that changed, a server without ranges, retries, and
+//! hostile answers; credentials only to the configured origins.
+
+use std::time::{Duration, Instant};
+
+use cloud_task_core::http::StatusCode;
+use cloud_task_core::{
+    CancelToken, Config, Download, DownloadAction, DownloadOptions, Downloaded, Error, HttpRequest,
+    HttpResponse, Resume, http,
+};
+
+use crate::{config, header};
+
+const ETAG: &str = "\"v1\"";
+
+/// A file server: answers a `Range` with 206 and `Content-Range`, or the whole file with
+/// 200 when `ranges` is off or an `If-Range` does not match `etag`.
+struct Files {
+    data: Vec<u8>,
+    etag: &'static str,
+    ranges: bool,
+}
+
+impl Files {
+    fn answer(&self, request: &HttpRequest) -> HttpResponse {
+        let range = header(request.headers(), "range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.split_once('-'))
+            .map(|(a, b)| (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()));
+        let if_range_ok = header(request.headers(), "if-range").is_none_or(|v| v == self.etag);
+        let len = self.data.len() as u64;
+        match range {
+            Some((start, _)) if self.ranges && if_range_ok && start >= len => {
+                http::Response::builder()
+                    .status(416)
+                    .header("content-range", format!("bytes */{len}"))
+                    .body(Vec::new())
+                    .unwrap()
+            }
+            Some((start, end)) if self.ranges && if_range_ok => {
+                let end = end.min(len - 1);
+                http::Response::builder()
+                    .status(206)
+                    .header("content-range", format!("bytes {start}-{end}/{len}"))
+                    .header("etag", self.etag)
+                    .header("content-type", "text/plain")
+                    .body(self.data[start as usize..=end as usize].to_vec())
+                    .unwrap()
+            }
+            _ => http::Response::builder()
+                .status(200)
+                .header("etag", self.etag)
+                .body(self.data.clone())
+                .unwrap(),
+        }
+    }
+}
+
+/// What a download did.
+#[derive(Debug, Default)]
+struct Seen {
+    file: Vec<u8>,
+    requests: Vec<HttpRequest>,
+    restarts: usize,
+    progress: Vec<(u64, Option<u64>)>,
+    waits: Vec<Duration>,
+}
+
+fn run(
+    config: &Config,
+    url: &str,
+    options: DownloadOptions,
+    resume: Option<(Vec<u8>, Option<String>)>,
+    mut serve: impl FnMut(&HttpRequest) -> Result<HttpResponse, Error>,
+) -> (Seen, Result<Downloaded, Error>) {
+    let start = Instant::now();
+    let mut now = start;
+    let mut seen = Seen::default();
+    let resume = resume.map(|(held, validator)| {
+        let offset = held.len() as u64;
+        seen.file = held;
+        Resume::new(offset, validator)
+    });
+    let mut download = Download::new(config, url, &options, resume, now).unwrap();
+    for _ in 0..10_000 {
+        match download.poll_action(now) {
+            DownloadAction::Send(t) => {
+                let answer = serve(&t.request);
+                seen.requests.push(t.request);
+                match answer {
+                    Ok(r) => download.handle_response(t.id, r, now),
+                    Err(e) => download.handle_transport_error(t.id, e, now),
+                }
+            }
+            DownloadAction::Write { offset, bytes } => {
+                assert_eq!(offset, seen.file.len() as u64, "writes come in order");
+                seen.file.extend_from_slice(&bytes);
+            }
+            DownloadAction::Restart => {
+                seen.restarts += 1;
+                seen.file.clear();
+            }
+            DownloadAction::Progress { written, total } => seen.progress.push((written, total)),
+            DownloadAction::Wait(d) => {
+                seen.waits.push(d);
+                now += d;
+            }
+            DownloadAction::Done(outcome) => return (seen, outcome),
+        }
+    }
+    panic!("the download never ended");
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn ranges(seen: &Seen) -> Vec<String> {
+    seen.requests
+        .iter()
+        .map(|r| header(r.headers(), "range").unwrap_or("-").to_owned())
+        .collect()
+}
+
+fn chunks_of_1k() -> DownloadOptions {
+    DownloadOptions::new().chunk_size(1024)
+}
+
+#[test]
+fn a_file_comes_chunk_by_chunk_in_order() {
+    let files = Files {
+        data: data(2560),
+        etag: ETAG,
+        ranges: true,
+    };
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/r/out.txt",
+        chunks_of_1k(),
+        None,
+        |r| Ok(files.answer(r)),
+    );
+    let done = outcome.unwrap();
+    assert_eq!(seen.file, files.data);
+    assert_eq!(done.size, 2560);
+    assert_eq!(done.validator.as_deref(), Some(ETAG));
+    assert_eq!(done.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        ranges(&seen),
+        ["bytes=0-1023", "bytes=1024-2047", "bytes=2048-3071"]
+    );
+    // After the first chunk, each asks `If-Range` with the file's validator.
+    let if_range: Vec<_> = seen
+        .requests
+        .iter()
+        .map(|r| header(r.headers(), "if-range"))
+        .collect();
+    assert_eq!(if_range, [None, Some(ETAG), Some(ETAG)]);
+    assert_eq!(
+        seen.progress,
+        [(1024, Some(2560)), (2048, Some(2560)), (2560, Some(2560))]
+    );
+}
+
+#[test]
+fn a_partial_file_resumes_where_it_stopped_unless_the_file_changed() {
+    let files = Files {
+        data: data(3000),
+        etag: ETAG,
+        ranges: true,
+    };
+    let held = files.data[..1000].to_vec();
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/r/out.txt",
+        chunks_of_1k(),
+        Some((held, Some(ETAG.to_owned()))),
+        |r| Ok(files.answer(r)),
+    );
+    outcome.unwrap();
+    assert_eq!(seen.file, files.data);
+    assert_eq!(ranges(&seen)[0], "bytes=1000-2023");
+    assert_eq!(header(seen.requests[0].headers(), "if-range"), Some(ETAG));
+    assert_eq!(seen.restarts, 0);
+
+    // The file changed since: the server sends it whole, the partial bytes are dropped.
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/r/out.txt",
+        chunks_of_1k(),
+        Some((vec![0; 1000], Some("\"old\"".to_owned()))),
+        |r| Ok(files.answer(r)),
+    );
+    outcome.unwrap();
+    assert_eq!(seen.restarts, 1);
+    assert_eq!(seen.file, files.data);
+
+    // Resumed when it was already whole: nothing more is written.
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/r/out.txt",
+        chunks_of_1k(),
+        Some((files.data.clone(), Some(ETAG.to_owned()))),
+        |r| Ok(files.answer(r)),
+    );
+    assert_eq!(outcome.unwrap().size, 3000);
+    assert_eq!(seen.file, files.data);
+    assert_eq!(seen.requests.len(), 1);
+}
+
+#[test]
+fn a_server_without_ranges_sends_the_file_whole() {
+    let files = Files {
+        data: data(1500),
+        etag: ETAG,
+        ranges: false,
+    };
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k(),
+        None,
+        |r| Ok(files.answer(r)),
+    );
+    assert_eq!(outcome.unwrap().size, 1500);
+    assert_eq!(seen.file, files.data);
+    assert_eq!(seen.requests.len(), 1);
+}
+
+#[test]
+fn failed_tries_are_retried_with_waits_and_other_statuses_end_it() {
+    let files = Files {
+        data: data(2048),
+        etag: ETAG,
+        ranges: true,
+    };
+    let mut count = 0;
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k(),
+        None,
+        |r| {
+            count += 1;
+            match count {
+                2 => Ok(crate::response(503, "")),
+                3 => Err(Error::transport(
+                    cloud_task_core::TransportErrorKind::Io,
+                    std::io::Error::other("reset"),
+                )),
+                _ => Ok(files.answer(r)),
+            }
+        },
+    );
+    outcome.unwrap();
+    assert_eq!(seen.file, files.data);
+    assert_eq!(seen.waits, [Duration::from_secs(1), Duration::from_secs(2)]);
+
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k(),
+        None,
+        |_| Ok(crate::response(404, r#"{"message":"gone"}"#)),
+    );
+    assert!(
+        matches!(&outcome, Err(Error::Api(e)) if e.status == StatusCode::NOT_FOUND),
+        "{outcome:?}"
+    );
+    assert_eq!(seen.requests.len(), 1);
+
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k().retries(2),
+        None,
+        |_| Ok(crate::response(500, "")),
+    );
+    assert!(matches!(&outcome, Err(Error::Api(_))), "{outcome:?}");
+    assert_eq!(seen.requests.len(), 2);
+}
+
+#[test]
+fn a_hostile_server_cannot_splice_or_overfill_a_chunk() {
+    let answers: [(&str, Vec<u8>); 3] = [
+        ("bytes 5-1028/4000", vec![0; 1024]), // another range than asked
+        ("bytes 0-1999/4000", vec![0; 2000]), // more than a chunk
+        ("nonsense", vec![0; 10]),
+    ];
+    for (range, body) in answers {
+        let (seen, outcome) = run(
+            &config(),
+            "https://files.test/x",
+            chunks_of_1k(),
+            None,
+            |_| {
+                Ok(http::Response::builder()
+                    .status(206)
+                    .header("content-range", range)
+                    .body(body.clone())
+                    .unwrap())
+            },
+        );
+        assert!(
+            matches!(outcome, Err(Error::Protocol(_))),
+            "{range}: {outcome:?}"
+        );
+        assert!(seen.file.is_empty(), "{range}: nothing is written");
+    }
+    // A file whose validator changes between two chunks is not spliced, even when the
+    // server ignores `If-Range` and answers the new version's range.
+    let mut count = 0;
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k(),
+        None,
+        |r| {
+            count += 1;
+            let etag = if count == 1 { "\"a\"" } else { "\"b\"" };
+            let (start, end) = ranges_of(r);
+            Ok(http::Response::builder()
+                .status(206)
+                .header("content-range", format!("bytes {start}-{end}/4000"))
+                .header("etag", etag)
+                .body(vec![1; (end - start + 1) as usize])
+                .unwrap())
+        },
+    );
+    match &outcome {
+        Err(Error::Protocol(p)) => assert!(p.message.contains("changed"), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        seen.file.len(),
+        1024,
+        "only the first version's chunk was written"
+    );
+}
+
+/// The range a request asks for.
+fn ranges_of(request: &HttpRequest) -> (u64, u64) {
+    let (a, b) = header(request.headers(), "range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split_once('-'))
+        .unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+#[test]
+fn credentials_go_only_to_the_configured_origins() {
+    let files = Files {
+        data: data(10),
+        etag: ETAG,
+        ranges: true,
+    };
+    let config = Config::builder()
+        .api_key(crate::KEY)
+        .base_url("https://api.test")
+        .default_header("x-team", "research")
+        .build()
+        .unwrap();
+    for (url, credentials) in [
+        ("https://api.test/files/out.txt", true),
+        ("https://storage.test/out.txt?sig=1", false),
+        ("http://api.test/files/out.txt", false),
+    ] {
+        let (seen, outcome) = run(&config, url, chunks_of_1k(), None, |r| Ok(files.answer(r)));
+        outcome.unwrap();
+        let h = seen.requests[0].headers();
+        assert_eq!(h.contains_key("authorization"), credentials, "{url}");
+        assert_eq!(h.contains_key("x-team"), credentials, "{url}");
+        assert!(h.contains_key("user-agent"), "{url}");
+    }
+}
+
+#[test]
+fn bad_input_and_a_cancel() {
+    let now = Instant::now();
+    for (url, options, field) in [
+        ("ftp://x/y", DownloadOptions::new(), "url"),
+        ("not a url", DownloadOptions::new(), "url"),
+        (
+            "https://x/y",
+            DownloadOptions::new().chunk_size(10),
+            "chunk_size",
+        ),
+        (
+            "https://x/y",
+            DownloadOptions::new().chunk_size(u64::MAX),
+            "chunk_size",
+        ),
+        ("https://x/y", DownloadOptions::new().retries(0), "retries"),
+    ] {
+        let error = Download::new(&config(), url, &options, None, now).unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidInput(e) if e.field == field),
+            "{url}: {error:?}"
+        );
+    }
+    let token = CancelToken::new();
+    token.cancel();
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        DownloadOptions::new().cancel_token(token),
+        None,
+        |_| unreachable!("nothing is sent"),
+    );
+    assert!(matches!(outcome, Err(Error::Cancelled(_))));
+    assert!(seen.requests.is_empty());
+}
