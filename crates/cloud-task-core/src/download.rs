@@ -215,7 +215,7 @@ enum State {
     Ready {
         not_before: Option<Instant>,
     },
-    InFlight(Flight),
+    InFlight(Box<Flight>),
     Finished(Result<Downloaded>),
     Spent,
 }
@@ -372,7 +372,7 @@ impl Download {
                     Ok(request) => {
                         let (flight, transmit) =
                             Flight::launch(&self.config, "download", request, now, None, true);
-                        self.state = State::InFlight(flight);
+                        self.state = State::InFlight(Box::new(flight));
                         DownloadAction::Send(transmit)
                     }
                     Err(error) => DownloadAction::Done(Err(error)),
