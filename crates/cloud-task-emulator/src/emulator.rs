@@ -231,7 +231,7 @@ impl EmulatorBuilder {
         });
         let shared = Arc::new(Shared {
             api_keys,
-            base_url,
+            base_url: base_url.clone(),
             port: addr.port(),
             clock,
             scheduler: Mutex::new(Scheduler::new(SchedulerConfig {
@@ -240,6 +240,7 @@ impl EmulatorBuilder {
                 time_scale: self.time_scale,
                 epoch_ms,
                 seed: self.seed,
+                base_url: base_url.clone(),
             })),
             faults: Mutex::new(FaultBook::new(self.seed, self.faults)),
             stats: StatsRecorder::default(),

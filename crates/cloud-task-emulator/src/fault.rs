@@ -35,7 +35,7 @@ pub enum Route {
     UploadPart,
     /// `GET {upload base}/{uploadID}/url`
     UploadUrl,
-    /// `GET` of an uploaded file's final URL.
+    /// `GET` of an uploaded file's final URL or of a task's result file.
     Download,
 }
 
@@ -139,6 +139,12 @@ pub enum Fault {
     DropConnection,
     /// Answer 200 with a truncated, invalid JSON body.
     MalformedBody,
+    /// Answer normally, but close the connection after `after` bytes of the body (a
+    /// download cut midway: fewer bytes than its `Content-Length` announced).
+    CutBody {
+        /// The bytes of the body sent before the cut.
+        after: u64,
+    },
 }
 
 impl Fault {
@@ -150,6 +156,7 @@ impl Fault {
             Fault::Delay(_) => "delay",
             Fault::DropConnection => "drop_connection",
             Fault::MalformedBody => "malformed_body",
+            Fault::CutBody { .. } => "cut_body",
         }
     }
 }

@@ -19,14 +19,26 @@ use cloud_task_core::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::catalogue::{self, Outcome, Plan};
-use crate::ids::IdSource;
+use crate::catalogue::{self, Outcome, Plan, ResultFile};
+use crate::ids::{IdSource, random_token};
 
-/// Log entries per page of the logs endpoint.
-pub const LOG_PAGE_SIZE: usize = 20;
+/// Log entries per page of the logs endpoint (the service's and OOMOL's engine's 100).
+pub const LOG_PAGE_SIZE: usize = cloud_task_core::LOG_PAGE_SIZE;
+
+/// The path of result files under the emulator's address.
+pub const RESULTS_PATH: &str = "/storage/results";
 
 /// The namespace of workload IDs (UUID v5 of package, version and block).
 const WORKLOAD_NAMESPACE: Uuid = Uuid::from_u128(0x6f6f_6d6f_6c2d_4354_8000_776f_726b_6c64);
+
+/// A `BlockLog` entry of `message` on `stdio`.
+fn block_log(message: &str, stdio: &str) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("type".into(), "BlockLog".into());
+    map.insert("log".into(), message.into());
+    map.insert("stdio".into(), stdio.into());
+    map
+}
 
 /// The owner of every task: the emulator has one user.
 const OWNER_ID: &str = "00000000-0000-4000-8000-00000000e001";
@@ -48,7 +60,7 @@ pub fn workload_id(package_name: &str, package_version: &str, block_name: &str) 
 }
 
 /// The scheduler's limits and speed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SchedulerConfig {
     pub(crate) max_concurrency: u64,
     pub(crate) max_queue_size: u64,
@@ -57,6 +69,8 @@ pub(crate) struct SchedulerConfig {
     pub(crate) epoch_ms: i64,
     /// Seeds the task IDs.
     pub(crate) seed: u64,
+    /// The emulator's address, for the URLs of result files.
+    pub(crate) base_url: String,
 }
 
 /// Why a task was not created.
@@ -85,6 +99,8 @@ struct Task {
     inputs: Map<String, Value>,
     outcome: Outcome,
     log_lines: u64,
+    /// The result file, and the signature of its URL.
+    file: Option<(ResultFile, String)>,
     scheduling_for: Duration,
     scheduled_for: Duration,
     run_for: Duration,
@@ -291,6 +307,7 @@ impl Scheduler {
             block_name: request.block_name,
             outcome: plan.outcome,
             log_lines: plan.log_lines,
+            file: plan.file.map(|file| (file, random_token())),
             scheduling_for: self.scale(catalogue::SCHEDULING),
             scheduled_for: self.scale(catalogue::SCHEDULED),
             run_for: self.scale(plan.run),
@@ -313,7 +330,7 @@ impl Scheduler {
         let task = &self.tasks[*self.by_id.get(id)?];
         Some(match (&task.status, &task.outcome) {
             (TaskStatus::Success, Outcome::Success(data)) => {
-                TaskResult::Success(TaskSuccess::new(None, Some(data.clone())))
+                TaskResult::Success(TaskSuccess::new(self.result_url(task), Some(data.clone())))
             }
             (TaskStatus::Failed, Outcome::Failure(message)) => TaskResult::Failed {
                 error: Some(message.clone()),
@@ -337,6 +354,7 @@ impl Scheduler {
         detail.start_time = task.start.map(|t| self.epoch_ms(t));
         detail.end_time = task.end.map(|t| self.epoch_ms(t));
         detail.failed_message = task.failed_message();
+        detail.result_url = self.result_url(task);
         Some(TaskDetail::User(detail))
     }
 
@@ -348,6 +366,7 @@ impl Scheduler {
         item.progress = task.progress(now);
         item.workload_id = task.workload_id.clone();
         item.failed_message = task.failed_message();
+        item.result_url = self.result_url(task);
         item.created_at = self.epoch_ms(task.created);
         item.updated_at = self.epoch_ms(task.updated);
         item.start_time = task.start.map(|t| self.epoch_ms(t));
@@ -413,73 +432,140 @@ impl Scheduler {
     }
 
     /// Page `page` (from 1) of the logs of task `id`.
+    /// The URL of a succeeded task's result file, if it stores one.
+    fn result_url(&self, task: &Task) -> Option<String> {
+        let (file, token) = task.file.as_ref()?;
+        (task.status == TaskStatus::Success).then(|| {
+            format!(
+                "{}{RESULTS_PATH}/{}/{}?signature={token}",
+                self.config.base_url,
+                task.id,
+                file.name()
+            )
+        })
+    }
+
+    /// The result file of task `id` for a request signed `signature`: `None` when there is
+    /// no such task, file or signature, or the task has not succeeded (yet).
+    pub(crate) fn result_file(
+        &mut self,
+        id: &str,
+        signature: Option<&str>,
+        now: Duration,
+    ) -> Option<ResultFile> {
+        self.advance(now);
+        let task = &self.tasks[*self.by_id.get(id)?];
+        let (file, token) = task.file.as_ref()?;
+        (task.status == TaskStatus::Success && signature == Some(token.as_str()))
+            .then(|| file.clone())
+    }
+
+    /// Page `page` (from 1) of task `id`'s logs, or `None` when there is no such task.
     pub(crate) fn logs(&mut self, id: &str, page: usize, now: Duration) -> Option<TaskLogs> {
         let now = self.advance(now);
         let task = &self.tasks[*self.by_id.get(id)?];
-        let entries = self.log_entries(task, now);
+        let written = self.logs_written(task, now);
         let skip = page.saturating_sub(1).saturating_mul(LOG_PAGE_SIZE);
-        Some(TaskLogs::new(
-            entries.into_iter().skip(skip).take(LOG_PAGE_SIZE).collect(),
-        ))
+        let entries = (skip..written.min(skip.saturating_add(LOG_PAGE_SIZE)))
+            .map(|index| self.log_entry(task, index))
+            .collect();
+        Some(TaskLogs::new(entries))
     }
 
-    fn log_entries(&self, task: &Task, now: Duration) -> Vec<LogEntry> {
-        let entry = |at: Duration, level: &str, event: &str, message: String| {
+    /// How many log entries `task` has written by `now`: a line when it starts, its
+    /// `logLines` lines spread over its run, then its end entries.
+    fn logs_written(&self, task: &Task, now: Duration) -> usize {
+        let Some(start) = task.start else {
+            return 0;
+        };
+        if now < start {
+            return 0;
+        }
+        let lines = task.log_lines as usize;
+        if task.end.is_some() {
+            return 1 + lines + self.end_entries(task).len();
+        }
+        let elapsed = now.saturating_sub(start).as_secs_f64();
+        let run = task.run_for.as_secs_f64().max(f64::MIN_POSITIVE);
+        let shown = ((elapsed / run) * (lines + 1) as f64).floor() as usize;
+        1 + shown.min(lines)
+    }
+
+    /// The entry at `index` of a task's logs, as OOMOL's engine reports it: a flat object
+    /// of strings, nested values stringified.
+    fn log_entry(&self, task: &Task, index: usize) -> LogEntry {
+        let start = task.start.unwrap_or(task.created);
+        let lines = task.log_lines as usize;
+        let (at, mut map) = if index == 0 {
+            let message = format!(
+                "Running block {} of {}@{} with inputs {}",
+                task.block_name,
+                task.package_name,
+                task.package_version,
+                Value::Object(task.inputs.clone())
+            );
+            (start, block_log(&message, "stdout"))
+        } else if index <= lines {
+            let at = start + task.run_for.mul_f64(index as f64 / (lines + 1) as f64);
+            (at, block_log(&format!("line {index}"), "stdout"))
+        } else {
+            let end = task.end.unwrap_or(start);
+            let entry = self
+                .end_entries(task)
+                .into_iter()
+                .nth(index - lines - 1)
+                .unwrap_or_default();
+            (end, entry)
+        };
+        map.insert("session_id".into(), task.id.clone().into());
+        map.insert("job_id".into(), format!("{}-job", task.id).into());
+        map.insert("block_path".into(), task.block_name.clone().into());
+        map.insert("stacks".into(), "[]".into());
+        map.insert("time".into(), self.epoch_ms(at).to_string().into());
+        LogEntry(map)
+    }
+
+    /// The entries a task writes when it ends: an output per handle, the block's end and
+    /// the session's on success; the error line, the block's end and the session's on
+    /// failure.
+    fn end_entries(&self, task: &Task) -> Vec<Map<String, Value>> {
+        let entry = |kind: &str, fields: &[(&str, String)]| {
             let mut map = Map::new();
-            map.insert("time".into(), self.epoch_ms(at).to_string().into());
-            map.insert("level".into(), level.into());
-            map.insert("event".into(), event.into());
-            map.insert("message".into(), message.into());
+            map.insert("type".into(), kind.into());
+            for (key, value) in fields {
+                map.insert((*key).into(), value.clone().into());
+            }
             map
         };
-        let block = format!(
-            "{} of {}@{}",
-            task.block_name, task.package_name, task.package_version
-        );
-        let mut logs = vec![entry(
-            task.created,
-            "info",
-            "queued",
-            format!("Task queued: block {block}"),
-        )];
-        let Some(start) = task.start else {
-            return logs.into_iter().map(LogEntry).collect();
-        };
-        let mut started = entry(start, "info", "started", format!("Running block {block}"));
-        started.insert(
-            "inputs".into(),
-            Value::Object(task.inputs.clone()).to_string().into(),
-        );
-        logs.push(started);
-        for line in 1..=task.log_lines {
-            let at = start
-                + task
-                    .run_for
-                    .mul_f64(line as f64 / (task.log_lines + 1) as f64);
-            if at > now {
-                break;
+        match &task.outcome {
+            Outcome::Success(data) => {
+                let outputs: Map<String, Value> = data
+                    .get(0)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut entries: Vec<_> = outputs
+                    .iter()
+                    .map(|(handle, value)| {
+                        entry(
+                            "BlockOutput",
+                            &[("handle", handle.clone()), ("output", value.to_string())],
+                        )
+                    })
+                    .collect();
+                let result = Value::Object(outputs).to_string();
+                entries.push(entry("BlockFinished", &[("result", result)]));
+                entries.push(entry("SessionFinished", &[]));
+                entries
             }
-            logs.push(entry(at, "info", "log", format!("line {line}")));
+            Outcome::Failure(message) => vec![
+                block_log(&format!("Error: {message}"), "stderr"),
+                entry("BlockFinished", &[("error", message.clone())]),
+                entry("SessionFinished", &[("error", message.clone())]),
+            ],
         }
-        if let Some(end) = task.end {
-            logs.push(match &task.outcome {
-                Outcome::Success(data) => {
-                    let mut done = entry(end, "info", "finished", "Task succeeded".to_owned());
-                    done.insert("outputs".into(), data.to_string().into());
-                    done
-                }
-                Outcome::Failure(message) => {
-                    let mut failed = entry(end, "error", "failed", message.clone());
-                    let stacks = json!([format!("Error: {message}"), format!("    at {block}")]);
-                    failed.insert("stacks".into(), stacks.to_string().into());
-                    failed
-                }
-            });
-        }
-        logs.into_iter().map(LogEntry).collect()
     }
 
-    /// The live dashboard.
     pub(crate) fn dashboard(&mut self, now: Duration) -> Dashboard {
         self.advance(now);
         Dashboard::new(
@@ -536,6 +622,7 @@ mod tests {
             time_scale: 1.0,
             epoch_ms: 1_700_000_000_000,
             seed: 0,
+            base_url: "http://emulator.test".to_owned(),
         })
     }
 
@@ -709,6 +796,7 @@ mod tests {
             time_scale: 0.01,
             epoch_ms: 0,
             seed: 0,
+            base_url: "http://emulator.test".to_owned(),
         });
         let id = create(&mut s, echo(1000), Duration::ZERO);
         assert_eq!(status(&mut s, &id, 11 * MS), TaskStatus::Running);
@@ -787,23 +875,40 @@ mod tests {
 
     #[test]
     fn logs_appear_as_they_happen_and_page() {
+        use cloud_task_core::LogEvent;
         let mut s = scheduler(10, 10);
-        let id = create(&mut s, echo(1000).input("logLines", 30), Duration::ZERO);
-        assert_eq!(s.logs(&id, 1, Duration::ZERO).unwrap().logs.len(), 1);
+        let id = create(&mut s, echo(1000).input("logLines", 130), Duration::ZERO);
+        // Nothing before the block starts (200 ms), then its first line, then lines as
+        // its run goes on.
+        assert!(s.logs(&id, 1, Duration::ZERO).unwrap().logs.is_empty());
+        assert_eq!(s.logs(&id, 1, 200 * MS).unwrap().logs.len(), 1);
+        let midway = s.logs(&id, 1, 700 * MS).unwrap().logs;
+        assert!((60..=70).contains(&midway.len()), "{}", midway.len());
+        // Ended: the start line, 130 lines, an output per handle, the block's and the
+        // session's ends: 135 entries on pages of 100.
         let page1 = s.logs(&id, 1, 5000 * MS).unwrap().logs;
         let page2 = s.logs(&id, 2, 5000 * MS).unwrap().logs;
         assert_eq!(page1.len(), LOG_PAGE_SIZE);
-        assert_eq!(page2.len(), 33 - LOG_PAGE_SIZE);
+        assert_eq!(page2.len(), 35);
         assert!(s.logs(&id, 3, 5000 * MS).unwrap().logs.is_empty());
-        let last = page2.last().unwrap();
-        assert_eq!(last.get_str("event"), Some("finished"));
-        assert_eq!(
-            last.parsed("outputs"),
-            Some(json!([{"durationMs": 1000, "logLines": 30}]))
-        );
+        // The same entries whenever they are read.
+        assert_eq!(page1[..midway.len()], midway[..]);
         for entry in page1.iter().chain(&page2) {
             assert!(entry.as_map().values().all(Value::is_string), "{entry:?}");
+            let event = LogEvent::from_entry(entry.clone());
+            assert!(!matches!(event, LogEvent::Other(_)), "{entry:?}");
+            assert!(event.block().unwrap().is_root());
         }
+        let events: Vec<LogEvent> = page2.into_iter().map(LogEvent::from_entry).collect();
+        assert!(events.last().unwrap().ends_the_session());
+        assert!(events.iter().any(|e| matches!(
+            e,
+            LogEvent::BlockOutput { handle, output, .. } if handle == "logLines" && *output == json!(130)
+        )));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            LogEvent::BlockFinished { result: Some(r), error: None, .. } if r["durationMs"] == 1000
+        )));
         assert!(s.logs("nope", 1, MS).is_none());
     }
 }

@@ -281,10 +281,12 @@ impl Uploads {
     }
 
     /// Opens a completed upload for download: its size, MIME type and a streaming body.
+    /// The bytes `start..end` of a completed upload for a request signed `signature`.
     pub(crate) async fn download(
         &self,
         id: &str,
         signature: Option<&str>,
+        range: impl FnOnce(u64) -> (u64, u64),
     ) -> Result<(u64, &'static str, Body), UploadError> {
         let upload = self.get(id)?;
         if signature != Some(upload.download_token.as_str()) {
@@ -299,10 +301,13 @@ impl Uploads {
                 format!("upload {id:?} is not complete"),
             ));
         }
-        let file = tokio::fs::File::open(&upload.path)
+        let (start, end) = range(upload.size);
+        let mut file = tokio::fs::File::open(&upload.path)
             .await
             .map_err(internal)?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        file.seek(SeekFrom::Start(start)).await.map_err(internal)?;
+        let part = tokio::io::AsyncReadExt::take(file, end.saturating_sub(start));
+        let stream = tokio_util::io::ReaderStream::with_capacity(part, 256 * 1024);
         Ok((
             upload.size,
             mime_type(&upload.extension),

@@ -39,13 +39,15 @@ struct FaultRuleJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delay_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    after_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     times: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     probability: Option<f64>,
 }
 
 const FAULT_NAMES: &str =
-    "service_unavailable, too_many_requests, delay, drop_connection, malformed_body";
+    "service_unavailable, too_many_requests, delay, drop_connection, malformed_body, cut_body";
 
 impl FaultRuleJson {
     fn into_rule(self) -> Result<FaultRule, ApiError> {
@@ -63,6 +65,11 @@ impl FaultRuleJson {
             })?)),
             "drop_connection" => Fault::DropConnection,
             "malformed_body" => Fault::MalformedBody,
+            "cut_body" => Fault::CutBody {
+                after: self.after_bytes.ok_or_else(|| {
+                    ApiError::bad_request("afterBytes is required by the cut_body fault")
+                })?,
+            },
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown fault {other:?}; expected one of: {FAULT_NAMES}"
@@ -90,11 +97,16 @@ impl FaultRuleJson {
             Fault::Delay(delay) => (None, Some(millis(*delay))),
             _ => (None, None),
         };
+        let after_bytes = match rule.fault() {
+            Fault::CutBody { after } => Some(*after),
+            _ => None,
+        };
         FaultRuleJson {
             route: rule.route().as_str().to_owned(),
             fault: rule.fault().name().to_owned(),
             retry_after_ms,
             delay_ms,
+            after_bytes,
             times: rule.remaining(),
             probability: rule.get_probability(),
         }

@@ -41,7 +41,7 @@ fn fault_response(fault: Fault) -> Option<Response> {
             response.extensions_mut().insert(DropConnection);
             response
         }
-        Fault::Delay(_) => return None,
+        Fault::Delay(_) | Fault::CutBody { .. } => return None,
         Fault::MalformedBody => {
             let mut response = Response::new(Body::from(r#"{"status":"running","progre"#));
             response
@@ -95,6 +95,10 @@ pub(crate) async fn guard(
 ) -> Response {
     shared.stats.record(route, request.headers());
     let fault = lock(&shared.faults).pick(route);
+    let cut_after = match &fault {
+        Some(Fault::CutBody { after }) => Some(*after),
+        _ => None,
+    };
     if let Some(fault) = fault {
         if let Fault::Delay(delay) = fault {
             tokio::time::sleep(delay).await;
@@ -107,7 +111,43 @@ pub(crate) async fn guard(
     {
         return e.into_response();
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    match cut_after {
+        Some(after) => cut(response, after),
+        None => response,
+    }
+}
+
+/// `response` with its body cut after `after` bytes: the stream then fails, and hyper
+/// closes the connection short of the announced length (after 20 ms, so that what came
+/// before is sent).
+fn cut(response: Response, after: u64) -> Response {
+    use futures_util::StreamExt;
+    let (parts, body) = response.into_parts();
+    let pieces = futures_util::stream::unfold(
+        (body.into_data_stream(), after, false),
+        |(mut inner, left, over)| async move {
+            if over {
+                return None;
+            }
+            if left == 0 {
+                // Let hyper flush the headers and the bytes so far before the connection
+                // breaks, as a network failure midway would.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                let cut = std::io::Error::other("the body was cut by an injected fault");
+                return Some((Err(cut), (inner, 0, true)));
+            }
+            match inner.next().await {
+                None => None,
+                Some(Err(e)) => Some((Err(std::io::Error::other(e)), (inner, 0, true))),
+                Some(Ok(chunk)) => {
+                    let n = (chunk.len() as u64).min(left) as usize;
+                    Some((Ok(chunk.slice(..n)), (inner, left - n as u64, false)))
+                }
+            }
+        },
+    );
+    Response::from_parts(parts, Body::from_stream(pieces))
 }
 
 /// True when a request names this emulator in its `Host` (or HTTP/2 authority): `localhost`

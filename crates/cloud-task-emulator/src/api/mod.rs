@@ -4,6 +4,7 @@
 
 mod control;
 mod error;
+mod files;
 mod guard;
 mod params;
 mod router;

@@ -11,8 +11,9 @@ use http::StatusCode;
 use super::error::ApiError;
 use super::guard::guard;
 use super::state::Shared;
-use super::{control, tasks, uploads};
+use super::{control, files, tasks, uploads};
 use crate::fault::Route;
+use crate::scheduler::RESULTS_PATH;
 use crate::uploads::{FILES_PATH, PARTS_PATH, UPLOAD_PATH};
 
 /// Any other path: 404, saying which.
@@ -78,6 +79,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             &format!("{FILES_PATH}/{{id}}/{{name}}"),
             guarded(Route::Download, get(uploads::download)),
+        )
+        .route(
+            &format!("{RESULTS_PATH}/{{id}}/{{name}}"),
+            guarded(Route::Download, get(files::result_file)),
         )
         .nest("/_emulator", control::router(shared.clone()))
         .fallback(not_found)

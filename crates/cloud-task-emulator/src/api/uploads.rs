@@ -7,10 +7,13 @@ use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use cloud_task_core::upload::{InitUploadRequest, InitUploadResponse, UploadUrlResponse};
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use http::{HeaderValue, StatusCode};
 
+use axum::http::HeaderMap;
+
 use super::error::{Answer, ApiError, ok};
+use super::files;
 use super::params::{PathParam, param, path_param, query_pairs, read_json};
 use super::state::Shared;
 
@@ -74,22 +77,29 @@ pub(crate) async fn upload_part(
     Ok(response)
 }
 
+/// `GET` of an uploaded file's final URL, with `Range` and `If-Range` served.
 pub(crate) async fn download(
     State(shared): State<Arc<Shared>>,
     params: PathParam<(String, String)>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Answer {
     let (id, _name) = path_param(params)?;
+    let etag = format!("\"{id}\"");
+    let mut selection = None;
     let (size, mime, body) = shared
         .uploads
-        .download(&id, signature(query.as_deref()).as_deref())
+        .download(&id, signature(query.as_deref()).as_deref(), |size| {
+            let chosen = files::select(&headers, size, &etag);
+            let range = match chosen {
+                files::Selection::Part(start, end) => (start, end),
+                files::Selection::Whole => (0, size),
+                files::Selection::Unsatisfiable => (0, 0),
+            };
+            selection = Some(chosen);
+            range
+        })
         .await?;
-    let mut response = Response::new(body);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(mime));
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(size));
-    Ok(response)
+    let selection = selection.unwrap_or(files::Selection::Whole);
+    Ok(files::answer(selection, size, &etag, mime, |_, _| body))
 }

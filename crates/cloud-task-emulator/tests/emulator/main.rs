@@ -7,6 +7,7 @@ mod support;
 mod binary;
 mod control;
 mod faults;
+mod files;
 mod lifecycle;
 mod listing;
 mod scheduler;

@@ -268,7 +268,7 @@ async fn legacy_fields_are_accepted_and_ignored() {
 async fn logs_page_with_string_values_and_stringified_json() {
     let api = Api::start(fast()).await;
     let id = api
-        .create("@oomol/echo", json!({"logLines": 25, "x": {"deep": [1]}}))
+        .create("@oomol/echo", json!({"logLines": 120, "x": {"deep": [1]}}))
         .await;
     api.wait(&id).await;
     let page1 = api.get(&format!("{TASKS}/{id}/logs")).await.body;
@@ -279,7 +279,9 @@ async fn logs_page_with_string_values_and_stringified_json() {
     let first = page1["logs"].as_array().unwrap();
     let second = page2["logs"].as_array().unwrap();
     assert_eq!(first.len(), cloud_task_emulator::LOG_PAGE_SIZE);
-    assert_eq!(first.len() + second.len(), 25 + 3);
+    // The start line, 120 lines, an output per input handle, the block's end and the
+    // session's end.
+    assert_eq!(first.len() + second.len(), 1 + 120 + 2 + 2);
     assert_eq!(page3, json!({"logs": []}));
     for entry in first.iter().chain(second) {
         assert!(
@@ -287,11 +289,14 @@ async fn logs_page_with_string_values_and_stringified_json() {
             "{entry}"
         );
     }
-    let last = second.last().unwrap();
-    let outputs: Value = serde_json::from_str(last["outputs"].as_str().unwrap()).unwrap();
-    assert_eq!(outputs, json!([{"logLines": 25, "x": {"deep": [1]}}]));
+    assert_eq!(second.last().unwrap()["type"], "SessionFinished");
+    let finished = &second[second.len() - 2];
+    assert_eq!(finished["type"], "BlockFinished");
+    let result: Value = serde_json::from_str(finished["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"logLines": 120, "x": {"deep": [1]}}));
     let logs: cloud_task_core::TaskLogs = serde_json::from_value(page2).unwrap();
-    assert_eq!(logs.logs.last().unwrap().parsed("outputs"), Some(outputs));
+    let entry = &logs.logs[logs.logs.len() - 2];
+    assert_eq!(entry.parsed("result"), Some(result));
     for bad in ["0", "-1", "x"] {
         let answer = api.get(&format!("{TASKS}/{id}/logs?page={bad}")).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
@@ -300,18 +305,24 @@ async fn logs_page_with_string_values_and_stringified_json() {
 }
 
 #[tokio::test]
-async fn failed_tasks_log_their_stack_as_stringified_json() {
+async fn failed_tasks_log_their_error_and_end_the_session_with_it() {
     let api = Api::start(fast()).await;
     let id = api
         .create("@oomol/fail", json!({"message": "bad input"}))
         .await;
     api.wait(&id).await;
     let logs = api.get(&format!("{TASKS}/{id}/logs")).await.body;
-    let last = logs["logs"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["level"], "error");
-    assert_eq!(last["message"], "bad input");
-    let stacks: Value = serde_json::from_str(last["stacks"].as_str().unwrap()).unwrap();
-    assert_eq!(stacks[0], "Error: bad input");
+    let logs = logs["logs"].as_array().unwrap();
+    let [.., line, block, session] = &logs[..] else {
+        panic!("{logs:?}")
+    };
+    assert_eq!(line["stdio"], "stderr");
+    assert_eq!(line["log"], "Error: bad input");
+    assert_eq!(block["type"], "BlockFinished");
+    assert_eq!(block["error"], "bad input");
+    assert_eq!(session["type"], "SessionFinished");
+    assert_eq!(session["error"], "bad input");
+    assert_eq!(session["stacks"], "[]");
 }
 
 fn now_ms() -> i64 {
