@@ -148,6 +148,9 @@ macro_rules! boxed_stream {
 }
 
 mod client;
+mod download;
+mod follow;
+mod handle;
 mod list;
 mod poll;
 mod timer;
@@ -155,6 +158,8 @@ mod transport;
 mod upload;
 
 pub use client::{Client, ClientBuilder};
+pub use follow::TaskEventStream;
+pub use handle::TaskHandle;
 pub use list::TaskListStream;
 pub use poll::WatchStream;
 pub use timer::{Timer, TokioTimer};
@@ -168,7 +173,7 @@ pub use async_trait::async_trait;
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, ConfigBuilder,
-    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error, Jitter, ListTasksQuery, Operation,
-    Result, SendLimits, TaskErrorCode, TaskOutcome, TransportErrorKind, UploadErrorCode,
-    UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter,
+    ListTasksQuery, Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome,
+    TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };

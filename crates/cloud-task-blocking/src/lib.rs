@@ -107,7 +107,10 @@
 pub struct ReadmeDoctests;
 
 mod client;
+mod download;
 mod flights;
+mod follow;
+mod handle;
 mod list;
 mod poll;
 mod resolve;
@@ -117,6 +120,8 @@ mod transport;
 mod upload;
 
 pub use client::{Client, ClientBuilder};
+pub use follow::TaskEvents;
+pub use handle::TaskHandle;
 pub use list::TaskListIter;
 pub use poll::WatchIter;
 pub use timer::{StdTimer, Timer};
@@ -126,7 +131,7 @@ pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, Ure
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, ConfigBuilder,
-    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, Error, Jitter, ListTasksQuery, Operation,
-    Result, SendLimits, TaskErrorCode, TaskOutcome, TransportErrorKind, UploadErrorCode,
-    UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter,
+    ListTasksQuery, Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome,
+    TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };

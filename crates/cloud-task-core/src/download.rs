@@ -2,7 +2,9 @@
 //! chunk by chunk with `Range`, each chunk bounded, resumable with `If-Range`.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use http::header::{
     USER_AGENT,
 };
 use http::{Method, StatusCode, Uri};
+use serde::{Deserialize, Serialize};
 
 use crate::HttpResponse;
 use crate::cancel::CancelToken;
@@ -566,6 +569,105 @@ impl Download {
     fn broken(&mut self, what: &str) {
         self.state = State::Finished(Err(Error::protocol("download", what.to_owned())));
     }
+}
+
+/// The record kept beside a partial download on disk, so that a later download of the same
+/// file resumes it instead of starting over.
+///
+/// A download to `dest` writes its bytes to [`part_path(dest)`](Self::part_path) and this
+/// record, as JSON, to [`record_path(dest)`](Self::record_path); once the file is whole,
+/// the partial file is renamed to `dest` and the record removed. A later download of the
+/// same URL resumes from the partial file's length ([`resume`](Self::resume)), sending the
+/// record's validator in `If-Range`: a file that changed since comes whole again, never
+/// spliced. The record keeps the URL without its query, so that a presigned URL's
+/// signature is never written to disk (a newly signed URL of the same file resumes too).
+///
+/// ```
+/// # use std::path::Path;
+/// # use cloud_task_core::PartRecord;
+/// let record = PartRecord::new("https://files.example/r/1/out.bin?signature=s3cr3t", "\"v1\"", Some(100));
+/// assert!(!String::from_utf8(record.to_json()).unwrap().contains("s3cr3t"));
+/// assert_eq!(PartRecord::part_path(Path::new("out.bin")), Path::new("out.bin.part"));
+/// // 40 bytes held: resume after them, under the same validator.
+/// let resume = record.resume("https://files.example/r/1/out.bin?signature=other", 40).unwrap();
+/// assert_eq!((resume.offset, resume.validator.as_deref()), (40, Some("\"v1\"")));
+/// // Another file, or nothing held: start over.
+/// assert!(record.resume("https://files.example/r/2/out.bin", 40).is_none());
+/// assert!(record.resume("https://files.example/r/1/out.bin", 0).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PartRecord {
+    /// The file's URL, without its query.
+    pub url: String,
+    /// The validator (`ETag`, else `Last-Modified`) the bytes held were read under.
+    pub validator: String,
+    /// The file's size, when the server said.
+    #[serde(default)]
+    pub total: Option<u64>,
+}
+
+/// The largest record read back: anything larger is not one of ours.
+const MAX_RECORD: usize = 64 * 1024;
+
+impl PartRecord {
+    /// The record of a download of `url` whose bytes were read under `validator`.
+    pub fn new(url: &str, validator: &str, total: Option<u64>) -> Self {
+        PartRecord {
+            url: without_query(url).to_owned(),
+            validator: validator.to_owned(),
+            total,
+        }
+    }
+
+    /// Where the bytes of a download to `dest` are written until it is whole:
+    /// `dest` followed by `.part`.
+    pub fn part_path(dest: &Path) -> PathBuf {
+        with_suffix(dest, ".part")
+    }
+
+    /// Where the record of a download to `dest` is kept: `dest` followed by `.part.json`.
+    pub fn record_path(dest: &Path) -> PathBuf {
+        with_suffix(dest, ".part.json")
+    }
+
+    /// The record as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// A record read back; `None` when `bytes` are not one (larger than 64 KiB, not
+    /// JSON, or without a validator).
+    pub fn from_json(bytes: &[u8]) -> Option<PartRecord> {
+        if bytes.len() > MAX_RECORD {
+            return None;
+        }
+        serde_json::from_slice::<PartRecord>(bytes)
+            .ok()
+            .filter(|r| !r.validator.is_empty())
+    }
+
+    /// How a download of `url` resumes a partial file of `held` bytes kept under this
+    /// record: after them, under the record's validator, when the record is of the same
+    /// URL (its query aside), some bytes are held, and no more than the file's size;
+    /// otherwise `None`, and the download starts over.
+    pub fn resume(&self, url: &str, held: u64) -> Option<Resume> {
+        let same = without_query(url) == self.url;
+        let fits = self.total.is_none_or(|total| held <= total);
+        (same && held > 0 && fits).then(|| Resume::new(held, Some(self.validator.clone())))
+    }
+}
+
+fn without_query(url: &str) -> &str {
+    let url = url.trim();
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    &url[..end]
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A `Content-Range: bytes a-b/total` (total may be `*`).

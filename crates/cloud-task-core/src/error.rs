@@ -77,6 +77,10 @@ pub enum Error {
     /// The server's answers broke the protocol in a way that retrying cannot mend.
     #[error(transparent)]
     Protocol(Box<ProtocolError>),
+    /// A result file was asked for, but the task succeeded without one (its `resultURL`
+    /// is `null`: the block returned its outputs in `resultData` only).
+    #[error(transparent)]
+    NoResultFile(NoResultFileError),
     /// A machine of the core was driven against its documented calling order (asked for
     /// its next action after it was done, fed bytes of the wrong length): a bug in the code
     /// driving it, never caused by the input or the server. The SDK's own drivers never
@@ -110,6 +114,7 @@ impl Error {
             Error::TaskFailed(e) => Some(&e.task_id),
             Error::Timeout(e) => Some(&e.task_id),
             Error::Cancelled(e) => e.task_id.as_deref(),
+            Error::NoResultFile(e) => Some(&e.task_id),
             _ => None,
         }
     }
@@ -681,6 +686,35 @@ impl fmt::Display for CancelledError {
 }
 
 impl std::error::Error for CancelledError {}
+
+/// A task succeeded without a result file, so there is nothing to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NoResultFileError {
+    /// The task, which succeeded: its outputs are in its `resultData`.
+    pub task_id: String,
+}
+
+impl NoResultFileError {
+    /// The error of task `task_id`.
+    pub fn new(task_id: impl Into<String>) -> Self {
+        NoResultFileError {
+            task_id: task_id.into(),
+        }
+    }
+}
+
+impl fmt::Display for NoResultFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task {} succeeded without a result file (its resultURL is null): its outputs are in its resultData",
+            truncate(&one_line(&self.task_id), 200)
+        )
+    }
+}
+
+impl std::error::Error for NoResultFileError {}
 
 /// A bound of the configuration, as named in [`LimitError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -135,13 +135,13 @@ pub use config::{
 };
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, Download, DownloadAction, DownloadOptions,
-    DownloadProgressFn, Downloaded, Resume,
+    DownloadProgressFn, Downloaded, PartRecord, Resume,
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
-    LimitError, MAX_ERROR_BODY, MisuseError, ProtocolError, RedirectError, Result, TaskErrorCode,
-    TaskFailedError, TimeoutError, TransportError, TransportErrorKind, UploadError,
-    UploadErrorCode, is_retryable_status,
+    LimitError, MAX_ERROR_BODY, MisuseError, NoResultFileError, ProtocolError, RedirectError,
+    Result, TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
+    UploadError, UploadErrorCode, is_retryable_status,
 };
 pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,

@@ -184,6 +184,7 @@ pub struct FaultRule {
     fault: Fault,
     times: Option<u64>,
     probability: Option<f64>,
+    skip: u64,
 }
 
 impl FaultRule {
@@ -194,7 +195,21 @@ impl FaultRule {
             fault,
             times: None,
             probability: None,
+            skip: 0,
         }
+    }
+
+    /// Lets the next `n` requests of the route through untouched before the rule starts
+    /// hitting: `skip(2)` faults the third request (the third chunk of a download, the
+    /// third poll).
+    pub fn skip(mut self, n: u64) -> Self {
+        self.skip = n;
+        self
+    }
+
+    /// How many more requests of the route it lets through before it starts hitting.
+    pub fn skipping(&self) -> u64 {
+        self.skip
     }
 
     /// Only the next `n` requests that the rule hits; the rule then expires.
@@ -265,6 +280,10 @@ impl FaultBook {
             if rule.route != route || rule.times == Some(0) {
                 continue;
             }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                continue;
+            }
             if let Some(p) = rule.probability
                 && !self.rng.random_bool(p)
             {
@@ -308,6 +327,20 @@ mod tests {
         assert!(book.pick(Route::GetTask).is_some());
         assert!(book.pick(Route::GetTask).is_some());
         assert!(book.pick(Route::GetTask).is_none());
+        assert!(book.rules().is_empty());
+    }
+
+    #[test]
+    fn skip_lets_requests_through_first() {
+        let rule = FaultRule::new(Route::Download, Fault::DropConnection)
+            .skip(2)
+            .times(1);
+        let mut book = FaultBook::new(0, vec![rule]);
+        assert!(book.pick(Route::GetTask).is_none());
+        assert!(book.pick(Route::Download).is_none());
+        assert!(book.pick(Route::Download).is_none());
+        assert!(book.pick(Route::Download).is_some());
+        assert!(book.pick(Route::Download).is_none());
         assert!(book.rules().is_empty());
     }
 

@@ -80,6 +80,26 @@ impl<T> TaskSuccess<T> {
             result_data,
         }
     }
+
+    /// The URL of the result file of task `task_id` (this success), or
+    /// [`Error::NoResultFile`](crate::Error::NoResultFile) naming it when the block stored
+    /// none (`resultURL` null or empty).
+    ///
+    /// ```
+    /// # use cloud_task_core::{Error, TaskSuccess};
+    /// let without: TaskSuccess = TaskSuccess::new(None, None);
+    /// assert!(matches!(without.require_result_url("t-1"), Err(Error::NoResultFile(_))));
+    /// let with: TaskSuccess = TaskSuccess::new(Some("https://files/x".into()), None);
+    /// assert_eq!(with.require_result_url("t-1").unwrap(), "https://files/x");
+    /// ```
+    pub fn require_result_url(&self, task_id: &str) -> crate::Result<&str> {
+        match self.result_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Ok(url),
+            _ => Err(crate::Error::NoResultFile(
+                crate::error::NoResultFileError::new(task_id),
+            )),
+        }
+    }
 }
 
 impl<T: Serialize> Serialize for TaskSuccess<T> {

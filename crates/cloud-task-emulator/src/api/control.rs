@@ -44,6 +44,12 @@ struct FaultRuleJson {
     times: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    skip: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 const FAULT_NAMES: &str =
@@ -76,7 +82,7 @@ impl FaultRuleJson {
                 )));
             }
         };
-        let mut rule = FaultRule::new(route, fault);
+        let mut rule = FaultRule::new(route, fault).skip(self.skip);
         if let Some(times) = self.times {
             rule = rule.times(times);
         }
@@ -109,6 +115,7 @@ impl FaultRuleJson {
             after_bytes,
             times: rule.remaining(),
             probability: rule.get_probability(),
+            skip: rule.skipping(),
         }
     }
 }

@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use cloud_task_core::{
-    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, LatestTaskItem,
-    ListTasksQuery, PauseResponse, Result, TaskDetail, TaskListItem, TaskLogs, TaskOutcome,
-    TaskPage, TaskResult, TaskSuccess, UploadOptions, UploadedFile, WatchEvent,
+    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DownloadOptions,
+    Downloaded, LatestTaskItem, ListTasksQuery, PauseResponse, Result, TaskDetail, TaskEvent,
+    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess, UploadOptions,
+    UploadedFile, WatchEvent,
 };
 use oomol_cloud_task::emulator::{BlockingEmulator, EmulatorClients, VirtualTimer};
 use serde::de::DeserializeOwned;
@@ -73,6 +74,27 @@ pub trait Driver: Sized {
         file_name: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile>;
+    /// Every item of `events`, in order.
+    fn events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>>;
+    /// `submit`: the handle's task ID.
+    fn submit(&self, request: CreateTaskRequest) -> Result<String>;
+    /// The handle of `task_id`: its `wait`.
+    fn handle_wait(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess>;
+    /// The handle of `task_id`: its `logs(page)`.
+    fn handle_logs(&self, task_id: &str, page: u32) -> Result<TaskLogs>;
+    /// The handle of `task_id`: every item of its `events`.
+    fn handle_events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>>;
+    fn download(&self, url: &str, path: &Path, options: DownloadOptions) -> Result<Downloaded>;
+    /// `download_to_writer` into a `Vec`.
+    fn download_to_vec(&self, url: &str, options: DownloadOptions)
+    -> Result<(Downloaded, Vec<u8>)>;
+    /// The handle of `task_id`: its `download_result(path)`.
+    fn download_result(
+        &self,
+        task_id: &str,
+        path: &Path,
+        options: DownloadOptions,
+    ) -> Result<Downloaded>;
 }
 
 /// The per-request timeout of the suite's clients: far above any answer on loopback, far
@@ -239,6 +261,66 @@ impl Driver for AsyncDriver {
             options,
         ))
     }
+
+    fn events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>> {
+        use futures_util::StreamExt;
+        self.runtime
+            .block_on(self.client.events(task_id, options).collect::<Vec<_>>())
+    }
+
+    fn submit(&self, request: CreateTaskRequest) -> Result<String> {
+        let handle = self.runtime.block_on(self.client.submit(request))?;
+        Ok(handle.id().to_owned())
+    }
+
+    fn handle_wait(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
+        self.runtime
+            .block_on(self.client.task(task_id).wait(options))
+    }
+
+    fn handle_logs(&self, task_id: &str, page: u32) -> Result<TaskLogs> {
+        self.runtime.block_on(self.client.task(task_id).logs(page))
+    }
+
+    fn handle_events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>> {
+        use futures_util::StreamExt;
+        let events = self.client.task(task_id).events(options);
+        // Spawned: the stream is Send and 'static.
+        let task = self.runtime.spawn(events.collect::<Vec<_>>());
+        self.runtime.block_on(task).expect("the events task ends")
+    }
+
+    fn download(&self, url: &str, path: &Path, options: DownloadOptions) -> Result<Downloaded> {
+        let client = self.client.clone();
+        let (url, path) = (url.to_owned(), path.to_owned());
+        // Spawned: the download's future is Send.
+        let task = self
+            .runtime
+            .spawn(async move { client.download(&url, &path, options).await });
+        self.runtime.block_on(task).expect("the download task ends")
+    }
+
+    fn download_to_vec(
+        &self,
+        url: &str,
+        options: DownloadOptions,
+    ) -> Result<(Downloaded, Vec<u8>)> {
+        let mut bytes = Vec::new();
+        let downloaded = self
+            .runtime
+            .block_on(self.client.download_to_writer(url, &mut bytes, options))?;
+        Ok((downloaded, bytes))
+    }
+
+    fn download_result(
+        &self,
+        task_id: &str,
+        path: &Path,
+        options: DownloadOptions,
+    ) -> Result<Downloaded> {
+        self.runtime
+            .block_on(self.client.task(task_id).download_result(path, options))
+    }
 }
 
 /// The blocking client.
@@ -366,5 +448,48 @@ impl Driver for BlockingDriver {
     ) -> Result<UploadedFile> {
         self.client
             .upload_reader(std::io::Cursor::new(data), len, file_name, options)
+    }
+
+    fn events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>> {
+        self.client.events(task_id, options).collect()
+    }
+
+    fn submit(&self, request: CreateTaskRequest) -> Result<String> {
+        Ok(self.client.submit(request)?.id().to_owned())
+    }
+
+    fn handle_wait(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
+        self.client.task(task_id).wait(options)
+    }
+
+    fn handle_logs(&self, task_id: &str, page: u32) -> Result<TaskLogs> {
+        self.client.task(task_id).logs(page)
+    }
+
+    fn handle_events(&self, task_id: &str, options: AwaitOptions) -> Vec<Result<TaskEvent>> {
+        self.client.task(task_id).events(options).collect()
+    }
+
+    fn download(&self, url: &str, path: &Path, options: DownloadOptions) -> Result<Downloaded> {
+        self.client.download(url, path, options)
+    }
+
+    fn download_to_vec(
+        &self,
+        url: &str,
+        options: DownloadOptions,
+    ) -> Result<(Downloaded, Vec<u8>)> {
+        let mut bytes = Vec::new();
+        let downloaded = self.client.download_to_writer(url, &mut bytes, options)?;
+        Ok((downloaded, bytes))
+    }
+
+    fn download_result(
+        &self,
+        task_id: &str,
+        path: &Path,
+        options: DownloadOptions,
+    ) -> Result<Downloaded> {
+        self.client.task(task_id).download_result(path, options)
     }
 }

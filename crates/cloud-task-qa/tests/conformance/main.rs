@@ -10,8 +10,10 @@
 //! What only one client has (streams dropped mid-way, sender threads, each HTTP stack's
 //! own error mapping) stays in that client's crate.
 
+mod downloads;
 mod driver;
 mod faults;
+mod live;
 mod tasks;
 mod uploads;
 mod waits;
