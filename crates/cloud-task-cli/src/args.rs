@@ -14,10 +14,12 @@ const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 the task failed, 2 usage error, 3 API or network error,
 4 timeout, 130 interrupted (the task keeps running; the command to resume waiting is shown).
 
-With --json, stdout holds exactly one JSON document per command (errors included);
-progress and messages go to stderr.";
+With --json, stdout holds exactly one JSON document per command (errors included),
+except `logs --follow --json`: one JSON object per line, each with a `type`. Progress and
+messages go to stderr.";
 
-/// Run OOMOL Cloud Task blocks, wait for results, list tasks, upload files.
+/// Run OOMOL Cloud Task blocks, wait for results, follow logs, list tasks, upload and
+/// download files.
 #[derive(Debug, Parser)]
 #[command(name = "cloud-task", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -101,14 +103,8 @@ pub enum Command {
         #[arg(required = true, value_name = "WORKLOAD_ID")]
         workload_ids: Vec<String>,
     },
-    /// Show a page of a task's logs.
-    Logs {
-        /// The task ID.
-        task_id: String,
-        /// The page, from 1 [default: the server's first page].
-        #[arg(long, value_name = "N")]
-        page: Option<u32>,
-    },
+    /// Show a page of a task's logs, or follow them until the task ends (--follow).
+    Logs(LogsArgs),
     /// Show the limits, the queue counts and the pause state.
     Dashboard,
     /// Pause the queue: queued tasks stay queued, running tasks finish.
@@ -117,6 +113,9 @@ pub enum Command {
     Resume,
     /// Upload a file and print its URL (the last line of stdout).
     Upload(UploadArgs),
+    /// Download a task's result file (waiting for the task), or any file URL, resuming a
+    /// download cut short; prints the path (the last line of stdout).
+    Download(DownloadArgs),
     /// Run the local emulator in the foreground (the flags of `cloud-task-emulator`).
     ///
     /// Once listening it prints CLOUD_TASK_BASE_URL=..., CLOUD_TASK_UPLOAD_BASE_URL=... and
@@ -181,8 +180,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait: WaitOptions,
     /// Print the task ID right after creating it, as `create` does.
-    #[arg(long, conflicts_with = "timeout")]
+    #[arg(long, conflicts_with_all = ["timeout", "logs"])]
     pub no_wait: bool,
+    /// Print the task's log lines on stderr as they come, above the progress bar.
+    #[arg(long)]
+    pub logs: bool,
 }
 
 /// `wait`.
@@ -191,6 +193,46 @@ pub struct WaitArgs {
     /// The task ID.
     pub task_id: String,
     /// How to wait.
+    #[command(flatten)]
+    pub wait: WaitOptions,
+    /// Print the task's log lines on stderr as they come, above the progress bar.
+    #[arg(long)]
+    pub logs: bool,
+}
+
+/// `logs`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The task ID.
+    pub task_id: String,
+    /// The page, from 1 [default: the server's first page].
+    #[arg(long, value_name = "N", conflicts_with = "follow")]
+    pub page: Option<u32>,
+    /// Follow the logs from the first entry until the task ends, each entry once, with
+    /// the progress on stderr; with --json, one JSON object per line, each with a `type`
+    /// (exit 1 when the task fails, after its logs).
+    #[arg(long, short)]
+    pub follow: bool,
+    /// How to wait (with --follow).
+    #[command(flatten)]
+    pub wait: WaitOptions,
+}
+
+/// `download`.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadArgs {
+    /// A task ID (its result file, once it has succeeded), or a file URL (http:// or
+    /// https://).
+    #[arg(value_name = "TASK_ID|URL")]
+    pub target: String,
+    /// Where to write it, `-` for stdout [default: the URL's file name, in the current
+    /// directory, never replacing a file there].
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Tries per chunk [default: 3].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// How to wait for the task.
     #[command(flatten)]
     pub wait: WaitOptions,
 }
@@ -293,6 +335,19 @@ mod tests {
         assert_eq!(run.wait.interval, Duration::from_millis(500));
         assert_eq!(run.wait.timeout, Some(Duration::from_secs(600)));
         assert!(!run.no_wait);
+        assert!(!run.logs);
+        assert!(
+            Cli::try_parse_from(["cloud-task", "run", "p", "1", "b", "--no-wait", "--logs"])
+                .is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["cloud-task", "logs", "t", "--follow", "--page", "2"]).is_err()
+        );
+        let cli = Cli::try_parse_from(["cloud-task", "download", "t-1", "-o", "-"]).unwrap();
+        let Command::Download(download) = cli.command else {
+            panic!("not download")
+        };
+        assert_eq!(download.output.as_deref(), Some(std::path::Path::new("-")));
         assert!(
             Cli::try_parse_from([
                 "cloud-task",

@@ -2,25 +2,27 @@
 //! calls the client, and renders the answer.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cloud_task_async::core::DEFAULT_BASE_URL;
-use cloud_task_async::core::TaskFailedError;
+use cloud_task_async::core::{PartRecord, TaskFailedError};
 use cloud_task_async::{
-    AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, Error, ListTasksQuery,
-    TaskPage, TaskResult, TaskSuccess, UploadOptions, WatchEvent,
+    AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, DownloadOptions, Error,
+    ListTasksQuery, TaskEvent, TaskEventStream, TaskPage, TaskResult, TaskSuccess, UploadOptions,
+    WatchEvent, WatchStream,
 };
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::args::{
-    Command, GlobalArgs, ListArgs, RunArgs, TaskSpec, UploadArgs, WaitArgs, WaitOptions,
+    Command, DownloadArgs, GlobalArgs, ListArgs, LogsArgs, RunArgs, TaskSpec, UploadArgs, WaitArgs,
+    WaitOptions,
 };
 use crate::duration::format_duration;
 use crate::failure::Failure;
 use crate::inputs::input_values;
 use crate::output::{self, Ui};
-use crate::progress::{TaskProgress, upload_bar, uploaded_bytes};
+use crate::progress::{TaskProgress, download_bar, upload_bar, uploaded_bytes};
 
 /// The default of `--interval`, left out of the resume command.
 const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
@@ -100,11 +102,12 @@ impl Context {
             Command::Get { task_id } => self.get(&task_id).await,
             Command::List(args) => self.list(args).await,
             Command::Latest { workload_ids } => self.latest(workload_ids).await,
-            Command::Logs { task_id, page } => self.logs(&task_id, page).await,
+            Command::Logs(args) => self.logs(args).await,
             Command::Dashboard => self.dashboard().await,
             Command::Pause => self.set_paused(true).await,
             Command::Resume => self.set_paused(false).await,
             Command::Upload(args) => self.upload(args).await,
+            Command::Download(args) => self.download(args).await,
             Command::Emulator(_) | Command::Completions { .. } => {
                 Err(Failure::usage("this command needs no API client"))
             }
@@ -240,7 +243,9 @@ impl Context {
             .map_err(Failure::from)?;
         let task_id = self.create_task(&client, &args.spec).await?;
         self.ui.note(&format!("created task {task_id}"));
-        let result = self.wait_for(&client, &task_id, &args.wait).await?;
+        let result = self
+            .wait_for(&client, &task_id, &args.wait, args.logs)
+            .await?;
         if self.ui.json {
             let outcome = cloud_task_async::TaskOutcome::new(task_id, result);
             self.ui.out_json(&outcome)
@@ -252,7 +257,9 @@ impl Context {
     /// `wait`: the final result as the result endpoint answers it.
     async fn wait(&self, args: WaitArgs) -> Result<(), Failure> {
         let client = self.client()?;
-        let result = self.wait_for(&client, &args.task_id, &args.wait).await?;
+        let result = self
+            .wait_for(&client, &args.task_id, &args.wait, args.logs)
+            .await?;
         if self.ui.json {
             self.ui.out_json(&TaskResult::Success(result))
         } else {
@@ -276,22 +283,32 @@ impl Context {
         options
     }
 
+    /// Waits for `task_id` with a progress display; with `logs`, its log lines go to
+    /// stderr above the bar as they come.
     async fn wait_for(
         &self,
         client: &Client,
         task_id: &str,
         wait: &WaitOptions,
+        logs: bool,
     ) -> Result<TaskSuccess, Failure> {
         let options = self.await_options(wait);
         let mut progress = TaskProgress::new(&self.ui, task_id);
-        let mut events = client.watch(task_id, options);
+        let mut events = if logs {
+            Events::Logs(client.events(task_id, options))
+        } else {
+            Events::Progress(client.watch(task_id, options))
+        };
         let outcome = loop {
             match events.next().await {
-                Some(Ok(WatchEvent::Progress {
+                Some(Ok(TaskEvent::Progress {
                     status,
                     progress: p,
                 })) => progress.update(&status, p),
-                Some(Ok(WatchEvent::Finished(success))) => break Ok(success),
+                Some(Ok(TaskEvent::Log(event))) => {
+                    progress.above(|| self.ui.note(&output::event_line(&event)));
+                }
+                Some(Ok(TaskEvent::Finished(success))) => break Ok(success),
                 Some(Ok(_)) => {}
                 Some(Err(error)) => break Err(Failure::from(error)),
                 None => break Err(Failure::unexpected("the wait ended without a result")),
@@ -305,12 +322,18 @@ impl Context {
             }
             Err(failure) => Err(failure
                 .with_task(task_id)
-                .with_resume(self.resume_command(client, task_id, wait))),
+                .with_resume(self.resume_command(client, task_id, wait, "wait"))),
         }
     }
 
     /// The exact command that resumes waiting for `task_id` (without the key).
-    fn resume_command(&self, client: &Client, task_id: &str, wait: &WaitOptions) -> String {
+    fn resume_command(
+        &self,
+        client: &Client,
+        task_id: &str,
+        wait: &WaitOptions,
+        command: &str,
+    ) -> String {
         let mut words = vec!["cloud-task".to_owned()];
         let base_url = client.config().base_url();
         if base_url != DEFAULT_BASE_URL {
@@ -319,7 +342,10 @@ impl Context {
         if self.ui.json {
             words.push("--json".to_owned());
         }
-        words.extend(["wait".to_owned(), shell_quote(task_id)]);
+        words.extend([command.to_owned(), shell_quote(task_id)]);
+        if command == "logs" {
+            words.push("--follow".to_owned());
+        }
         if wait.interval != DEFAULT_INTERVAL {
             words.extend(["--interval".to_owned(), format_duration(wait.interval)]);
         }
@@ -498,11 +524,14 @@ impl Context {
         }
     }
 
-    /// `logs`.
-    async fn logs(&self, task_id: &str, page: Option<u32>) -> Result<(), Failure> {
+    /// `logs`: one page, or `--follow`.
+    async fn logs(&self, args: LogsArgs) -> Result<(), Failure> {
+        if args.follow {
+            return self.follow(&args.task_id, &args.wait).await;
+        }
         let client = self.client()?;
         let logs = self
-            .interruptible(client.get_task_logs(task_id, page))
+            .interruptible(client.get_task_logs(&args.task_id, args.page))
             .await?;
         if self.ui.json {
             self.ui.out_json(&logs)
@@ -513,6 +542,57 @@ impl Context {
             let lines: Vec<String> = logs.logs.iter().map(output::log_line).collect();
             self.ui.out(&lines.join("\n"))
         }
+    }
+
+    /// `logs --follow`: every entry once, as it comes, until the task ends; the progress
+    /// on stderr. With `--json`, one object per line (the failure too, as
+    /// `{"type": "Error", "error": {...}}`).
+    async fn follow(&self, task_id: &str, wait: &WaitOptions) -> Result<(), Failure> {
+        let client = self.client()?;
+        let options = self.await_options(wait);
+        options.validate().map_err(Failure::from)?;
+        let mut progress = TaskProgress::new(&self.ui, task_id);
+        let mut events = client.events(task_id, options);
+        let outcome = loop {
+            let event = match events.next().await {
+                Some(Ok(event)) => event,
+                Some(Err(error)) => break Err(Failure::from(error)),
+                None => break Ok(()),
+            };
+            if self.ui.json {
+                progress.above(|| self.ui.out_json(&event))?;
+            }
+            match event {
+                TaskEvent::Progress {
+                    status,
+                    progress: p,
+                } => progress.update(&status, p),
+                TaskEvent::Log(event) if !self.ui.json => {
+                    progress.above(|| self.ui.out(&output::event_line(&event)))?;
+                }
+                TaskEvent::Finished(_) => break Ok(()),
+                _ => {}
+            }
+        };
+        progress.finish();
+        let failure = match outcome {
+            Ok(()) => {
+                self.ui.note(&format!("task {task_id} succeeded"));
+                return Ok(());
+            }
+            Err(failure) => failure
+                .with_task(task_id)
+                .with_resume(self.resume_command(&client, task_id, wait, "logs")),
+        };
+        if !self.ui.json {
+            return Err(failure);
+        }
+        let mut line = failure.to_json(&self.ui);
+        if let Some(object) = line.as_object_mut() {
+            object.insert("type".into(), "Error".into());
+        }
+        self.ui.out_json(&line)?;
+        Err(failure.already_printed())
     }
 
     /// `dashboard`.
@@ -575,6 +655,140 @@ impl Context {
         self.ui.note(&format!("uploaded {name}{size}"));
         self.ui.out(&output::clean(&file.url))
     }
+
+    /// `download`: a task's result file (after waiting for the task) or a URL, to a path
+    /// (resumable) or stdout; a bar of bytes; the path as the last line of stdout.
+    async fn download(&self, args: DownloadArgs) -> Result<(), Failure> {
+        let client = self.client()?;
+        let target = args.target.trim();
+        let is_url = target.starts_with("http://") || target.starts_with("https://");
+        let url = if is_url {
+            target.to_owned()
+        } else {
+            let success = self.wait_for(&client, target, &args.wait, false).await?;
+            success
+                .require_result_url(target)
+                .map_err(Failure::from)?
+                .to_owned()
+        };
+        let mut options = DownloadOptions::new().cancel_token(self.interrupt.clone());
+        if let Some(retries) = args.retries {
+            options = options.retries(retries);
+        }
+        let to_stdout = args.output.as_deref() == Some(Path::new("-"));
+        let path = match args.output {
+            Some(path) => path,
+            None => {
+                let path = PathBuf::from(file_name_of(&url));
+                let resuming = PartRecord::part_path(&path).exists();
+                if path.exists() && !resuming {
+                    return Err(Failure::usage(format!(
+                        "{} already exists: choose another path with -o (an explicit path is replaced)",
+                        path.display()
+                    )));
+                }
+                path
+            }
+        };
+        let name = if to_stdout {
+            "stdout".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        let bar = download_bar(&self.ui, &name);
+        if let Some(bar) = &bar {
+            let bar = bar.clone();
+            options = options.on_progress(move |done, total| {
+                if let Some(total) = total {
+                    bar.set_length(total);
+                }
+                bar.set_position(done);
+            });
+        }
+        let outcome = if to_stdout {
+            let mut stdout = tokio::io::stdout();
+            client.download_to_writer(&url, &mut stdout, options).await
+        } else {
+            client.download(&url, &path, options).await
+        };
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let downloaded = outcome.map_err(|error| {
+            let kept = !to_stdout && PartRecord::record_path(&path).exists();
+            let failure = Failure::from(error);
+            if kept {
+                failure.with_hint(format!(
+                    "the bytes so far are kept in {}: run the same command again to resume",
+                    PartRecord::part_path(&path).display()
+                ))
+            } else {
+                failure
+            }
+        })?;
+        if to_stdout {
+            return Ok(());
+        }
+        if self.ui.json {
+            return self.ui.out_json(&json!({
+                "path": name,
+                "size": downloaded.size,
+                "contentType": downloaded.content_type,
+            }));
+        }
+        self.ui
+            .note(&format!("downloaded {} bytes to {name}", downloaded.size));
+        self.ui.out(&output::clean(&name))
+    }
+}
+
+/// What a wait reads: progress only (`watch`), or progress and logs (`events`).
+enum Events {
+    Progress(WatchStream),
+    Logs(TaskEventStream),
+}
+
+impl Events {
+    /// The next event, progress changes and the result as [`TaskEvent`]s.
+    async fn next(&mut self) -> Option<cloud_task_async::Result<TaskEvent>> {
+        match self {
+            Events::Logs(events) => events.next().await,
+            Events::Progress(watch) => loop {
+                return Some(match watch.next().await? {
+                    Ok(WatchEvent::Progress { status, progress }) => {
+                        Ok(TaskEvent::Progress { status, progress })
+                    }
+                    Ok(WatchEvent::Finished(success)) => Ok(TaskEvent::Finished(success)),
+                    Ok(_) => continue,
+                    Err(error) => Err(error),
+                });
+            },
+        }
+    }
+}
+
+/// The file name a download is saved under by default: the last segment of the URL's
+/// path, made of plain characters only (anything else becomes `_`), else `download`.
+fn file_name_of(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let segment = path.split_once('/').map_or("", |(_, p)| p);
+    let last = segment.rsplit('/').next().unwrap_or_default();
+    let name: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.trim_matches('.').is_empty() {
+        "download".to_owned()
+    } else {
+        name
+    }
 }
 
 /// A word as the shell reads it: as is when it is plain, else in single quotes.
@@ -604,5 +818,20 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn downloads_are_named_after_the_url_safely() {
+        let name = file_name_of;
+        assert_eq!(
+            name("http://h:1/storage/results/t/result.bin?signature=s"),
+            "result.bin"
+        );
+        assert_eq!(name("https://h/a/b%2F..%2Fetc"), "b_2F.._2Fetc");
+        assert_eq!(name("https://h/a/.."), "download");
+        assert_eq!(name("https://h/"), "download");
+        assert_eq!(name("https://h"), "download");
+        assert_eq!(name("https://h/dir/"), "download");
+        assert_eq!(name("https://h/résumé 1.pdf"), "r_sum__1.pdf");
     }
 }

@@ -282,6 +282,15 @@ impl From<Error> for Failure {
                 failure
             }
             Error::Protocol(_) => Failure::new(Exit::Api, "protocol", text),
+            Error::NoResultFile(e) => {
+                let hint = format!(
+                    "its outputs are what `cloud-task result {}` shows",
+                    crate::output::clean(&e.task_id)
+                );
+                let mut failure = Failure::new(Exit::Api, "no_result_file", text).with_hint(hint);
+                failure.task_id = Some(e.task_id.clone());
+                failure
+            }
             _ => Failure::new(Exit::Api, "error", text),
         }
     }

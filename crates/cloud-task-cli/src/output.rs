@@ -5,7 +5,8 @@ use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
 use cloud_task_async::{
-    Dashboard, LatestTaskItem, LogEntry, PauseResponse, TaskDetail, TaskListItem, TaskStatus,
+    BlockPath, Dashboard, LatestTaskItem, LogEntry, LogEvent, PauseResponse, TaskDetail,
+    TaskListItem, TaskStatus,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -346,31 +347,93 @@ pub fn pause_state(response: &PauseResponse) -> String {
     }
 }
 
-/// One log entry: its time, level and message first, then the other fields as
-/// `key=value`.
+/// One log entry of a page: its time, then the line of its event ([`event_line`]).
 pub fn log_line(entry: &LogEntry) -> String {
-    let map = entry.as_map();
-    let text = |value: &Value| match value {
+    let time = entry
+        .get_str("time")
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .map(utc);
+    let line = event_line(&LogEvent::from_entry(entry.clone()));
+    match time {
+        Some(time) => format!("{time} {line}"),
+        None => line,
+    }
+}
+
+/// Where an event comes from, for people: the nodes of the flows above the block, then
+/// the block (`task` for the root block when the entry names none).
+fn block_label(block: &BlockPath) -> String {
+    let mut parts: Vec<&str> = block.nodes().collect();
+    if let Some(path) = block.block_path.as_deref().filter(|p| !p.is_empty()) {
+        if parts.last() != Some(&path) {
+            parts.push(path);
+        }
+    } else if parts.is_empty() {
+        parts.push("task");
+    }
+    parts.join("/")
+}
+
+/// A JSON value inline: strings as they are, anything else as compact JSON.
+fn inline(value: &Value) -> String {
+    match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// One typed log event, on one line: `[block] line` for a block's output line
+/// (`[block!]` on stderr), `[block] handle = value` for an output, `[block] finished` or
+/// `[block] failed: error` for an end; an entry of another type as its fields,
+/// `key=value`. Server text is cleaned: it cannot drive the terminal.
+pub fn event_line(event: &LogEvent) -> String {
+    let label = |block: &BlockPath| format!("[{}]", block_label(block));
+    let ended = |what: &str, error: &Option<String>| match error {
+        Some(error) => format!("{what} failed: {error}"),
+        None => format!("{what} finished"),
     };
-    let mut parts = Vec::new();
-    if let Some(time) = map.get("time") {
-        let time = text(time);
-        parts.push(time.parse::<i64>().map_or(time, utc));
-    }
-    if let Some(level) = map.get("level") {
-        parts.push(format!("{:5}", text(level).to_uppercase()));
-    }
-    if let Some(message) = map.get("message") {
-        parts.push(text(message));
-    }
-    for (key, value) in map {
-        if !matches!(key.as_str(), "time" | "level" | "message") {
-            parts.push(format!("{key}={}", text(value)));
+    let line = match event {
+        LogEvent::BlockLog {
+            block, log, stdio, ..
+        } => {
+            let mut tag = label(block);
+            if stdio.as_deref() == Some("stderr") {
+                tag.insert(tag.len() - 1, '!');
+            }
+            format!("{tag} {log}")
         }
-    }
-    clean(&parts.join(" ")).into_owned()
+        LogEvent::BlockOutput {
+            block,
+            handle,
+            output,
+            ..
+        } => format!("{} {handle} = {}", label(block), inline(output)),
+        LogEvent::BlockOutputs { block, outputs, .. } => {
+            let pairs: Vec<String> = outputs
+                .iter()
+                .map(|(handle, value)| format!("{handle} = {}", inline(value)))
+                .collect();
+            format!("{} {}", label(block), pairs.join(", "))
+        }
+        LogEvent::BlockFinished { block, error, .. } => {
+            format!("{} {}", label(block), ended("block", error))
+        }
+        LogEvent::SubflowBlockFinished { block, error, .. } => {
+            format!("{} {}", label(block), ended("subflow", error))
+        }
+        LogEvent::SessionFinished { block, error, .. } => {
+            format!("{} {}", label(block), ended("session", error))
+        }
+        LogEvent::Other(entry) => entry
+            .as_map()
+            .iter()
+            .filter(|(key, _)| key.as_str() != "time")
+            .map(|(key, value)| format!("{key}={}", inline(value)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => format!("{other:?}"),
+    };
+    clean(&line).into_owned()
 }
 
 /// Any JSON, indented.
@@ -418,16 +481,33 @@ mod tests {
     }
 
     #[test]
-    fn log_lines_put_time_level_and_message_first() {
-        let entry: LogEntry = serde_json::from_value(json!({
-            "event": "started", "level": "info", "message": "Running", "time": "1714564800000",
-            "inputs": "{\"a\":1}"
-        }))
-        .unwrap();
-        assert_eq!(
-            log_line(&entry),
-            "2024-05-01T12:00:00Z INFO  Running event=started inputs={\"a\":1}"
+    fn log_lines_say_which_block_and_what_happened() {
+        let entry = |value: Value| -> LogEntry { serde_json::from_value(value).unwrap() };
+        let line = entry(
+            json!({"type": "BlockLog", "stacks": "[]", "block_path": "main",
+            "log": "hello", "stdio": "stdout", "time": "1714564800000"}),
         );
+        assert_eq!(log_line(&line), "2024-05-01T12:00:00Z [main] hello");
+        let stderr =
+            entry(json!({"type": "BlockLog", "stacks": "[]", "log": "oops", "stdio": "stderr"}));
+        assert_eq!(log_line(&stderr), "[task!] oops");
+        let nested = entry(
+            json!({"type": "BlockOutput", "handle": "text", "output": "{\"a\":1}",
+            "block_path": "ocr",
+            "stacks": "[{\"flow_job_id\":\"j\",\"flow\":\"f\",\"node_id\":\"extract\"}]"}),
+        );
+        assert_eq!(log_line(&nested), "[extract/ocr] text = {\"a\":1}");
+        let failed = entry(json!({"type": "SessionFinished", "stacks": "[]", "error": "boom"}));
+        assert_eq!(log_line(&failed), "[task] session failed: boom");
+        let finished = entry(json!({"type": "BlockFinished", "stacks": "[]", "result": "{}"}));
+        assert_eq!(log_line(&finished), "[task] block finished");
+        let other = entry(json!({"event": "started", "level": "info", "time": "1714564800000"}));
+        assert_eq!(
+            log_line(&other),
+            "2024-05-01T12:00:00Z event=started level=info"
+        );
+        let hostile = entry(json!({"type": "BlockLog", "stacks": "[]", "log": "a\u{1b}[2Jb"}));
+        assert!(!log_line(&hostile).chars().any(char::is_control));
     }
 
     #[test]

@@ -70,6 +70,15 @@ impl TaskProgress {
         self.last = Some(status.clone());
     }
 
+    /// Runs `print` (which writes lines) with the bar out of the way: the lines appear
+    /// above it.
+    pub fn above<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
     /// The wait is over: the bar disappears.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
@@ -97,6 +106,17 @@ pub fn upload_bar(ui: &Ui, name: &str, size: u64) -> Option<ProgressBar> {
     let bar = bar(
         ui,
         size,
+        "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    )?;
+    bar.set_prefix(name.to_owned());
+    Some(bar)
+}
+
+/// A bar of bytes downloaded (length set once the server says), or `None` when not drawn.
+pub fn download_bar(ui: &Ui, name: &str) -> Option<ProgressBar> {
+    let bar = bar(
+        ui,
+        0,
         "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
     )?;
     bar.set_prefix(name.to_owned());

@@ -47,6 +47,49 @@ pub enum TaskEvent<T = Value> {
     Finished(TaskSuccess<T>),
 }
 
+/// As JSON, one object with a `type`, as a line of a JSON-lines stream:
+/// `{"type": "Progress", "status", "progress"}`, a log event as [`LogEvent`] serializes it
+/// (its own `type`, e.g. `BlockLog`), and `{"type": "Finished", "status": "success",
+/// "resultURL", "resultData"}`.
+///
+/// ```
+/// # use cloud_task_core::{TaskEvent, TaskStatus, TaskSuccess};
+/// let event: TaskEvent = TaskEvent::Progress { status: TaskStatus::Running, progress: 40.0 };
+/// assert_eq!(
+///     serde_json::to_value(&event)?,
+///     serde_json::json!({"type": "Progress", "status": "running", "progress": 40.0}),
+/// );
+/// let done: TaskEvent = TaskEvent::Finished(TaskSuccess::new(None, Some(serde_json::json!([1]))));
+/// assert_eq!(serde_json::to_value(&done)?["type"], "Finished");
+/// assert_eq!(serde_json::to_value(&done)?["resultData"], serde_json::json!([1]));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl<T: serde::Serialize> serde::Serialize for TaskEvent<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            TaskEvent::Progress { status, progress } => {
+                let mut map = s.serialize_map(Some(3))?;
+                map.serialize_entry("type", "Progress")?;
+                map.serialize_entry("status", status)?;
+                map.serialize_entry("progress", progress)?;
+                map.end()
+            }
+            TaskEvent::Log(event) => event.serialize(s),
+            TaskEvent::Finished(success) => {
+                let mut map = s.serialize_map(None)?;
+                map.serialize_entry("type", "Finished")?;
+                map.serialize_entry("status", "success")?;
+                map.serialize_entry("resultURL", &success.result_url)?;
+                if let Some(data) = &success.result_data {
+                    map.serialize_entry("resultData", data)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// What the driver must do next; the answer of [`Follower::poll_action`].
 #[must_use]
 #[derive(Debug)]

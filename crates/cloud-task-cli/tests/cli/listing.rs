@@ -181,7 +181,10 @@ fn logs_show_a_page_of_entries() {
         logs.iter()
             .all(|e| e.as_object().unwrap().values().all(|v| v.is_string()))
     );
-    assert!(logs.iter().any(|e| e["message"] == "line 2"));
+    assert!(
+        logs.iter()
+            .any(|e| e["log"] == "line 2" && e["type"] == "BlockLog")
+    );
 
     let text = stdout(&server.run(&["logs", &task_id]));
     let line = text
@@ -189,8 +192,16 @@ fn logs_show_a_page_of_entries() {
         .find(|l| l.contains("line 2"))
         .expect("the log line");
     assert!(
-        line.starts_with("20") && line.contains("Z INFO  line 2 event=log"),
+        line.starts_with("20") && line.ends_with("Z [main] line 2"),
         "{line}"
+    );
+    assert!(text.contains("[main] logLines = 3"), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .ends_with("[main] session finished"),
+        "{text}"
     );
 
     let empty = server.run(&["logs", &task_id, "--page", "9"]);

@@ -4,6 +4,7 @@
 mod commands;
 mod errors;
 mod listing;
+mod live;
 mod queue;
 mod signals;
 mod support;
