@@ -196,11 +196,16 @@ enum Body {
 }
 
 impl Body {
-    fn push(&mut self, chunk: Bytes) {
+    /// Adds `chunk`; `expected` is the announced length (already checked against the
+    /// limit), so that a body in many chunks is gathered in one buffer of its size.
+    fn push(&mut self, chunk: Bytes, expected: Option<u64>) {
         *self = match std::mem::replace(self, Body::Empty) {
             Body::Empty => Body::One(chunk),
             Body::One(first) => {
-                let mut all = Vec::with_capacity((first.len() + chunk.len()) * 2);
+                let so_far = first.len() + chunk.len();
+                let announced = expected.and_then(|n| usize::try_from(n).ok());
+                let capacity = announced.filter(|n| *n >= so_far).unwrap_or(so_far * 2);
+                let mut all = Vec::with_capacity(capacity);
                 all.extend_from_slice(&first);
                 all.extend_from_slice(&chunk);
                 Body::Many(all)
@@ -238,6 +243,7 @@ impl HttpTransport for ReqwestTransport {
         let status = response.status();
         let version = response.version();
         let headers = std::mem::take(response.headers_mut());
+        let expected = response.content_length();
         let mut body = Body::Empty;
         let mut read: u64 = 0;
         while let Some(chunk) = response.chunk().await.map_err(map_reqwest_error)? {
@@ -245,7 +251,7 @@ impl HttpTransport for ReqwestTransport {
             if read > limits.max_response_body {
                 return Err(limits.body_too_large());
             }
-            body.push(chunk);
+            body.push(chunk, expected);
         }
         let mut out = http::Response::new(body.into_vec());
         *out.status_mut() = status;

@@ -6,7 +6,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use cloud_task_core::{
-    Download, DownloadAction, DownloadOptions, Downloaded, Error, PartRecord, Result,
+    Download, DownloadAction, DownloadOptions, Downloaded, Error, PartRecord, Result, WRITE_PIECE,
 };
 
 use crate::client::{Client, Sent};
@@ -33,7 +33,11 @@ impl PartFile<'_> {
     /// Empties the partial file and forgets its record.
     fn restart(&mut self) -> Result<()> {
         let io = |e| Error::io(format!("cannot empty {}", self.part.display()), e);
-        self.file.set_len(0).map_err(io)?;
+        // Only a file that holds bytes is emptied (a truncation makes some file systems
+        // write the file out early, as they do for a file replaced by a rewrite).
+        if self.file.metadata().map_err(io)?.len() > 0 {
+            self.file.set_len(0).map_err(io)?;
+        }
         self.recorded = None;
         remove_if_present(self.record)
     }
@@ -67,10 +71,10 @@ impl Sink<'_, '_> {
             Sink::Part(part) => {
                 let io = |e| Error::io(format!("cannot write {}", part.part.display()), e);
                 part.file.seek(SeekFrom::Start(offset)).map_err(io)?;
-                part.file.write_all(bytes).map_err(io)?;
+                write_pieces(&mut part.file, bytes).map_err(io)?;
                 part.remember(download.validator(), download.total())
             }
-            Sink::Writer(writer) => writer.write_all(bytes).map_err(writer_error),
+            Sink::Writer(writer) => write_pieces(*writer, bytes).map_err(writer_error),
         }
     }
 
@@ -84,6 +88,13 @@ impl Sink<'_, '_> {
             )),
         }
     }
+}
+
+/// Writes `bytes` in pieces of [`WRITE_PIECE`] (see there why).
+fn write_pieces(writer: &mut (impl Write + ?Sized), bytes: &[u8]) -> std::io::Result<()> {
+    bytes
+        .chunks(WRITE_PIECE)
+        .try_for_each(|piece| writer.write_all(piece))
 }
 
 fn writer_error(e: std::io::Error) -> Error {
@@ -175,8 +186,10 @@ impl Client {
         };
         let io = |e| Error::io(format!("cannot write {}", part.display()), e);
         flushed.map_err(io)?;
-        held.file.set_len(downloaded.size).map_err(io)?;
-        held.file.sync_all().map_err(io)?;
+        // Never longer than the file (a partial file holds no more than it).
+        if held.file.metadata().map_err(io)?.len() > downloaded.size {
+            held.file.set_len(downloaded.size).map_err(io)?;
+        }
         drop(held);
         std::fs::rename(&part, path).map_err(|e| {
             Error::io(

@@ -25,6 +25,11 @@ use crate::wire;
 
 /// The default size of one chunk of a download: 8 MiB.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+/// The size of the pieces a driver writes a chunk in. One write of a whole chunk (megabytes
+/// in one system call) can stall for tens of milliseconds in the kernel's throttling of
+/// dirty pages, where the same bytes in pieces of this size do not: measured on Linux,
+/// a 1 GiB download went from 100–250 MiB/s to the raw client's 1 GiB/s.
+pub const WRITE_PIECE: usize = 256 * 1024;
 /// How many times each chunk is tried by default.
 pub const DEFAULT_DOWNLOAD_RETRIES: u32 = 3;
 

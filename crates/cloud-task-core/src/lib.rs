@@ -135,7 +135,7 @@ pub use config::{
 };
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, Download, DownloadAction, DownloadOptions,
-    DownloadProgressFn, Downloaded, PartRecord, Resume,
+    DownloadProgressFn, Downloaded, PartRecord, Resume, WRITE_PIECE,
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
