@@ -59,6 +59,42 @@
 //! the server answers (and a wait until the task ends), which stalls an async executor.
 //! In async programs use the async `Client`, or move blocking calls to `spawn_blocking`.
 //!
+//! # The live view: events, task handles, result files
+//!
+//! One stream tells the whole story of a task: its progress, each entry of its logs typed
+//! ([`LogEvent`]: a block's lines, outputs and end, parsed back from the strings the API
+//! sends), and its result last. A [`TaskHandle`](Client::task) finds a task again by its ID;
+//! a result file downloads to a path (resumable) or a writer, in bounded memory.
+//!
+//! ```
+//! use futures_util::StreamExt;
+//! use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions, LogEvent, TaskEvent};
+//! # use oomol_cloud_task::emulator::{Emulator, EmulatorClients};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = Emulator::builder().time_scale(0.01).start().await?;
+//! # let client = emulator.client()?;
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("result.txt");
+//! let task = client
+//!     .submit(CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("text", "hi"))
+//!     .await?;
+//! let mut events = task.events(AwaitOptions::new());
+//! while let Some(event) = events.next().await {
+//!     match event? {
+//!         TaskEvent::Progress { status, progress } => println!("{status} {progress}%"),
+//!         TaskEvent::Log(LogEvent::BlockLog { log, .. }) => println!("| {log}"),
+//!         TaskEvent::Finished(result) => println!("done: {:?}", result.result_data),
+//!         _ => {}
+//!     }
+//! }
+//! let file = task.download_result(&path, DownloadOptions::new()).await?;
+//! # assert_eq!(file.size, 2);
+//! # assert_eq!(std::fs::read_to_string(&path)?, "hi");
+//! # Ok(()) }
+//! ```
+//!
 //! # Core only (no feature): your own HTTP stack
 //!
 //! The sans-IO core builds `http::Request`s and reads `http::Response`s; send them with
@@ -78,6 +114,14 @@
 //! # Ok::<(), oomol_cloud_task::Error>(())
 //! ```
 //!
+//! # Errors
+//!
+//! Every call returns [`Error`], whose variants name the phase that failed: invalid input
+//! (nothing was sent), transport, API (status, message, body), decode (with the raw body),
+//! task failed (with the quota classification), timeout (with the last polling error),
+//! upload (with the official codes), I/O, cancelled, a limit reached, a refused redirect,
+//! a broken protocol, a success without a result file.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -94,26 +138,19 @@
 //! operations, the models, the [`Error`] type, the poller, paginator and upload plan.
 //!
 //! In this build:
-//!
-//! # Errors
-//!
-//! Every call returns [`Error`], whose variants name the phase that failed: invalid input
-//! (nothing was sent), transport, API (status, message, body), decode (with the raw body),
-//! task failed (with the quota classification), timeout (with the last polling error),
-//! upload (with the official codes), I/O, cancelled.
 #![cfg_attr(
     feature = "async",
-    doc = "\n- the async client: [`Client`], [`ClientBuilder`], [`HttpTransport`], [`Timer`];"
+    doc = "\n- the async client: [`Client`], [`ClientBuilder`], [`TaskHandle`], [`HttpTransport`], [`Timer`];"
 )]
 #![cfg_attr(
     feature = "blocking",
-    doc = "\n- the blocking client: [`blocking::Client`];"
+    doc = "\n- the blocking client: [`blocking::Client`], [`blocking::TaskHandle`];"
 )]
 #![cfg_attr(
     feature = "emulator",
     doc = "\n- the emulator: [`emulator::Emulator`];"
 )]
-#![doc = "\n- the sans-IO core: [`Config`], [`Operation`], [`Poller`], [`Upload`]."]
+#![doc = "\n- the sans-IO core: [`Config`], [`Operation`], [`Poller`], [`Follower`], [`Download`], [`Upload`]."]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -133,8 +170,8 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use cloud_task_async::{
-    Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskListStream, Timer, TokioTimer,
-    WatchStream, async_trait,
+    Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskEventStream, TaskHandle,
+    TaskListStream, Timer, TokioTimer, WatchStream, async_trait,
 };
 
 /// The blocking client: ureq, no async runtime (feature `blocking`).
@@ -145,7 +182,7 @@ pub use cloud_task_async::{
 pub mod blocking {
     pub use cloud_task_blocking::{
         Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, StdTimer,
-        TaskListIter, Timer, UreqTransport, WatchIter,
+        TaskEvents, TaskHandle, TaskListIter, Timer, UreqTransport, WatchIter,
     };
 }
 

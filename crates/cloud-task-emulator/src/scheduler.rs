@@ -547,9 +547,15 @@ impl Scheduler {
                 let mut entries: Vec<_> = outputs
                     .iter()
                     .map(|(handle, value)| {
+                        // Strings as they are, other values stringified (OOMOL's engine
+                        // parses back only what is not a string).
+                        let output = match value {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        };
                         entry(
                             "BlockOutput",
-                            &[("handle", handle.clone()), ("output", value.to_string())],
+                            &[("handle", handle.clone()), ("output", output)],
                         )
                     })
                     .collect();

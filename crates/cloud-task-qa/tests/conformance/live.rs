@@ -47,7 +47,9 @@ fn events_tell_the_whole_story_of_a_task<D: Driver>() {
     let (emulator, _clock) = virtual_emulator(|b| b);
     let client = D::of(&emulator);
     let lines_written = 250;
-    let request = echo(json!({"logLines": lines_written, "durationMs": 5000, "note": {"a": [1]}}));
+    let request = echo(
+        json!({"logLines": lines_written, "durationMs": 5000, "note": {"a": [1]}, "word": "seven"}),
+    );
     let id = client.create_task(request).unwrap().task_id;
     let events = client.events(&id, AwaitOptions::new());
 
@@ -82,7 +84,22 @@ fn events_tell_the_whole_story_of_a_task<D: Driver>() {
             _ => None,
         })
         .collect();
-    assert_eq!(outputs, HashSet::from(["logLines", "durationMs", "note"]));
+    assert_eq!(
+        outputs,
+        HashSet::from(["logLines", "durationMs", "note", "word"])
+    );
+    // Values typed back: an object is an object; a string stays a string, as OOMOL's
+    // engine reads it.
+    for log in &logs {
+        if let LogEvent::BlockOutput { handle, output, .. } = log {
+            match handle.as_str() {
+                "note" => assert_eq!(*output, json!({"a": [1]})),
+                "word" => assert_eq!(*output, json!("seven")),
+                "logLines" => assert_eq!(*output, json!(lines_written)),
+                _ => {}
+            }
+        }
+    }
     let tail: Vec<&str> = logs[logs.len() - 2..]
         .iter()
         .map(|e| e.type_name())
