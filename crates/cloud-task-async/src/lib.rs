@@ -69,6 +69,9 @@
 //!   `*_as::<T>`), [`Client::watch`] (a stream of progress changes) and
 //!   [`Client::await_many`] (thousands of tasks, a bounded number of polls in flight).
 //! - [`Client::list_all`]: a stream of every task across pages.
+//! - The live view: [`Client::events`] (a task's progress, each log entry typed, and its
+//!   result, as one stream), [`Client::task`] and [`Client::submit`] ([`TaskHandle`]),
+//!   [`Client::download`] (resumable) and [`Client::download_to_writer`].
 //! - Uploads: [`Client::upload_file`], [`Client::upload_bytes`], [`Client::upload_reader`],
 //!   with parts in parallel, per-part retries and progress.
 //! - Cancellation: dropping a future stops its work; a [`CancelToken`] in the

@@ -61,6 +61,9 @@
 //!   [`Client::await_many`] (thousands of tasks interleaved on one thread, a bounded pool
 //!   of threads sending the polls).
 //! - [`Client::list_all`]: an iterator over every task across pages.
+//! - The live view: [`Client::events`] (a task's progress, each log entry typed, and its
+//!   result, as one iterator), [`Client::task`] and [`Client::submit`] ([`TaskHandle`]),
+//!   [`Client::download`] (resumable) and [`Client::download_to_writer`].
 //! - Uploads: [`Client::upload_file`], [`Client::upload_bytes`], [`Client::upload_reader`]
 //!   (any `Read + Seek`), with parts in parallel on the client's sender threads, per-part
 //!   retries and progress, all decided by the core's `Upload` machine.

@@ -15,7 +15,8 @@
 //! ([`models`]), validation with the official messages, the error type ([`Error`]),
 //! configuration, limits and secrets ([`Config`], [`ApiKey`]), the machines that decide
 //! everything a server could otherwise move ([`Call`], [`Poller`], [`PollerSet`],
-//! [`Paginator`], [`Upload`]), and a runtime-agnostic [`CancelToken`]. Out of scope:
+//! [`Paginator`], [`Upload`], [`Follower`] for a task's live view of typed events,
+//! [`Download`] for resumable file downloads), and a runtime-agnostic [`CancelToken`]. Out of scope:
 //! connection pooling, TLS, proxies, threads and tasks, reading files, sleeping.
 //!
 //! # Every machine speaks one vocabulary
