@@ -15,6 +15,9 @@ use crate::poll::AwaitOptions;
 pub const DEFAULT_BASE_URL: &str = "https://cloud-task.oomol.com";
 /// The default upload API base URL.
 pub const DEFAULT_UPLOAD_BASE_URL: &str = "https://llm.oomol.com/api/tasks/files/remote-cache";
+/// The default registry base URL: where a package's description (its blocks and their
+/// inputs) is read.
+pub const DEFAULT_REGISTRY_URL: &str = "https://registry.oomol.com";
 /// The default `User-Agent`: `oomol-cloud-task-rust/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("oomol-cloud-task-rust/", env!("CARGO_PKG_VERSION"));
 
@@ -24,6 +27,11 @@ pub const ENV_API_KEY: &str = "OOMOL_API_KEY";
 pub const ENV_BASE_URL: &str = "OOMOL_BASE_URL";
 /// The environment variable holding the upload API base URL.
 pub const ENV_UPLOAD_BASE_URL: &str = "OOMOL_UPLOAD_BASE_URL";
+
+/// The environment variable holding the registry base URL.
+pub const ENV_REGISTRY_URL: &str = "OOMOL_REGISTRY_URL";
+/// Read when [`ENV_REGISTRY_URL`] is not set: the name the emulator prints.
+pub const ENV_REGISTRY_URL_FALLBACK: &str = "CLOUD_TASK_REGISTRY_URL";
 
 /// Read when [`ENV_BASE_URL`] is not set: the name the emulator prints.
 pub const ENV_BASE_URL_FALLBACK: &str = "CLOUD_TASK_BASE_URL";
@@ -156,11 +164,14 @@ pub struct Config {
 struct Inner {
     base_url: String,
     upload_base_url: String,
+    registry_url: String,
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
     /// The merged headers of every authorised request, built once.
     request_headers: HeaderMap,
+    /// The same for the registry, which takes the key bare in `Authorization`.
+    registry_headers: HeaderMap,
     bounds: Bounds,
     await_defaults: AwaitOptions,
 }
@@ -208,6 +219,7 @@ impl Config {
         ConfigBuilder {
             base_url: self.inner.base_url.clone(),
             upload_base_url: self.inner.upload_base_url.clone(),
+            registry_url: self.inner.registry_url.clone(),
             api_key: self.inner.api_key.clone(),
             default_headers: self.inner.default_headers.clone(),
             pending_headers: Vec::new(),
@@ -278,6 +290,12 @@ impl Config {
         &self.inner.upload_base_url
     }
 
+    /// The registry base URL (no trailing `/`), where package descriptions are read
+    /// (default [`DEFAULT_REGISTRY_URL`]).
+    pub fn registry_url(&self) -> &str {
+        &self.inner.registry_url
+    }
+
     /// The API key, if one is configured.
     pub fn api_key(&self) -> Option<&ApiKey> {
         self.inner.api_key.as_ref()
@@ -298,6 +316,12 @@ impl Config {
     /// (which wins). The caller adds `Content-Type` last.
     pub(crate) fn headers(&self) -> HeaderMap {
         self.inner.request_headers.clone()
+    }
+
+    /// The headers of a registry request: those of [`headers`](Self::headers), with the
+    /// key bare in `Authorization`, as OOMOL's CLI sends it to the registry.
+    pub(crate) fn registry_headers(&self) -> HeaderMap {
+        self.inner.registry_headers.clone()
     }
 
     /// True when `headers` are exactly those of [`headers`](Self::headers), plus at most a
@@ -333,6 +357,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("base_url", &self.inner.base_url)
             .field("upload_base_url", &self.inner.upload_base_url)
+            .field("registry_url", &self.inner.registry_url)
             .field("api_key", &self.inner.api_key)
             .field("default_headers", &headers)
             .field("user_agent", &self.inner.user_agent)
@@ -370,6 +395,7 @@ fn is_secret_header(name: &HeaderName) -> bool {
 pub struct ConfigBuilder {
     base_url: String,
     upload_base_url: String,
+    registry_url: String,
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     pending_headers: Vec<(String, String)>,
@@ -384,6 +410,7 @@ impl Default for ConfigBuilder {
         ConfigBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             upload_base_url: DEFAULT_UPLOAD_BASE_URL.to_owned(),
+            registry_url: DEFAULT_REGISTRY_URL.to_owned(),
             api_key: None,
             default_headers: HeaderMap::new(),
             pending_headers: Vec::new(),
@@ -400,6 +427,7 @@ impl fmt::Debug for ConfigBuilder {
         f.debug_struct("ConfigBuilder")
             .field("base_url", &self.base_url)
             .field("upload_base_url", &self.upload_base_url)
+            .field("registry_url", &self.registry_url)
             .field("api_key", &self.api_key)
             .field(
                 "default_headers",
@@ -442,6 +470,9 @@ impl ConfigBuilder {
         if let Some(url) = get(ENV_UPLOAD_BASE_URL).or_else(|| get(ENV_UPLOAD_BASE_URL_FALLBACK)) {
             self.upload_base_url = url;
         }
+        if let Some(url) = get(ENV_REGISTRY_URL).or_else(|| get(ENV_REGISTRY_URL_FALLBACK)) {
+            self.registry_url = url;
+        }
         self
     }
 
@@ -455,6 +486,13 @@ impl ConfigBuilder {
     /// The upload API base URL (default [`DEFAULT_UPLOAD_BASE_URL`]).
     pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
         self.upload_base_url = url.into();
+        self
+    }
+
+    /// The registry base URL (default [`DEFAULT_REGISTRY_URL`]), where package
+    /// descriptions are read (`GetPackageInfo`).
+    pub fn registry_url(mut self, url: impl Into<String>) -> Self {
+        self.registry_url = url.into();
         self
     }
 
@@ -574,6 +612,10 @@ impl ConfigBuilder {
             "upload_base_url",
             self.upload_base_url.trim().trim_end_matches('/'),
         )?;
+        let registry_url = validate_url(
+            "registry_url",
+            self.registry_url.trim().trim_end_matches('/'),
+        )?;
         let mut default_headers = self.default_headers;
         for (name, value) in self.pending_headers {
             let header_name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
@@ -602,6 +644,19 @@ impl ConfigBuilder {
             .api_key
             .as_ref()
             .map(|key| ApiKey::new(key.expose_secret().trim()));
+        let bare_key = match &api_key {
+            Some(key) => {
+                let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
+                    Error::invalid_input(
+                        "api_key",
+                        "api_key contains characters that cannot be sent in an HTTP header",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
         let auth_value = match &api_key {
             None if self.require_api_key => {
                 return Err(Error::invalid_input(
@@ -630,13 +685,19 @@ impl ConfigBuilder {
         if !request_headers.contains_key(http::header::USER_AGENT) {
             request_headers.insert(http::header::USER_AGENT, user_agent.clone());
         }
+        let mut registry_headers = request_headers.clone();
         if let Some(auth) = &auth_value {
             request_headers.insert(AUTHORIZATION, auth.clone());
+        }
+        if let Some(bare) = bare_key {
+            registry_headers.insert(AUTHORIZATION, bare);
         }
         Ok(Config {
             inner: Arc::new(Inner {
                 base_url,
                 upload_base_url,
+                registry_url,
+                registry_headers,
                 api_key,
                 default_headers,
                 user_agent,
@@ -767,6 +828,13 @@ macro_rules! __config_builder_setters {
         /// `https://llm.oomol.com/api/tasks/files/remote-cache`).
         pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
             self.config = self.config.upload_base_url(url);
+            self
+        }
+
+        /// The registry base URL, where package descriptions are read (default
+        /// `https://registry.oomol.com`).
+        pub fn registry_url(mut self, url: impl Into<String>) -> Self {
+            self.config = self.config.registry_url(url);
             self
         }
 

@@ -77,6 +77,10 @@ pub enum Error {
     /// The server's answers broke the protocol in a way that retrying cannot mend.
     #[error(transparent)]
     Protocol(Box<ProtocolError>),
+    /// A task's inputs do not fit its block's description: every problem, named by input
+    /// and place, found before anything was sent.
+    #[error(transparent)]
+    InvalidInputs(Box<crate::inputs::InvalidInputsError>),
     /// A result file was asked for, but the task succeeded without one (its `resultURL`
     /// is `null`: the block returned its outputs in `resultData` only).
     #[error(transparent)]

@@ -112,6 +112,7 @@ mod download;
 mod error;
 mod exchange;
 mod follow;
+mod inputs;
 pub mod models;
 pub mod ops;
 mod outcome;
@@ -130,8 +131,9 @@ pub type HttpResponse = http::Response<Vec<u8>>;
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{
     ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_PAGES,
-    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER, DEFAULT_TIMEOUT,
-    DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER,
+    DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
+    ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK, ENV_REGISTRY_URL, ENV_REGISTRY_URL_FALLBACK,
     ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, is_secret_header_name, normalize_base_url,
 };
 pub use download::{
@@ -150,10 +152,13 @@ pub use exchange::{
 pub use follow::{
     DRAIN_EMPTY_ROUNDS, DRAIN_INTERVAL, FollowAction, Follower, LOG_PAGE_SIZE, TaskEvent,
 };
+pub use inputs::{
+    InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, ProblemKind, check_exact_version,
+};
 pub use models::*;
 pub use ops::{
-    CreateTask, CreateTaskRequest, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
-    GetTaskResult, ListTasks, ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
+    CreateTask, CreateTaskRequest, GetDashboard, GetLatestTasks, GetPackageInfo, GetTask,
+    GetTaskLogs, GetTaskResult, ListTasks, ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
 };
 pub use outcome::{TaskOutcome, WatchEvent};
 pub use paginate::{PageAction, Paginator};

@@ -98,6 +98,7 @@ pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json"
 pub struct RequestBuilder<'a> {
     config: &'a Config,
     base: &'a str,
+    registry: bool,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
@@ -109,6 +110,7 @@ impl<'a> RequestBuilder<'a> {
         RequestBuilder {
             config,
             base,
+            registry: false,
             method,
             path: path.to_owned(),
             query: Vec::new(),
@@ -167,7 +169,11 @@ impl<'a> RequestBuilder<'a> {
             }
             url.push_str(&serializer.finish());
         }
-        let mut headers = self.config.headers();
+        let mut headers = if self.registry {
+            self.config.registry_headers()
+        } else {
+            self.config.headers()
+        };
         if body.is_some() {
             headers.insert(CONTENT_TYPE, JSON);
         }
@@ -184,6 +190,14 @@ impl Config {
     /// A request to the upload API: `{upload_base_url}{path}` (see [`RequestBuilder`]).
     pub fn upload_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder::new(self, self.upload_base_url(), method, path)
+    }
+
+    /// A request to the registry: `{registry_url}{path}`, with the headers of an API
+    /// request but the key bare in `Authorization` (as OOMOL's CLI sends it there).
+    pub fn registry_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        let mut builder = RequestBuilder::new(self, self.registry_url(), method, path);
+        builder.registry = true;
+        builder
     }
 }
 

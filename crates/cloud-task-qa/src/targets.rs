@@ -10,6 +10,7 @@
 //! | [`poller`] | the polling state machine, fed a sequence of arbitrary answers |
 //! | [`upload_plan`] | the upload plan, from an arbitrary `init` answer and file size |
 //! | [`retry_after_header`] | the `Retry-After` header and the API error of a non-2xx answer |
+//! | [`package_info`] | a registry description, and the check of arbitrary inputs against it |
 
 use std::time::{Duration, Instant};
 
@@ -461,4 +462,55 @@ pub fn retry_after_header(data: &[u8]) {
     assert_eq!(api.status, status);
     assert!(!api.message.is_empty());
     assert!(!api.to_string().contains('\n'));
+}
+
+/// Fuzz target: arbitrary bytes as a registry description (status 200), then the rest as a
+/// task's inputs (JSON, when they parse) checked against its first block: the parse is a
+/// description or an error, never a panic; a check answers `Ok` or names each problem by
+/// an input of the request or of the block, with at most `MAX_INPUT_PROBLEMS` listed.
+pub fn package_info(data: &[u8]) -> bool {
+    use cloud_task_core::{GetPackageInfo, MAX_INPUT_PROBLEMS, PackageInfo};
+    let mut input = Input::new(data);
+    let split = usize::from(input.byte()) * 4;
+    let rest = input.rest();
+    let (description, inputs) = rest.split_at(split.min(rest.len()));
+    let op = GetPackageInfo::new("p", "1.0.0");
+    let outcome = op.parse(response(StatusCode::OK, description));
+    let Ok(info) = outcome else {
+        if let Err(error) = &outcome {
+            check_error_text(error);
+        }
+        return false;
+    };
+    let info: PackageInfo = info;
+    let Some(block) = info.blocks.first() else {
+        return true;
+    };
+    let values = match serde_json::from_slice::<Value>(inputs) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let request =
+        CreateTaskRequest::new(info.package_name.clone(), "1.0.0", block.block_name.clone())
+            .input_values(values.clone());
+    match info.check(&request) {
+        Ok(()) => {}
+        Err(Error::InvalidInputs(e)) => {
+            assert!(e.problems.len() <= MAX_INPUT_PROBLEMS);
+            for problem in &e.problems {
+                assert!(
+                    values.contains_key(&problem.handle) || block.input(&problem.handle).is_some(),
+                    "a problem of an input nobody named: {problem}"
+                );
+                assert!(problem.pointer.is_empty() || problem.pointer.starts_with('/'));
+            }
+            assert!(
+                !e.to_string().contains('\n')
+                    || e.problems.iter().any(|p| p.message.contains('\n'))
+            );
+        }
+        Err(Error::InvalidInput(_)) => {}
+        Err(other) => panic!("a check ended with {other:?}"),
+    }
+    true
 }

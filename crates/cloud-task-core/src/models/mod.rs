@@ -12,6 +12,7 @@
 //! | results | [`TaskResult`], [`TaskSuccess`] |
 //! | the queue | [`Dashboard`], [`PauseState`], [`PauseResponse`] |
 //! | logs | [`TaskLogs`], [`LogEntry`], typed as [`LogEvent`] (with the [`BlockPath`] it comes from) |
+//! | packages (the registry) | [`PackageInfo`], [`BlockInfo`], [`HandleDef`] |
 
 use serde_json::{Map, Value};
 
@@ -19,6 +20,7 @@ mod dashboard;
 mod enums;
 mod events;
 mod logs;
+mod package;
 pub(crate) mod result;
 mod task;
 
@@ -26,6 +28,7 @@ pub use dashboard::{Dashboard, DashboardCount, DashboardLimits, PauseResponse, P
 pub use enums::{PauseType, TaskStatus, TaskType, Workload};
 pub use events::{BlockPath, LogEvent, StackLevel};
 pub use logs::{LogEntry, TaskLogs};
+pub use package::{BlockInfo, HandleDef, PackageInfo};
 pub use result::{TaskResult, TaskSuccess};
 pub use task::{
     CreateTaskResponse, LatestTaskItem, SharedTaskDetail, TaskDetail, TaskListItem, TaskPage,

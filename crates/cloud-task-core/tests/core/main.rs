@@ -13,6 +13,7 @@ mod get_task;
 mod latest_tasks;
 mod list_tasks;
 mod models;
+mod package_info;
 mod paginate;
 mod pause;
 mod poll_set;

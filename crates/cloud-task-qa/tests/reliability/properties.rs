@@ -5,7 +5,7 @@
 
 use cloud_task_qa::targets;
 use proptest::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The field names the core's parsers read.
 const KEYS: [&str; 24] = [
@@ -174,6 +174,35 @@ proptest! {
         data.push(status);
         data.extend(body);
         targets::upload_plan(&data);
+    }
+
+    #[test]
+    fn package_info_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        targets::package_info(&data);
+    }
+
+    #[test]
+    fn package_info_shaped_like_the_registry(
+        kinds in prop::collection::vec(0usize..6, 0..6),
+        given in prop::collection::vec((0usize..8, 0usize..6), 0..8),
+    ) {
+        let types = ["string", "integer", "number", "boolean", "array", "object"];
+        let values = [json!("x"), json!(1), json!(1.5), json!(true), json!([1]), json!({"a": 1})];
+        let defs: Vec<_> = kinds.iter().enumerate().map(|(i, k)| json!({
+            "handle": format!("h{i}"), "json_schema": {"type": types[*k]},
+        })).collect();
+        let description = json!({"packageName": "p", "packageVersion": "1.0.0",
+            "blocks": [{"blockName": "main", "inputHandleDefs": defs}]}).to_string();
+        let inputs: Map<String, Value> = given
+            .iter()
+            .map(|(h, v)| (format!("h{h}"), values[*v].clone()))
+            .collect();
+        prop_assume!(description.len() <= 255 * 4);
+        let mut data = vec![description.len().div_ceil(4) as u8];
+        data.extend(description.as_bytes());
+        data.extend(std::iter::repeat_n(b' ', description.len().div_ceil(4) * 4 - description.len()));
+        data.extend(Value::Object(inputs).to_string().as_bytes());
+        prop_assert!(targets::package_info(&data));
     }
 
     #[test]

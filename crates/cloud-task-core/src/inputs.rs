@@ -1,0 +1,471 @@
+//! Checking a task's inputs against its block's description before anything is sent: the
+//! rules of OOMOL's CLI, with a real JSON Schema validator.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::models::{BlockInfo, HandleDef, PackageInfo};
+use crate::ops::CreateTaskRequest;
+
+/// The most problems one check reports (then `and N more`).
+pub const MAX_INPUT_PROBLEMS: usize = 50;
+/// The most problems reported for one value.
+const MAX_PER_VALUE: usize = 10;
+/// The longest message of one problem, in characters (a message may quote the value).
+const MAX_MESSAGE: usize = 300;
+
+/// What is wrong with one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The block has no such input.
+    Unknown,
+    /// A required input was not given.
+    Missing,
+    /// The value breaks the input's schema.
+    Invalid,
+    /// The input takes a kind of value tasks cannot be given (`contentMediaType` other
+    /// than `oomol/secret`, such as a credential).
+    Unsupported,
+    /// The block's own schema for the input cannot be used (not a valid schema, or a
+    /// reference to a remote document).
+    BadSchema,
+}
+
+impl ProblemKind {
+    /// Its name in JSON: `unknown`, `missing`, `invalid`, `unsupported`, `bad_schema`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Unknown => "unknown",
+            ProblemKind::Missing => "missing",
+            ProblemKind::Invalid => "invalid",
+            ProblemKind::Unsupported => "unsupported",
+            ProblemKind::BadSchema => "bad_schema",
+        }
+    }
+}
+
+/// One problem of one input: which handle, where in its value (a JSON pointer, empty for
+/// the value itself), and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputProblem {
+    /// The input.
+    pub handle: String,
+    /// Where in the value, as a JSON pointer (`""`: the value itself, `/pages/0`: inside).
+    pub pointer: String,
+    /// What kind of problem.
+    pub kind: ProblemKind,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "input {:?}", self.handle)?;
+        if !self.pointer.is_empty() {
+            write!(f, " at {}", self.pointer)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A task's inputs do not fit its block: every problem, found before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidInputsError {
+    /// The package.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+    /// The block.
+    pub block: String,
+    /// The problems, at most [`MAX_INPUT_PROBLEMS`].
+    pub problems: Vec<InputProblem>,
+    /// How many more there were.
+    pub more: usize,
+}
+
+impl fmt::Display for InvalidInputsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len() + self.more;
+        write!(
+            f,
+            "the inputs do not fit block {} of {}@{} ({count} problem{}): ",
+            self.block,
+            self.package,
+            self.version,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        if self.more > 0 {
+            write!(f, "; and {} more", self.more)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidInputsError {}
+
+impl PackageInfo {
+    /// Checks `request` against this description: the package and an exact version, the
+    /// block, then its inputs ([`BlockInfo::check_inputs`]). Every problem at once, as
+    /// [`Error::InvalidInputs`]; an unknown block or a version that is not exact is
+    /// [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// use cloud_task_core::{CreateTaskRequest, Error, PackageInfo};
+    /// let info: PackageInfo = serde_json::from_value(serde_json::json!({
+    ///     "packageName": "@acme/tools", "packageVersion": "1.0.0",
+    ///     "blocks": [{"blockName": "main", "inputHandleDefs": [
+    ///         {"handle": "pages", "json_schema": {"type": "integer", "minimum": 1}},
+    ///     ]}]
+    /// }))?;
+    /// let ok = CreateTaskRequest::new("@acme/tools", "1.0.0", "main").input("pages", 3);
+    /// assert!(info.check(&ok).is_ok());
+    /// let bad = CreateTaskRequest::new("@acme/tools", "1.0.0", "main").input("pages", 0).input("page", 1);
+    /// match info.check(&bad) {
+    ///     Err(Error::InvalidInputs(e)) => {
+    ///         assert_eq!(e.problems.len(), 2);
+    ///         assert_eq!(e.problems[0].handle, "page"); // unknown
+    ///         assert_eq!(e.problems[1].handle, "pages"); // below its minimum
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check(&self, request: &CreateTaskRequest) -> Result<()> {
+        check_exact_version(&request.package_version)?;
+        if request.package_name != self.package_name {
+            return Err(Error::invalid_input(
+                "package_name",
+                format!(
+                    "the description is of package {}, not {}",
+                    self.package_name, request.package_name
+                ),
+            ));
+        }
+        let block = self.block(&request.block_name).ok_or_else(|| {
+            let names: Vec<&str> = self.blocks.iter().map(|b| b.block_name.as_str()).collect();
+            Error::invalid_input(
+                "block_name",
+                format!(
+                    "{}@{} has no block {:?}; its blocks: {}",
+                    self.package_name,
+                    self.package_version,
+                    request.block_name,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+        })?;
+        let empty = Map::new();
+        let inputs = request.input_values.as_ref().unwrap_or(&empty);
+        let mut problems = block.check_inputs(inputs);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let more = problems.len().saturating_sub(MAX_INPUT_PROBLEMS);
+        problems.truncate(MAX_INPUT_PROBLEMS);
+        Err(Error::InvalidInputs(Box::new(InvalidInputsError {
+            package: self.package_name.clone(),
+            version: self.package_version.clone(),
+            block: block.block_name.clone(),
+            problems,
+            more,
+        })))
+    }
+}
+
+/// Refuses a version that is not exact (`latest`, empty, a range): a checked task must run
+/// the very version that was checked.
+pub fn check_exact_version(version: &str) -> Result<()> {
+    let v = version.trim();
+    let exact = !v.is_empty()
+        && v != "latest"
+        && v.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && !v.contains([' ', '^', '~', '*', '>', '<', '=', '|', 'x']);
+    if exact {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "package_version",
+            format!("an exact version (such as 1.0.0) is needed to check inputs, not {version:?}"),
+        ))
+    }
+}
+
+impl BlockInfo {
+    /// Every problem of `inputs` against this block, in order: unknown handles first (in
+    /// the order given), then each input of the block in its order (missing, unsupported,
+    /// or each place its value breaks its schema). Empty when the inputs fit.
+    pub fn check_inputs(&self, inputs: &Map<String, Value>) -> Vec<InputProblem> {
+        let mut problems = Vec::new();
+        for handle in inputs.keys() {
+            if self.input(handle).is_none() {
+                let known: Vec<&str> = self.inputs.iter().map(|h| h.handle.as_str()).collect();
+                problems.push(InputProblem {
+                    handle: handle.clone(),
+                    pointer: String::new(),
+                    kind: ProblemKind::Unknown,
+                    message: format!(
+                        "block {} has no such input; its inputs: {}",
+                        self.block_name,
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+        for def in &self.inputs {
+            problems.extend(check_value(def, inputs.get(&def.handle)));
+        }
+        problems
+    }
+}
+
+/// The problems of one input's value (`None`: not given).
+fn check_value(def: &HandleDef, value: Option<&Value>) -> Vec<InputProblem> {
+    let problem = |kind, pointer: String, message: String| InputProblem {
+        handle: def.handle.clone(),
+        pointer,
+        kind,
+        message,
+    };
+    let Some(value) = value else {
+        if def.is_optional() {
+            return Vec::new();
+        }
+        return vec![problem(
+            ProblemKind::Missing,
+            String::new(),
+            format!("required, of type {}", def.type_name()),
+        )];
+    };
+    if def.nullable == Some(true) && value.is_null() {
+        return Vec::new();
+    }
+    let secret = def.json_schema.get("contentMediaType") == Some(&Value::from("oomol/secret"));
+    let schema = match usable_schema(&def.json_schema) {
+        Ok(schema) => schema,
+        Err(media_type) => {
+            return vec![problem(
+                ProblemKind::Unsupported,
+                String::new(),
+                format!("takes {media_type} values, which a task cannot be given"),
+            )];
+        }
+    };
+    let validator = match jsonschema::options().build(&schema) {
+        Ok(validator) => validator,
+        Err(error) => {
+            return vec![problem(
+                ProblemKind::BadSchema,
+                String::new(),
+                format!("the block's schema for it cannot be used: {error}"),
+            )];
+        }
+    };
+    validator
+        .iter_errors(value)
+        .take(MAX_PER_VALUE)
+        .map(|error| {
+            let message = if secret {
+                // The validator's words quote the value: never a secret's.
+                "the value does not fit its schema (a secret: not shown)".to_owned()
+            } else {
+                shorten(&error.to_string())
+            };
+            problem(
+                ProblemKind::Invalid,
+                error.instance_path().to_string(),
+                message,
+            )
+        })
+        .collect()
+}
+
+/// `text` cut to [`MAX_MESSAGE`] characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The schema to validate with: OOMOL's `ui:*` hints removed at every level, and a
+/// `contentMediaType` of `oomol/secret` (a string like any other) removed; any other
+/// `contentMediaType` is answered as `Err` (values a task cannot be given).
+fn usable_schema(schema: &Value) -> std::result::Result<Value, String> {
+    let mut schema = without_ui_hints(schema);
+    if let Some(object) = schema.as_object_mut()
+        && let Some(media_type) = object.get("contentMediaType").and_then(Value::as_str)
+    {
+        if media_type != "oomol/secret" {
+            return Err(media_type.to_owned());
+        }
+        object.remove("contentMediaType");
+    }
+    Ok(schema)
+}
+
+fn without_ui_hints(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, _)| !key.starts_with("ui:"))
+                .map(|(key, value)| (key.clone(), without_ui_hints(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_ui_hints).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn block(inputs: Value) -> BlockInfo {
+        serde_json::from_value(json!({"blockName": "main", "inputHandleDefs": inputs})).unwrap()
+    }
+
+    fn inputs(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn unknown_missing_and_invalid_inputs_are_named_all_at_once() {
+        let block = block(json!([
+            {"handle": "text", "json_schema": {"type": "string"}},
+            {"handle": "n", "json_schema": {"type": "integer", "minimum": 1}, "value": 1},
+            {"handle": "opts", "json_schema": {"type": "object", "properties": {
+                "depth": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}
+            }, "required": ["depth"]}, "nullable": true, "value": null},
+        ]));
+        assert!(block.check_inputs(&inputs(json!({"text": "a"}))).is_empty());
+        assert!(
+            block
+                .check_inputs(&inputs(json!({"text": "a", "opts": null})))
+                .is_empty()
+        );
+        let problems = block.check_inputs(&inputs(json!({
+            "txt": "a", "n": 0, "opts": {"tags": ["x", 2]}
+        })));
+        let summary: Vec<(&str, &str, ProblemKind)> = problems
+            .iter()
+            .map(|p| (p.handle.as_str(), p.pointer.as_str(), p.kind))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("txt", "", ProblemKind::Unknown),
+                ("text", "", ProblemKind::Missing),
+                ("n", "", ProblemKind::Invalid),
+                ("opts", "", ProblemKind::Invalid),
+                ("opts", "/tags/1", ProblemKind::Invalid),
+            ]
+        );
+        assert!(
+            problems[0].message.contains("text, n, opts"),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[1].message.contains("string"), "{}", problems[1]);
+        assert!(problems[3].message.contains("depth"), "{}", problems[3]);
+    }
+
+    #[test]
+    fn ui_hints_secrets_and_unusable_schemas() {
+        let block = block(json!([
+            {"handle": "color", "json_schema": {"type": "string", "ui:widget": "color",
+                "ui:options": {"x": 1}}},
+            {"handle": "key", "json_schema": {"type": "string", "contentMediaType": "oomol/secret"}},
+            {"handle": "cred", "json_schema": {"contentMediaType": "oomol/credential"}},
+            {"handle": "remote", "json_schema": {"$ref": "https://example.com/schema.json"}},
+            {"handle": "broken", "json_schema": {"type": 42}},
+        ]));
+        let problems = block.check_inputs(&inputs(json!({
+            "color": "#fff", "key": "s3cr3t", "cred": "x", "remote": 1, "broken": 1
+        })));
+        let kinds: Vec<(&str, ProblemKind)> = problems
+            .iter()
+            .map(|p| (p.handle.as_str(), p.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("cred", ProblemKind::Unsupported),
+                ("remote", ProblemKind::BadSchema),
+                ("broken", ProblemKind::BadSchema),
+            ]
+        );
+        // A secret that does not fit is never quoted.
+        let problems = block.check_inputs(&inputs(json!({"key": ["s3cr3t"]})));
+        let key: Vec<_> = problems.iter().filter(|p| p.handle == "key").collect();
+        assert_eq!(key.len(), 1);
+        assert_eq!(key[0].kind, ProblemKind::Invalid);
+        assert!(!key[0].to_string().contains("s3cr3t"), "{}", key[0]);
+        // Nor is a long value quoted whole.
+        let long = "y".repeat(10_000);
+        let problems = block.check_inputs(&inputs(json!({"color": [long]})));
+        let color = problems.iter().find(|p| p.handle == "color").unwrap();
+        assert!(color.message.chars().count() <= MAX_MESSAGE + 1, "{color}");
+    }
+
+    #[test]
+    fn exact_versions_only() {
+        for good in ["1.0.0", "0.1.2-beta.1", "2.3.4+build"] {
+            assert!(check_exact_version(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "latest",
+            "^1.0.0",
+            "~1.2",
+            "1.x",
+            ">=1",
+            "1.0.0 || 2.0.0",
+            "v1",
+        ] {
+            assert!(check_exact_version(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn problems_are_bounded() {
+        let block = block(json!([]));
+        let many: Map<String, Value> = (0..200).map(|i| (format!("h{i}"), json!(i))).collect();
+        assert_eq!(block.check_inputs(&many).len(), 200);
+        let info = PackageInfo {
+            package_name: "@a/b".into(),
+            package_version: "1.0.0".into(),
+            title: String::new(),
+            description: String::new(),
+            blocks: vec![block],
+        };
+        let request = CreateTaskRequest::new("@a/b", "1.0.0", "main").input_values(many);
+        match info.check(&request) {
+            Err(Error::InvalidInputs(e)) => {
+                assert_eq!(e.problems.len(), MAX_INPUT_PROBLEMS);
+                assert_eq!(e.more, 150);
+                assert!(e.to_string().ends_with("and 150 more"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
