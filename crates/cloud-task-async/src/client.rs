@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) transport: Arc<dyn HttpTransport>,
     pub(crate) timer: Arc<dyn Timer>,
+    /// The package descriptions read so far.
+    pub(crate) packages: cloud_task_core::PackageCache,
 }
 
 impl fmt::Debug for Client {
@@ -307,6 +309,7 @@ impl ClientBuilder {
                 config,
                 transport,
                 timer: timer.unwrap_or_else(|| Arc::new(TokioTimer)),
+                packages: cloud_task_core::PackageCache::new(),
             }),
         })
     }

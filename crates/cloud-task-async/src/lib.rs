@@ -155,6 +155,7 @@ mod download;
 mod follow;
 mod handle;
 mod list;
+mod packages;
 mod poll;
 mod timer;
 mod transport;

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) transport: Arc<dyn HttpTransport>,
     pub(crate) timer: Arc<dyn Timer>,
     pub(crate) senders: Senders,
+    /// The package descriptions read so far.
+    pub(crate) packages: cloud_task_core::PackageCache,
 }
 
 impl fmt::Debug for Client {
@@ -338,6 +340,7 @@ impl ClientBuilder {
                 transport,
                 timer: timer.unwrap_or_else(|| Arc::new(StdTimer)),
                 senders: Senders::default(),
+                packages: cloud_task_core::PackageCache::new(),
             }),
         })
     }

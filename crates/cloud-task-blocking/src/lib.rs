@@ -115,6 +115,7 @@ mod flights;
 mod follow;
 mod handle;
 mod list;
+mod packages;
 mod poll;
 mod resolve;
 mod senders;

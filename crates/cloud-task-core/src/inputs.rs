@@ -1,7 +1,9 @@
 //! Checking a task's inputs against its block's description before anything is sent: the
 //! rules of OOMOL's CLI, with a real JSON Schema validator.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
@@ -184,6 +186,60 @@ impl PackageInfo {
             problems,
             more,
         })))
+    }
+}
+
+/// How many package descriptions a [`PackageCache`] keeps.
+pub const PACKAGE_CACHE_SIZE: usize = 64;
+
+/// The package descriptions a client has read, by name and exact version (a published
+/// version never changes), at most [`PACKAGE_CACHE_SIZE`], the oldest dropped first.
+/// Shared by a client's clones; the drivers read through it.
+#[derive(Debug, Default)]
+pub struct PackageCache {
+    entries: Mutex<VecDeque<(String, String, Arc<PackageInfo>)>>,
+}
+
+impl PackageCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        PackageCache::default()
+    }
+
+    /// The description of `name` at `version`, when it was read before.
+    pub fn get(&self, name: &str, version: &str) -> Option<Arc<PackageInfo>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .iter()
+            .find(|(n, v, _)| n == name && v == version)
+            .map(|(_, _, info)| Arc::clone(info))
+    }
+
+    /// Keeps `info` as the description of `name` at `version` (an exact version only:
+    /// `latest` moves).
+    pub fn insert(&self, name: &str, version: &str, info: Arc<PackageInfo>) {
+        if check_exact_version(version).is_err() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|(n, v, _)| !(n == name && v == version));
+        if entries.len() >= PACKAGE_CACHE_SIZE {
+            entries.pop_front();
+        }
+        entries.push_back((name.to_owned(), version.to_owned(), info));
+    }
+
+    /// How many descriptions it holds.
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -444,6 +500,33 @@ mod tests {
         ] {
             assert!(check_exact_version(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_cache_keeps_exact_versions_and_stays_bounded() {
+        let cache = PackageCache::new();
+        let info = |name: &str| {
+            Arc::new(PackageInfo {
+                package_name: name.into(),
+                package_version: "1.0.0".into(),
+                title: String::new(),
+                description: String::new(),
+                blocks: Vec::new(),
+            })
+        };
+        cache.insert("a", "latest", info("a"));
+        assert!(cache.is_empty());
+        for i in 0..PACKAGE_CACHE_SIZE + 10 {
+            cache.insert(&format!("p{i}"), "1.0.0", info("p"));
+        }
+        assert_eq!(cache.len(), PACKAGE_CACHE_SIZE);
+        assert!(cache.get("p0", "1.0.0").is_none(), "the oldest went first");
+        assert!(
+            cache
+                .get(&format!("p{}", PACKAGE_CACHE_SIZE + 9), "1.0.0")
+                .is_some()
+        );
+        assert!(cache.get("p20", "2.0.0").is_none());
     }
 
     #[test]

@@ -153,7 +153,8 @@ pub use follow::{
     DRAIN_EMPTY_ROUNDS, DRAIN_INTERVAL, FollowAction, Follower, LOG_PAGE_SIZE, TaskEvent,
 };
 pub use inputs::{
-    InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, ProblemKind, check_exact_version,
+    InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, PACKAGE_CACHE_SIZE, PackageCache,
+    ProblemKind, check_exact_version,
 };
 pub use models::*;
 pub use ops::{

@@ -60,7 +60,7 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Start in the background and return once listening: print the three variables as
+    /// Start in the background and return once listening: print the four variables as
     /// `export` lines, and CLOUD_TASK_EMULATOR_PID, for `eval "$(...)"`; stop it with
     /// `kill "$CLOUD_TASK_EMULATOR_PID"`.
     #[arg(long)]
@@ -89,13 +89,18 @@ impl EmulatorArgs {
     }
 }
 
-/// The three lines the emulator prints once listening, each ending with `\n`:
-/// `CLOUD_TASK_BASE_URL=...`, `CLOUD_TASK_UPLOAD_BASE_URL=...` and `OOMOL_API_KEY=...`.
+/// The four lines the emulator prints once listening, each ending with `\n`:
+/// `CLOUD_TASK_BASE_URL=...`, `CLOUD_TASK_UPLOAD_BASE_URL=...`,
+/// `CLOUD_TASK_REGISTRY_URL=...` (the emulator itself also serves package descriptions)
+/// and `OOMOL_API_KEY=...`.
 pub fn env_lines(base_url: &str, upload_base_url: &str, api_key: &str) -> String {
     format!(
-        "CLOUD_TASK_BASE_URL={base_url}\nCLOUD_TASK_UPLOAD_BASE_URL={upload_base_url}\nOOMOL_API_KEY={api_key}\n"
+        "CLOUD_TASK_BASE_URL={base_url}\nCLOUD_TASK_UPLOAD_BASE_URL={upload_base_url}\nCLOUD_TASK_REGISTRY_URL={base_url}\nOOMOL_API_KEY={api_key}\n"
     )
 }
+
+/// How many lines [`env_lines`] prints.
+const ENV_LINES: usize = 4;
 
 /// The name of the variable holding a detached emulator's process ID.
 pub const ENV_PID: &str = "CLOUD_TASK_EMULATOR_PID";
@@ -215,9 +220,9 @@ pub fn detach(name: &str) -> ExitCode {
         return fail("cannot read the emulator's output".to_owned());
     };
     let mut exports = String::new();
-    // The child prints its three lines once listening (or one error line) and then nothing:
+    // The child prints its four lines once listening (or one error line) and then nothing:
     // this ends when it has said them, or when it exits.
-    for line in std::io::BufReader::new(stdout).lines().take(3) {
+    for line in std::io::BufReader::new(stdout).lines().take(ENV_LINES) {
         let line = match line {
             Ok(line) => line,
             Err(e) => return fail(format!("cannot read the emulator's output: {e}")),
@@ -232,7 +237,7 @@ pub fn detach(name: &str) -> ExitCode {
         };
         exports.push_str(&format!("export {key}={}\n", shell_quote(value)));
     }
-    if exports.lines().count() < 3 {
+    if exports.lines().count() < ENV_LINES {
         let status = child.wait();
         return fail(format!(
             "the emulator stopped before it listened ({})",
@@ -347,10 +352,12 @@ mod tests {
     }
 
     #[test]
-    fn env_lines_are_three_key_value_lines() {
+    fn env_lines_are_four_key_value_lines() {
+        let lines = env_lines("http://b", "http://u", "k");
         assert_eq!(
-            env_lines("http://b", "http://u", "k"),
-            "CLOUD_TASK_BASE_URL=http://b\nCLOUD_TASK_UPLOAD_BASE_URL=http://u\nOOMOL_API_KEY=k\n"
+            lines,
+            "CLOUD_TASK_BASE_URL=http://b\nCLOUD_TASK_UPLOAD_BASE_URL=http://u\nCLOUD_TASK_REGISTRY_URL=http://b\nOOMOL_API_KEY=k\n"
         );
+        assert_eq!(lines.lines().count(), ENV_LINES);
     }
 }

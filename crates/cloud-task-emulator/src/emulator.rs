@@ -358,6 +358,7 @@ impl Inner {
             .api_key(self.api_key())
             .base_url(self.base_url())
             .upload_base_url(self.upload_base_url())
+            .registry_url(self.base_url())
             .await_options(self.await_options())
     }
 

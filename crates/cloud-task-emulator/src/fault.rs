@@ -37,11 +37,13 @@ pub enum Route {
     UploadUrl,
     /// `GET` of an uploaded file's final URL or of a task's result file.
     Download,
+    /// `GET /-/oomol/package-info/{name}/{version}` (the registry).
+    PackageInfo,
 }
 
 impl Route {
     /// Every route, in a fixed order.
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 14] = [
         Route::CreateTask,
         Route::ListTasks,
         Route::LatestTasks,
@@ -55,6 +57,7 @@ impl Route {
         Route::UploadPart,
         Route::UploadUrl,
         Route::Download,
+        Route::PackageInfo,
     ];
 
     /// The route's name in the control endpoints, e.g. `task_result`.
@@ -73,6 +76,7 @@ impl Route {
             Route::UploadPart => "upload_part",
             Route::UploadUrl => "upload_url",
             Route::Download => "download",
+            Route::PackageInfo => "package_info",
         }
     }
 

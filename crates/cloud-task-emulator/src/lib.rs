@@ -88,6 +88,7 @@ mod clock;
 mod emulator;
 mod fault;
 mod ids;
+mod packages;
 mod scheduler;
 mod stats;
 mod uploads;
@@ -107,6 +108,7 @@ pub use emulator::{
     EmulatorBuilder, EmulatorHandle,
 };
 pub use fault::{Fault, FaultRule, Route, UnknownRoute};
+pub use packages::{LATEST_VERSION, package_info};
 pub use scheduler::{LOG_PAGE_SIZE, RESULTS_PATH, workload_id};
 pub use stats::{MAX_RECORDED_PARTS, Stats};
 pub use uploads::{MAX_PARTS, UPLOAD_PATH};

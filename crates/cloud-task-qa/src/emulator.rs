@@ -61,7 +61,7 @@ pub struct EmulatorProcess {
 
 impl EmulatorProcess {
     /// Starts `binary` on a free loopback port with these extra flags (e.g.
-    /// `["--time-scale", "0.01"]`) and waits for the three lines it prints once listening.
+    /// `["--time-scale", "0.01"]`) and waits for the four lines it prints once listening.
     pub fn start(binary: &Path, flags: &[&str]) -> io::Result<Self> {
         let mut child = Command::new(binary)
             .args(["--addr", "127.0.0.1:0"])
@@ -86,6 +86,7 @@ impl EmulatorProcess {
         };
         let base_url = value("CLOUD_TASK_BASE_URL")?;
         let upload_base_url = value("CLOUD_TASK_UPLOAD_BASE_URL")?;
+        let _registry_url = value("CLOUD_TASK_REGISTRY_URL")?;
         let api_key = value("OOMOL_API_KEY")?;
         let addr = base_url
             .trim_start_matches("http://")

@@ -211,7 +211,7 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         )
         .into_response();
     }
-    if let Err(e) = authorise(&shared.api_keys, request.headers()) {
+    if let Err(e) = authorise(&shared.api_keys, request.headers(), false) {
         return e.into_response();
     }
     let has_body = request.method() == http::Method::POST;

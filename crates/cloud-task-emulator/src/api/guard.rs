@@ -52,15 +52,21 @@ fn fault_response(fault: Fault) -> Option<Response> {
     })
 }
 
-/// Checks the API key: `Authorization: Bearer <key>` or the `oomol-token` cookie.
-pub(crate) fn authorise(api_keys: &[String], headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the API key: `Authorization: Bearer <key>` or the `oomol-token` cookie; with
+/// `bare`, also the key alone in `Authorization` (as OOMOL's CLI sends it to the
+/// registry).
+pub(crate) fn authorise(
+    api_keys: &[String],
+    headers: &HeaderMap,
+    bare: bool,
+) -> Result<(), ApiError> {
     let bearer = headers
         .get_all(AUTHORIZATION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| {
-            let (scheme, key) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+        .filter_map(move |v| match v.trim().split_once(' ') {
+            Some((scheme, key)) => scheme.eq_ignore_ascii_case("bearer").then(|| key.trim()),
+            None => bare.then(|| v.trim()),
         });
     let cookies = headers
         .get_all(COOKIE)
@@ -107,7 +113,11 @@ pub(crate) async fn guard(
         }
     }
     if route.needs_auth()
-        && let Err(e) = authorise(&shared.api_keys, request.headers())
+        && let Err(e) = authorise(
+            &shared.api_keys,
+            request.headers(),
+            route == Route::PackageInfo,
+        )
     {
         return e.into_response();
     }
@@ -192,14 +202,20 @@ mod tests {
     #[test]
     fn bearer_and_cookie_are_accepted() {
         let keys = vec!["k1".to_owned(), "k2".to_owned()];
-        assert!(authorise(&keys, &headers(&[("authorization", "Bearer k2")])).is_ok());
-        assert!(authorise(&keys, &headers(&[("authorization", "bearer  k1 ")])).is_ok());
-        assert!(authorise(&keys, &headers(&[("cookie", "a=b; oomol-token=k1; c=d")])).is_ok());
-        let wrong = authorise(&keys, &headers(&[("authorization", "Bearer nope")])).unwrap_err();
+        let check = |pairs: &[(&'static str, &str)], bare| authorise(&keys, &headers(pairs), bare);
+        assert!(check(&[("authorization", "Bearer k2")], false).is_ok());
+        assert!(check(&[("authorization", "bearer  k1 ")], false).is_ok());
+        assert!(check(&[("cookie", "a=b; oomol-token=k1; c=d")], false).is_ok());
+        let wrong = check(&[("authorization", "Bearer nope")], false).unwrap_err();
         assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
         assert_eq!(wrong.1, "invalid API key");
-        let missing = authorise(&keys, &headers(&[("authorization", "Basic k1")])).unwrap_err();
+        let missing = check(&[("authorization", "Basic k1")], false).unwrap_err();
         assert!(missing.1.starts_with("missing API key"));
+        // The key alone, where the registry takes it, and nowhere else.
+        assert!(check(&[("authorization", "k1")], true).is_ok());
+        assert!(check(&[("authorization", "Bearer k1")], true).is_ok());
+        assert!(check(&[("authorization", "k1")], false).is_err());
+        assert!(check(&[("authorization", "nope")], true).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod error;
 mod files;
 mod guard;
 mod params;
+mod registry;
 mod router;
 mod serve;
 mod state;

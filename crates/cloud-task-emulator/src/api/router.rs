@@ -11,7 +11,7 @@ use http::StatusCode;
 use super::error::ApiError;
 use super::guard::guard;
 use super::state::Shared;
-use super::{control, files, tasks, uploads};
+use super::{control, files, registry, tasks, uploads};
 use crate::fault::Route;
 use crate::scheduler::RESULTS_PATH;
 use crate::uploads::{FILES_PATH, PARTS_PATH, UPLOAD_PATH};
@@ -83,6 +83,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             &format!("{RESULTS_PATH}/{{id}}/{{name}}"),
             guarded(Route::Download, get(files::result_file)),
+        )
+        .route(
+            "/-/oomol/package-info/{name}/{version}",
+            guarded(Route::PackageInfo, get(registry::package_info)),
         )
         .nest("/_emulator", control::router(shared.clone()))
         .fallback(not_found)

@@ -1,4 +1,4 @@
-//! The `cloud-task-emulator` binary: its three lines, serving, and a clean stop.
+//! The `cloud-task-emulator` binary: its four lines, serving, and a clean stop.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -15,11 +15,11 @@ fn spawn(args: &[&str]) -> Child {
         .expect("the binary starts")
 }
 
-/// Reads the first three lines of stdout as `KEY=value` pairs.
-fn three_lines(child: &mut Child) -> Vec<(String, String)> {
+/// Reads the first four lines of stdout as `KEY=value` pairs.
+fn four_lines(child: &mut Child) -> Vec<(String, String)> {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    (0..3)
+    (0..4)
         .map(|_| {
             let line = lines.next().expect("a line").expect("utf-8");
             let (key, value) = line.split_once('=').expect("KEY=value");
@@ -48,7 +48,7 @@ fn interrupt(child: &mut Child) -> std::process::ExitStatus {
 
 #[cfg(unix)]
 #[test]
-fn prints_three_lines_serves_and_stops_on_ctrl_c() {
+fn prints_four_lines_serves_and_stops_on_ctrl_c() {
     let mut child = spawn(&[
         "--addr",
         "127.0.0.1:0",
@@ -65,23 +65,25 @@ fn prints_three_lines_serves_and_stops_on_ctrl_c() {
         "--part-size",
         "1024",
     ]);
-    let lines = three_lines(&mut child);
+    let lines = four_lines(&mut child);
     let keys: Vec<&str> = lines.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,
         [
             "CLOUD_TASK_BASE_URL",
             "CLOUD_TASK_UPLOAD_BASE_URL",
+            "CLOUD_TASK_REGISTRY_URL",
             "OOMOL_API_KEY"
         ]
     );
     let base = &lines[0].1;
+    assert_eq!(&lines[2].1, base, "the emulator is its own registry");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     assert_eq!(
         lines[1].1,
         format!("{base}{}", cloud_task_emulator::UPLOAD_PATH)
     );
-    assert_eq!(lines[2].1, "first-key");
+    assert_eq!(lines[3].1, "first-key");
     let http = reqwest::blocking::Client::new();
     let dashboard: serde_json::Value = http
         .get(format!("{base}/v3/users/me/dashboard"))
@@ -119,8 +121,8 @@ fn prints_three_lines_serves_and_stops_on_ctrl_c() {
 #[test]
 fn generates_and_prints_a_key_when_none_is_given() {
     let mut child = spawn(&["--addr", "127.0.0.1:0"]);
-    let lines = three_lines(&mut child);
-    let key = &lines[2].1;
+    let lines = four_lines(&mut child);
+    let key = &lines[3].1;
     assert!(key.len() >= 32, "{key}");
     let status = reqwest::blocking::Client::new()
         .get(format!("{}/v3/users/me/dashboard", lines[0].1))
@@ -149,7 +151,7 @@ fn bad_flags_fail_with_a_message() {
 }
 
 /// `eval "$(cloud-task-emulator --detach ...)"` returns once the emulator listens: the
-/// command ends, its output is `export` lines (the three variables and the PID), and the
+/// command ends, its output is `export` lines (the four variables and the PID), and the
 /// emulator serves until it is sent SIGTERM.
 #[cfg(unix)]
 #[test]
@@ -182,12 +184,13 @@ fn detach_returns_once_listening_and_the_emulator_serves_until_killed() {
         [
             "CLOUD_TASK_BASE_URL",
             "CLOUD_TASK_UPLOAD_BASE_URL",
+            "CLOUD_TASK_REGISTRY_URL",
             "OOMOL_API_KEY",
             "CLOUD_TASK_EMULATOR_PID"
         ]
     );
-    assert_eq!(vars[2].1, "detached-key");
-    let pid = vars[3].1;
+    assert_eq!(vars[3].1, "detached-key");
+    let pid = vars[4].1;
     let status = reqwest::blocking::Client::new()
         .get(format!("{}/v3/users/me/dashboard", vars[0].1))
         .bearer_auth("detached-key")

@@ -209,6 +209,7 @@ async fn every_route_is_counted_separately() {
     let file = api.final_url(&target.upload_id).await;
     api.download(file.body["data"]["url"].as_str().unwrap())
         .await;
+    api.get("/-/oomol/package-info/%40oomol%2Fecho/1.0.0").await;
     // Unknown paths and the control endpoints are not counted.
     api.get("/v3/nothing").await;
     api.get("/_emulator/stats").await;

@@ -10,6 +10,7 @@ mod faults;
 mod files;
 mod lifecycle;
 mod listing;
+mod registry;
 mod scheduler;
 mod tasks;
 mod uploads;

@@ -3,12 +3,13 @@
 //! runtime of the adapter's own); nothing here adds behaviour.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cloud_task_core::{
     AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DownloadOptions,
-    Downloaded, LatestTaskItem, ListTasksQuery, PauseResponse, Result, TaskDetail, TaskEvent,
-    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess, UploadOptions,
-    UploadedFile, WatchEvent,
+    Downloaded, HttpRequest, LatestTaskItem, ListTasksQuery, PackageInfo, PauseResponse, Result,
+    TaskDetail, TaskEvent, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess,
+    UploadOptions, UploadedFile, WatchEvent,
 };
 use oomol_cloud_task::emulator::{BlockingEmulator, EmulatorClients, VirtualTimer};
 use serde::de::DeserializeOwned;
@@ -95,6 +96,15 @@ pub trait Driver: Sized {
         path: &Path,
         options: DownloadOptions,
     ) -> Result<Downloaded>;
+    fn get_package_info(&self, name: &str, version: &str) -> Result<Arc<PackageInfo>>;
+    fn check_inputs(&self, request: &CreateTaskRequest) -> Result<()>;
+    fn create_task_checked(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse>;
+    fn create_and_wait_checked(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome>;
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest>;
 }
 
 /// The per-request timeout of the suite's clients: far above any answer on loopback, far
@@ -321,6 +331,33 @@ impl Driver for AsyncDriver {
         self.runtime
             .block_on(self.client.task(task_id).download_result(path, options))
     }
+
+    fn get_package_info(&self, name: &str, version: &str) -> Result<Arc<PackageInfo>> {
+        self.runtime
+            .block_on(self.client.get_package_info(name, version))
+    }
+
+    fn check_inputs(&self, request: &CreateTaskRequest) -> Result<()> {
+        self.runtime.block_on(self.client.check_inputs(request))
+    }
+
+    fn create_task_checked(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        self.runtime
+            .block_on(self.client.create_task_checked(request))
+    }
+
+    fn create_and_wait_checked(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome> {
+        self.runtime
+            .block_on(self.client.create_and_wait_checked(request, options))
+    }
+
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+        self.runtime.block_on(self.client.dry_run(request))
+    }
 }
 
 /// The blocking client.
@@ -491,5 +528,29 @@ impl Driver for BlockingDriver {
         options: DownloadOptions,
     ) -> Result<Downloaded> {
         self.client.task(task_id).download_result(path, options)
+    }
+
+    fn get_package_info(&self, name: &str, version: &str) -> Result<Arc<PackageInfo>> {
+        self.client.get_package_info(name, version)
+    }
+
+    fn check_inputs(&self, request: &CreateTaskRequest) -> Result<()> {
+        self.client.check_inputs(request)
+    }
+
+    fn create_task_checked(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        self.client.create_task_checked(request)
+    }
+
+    fn create_and_wait_checked(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome> {
+        self.client.create_and_wait_checked(request, options)
+    }
+
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+        self.client.dry_run(request)
     }
 }

@@ -1,0 +1,98 @@
+//! Knowing a block before running it: its package's description, checked inputs, dry runs.
+
+use std::sync::Arc;
+
+use cloud_task_core::{
+    AwaitOptions, CreateTask, CreateTaskRequest, CreateTaskResponse, GetPackageInfo, HttpRequest,
+    Operation, PackageInfo, Result, TaskOutcome, check_exact_version,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::Client;
+
+impl Client {
+    /// The registry's description of package `name` at `version`: its blocks, their inputs
+    /// and outputs with their JSON Schemas. Read once per exact version and kept by the
+    /// client (and its clones): a published version never changes. `latest` is read each
+    /// time.
+    ///
+    /// ```no_run
+    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
+    /// let info = client.get_package_info("@oomol/pdf-tools", "1.2.0")?;
+    /// for block in &info.blocks {
+    ///     for input in &block.inputs {
+    ///         let required = if input.is_optional() { "" } else { " (required)" };
+    ///         println!("{} {}: {}{required}", block.block_name, input.handle, input.type_name());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn get_package_info(&self, name: &str, version: &str) -> Result<Arc<PackageInfo>> {
+        let packages = &self.inner.packages;
+        if let Some(info) = packages.get(name, version) {
+            return Ok(info);
+        }
+        let info = Arc::new(self.execute(&GetPackageInfo::new(name, version))?);
+        packages.insert(name, version, Arc::clone(&info));
+        Ok(info)
+    }
+
+    /// Checks `request` against its block's description ([`PackageInfo::check`]): an
+    /// exact version, a block the package has, no unknown input, every required input,
+    /// and each value valid against its JSON Schema. Every problem at once, as
+    /// [`Error::InvalidInputs`](cloud_task_core::Error::InvalidInputs); nothing is
+    /// created.
+    pub fn check_inputs(&self, request: &CreateTaskRequest) -> Result<()> {
+        check_exact_version(&request.package_version)?;
+        let info = self.get_package_info(&request.package_name, &request.package_version)?;
+        info.check(request)
+    }
+
+    /// [`check_inputs`](Self::check_inputs), then [`create_task`](Self::create_task):
+    /// a bad input creates nothing.
+    pub fn create_task_checked(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        self.check_inputs(&request)?;
+        self.create_task(request)
+    }
+
+    /// [`check_inputs`](Self::check_inputs), then [`create_and_wait`](Self::create_and_wait):
+    /// bad options or a bad input create nothing.
+    pub fn create_and_wait_checked(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome> {
+        self.create_and_wait_checked_as::<Value>(request, options)
+    }
+
+    /// [`create_and_wait_checked`](Self::create_and_wait_checked) with the result data
+    /// decoded as `T`.
+    pub fn create_and_wait_checked_as<T: DeserializeOwned>(
+        &self,
+        request: CreateTaskRequest,
+        options: AwaitOptions,
+    ) -> Result<TaskOutcome<T>> {
+        options.check_before_create(self.config())?;
+        self.check_inputs(&request)?;
+        self.create_and_wait_as::<T>(request, options)
+    }
+
+    /// Checks `request` ([`check_inputs`](Self::check_inputs)) and answers the exact
+    /// request [`create_task`](Self::create_task) would send (method, URL, headers, JSON
+    /// body), sending nothing but the read of the package's description. Its
+    /// `Authorization` header is marked sensitive: print the body, not the headers.
+    ///
+    /// ```no_run
+    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
+    /// use cloud_task_blocking::CreateTaskRequest;
+    /// let request = CreateTaskRequest::new("@oomol/pdf-tools", "1.2.0", "extract").input("pages", 3);
+    /// let http = client.dry_run(&request)?;
+    /// println!("{} {}\n{}", http.method(), http.uri(), String::from_utf8_lossy(http.body()));
+    /// # Ok(()) }
+    /// ```
+    pub fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+        self.check_inputs(request)?;
+        CreateTask::new(request.clone()).request(self.config())
+    }
+}

@@ -1,0 +1,194 @@
+//! The registry's side of the catalogue: a description of every block the emulator runs,
+//! with real JSON Schemas (required and optional inputs, types, defaults, an enum, a nested
+//! object), written beside the rules that run the blocks ([`crate::catalogue`]).
+
+use cloud_task_core::PackageInfo;
+use serde_json::{Value, json};
+
+use crate::catalogue::{
+    DEFAULT_RUN, DEFAULT_SLOW_RUN, ECHO, FAIL, FILE, MAX_FILE_BYTES, MAX_LOG_LINES, MAX_RUN, QUOTA,
+    SLOW,
+};
+
+/// The version `latest` resolves to.
+pub const LATEST_VERSION: &str = "1.0.0";
+
+/// One handle.
+fn handle(
+    name: &str,
+    description: &str,
+    schema: Value,
+    value: Option<Value>,
+    nullable: bool,
+) -> Value {
+    let mut def = json!({"handle": name, "description": description, "json_schema": schema});
+    if let Some(value) = value {
+        def["value"] = value;
+    }
+    if nullable {
+        def["nullable"] = json!(true);
+    }
+    def
+}
+
+/// The inputs every block of the catalogue understands: how long it runs and how many
+/// lines it logs.
+fn run_inputs(default_run_ms: u128) -> Vec<Value> {
+    vec![
+        handle(
+            "durationMs",
+            "How long the block runs, in milliseconds",
+            json!({"type": "number", "minimum": 0, "maximum": MAX_RUN.as_millis() as u64}),
+            Some(json!(default_run_ms as u64)),
+            false,
+        ),
+        handle(
+            "logLines",
+            "How many lines the block logs while it runs",
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_LOG_LINES}),
+            Some(json!(0)),
+            false,
+        ),
+    ]
+}
+
+/// The blocks of `package` (one, `main`), as the registry describes them: `None` for a
+/// package that is not in the catalogue.
+fn blocks(package: &str) -> Option<Value> {
+    let run = DEFAULT_RUN.as_millis();
+    let (title, inputs, outputs): (&str, Vec<Value>, Vec<Value>) = match package {
+        ECHO => (
+            "Returns its inputs",
+            [
+                vec![
+                    handle("text", "Any text (required)", json!({"type": "string"}), None, false),
+                    handle(
+                        "count",
+                        "A count",
+                        json!({"type": "integer", "minimum": 0}),
+                        Some(json!(1)),
+                        false,
+                    ),
+                    handle(
+                        "mode",
+                        "How to echo",
+                        json!({"enum": ["fast", "thorough"], "default": "fast", "ui:widget": "select"}),
+                        None,
+                        false,
+                    ),
+                    handle(
+                        "options",
+                        "Nested options",
+                        json!({
+                            "type": "object",
+                            "properties": {
+                                "depth": {"type": "integer", "minimum": 1},
+                                "tags": {"type": "array", "items": {"type": "string"}}
+                            },
+                            "required": ["depth"],
+                            "additionalProperties": false
+                        }),
+                        Some(Value::Null),
+                        true,
+                    ),
+                ],
+                run_inputs(run),
+            ]
+            .concat(),
+            vec![handle("text", "The text", json!({"type": "string"}), None, false)],
+        ),
+        FAIL => (
+            "Fails with a message",
+            [
+                vec![handle(
+                    "message",
+                    "The error message",
+                    json!({"type": "string"}),
+                    Some(Value::Null),
+                    true,
+                )],
+                run_inputs(run),
+            ]
+            .concat(),
+            Vec::new(),
+        ),
+        QUOTA => ("Fails for lack of quota", run_inputs(run), Vec::new()),
+        SLOW => (
+            "Returns its inputs, slowly",
+            [
+                vec![handle(
+                    "text",
+                    "Any text",
+                    json!({"type": "string"}),
+                    Some(Value::Null),
+                    true,
+                )],
+                run_inputs(DEFAULT_SLOW_RUN.as_millis()),
+            ]
+            .concat(),
+            vec![handle("text", "The text", json!({"type": "string"}), None, false)],
+        ),
+        FILE => (
+            "Stores a result file",
+            [
+                vec![
+                    handle(
+                        "text",
+                        "The file's text (or give bytes)",
+                        json!({"type": "string"}),
+                        Some(Value::Null),
+                        true,
+                    ),
+                    handle(
+                        "bytes",
+                        "A file of this many generated bytes (or give text)",
+                        json!({"type": "integer", "minimum": 0, "maximum": MAX_FILE_BYTES}),
+                        Some(Value::Null),
+                        true,
+                    ),
+                ],
+                run_inputs(run),
+            ]
+            .concat(),
+            vec![handle(
+                "file",
+                "The result file's URL",
+                json!({"type": "string", "format": "uri"}),
+                None,
+                false,
+            )],
+        ),
+        _ => return None,
+    };
+    Some(json!([{
+        "blockName": "main",
+        "title": title,
+        "description": title,
+        "inputHandleDefs": inputs,
+        "outputHandleDefs": outputs,
+    }]))
+}
+
+/// The description of `package` at `version` (`latest`: [`LATEST_VERSION`]), as the
+/// registry answers it; `None` for a package not in the catalogue or a version that is not
+/// one (every exact version of a catalogue package exists).
+pub(crate) fn describe(package: &str, version: &str) -> Option<Value> {
+    let version = match version.trim() {
+        "latest" => LATEST_VERSION,
+        v if cloud_task_core::check_exact_version(v).is_ok() => v,
+        _ => return None,
+    };
+    let blocks = blocks(package)?;
+    Some(json!({
+        "packageName": package,
+        "packageVersion": version,
+        "title": package,
+        "description": format!("{package}, a block of the emulator's catalogue"),
+        "blocks": blocks,
+    }))
+}
+
+/// The same, typed (for tests and the emulator's own users).
+pub fn package_info(package: &str, version: &str) -> Option<PackageInfo> {
+    serde_json::from_value(describe(package, version)?).ok()
+}
