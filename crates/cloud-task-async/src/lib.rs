@@ -69,6 +69,9 @@
 //!   `*_as::<T>`), [`Client::watch`] (a stream of progress changes) and
 //!   [`Client::await_many`] (thousands of tasks, a bounded number of polls in flight).
 //! - [`Client::list_all`]: a stream of every task across pages.
+//! - Checks before a run: [`Client::get_package_info`], [`Client::check_inputs`],
+//!   [`Client::create_task_checked`], [`Client::create_and_wait_checked`],
+//!   [`Client::dry_run`].
 //! - The live view: [`Client::events`] (a task's progress, each log entry typed, and its
 //!   result, as one stream), [`Client::task`] and [`Client::submit`] ([`TaskHandle`]),
 //!   [`Client::download`] (resumable) and [`Client::download_to_writer`].

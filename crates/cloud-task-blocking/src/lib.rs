@@ -61,6 +61,9 @@
 //!   [`Client::await_many`] (thousands of tasks interleaved on one thread, a bounded pool
 //!   of threads sending the polls).
 //! - [`Client::list_all`]: an iterator over every task across pages.
+//! - Checks before a run: [`Client::get_package_info`], [`Client::check_inputs`],
+//!   [`Client::create_task_checked`], [`Client::create_and_wait_checked`],
+//!   [`Client::dry_run`].
 //! - The live view: [`Client::events`] (a task's progress, each log entry typed, and its
 //!   result, as one iterator), [`Client::task`] and [`Client::submit`] ([`TaskHandle`]),
 //!   [`Client::download`] (resumable) and [`Client::download_to_writer`].

@@ -67,6 +67,15 @@ pub struct GlobalArgs {
     )]
     pub upload_base_url: Option<String>,
 
+    /// The registry base URL, where block descriptions are read.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help = "The registry base URL, where block descriptions are read [env: OOMOL_REGISTRY_URL, else CLOUD_TASK_REGISTRY_URL] [default: https://registry.oomol.com]"
+    )]
+    pub registry_url: Option<String>,
+
     /// Print exactly one JSON document on stdout (the API's response shape).
     #[arg(long, global = true)]
     pub json: bool,
@@ -89,6 +98,15 @@ pub enum Command {
     Result {
         /// The task ID.
         task_id: String,
+    },
+    /// Describe a package's blocks and their inputs (type, default, required).
+    Info {
+        /// The package, e.g. @oomol/my-package.
+        package: String,
+        /// The version (exact, or `latest`).
+        version: String,
+        /// Only this block.
+        block: Option<String>,
     },
     /// Show a task's details.
     Get {
@@ -145,6 +163,14 @@ pub struct TaskSpec {
     /// All inputs as a JSON object, or @FILE to read it from a file (@- reads stdin).
     #[arg(long, value_name = "JSON|@FILE")]
     pub inputs: Option<String>,
+    /// Do not check the inputs against the block's description before creating the task
+    /// (by default they are: an unknown, missing or invalid input is a usage error, and
+    /// nothing is created).
+    #[arg(long)]
+    pub no_check: bool,
+    /// Check the inputs and print the request body that would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How to wait for a task.

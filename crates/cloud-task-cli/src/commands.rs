@@ -100,6 +100,11 @@ impl Context {
             Command::Wait(args) => self.wait(args).await,
             Command::Result { task_id } => self.result(&task_id).await,
             Command::Get { task_id } => self.get(&task_id).await,
+            Command::Info {
+                package,
+                version,
+                block,
+            } => self.info(&package, &version, block.as_deref()).await,
             Command::List(args) => self.list(args).await,
             Command::Latest { workload_ids } => self.latest(workload_ids).await,
             Command::Logs(args) => self.logs(args).await,
@@ -163,6 +168,9 @@ impl Context {
         if let Some(url) = nonblank(&self.global.upload_base_url) {
             builder = builder.upload_base_url(url);
         }
+        if let Some(url) = nonblank(&self.global.registry_url) {
+            builder = builder.registry_url(url);
+        }
         if let Some(key) = nonblank(&self.global.api_key) {
             builder = builder.api_key(key);
         }
@@ -200,6 +208,9 @@ impl Context {
     /// find it.
     async fn create_task(&self, client: &Client, spec: &TaskSpec) -> Result<String, Failure> {
         let request = Self::request(spec)?;
+        if !spec.no_check {
+            self.check(client, &request).await?;
+        }
         let create = client.create_task(request);
         tokio::pin!(create);
         let created = tokio::select! {
@@ -217,8 +228,99 @@ impl Context {
         Ok(created.map_err(Failure::from)?.task_id)
     }
 
+    /// Checks `request` against its block's description (the registry's, read once).
+    async fn check(&self, client: &Client, request: &CreateTaskRequest) -> Result<(), Failure> {
+        let checked = self.interruptible(client.check_inputs(request)).await;
+        checked.map_err(|failure| {
+            if failure.status() == Some(404) {
+                failure.with_hint(format!(
+                    "the registry does not know {}@{}: check the name and version, or pass --no-check to create the task without checking",
+                    output::clean(&request.package_name),
+                    output::clean(&request.package_version)
+                ))
+            } else {
+                failure
+            }
+        })
+    }
+
+    /// `--dry-run`: the checked (unless `--no-check`) request body, on stdout; nothing sent.
+    async fn dry_run(&self, spec: &TaskSpec) -> Result<(), Failure> {
+        let client = self.client()?;
+        let request = Self::request(spec)?;
+        let http = if spec.no_check {
+            use cloud_task_async::Operation;
+            cloud_task_async::core::CreateTask::new(request.clone())
+                .request(client.config())
+                .map_err(Failure::from)?
+        } else {
+            self.check(&client, &request).await?;
+            self.interruptible(client.dry_run(&request)).await?
+        };
+        let body: Value = serde_json::from_slice(http.body())
+            .map_err(|e| Failure::unexpected(format!("the request body is not JSON: {e}")))?;
+        self.ui.note(&format!(
+            "dry run: {} {} would be sent{}",
+            http.method(),
+            http.uri(),
+            if spec.no_check {
+                ""
+            } else {
+                " (inputs checked)"
+            }
+        ));
+        if self.ui.json {
+            self.ui.out_json(&body)
+        } else {
+            self.ui.out(&output::clean_lines(&output::pretty(&body)))
+        }
+    }
+
+    /// `info`: a package's blocks and their inputs.
+    async fn info(&self, package: &str, version: &str, block: Option<&str>) -> Result<(), Failure> {
+        let client = self.client()?;
+        let info = self
+            .interruptible(client.get_package_info(package, version))
+            .await
+            .map_err(|failure| {
+                if failure.status() == Some(404) {
+                    failure.with_hint("check the package name and version")
+                } else {
+                    failure
+                }
+            })?;
+        let blocks: Vec<_> = match block {
+            Some(name) => match info.block(name) {
+                Some(block) => vec![block.clone()],
+                None => {
+                    let names: Vec<&str> =
+                        info.blocks.iter().map(|b| b.block_name.as_str()).collect();
+                    return Err(Failure::usage(format!(
+                        "{}@{} has no block {:?}; its blocks: {}",
+                        output::clean(&info.package_name),
+                        output::clean(&info.package_version),
+                        output::clean(name),
+                        output::clean(&names.join(", "))
+                    )));
+                }
+            },
+            None => info.blocks.clone(),
+        };
+        if self.ui.json {
+            let mut doc = serde_json::to_value(&*info)
+                .map_err(|e| Failure::output(std::io::Error::other(e)))?;
+            doc["blocks"] = serde_json::to_value(&blocks)
+                .map_err(|e| Failure::output(std::io::Error::other(e)))?;
+            return self.ui.out_json(&doc);
+        }
+        self.ui.out(&output::package_info(&info, &blocks))
+    }
+
     /// `create` and `run --no-wait`: the task ID (`{"taskID": ...}` with `--json`).
     async fn create(&self, spec: &TaskSpec) -> Result<(), Failure> {
+        if spec.dry_run {
+            return self.dry_run(spec).await;
+        }
         let client = self.client()?;
         let task_id = self.create_task(&client, spec).await?;
         if self.interrupt.is_cancelled() {
@@ -233,7 +335,7 @@ impl Context {
 
     /// `run`: create, wait, print the result (`{"taskID", "result"}` with `--json`).
     async fn run_task(&self, args: RunArgs) -> Result<(), Failure> {
-        if args.no_wait {
+        if args.no_wait || args.spec.dry_run {
             return self.create(&args.spec).await;
         }
         let client = self.client()?;

@@ -41,6 +41,8 @@ pub struct Info {
     resume: Option<String>,
     /// Stdout already holds the command's JSON document: print no error document.
     printed: bool,
+    /// The problems of the inputs, one per entry (`invalid_inputs`).
+    problems: Vec<Value>,
     /// Nothing more to say (stdout was closed by its reader).
     silent: bool,
 }
@@ -72,6 +74,7 @@ impl Failure {
             resume: None,
             printed: false,
             silent: false,
+            problems: Vec::new(),
         }))
     }
 
@@ -161,6 +164,11 @@ impl Failure {
         if self.silent { 0 } else { self.exit as u8 }
     }
 
+    /// The HTTP status of an API failure.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
     /// The one-line message (without `error: `).
     #[cfg(test)]
     pub fn message(&self) -> &str {
@@ -184,6 +192,9 @@ impl Failure {
             if let Some(value) = value {
                 error.insert(key.into(), value);
             }
+        }
+        if !self.problems.is_empty() {
+            error.insert("problems".into(), Value::Array(self.problems.clone()));
         }
         json!({ "error": error })
     }
@@ -282,6 +293,37 @@ impl From<Error> for Failure {
                 failure
             }
             Error::Protocol(_) => Failure::new(Exit::Api, "protocol", text),
+            Error::InvalidInputs(e) => {
+                // One line per problem, after the summary: who reads it fixes them all.
+                let mut message = format!(
+                    "the inputs do not fit block {} of {}@{}:",
+                    e.block, e.package, e.version
+                );
+                for problem in &e.problems {
+                    message.push_str("\n  ");
+                    message.push_str(&crate::output::clean(&problem.to_string()));
+                }
+                if e.more > 0 {
+                    message.push_str(&format!("\n  and {} more", e.more));
+                }
+                let mut failure = Failure::new(Exit::Usage, "invalid_inputs", message).with_hint(
+                    format!(
+                        "`cloud-task info {} {} {}` lists the block's inputs; --no-check creates the task without checking",
+                        crate::output::clean(&e.package),
+                        crate::output::clean(&e.version),
+                        crate::output::clean(&e.block)
+                    ),
+                );
+                failure.problems = e
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        json!({"handle": p.handle, "pointer": p.pointer,
+                               "kind": p.kind.as_str(), "message": p.message})
+                    })
+                    .collect();
+                failure
+            }
             Error::NoResultFile(e) => {
                 let hint = format!(
                     "its outputs are what `cloud-task result {}` shows",

@@ -5,8 +5,8 @@ use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
 use cloud_task_async::{
-    BlockPath, Dashboard, LatestTaskItem, LogEntry, LogEvent, PauseResponse, TaskDetail,
-    TaskListItem, TaskStatus,
+    BlockInfo, BlockPath, Dashboard, LatestTaskItem, LogEntry, LogEvent, PackageInfo,
+    PauseResponse, TaskDetail, TaskListItem, TaskStatus,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -434,6 +434,80 @@ pub fn event_line(event: &LogEvent) -> String {
         other => format!("{other:?}"),
     };
     clean(&line).into_owned()
+}
+
+/// A package's blocks for people: a heading per block, then one line per input (name,
+/// type, `required` or its default, description) and the outputs.
+pub fn package_info(info: &PackageInfo, blocks: &[BlockInfo]) -> String {
+    // Every piece of server text is cleaned on its own: none can start a line.
+    let c = |text: &str| clean(text).into_owned();
+    let mut lines = vec![format!(
+        "{}@{}",
+        c(&info.package_name),
+        c(&info.package_version)
+    )];
+    if !info.description.is_empty() {
+        lines.push(c(&truncate(&info.description, 200)));
+    }
+    for block in blocks {
+        lines.push(String::new());
+        let title = if block.title.is_empty() || block.title == block.block_name {
+            String::new()
+        } else {
+            format!(": {}", c(&truncate(&block.title, 80)))
+        };
+        lines.push(format!("block {}{title}", c(&block.block_name)));
+        if block.inputs.is_empty() {
+            lines.push("  no inputs".to_owned());
+        }
+        let width = block
+            .inputs
+            .iter()
+            .map(|h| c(&h.handle).chars().count())
+            .max()
+            .unwrap_or(0);
+        for input in &block.inputs {
+            let need = match input.default_value() {
+                _ if !input.is_optional() => "required".to_owned(),
+                Some(value) => format!("default {}", truncate(&value.to_string(), 40)),
+                None => "optional".to_owned(),
+            };
+            let mut line = format!(
+                "  {:width$}  {:<16}  {}",
+                c(&input.handle),
+                c(&truncate(&input.type_name(), 40)),
+                c(&need)
+            );
+            if let Some(values) = input.json_schema.get("enum").and_then(Value::as_array) {
+                let values: Vec<String> = values.iter().map(Value::to_string).collect();
+                line.push_str(&format!(
+                    "  one of {}",
+                    c(&truncate(&values.join(", "), 60))
+                ));
+            }
+            if !input.description.is_empty() {
+                line.push_str(&format!("  {}", c(&truncate(&input.description, 80))));
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+        if !block.outputs.is_empty() {
+            let outputs: Vec<String> = block
+                .outputs
+                .iter()
+                .map(|h| format!("{} ({})", c(&h.handle), c(&h.type_name())))
+                .collect();
+            lines.push(format!("  outputs: {}", outputs.join(", ")));
+        }
+    }
+    lines.join("\n")
+}
+
+/// `text` cut to `max` characters.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// Any JSON, indented.

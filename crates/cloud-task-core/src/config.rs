@@ -644,19 +644,6 @@ impl ConfigBuilder {
             .api_key
             .as_ref()
             .map(|key| ApiKey::new(key.expose_secret().trim()));
-        let bare_key = match &api_key {
-            Some(key) => {
-                let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
-                    Error::invalid_input(
-                        "api_key",
-                        "api_key contains characters that cannot be sent in an HTTP header",
-                    )
-                })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-            None => None,
-        };
         let auth_value = match &api_key {
             None if self.require_api_key => {
                 return Err(Error::invalid_input(
@@ -677,6 +664,20 @@ impl ConfigBuilder {
                 value.set_sensitive(true);
                 Some(value)
             }
+        };
+        // After the key's check: a key it refuses is never put in a header.
+        let bare_key = match &api_key {
+            Some(key) => {
+                let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
+                    Error::invalid_input(
+                        "api_key",
+                        "api_key contains characters that cannot be sent in an HTTP header",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
         };
         let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| {
             Error::invalid_input("user_agent", "user_agent is not a valid HTTP header value")

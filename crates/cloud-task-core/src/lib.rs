@@ -16,7 +16,8 @@
 //! configuration, limits and secrets ([`Config`], [`ApiKey`]), the machines that decide
 //! everything a server could otherwise move ([`Call`], [`Poller`], [`PollerSet`],
 //! [`Paginator`], [`Upload`], [`Follower`] for a task's live view of typed events,
-//! [`Download`] for resumable file downloads), and a runtime-agnostic [`CancelToken`]. Out of scope:
+//! [`Download`] for resumable file downloads), input checks against a block's description
+//! ([`GetPackageInfo`], [`PackageInfo::check`]), and a runtime-agnostic [`CancelToken`]. Out of scope:
 //! connection pooling, TLS, proxies, threads and tasks, reading files, sleeping.
 //!
 //! # Every machine speaks one vocabulary

@@ -69,6 +69,10 @@
 //! `BlockFinished` with the result (or the error) and `SessionFinished`, on pages of
 //! [`LOG_PAGE_SIZE`].
 //!
+//! Every catalogue package is also described by the emulator's registry endpoint
+//! ([`package_info`]): its block, its inputs with real JSON Schemas, for the clients'
+//! input checks.
+//!
 //! The crate README has the full guide: the binary, the control endpoints under
 //! `/_emulator`, faults and statistics.
 #![forbid(unsafe_code)]

@@ -24,7 +24,7 @@ fn the_emulator_command_serves_like_the_emulator_binary() {
     );
     let mut stdout = std::io::BufReader::new(running.child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
         lines.push(line.trim_end().to_owned());
@@ -39,10 +39,11 @@ fn the_emulator_command_serves_like_the_emulator_binary() {
         [
             "CLOUD_TASK_BASE_URL",
             "CLOUD_TASK_UPLOAD_BASE_URL",
+            "CLOUD_TASK_REGISTRY_URL",
             "OOMOL_API_KEY"
         ]
     );
-    assert_eq!(env[2].1, "emu-key-1");
+    assert_eq!(env[3].1, "emu-key-1");
 
     // The printed lines configure the CLI as they are (the CLOUD_TASK_* names included).
     let output = bare()
@@ -53,17 +54,18 @@ fn the_emulator_command_serves_like_the_emulator_binary() {
             "1.0.0",
             "main",
             "-i",
-            "a=1",
+            "text=a",
             "--interval",
             "10ms",
             "--json",
         ])
         .output()
         .unwrap();
+    // The inputs were checked against the emulator's own registry (CLOUD_TASK_REGISTRY_URL).
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(
         json(&output)["result"]["resultData"],
-        serde_json::json!([{"a": 1}])
+        serde_json::json!([{"text": "a"}])
     );
 
     running.interrupt();
@@ -82,12 +84,12 @@ fn the_emulator_command_never_takes_the_clients_key_from_the_environment() {
     running.wait_for_line("serving on ");
     let mut stdout = std::io::BufReader::new(running.child.stdout.take().unwrap());
     let mut text = String::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         std::io::BufRead::read_line(&mut stdout, &mut text).unwrap();
     }
     let key = text
         .lines()
-        .nth(2)
+        .nth(3)
         .and_then(|l| l.strip_prefix("OOMOL_API_KEY="))
         .unwrap();
     assert!(key.len() >= 32 && key != KEY, "a generated key: {text}");

@@ -31,7 +31,14 @@ fn a_wrong_key_exits_3_with_a_clear_message_and_never_shows_the_key() {
     let output = bare()
         .env("OOMOL_BASE_URL", server.emulator.base_url())
         .env("OOMOL_API_KEY", wrong)
-        .args(["run", "@oomol/echo", "1.0.0", "main", "--json"])
+        .args([
+            "run",
+            "@oomol/echo",
+            "1.0.0",
+            "main",
+            "--json",
+            "--no-check",
+        ])
         .output()
         .unwrap();
     assert_eq!(code(&output), 3);

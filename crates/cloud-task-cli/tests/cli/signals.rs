@@ -18,6 +18,7 @@ fn interrupted_run(server: &Server, extra: &[&str]) -> (String, i32, String, Str
         "durationMs=100000",
         "--interval",
         "20ms",
+        "--no-check",
     ];
     args.extend_from_slice(extra);
     let mut running = Running::spawn(&server.env(), &args);
@@ -123,6 +124,7 @@ fn ctrl_c_during_the_creation_waits_for_the_id_and_reports_it() {
             "--interval",
             "20ms",
             "--json",
+            "--no-check",
         ],
     );
     let deadline = Instant::now() + DEADLINE;
@@ -159,7 +161,10 @@ fn a_second_ctrl_c_during_a_hung_creation_exits_130_at_once() {
         Route::CreateTask,
         Fault::Delay(Duration::from_secs(600)),
     ));
-    let mut running = Running::spawn(&server.env(), &["run", "@oomol/echo", "1.0.0", "main"]);
+    let mut running = Running::spawn(
+        &server.env(),
+        &["run", "@oomol/echo", "1.0.0", "main", "--no-check"],
+    );
     let deadline = Instant::now() + DEADLINE;
     while server.emulator.stats().count(Route::CreateTask) == 0 {
         assert!(Instant::now() < deadline, "the creation never arrived");

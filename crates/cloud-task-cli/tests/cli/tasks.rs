@@ -121,6 +121,7 @@ fn inputs_come_from_json_a_file_or_stdin_and_input_wins() {
             "--json",
             "--inputs",
             "@-",
+            "--no-check",
         ])
         .args(["--interval", "10ms"])
         .write_stdin(r#"{"from": "stdin"}"#)
@@ -244,6 +245,7 @@ fn create_and_no_wait_print_the_id_and_wait_finishes_it() {
         "1.0.0",
         "main",
         "--no-wait",
+        "--no-check",
         "-i",
         "k=1",
     ]);
@@ -257,6 +259,7 @@ fn create_and_no_wait_print_the_id_and_wait_finishes_it() {
         "1.0.0",
         "main",
         "--json",
+        "--no-check",
         "-i",
         "k=2",
     ]);
@@ -398,6 +401,7 @@ fn off_a_terminal_progress_is_plain_lines() {
         "durationMs=20000",
         "--interval",
         "20ms",
+        "--no-check",
     ]);
     assert_eq!(code(&output), 0);
     let err = stderr(&output);
@@ -417,7 +421,7 @@ fn on_a_terminal_a_bar_is_drawn() {
         return;
     }
     let server = Server::start();
-    let args = "run @oomol/echo 1.0.0 main -i durationMs=30000 --interval 20ms";
+    let args = "run @oomol/echo 1.0.0 main -i durationMs=30000 --interval 20ms --no-check";
     let text = in_terminal(&server, args, &[]);
     assert!(
         text.contains('\r') && text.contains("\x1b["),

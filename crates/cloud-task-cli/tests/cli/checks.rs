@@ -1,0 +1,177 @@
+//! `info`, and the checks of `run` and `create`: a bad input is a usage error naming it,
+//! and nothing is created; `--dry-run` prints the body and sends nothing.
+
+use cloud_task_emulator::Route;
+use serde_json::json;
+
+use crate::support::{Server, assert_no_key, code, json, stderr, stdout};
+
+#[test]
+fn info_lists_blocks_and_inputs() {
+    let server = Server::start();
+    let output = server.run(&["info", "@oomol/echo", "1.0.0"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("@oomol/echo@1.0.0"), "{text}");
+    let line = |handle: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{handle} ")))
+            .unwrap_or_else(|| panic!("no line for {handle}: {text}"))
+            .to_owned()
+    };
+    assert!(line("text").contains("string") && line("text").contains("required"));
+    assert!(line("count").contains("integer") && line("count").contains("default 1"));
+    assert!(
+        line("mode").contains(r#"one of "fast", "thorough""#),
+        "{}",
+        line("mode")
+    );
+    assert!(line("options").contains("object | null") && line("options").contains("optional"));
+
+    let doc = json(&server.run(&["info", "@oomol/file", "latest", "main", "--json"]));
+    assert_eq!(doc["packageVersion"], "1.0.0");
+    assert_eq!(doc["blocks"][0]["blockName"], "main");
+    assert_eq!(doc["blocks"][0]["inputHandleDefs"][1]["handle"], "bytes");
+
+    let missing = server.run(&["info", "@oomol/echo", "1.0.0", "nope"]);
+    assert_eq!(code(&missing), 2);
+    assert!(
+        stderr(&missing).contains("its blocks: main"),
+        "{}",
+        stderr(&missing)
+    );
+    let unknown = server.run(&["info", "@acme/none", "1.0.0"]);
+    assert_eq!(code(&unknown), 3);
+    assert!(stderr(&unknown).contains("check the package name and version"));
+    assert_no_key(&output);
+}
+
+#[test]
+fn a_bad_input_is_a_usage_error_naming_it_and_creates_nothing() {
+    let server = Server::start();
+    let output = server.run(&[
+        "run",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "-i",
+        "txt=1",
+        "-i",
+        "count=-1",
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for expected in [
+        r#"input "txt": block main has no such input"#,
+        r#"input "text": required, of type string"#,
+        r#"input "count": -1 is less than the minimum of 0"#,
+        "cloud-task info @oomol/echo 1.0.0 main",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let output = server.run(&[
+        "create",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--json",
+        "-i",
+        "text=a",
+        "-i",
+        r#"options={"depth":1,"tags":[1]}"#,
+    ]);
+    assert_eq!(code(&output), 2);
+    let doc = json(&output);
+    assert_eq!(doc["error"]["kind"], "invalid_inputs");
+    assert_eq!(
+        doc["error"]["problems"],
+        json!([{"handle": "options", "pointer": "/tags/0", "kind": "invalid",
+                "message": "1 is not of type \"string\""}])
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+
+    // Checked and good: created. Unchecked: created whatever the inputs.
+    let output = server.run(&[
+        "run",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "-i",
+        "text=hi",
+        "--interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = server.run(&[
+        "create",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--no-check",
+        "-i",
+        "txt=1",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 2);
+
+    // A package the registry does not know: say so, and how to go on.
+    let output = server.run(&["run", "@acme/nothing", "1.0.0", "main"]);
+    assert_eq!(code(&output), 3);
+    assert!(
+        stderr(&output).contains("--no-check"),
+        "{}",
+        stderr(&output)
+    );
+    // A version that is not exact cannot be checked.
+    let output = server.run(&["run", "@oomol/echo", "latest", "main", "-i", "text=x"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("exact version"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 2);
+}
+
+#[test]
+fn dry_run_prints_the_body_and_sends_nothing() {
+    let server = Server::start();
+    let output = server.run(&[
+        "run",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "-i",
+        "text=hi",
+        "-i",
+        "count=3",
+        "--dry-run",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        body,
+        json!({"type": "serverless", "packageName": "@oomol/echo", "packageVersion": "1.0.0",
+               "blockName": "main", "inputValues": {"text": "hi", "count": 3}})
+    );
+    assert!(
+        stderr(&output).contains("dry run: POST"),
+        "{}",
+        stderr(&output)
+    );
+    assert_no_key(&output);
+    let bad = server.run(&["create", "@oomol/echo", "1.0.0", "main", "--dry-run"]);
+    assert_eq!(code(&bad), 2);
+    let unchecked = server.run(&[
+        "create",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--dry-run",
+        "--no-check",
+        "--json",
+    ]);
+    assert_eq!(code(&unchecked), 0);
+    assert_eq!(json(&unchecked)["blockName"], "main");
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+}
