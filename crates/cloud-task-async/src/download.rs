@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cloud_task_core::{
-    Download, DownloadAction, DownloadOptions, Downloaded, Error, PartRecord, Result, WRITE_PIECE,
+    Download, DownloadAction, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook,
+    PartRecord, Result, WRITE_PIECE,
 };
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
 use crate::client::{Client, Sent};
@@ -23,15 +24,13 @@ enum Sink<'a, 'p> {
     Writer(&'a mut (dyn AsyncWrite + Unpin + Send)),
 }
 
-/// A partial file on disk, with its record. The file is written on tokio's blocking pool,
-/// one task per chunk.
+/// A partial file on disk, with its record; the core's [`PartBook`] decides what to keep.
+/// The file is written on tokio's blocking pool, one task per chunk.
 struct PartFile<'p> {
     file: Arc<File>,
     part: &'p Path,
     record: &'p Path,
-    url: &'p str,
-    /// What the record on disk says (validator, total), once written.
-    recorded: Option<(String, Option<u64>)>,
+    book: PartBook,
 }
 
 /// Runs `f` on the file on tokio's blocking pool.
@@ -59,7 +58,7 @@ impl PartFile<'_> {
         })
         .await
         .map_err(io)?;
-        self.recorded = None;
+        self.book.restarted();
         remove_if_present(self.record).await
     }
 
@@ -76,27 +75,15 @@ impl PartFile<'_> {
         .map_err(io)
     }
 
-    /// Records that the bytes on disk were read under `validator` (a file of `total`).
+    /// Writes the record when the book says it changed (after the bytes it names: they
+    /// are in the file, std's `File` has no buffer of its own).
     async fn remember(&mut self, validator: Option<&str>, total: Option<u64>) -> Result<()> {
-        let Some(validator) = validator else {
-            return Ok(());
-        };
-        if self
-            .recorded
-            .as_ref()
-            .is_some_and(|(v, t)| v == validator && *t == total)
-        {
-            return Ok(());
+        match self.book.written(validator, total) {
+            Some(json) => tokio::fs::write(self.record, json)
+                .await
+                .map_err(|e| Error::io(format!("cannot write {}", self.record.display()), e)),
+            None => Ok(()),
         }
-        // Written after the bytes it names (they are in the file: std's `File` has no
-        // buffer of its own).
-        let io = |e| Error::io(format!("cannot write {}", self.record.display()), e);
-        let record = PartRecord::new(self.url, validator, total);
-        tokio::fs::write(self.record, record.to_json())
-            .await
-            .map_err(io)?;
-        self.recorded = Some((validator.to_owned(), total));
-        Ok(())
     }
 }
 
@@ -137,6 +124,23 @@ async fn write_pieces(
 
 fn writer_error(e: std::io::Error) -> Error {
     Error::io("cannot write the download to its writer", e)
+}
+
+/// The record beside a partial file, read back (at most [`MAX_PART_RECORD`] bytes and one
+/// more, so that a larger file is told apart), and the partial file's length.
+async fn read_back(record: &Path, part: &Path) -> (Option<Vec<u8>>, Option<u64>) {
+    let bytes = match tokio::fs::File::open(record).await {
+        Ok(file) => {
+            let mut bytes = Vec::new();
+            match file.take(MAX_PART_RECORD + 1).read_to_end(&mut bytes).await {
+                Ok(_) => Some(bytes),
+                Err(_) => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let held = tokio::fs::metadata(part).await.ok().map(|m| m.len());
+    (bytes, held)
 }
 
 async fn remove_if_present(path: &Path) -> Result<()> {
@@ -182,16 +186,9 @@ impl Client {
         async {
             let part = PartRecord::part_path(path);
             let record = PartRecord::record_path(path);
-            let resume = match tokio::fs::read(&record).await {
-                Ok(bytes) => match (
-                    PartRecord::from_json(&bytes),
-                    tokio::fs::metadata(&part).await,
-                ) {
-                    (Some(kept), Ok(meta)) => kept.resume(url, meta.len()),
-                    _ => None,
-                },
-                Err(_) => None,
-            };
+            let (kept, held) = read_back(&record, &part).await;
+            let (book, resume) = PartBook::open(url, kept.as_deref(), held);
+            let starts_over = resume.is_none();
             let download = Download::new(self.config(), url, &options, resume.clone(), self.now())?;
             let file = tokio::fs::OpenOptions::new()
                 .create(true)
@@ -202,15 +199,13 @@ impl Client {
                 .map_err(|e| Error::io(format!("cannot open {}", part.display()), e))?
                 .into_std()
                 .await;
-            let recorded = resume.and_then(|r| r.validator).map(|v| (v, None));
             let mut held = PartFile {
                 file: Arc::new(file),
                 part: &part,
                 record: &record,
-                url,
-                recorded,
+                book,
             };
-            if held.recorded.is_none() {
+            if starts_over {
                 held.restart().await?;
             }
             let outcome = self
@@ -219,8 +214,7 @@ impl Client {
             let downloaded = match outcome {
                 Ok(downloaded) => downloaded,
                 Err(error) => {
-                    // Bytes without a validator cannot be resumed safely: not kept.
-                    if held.recorded.is_none() {
+                    if !held.book.keeps_part() {
                         drop(held);
                         let _ = tokio::fs::remove_file(&part).await;
                     }

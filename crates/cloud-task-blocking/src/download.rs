@@ -2,11 +2,12 @@
 //! machine: this file only writes the chunks it hands out.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use cloud_task_core::{
-    Download, DownloadAction, DownloadOptions, Downloaded, Error, PartRecord, Result, WRITE_PIECE,
+    Download, DownloadAction, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook,
+    PartRecord, Result, WRITE_PIECE,
 };
 
 use crate::client::{Client, Sent};
@@ -19,14 +20,12 @@ enum Sink<'a, 'p> {
     Writer(&'a mut dyn Write),
 }
 
-/// A partial file on disk, with its record.
+/// A partial file on disk, with its record; the core's [`PartBook`] decides what to keep.
 struct PartFile<'p> {
     file: File,
     part: &'p Path,
     record: &'p Path,
-    url: &'p str,
-    /// What the record on disk says (validator, total), once written.
-    recorded: Option<(String, Option<u64>)>,
+    book: PartBook,
 }
 
 impl PartFile<'_> {
@@ -38,30 +37,33 @@ impl PartFile<'_> {
         if self.file.metadata().map_err(io)?.len() > 0 {
             self.file.set_len(0).map_err(io)?;
         }
-        self.recorded = None;
+        self.book.restarted();
         remove_if_present(self.record)
     }
 
-    /// Records that the bytes on disk were read under `validator` (a file of `total`).
+    /// Writes the record when the book says it changed (after the bytes it names: `File`
+    /// has no buffer of its own, so they are in the file).
     fn remember(&mut self, validator: Option<&str>, total: Option<u64>) -> Result<()> {
-        let Some(validator) = validator else {
-            return Ok(());
-        };
-        if self
-            .recorded
-            .as_ref()
-            .is_some_and(|(v, t)| v == validator && *t == total)
-        {
-            return Ok(());
+        match self.book.written(validator, total) {
+            Some(json) => std::fs::write(self.record, json)
+                .map_err(|e| Error::io(format!("cannot write {}", self.record.display()), e)),
+            None => Ok(()),
         }
-        // The bytes first: a record never names bytes that are not on disk.
-        let io = |e| Error::io(format!("cannot write {}", self.record.display()), e);
-        self.file.flush().map_err(io)?;
-        let record = PartRecord::new(self.url, validator, total);
-        std::fs::write(self.record, record.to_json()).map_err(io)?;
-        self.recorded = Some((validator.to_owned(), total));
-        Ok(())
     }
+}
+
+/// The record beside a partial file, read back (at most [`MAX_PART_RECORD`] bytes and one
+/// more, so that a larger file is told apart), and the partial file's length.
+fn read_back(record: &Path, part: &Path) -> (Option<Vec<u8>>, Option<u64>) {
+    let bytes = File::open(record).ok().and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_PART_RECORD + 1)
+            .read_to_end(&mut bytes)
+            .ok()
+            .map(|_| bytes)
+    });
+    let held = std::fs::metadata(part).ok().map(|m| m.len());
+    (bytes, held)
 }
 
 impl Sink<'_, '_> {
@@ -146,13 +148,9 @@ impl Client {
         let _entered = span.enter();
         let part = PartRecord::part_path(path);
         let record = PartRecord::record_path(path);
-        let resume = match std::fs::read(&record) {
-            Ok(bytes) => match (PartRecord::from_json(&bytes), std::fs::metadata(&part)) {
-                (Some(kept), Ok(meta)) => kept.resume(url, meta.len()),
-                _ => None,
-            },
-            Err(_) => None,
-        };
+        let (kept, held) = read_back(&record, &part);
+        let (book, resume) = PartBook::open(url, kept.as_deref(), held);
+        let starts_over = resume.is_none();
         let download = Download::new(self.config(), url, &options, resume.clone(), self.now())?;
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -160,15 +158,13 @@ impl Client {
             .truncate(false)
             .open(&part)
             .map_err(|e| Error::io(format!("cannot open {}", part.display()), e))?;
-        let recorded = resume.and_then(|r| r.validator).map(|v| (v, None));
         let mut held = PartFile {
             file,
             part: &part,
             record: &record,
-            url,
-            recorded,
+            book,
         };
-        if held.recorded.is_none() {
+        if starts_over {
             held.restart()?;
         }
         let outcome = self.drive_download(download, &options, &mut Sink::Part(&mut held));
@@ -176,8 +172,7 @@ impl Client {
         let downloaded = match outcome {
             Ok(downloaded) => downloaded,
             Err(error) => {
-                // Bytes without a validator cannot be resumed safely: not kept.
-                if held.recorded.is_none() {
+                if !held.book.keeps_part() {
                     drop(held);
                     let _ = std::fs::remove_file(&part);
                 }

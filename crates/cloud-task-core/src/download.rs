@@ -612,8 +612,9 @@ pub struct PartRecord {
     pub total: Option<u64>,
 }
 
-/// The largest record read back: anything larger is not one of ours.
-const MAX_RECORD: usize = 64 * 1024;
+/// The largest record read back: anything larger is not one of ours. A driver reads at
+/// most this many bytes (and one more, to tell a larger file).
+pub const MAX_PART_RECORD: u64 = 64 * 1024;
 
 impl PartRecord {
     /// The record of a download of `url` whose bytes were read under `validator`.
@@ -644,7 +645,7 @@ impl PartRecord {
     /// A record read back; `None` when `bytes` are not one (larger than 64 KiB, not
     /// JSON, or without a validator).
     pub fn from_json(bytes: &[u8]) -> Option<PartRecord> {
-        if bytes.len() > MAX_RECORD {
+        if bytes.len() as u64 > MAX_PART_RECORD {
             return None;
         }
         serde_json::from_slice::<PartRecord>(bytes)
@@ -660,6 +661,83 @@ impl PartRecord {
         let same = without_query(url) == self.url;
         let fits = self.total.is_none_or(|total| held <= total);
         (same && held > 0 && fits).then(|| Resume::new(held, Some(self.validator.clone())))
+    }
+}
+
+/// The bookkeeping of a download to a path, beside its partial file: whether the bytes an
+/// earlier try left are resumed, when the record must be written (again), and whether the
+/// bytes are worth keeping when the download stops. The driver reads and writes the files;
+/// this decides, once for every driver.
+///
+/// ```
+/// # use cloud_task_core::{PartBook, PartRecord};
+/// let url = "https://files.example/r/1/out.bin?signature=s";
+/// // Nothing on disk: start over (empty the partial file, remove any record).
+/// let (mut book, resume) = PartBook::open(url, None, None);
+/// assert!(resume.is_none());
+/// assert!(!book.keeps_part(), "bytes without a validator cannot be resumed");
+/// // The first chunk came under an ETag: write the record, once.
+/// let json = book.written(Some("\"v1\""), Some(100)).expect("a record to write");
+/// assert!(book.written(Some("\"v1\""), Some(100)).is_none());
+/// assert!(book.keeps_part());
+/// // A later try finds the record and 40 bytes: it resumes after them.
+/// let (_, resume) = PartBook::open(url, Some(&json), Some(40));
+/// assert_eq!(resume.unwrap().offset, 40);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PartBook {
+    url: String,
+    /// What the record on disk says (validator, total), once written.
+    recorded: Option<(String, Option<u64>)>,
+}
+
+impl PartBook {
+    /// The book of a download of `url`, from the record read back (`None`: none, or
+    /// unreadable) and the partial file's length (`None`: no partial file). Answers how to
+    /// resume; `None` means start over: empty the partial file and remove the record.
+    pub fn open(url: &str, record: Option<&[u8]>, held: Option<u64>) -> (PartBook, Option<Resume>) {
+        let resume = match (record.and_then(PartRecord::from_json), held) {
+            (Some(kept), Some(held)) => kept.resume(url, held),
+            _ => None,
+        };
+        let recorded = resume
+            .as_ref()
+            .and_then(|r| r.validator.clone())
+            .map(|v| (v, None));
+        let book = PartBook {
+            url: url.to_owned(),
+            recorded,
+        };
+        (book, resume)
+    }
+
+    /// Bytes read under `validator` (a file of `total`) were written to the partial file:
+    /// the record to write now, as JSON, when it changed; `None` when there is nothing to
+    /// write (no validator: such bytes cannot be resumed; or the record already says so).
+    /// Write it after the bytes it names.
+    pub fn written(&mut self, validator: Option<&str>, total: Option<u64>) -> Option<Vec<u8>> {
+        let validator = validator?;
+        if self
+            .recorded
+            .as_ref()
+            .is_some_and(|(v, t)| v == validator && *t == total)
+        {
+            return None;
+        }
+        self.recorded = Some((validator.to_owned(), total));
+        Some(PartRecord::new(&self.url, validator, total).to_json())
+    }
+
+    /// The partial file was emptied (the file comes whole again): its record no longer
+    /// holds (remove the record file).
+    pub fn restarted(&mut self) {
+        self.recorded = None;
+    }
+
+    /// True when the partial file is worth keeping after a download that stopped: a
+    /// record names its bytes, so a later download resumes them. Otherwise remove it.
+    pub fn keeps_part(&self) -> bool {
+        self.recorded.is_some()
     }
 }
 

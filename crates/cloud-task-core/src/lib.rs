@@ -139,7 +139,7 @@ pub use config::{
 };
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, Download, DownloadAction, DownloadOptions,
-    DownloadProgressFn, Downloaded, PartRecord, Resume, WRITE_PIECE,
+    DownloadProgressFn, Downloaded, MAX_PART_RECORD, PartBook, PartRecord, Resume, WRITE_PIECE,
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
