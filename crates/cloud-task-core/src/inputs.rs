@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line, truncate};
 use crate::models::{BlockInfo, HandleDef, PackageInfo};
 use crate::ops::CreateTaskRequest;
 
@@ -15,7 +15,8 @@ use crate::ops::CreateTaskRequest;
 pub const MAX_INPUT_PROBLEMS: usize = 50;
 /// The most problems reported for one value.
 const MAX_PER_VALUE: usize = 10;
-/// The longest message of one problem, in characters (a message may quote the value).
+/// The longest message of one problem, in characters (a message may quote the value), and
+/// of a name from the description quoted in the error's text.
 const MAX_MESSAGE: usize = 300;
 
 /// What is wrong with one input.
@@ -66,9 +67,10 @@ pub struct InputProblem {
 
 impl fmt::Display for InputProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line whatever the names hold (a pointer follows the value's own keys).
         write!(f, "input {:?}", self.handle)?;
         if !self.pointer.is_empty() {
-            write!(f, " at {}", self.pointer)?;
+            write!(f, " at {}", truncate(&one_line(&self.pointer), MAX_MESSAGE))?;
         }
         write!(f, ": {}", self.message)
     }
@@ -96,9 +98,9 @@ impl fmt::Display for InvalidInputsError {
         write!(
             f,
             "the inputs do not fit block {} of {}@{} ({count} problem{}): ",
-            self.block,
-            self.package,
-            self.version,
+            truncate(&one_line(&self.block), MAX_MESSAGE),
+            truncate(&one_line(&self.package), MAX_MESSAGE),
+            truncate(&one_line(&self.version), MAX_MESSAGE),
             if count == 1 { "" } else { "s" }
         )?;
         for (i, problem) in self.problems.iter().enumerate() {
@@ -166,7 +168,7 @@ impl PackageInfo {
                     if names.is_empty() {
                         "none".to_owned()
                     } else {
-                        names.join(", ")
+                        truncate(&names.join(", "), MAX_MESSAGE).into_owned()
                     }
                 ),
             )
@@ -270,19 +272,20 @@ impl BlockInfo {
         for handle in inputs.keys() {
             if self.input(handle).is_none() {
                 let known: Vec<&str> = self.inputs.iter().map(|h| h.handle.as_str()).collect();
+                let message = format!(
+                    "block {} has no such input; its inputs: {}",
+                    self.block_name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
                 problems.push(InputProblem {
                     handle: handle.clone(),
                     pointer: String::new(),
                     kind: ProblemKind::Unknown,
-                    message: format!(
-                        "block {} has no such input; its inputs: {}",
-                        self.block_name,
-                        if known.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
+                    message: truncate(&one_line(&message), MAX_MESSAGE).into_owned(),
                 });
             }
         }
@@ -299,7 +302,7 @@ fn check_value(def: &HandleDef, value: Option<&Value>) -> Vec<InputProblem> {
         handle: def.handle.clone(),
         pointer,
         kind,
-        message,
+        message: truncate(&one_line(&message), MAX_MESSAGE).into_owned(),
     };
     let Some(value) = value else {
         if def.is_optional() {
@@ -343,7 +346,7 @@ fn check_value(def: &HandleDef, value: Option<&Value>) -> Vec<InputProblem> {
                 // The validator's words quote the value: never a secret's.
                 "the value does not fit its schema (a secret: not shown)".to_owned()
             } else {
-                shorten(&error.to_string())
+                error.to_string()
             };
             problem(
                 ProblemKind::Invalid,
@@ -352,14 +355,6 @@ fn check_value(def: &HandleDef, value: Option<&Value>) -> Vec<InputProblem> {
             )
         })
         .collect()
-}
-
-/// `text` cut to [`MAX_MESSAGE`] characters.
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 /// The schema to validate with: OOMOL's `ui:*` hints removed at every level, and a
@@ -481,6 +476,33 @@ mod tests {
         let problems = block.check_inputs(&inputs(json!({"color": [long]})));
         let color = problems.iter().find(|p| p.handle == "color").unwrap();
         assert!(color.message.chars().count() <= MAX_MESSAGE + 1, "{color}");
+    }
+
+    #[test]
+    fn the_error_is_one_line_whatever_the_names_hold() {
+        let info: PackageInfo = serde_json::from_value(json!({
+            "packageName": "p\nq", "packageVersion": "1.0.0",
+            "blocks": [{"blockName": "m\nn", "inputHandleDefs": [
+                {"handle": "h\ni", "json_schema": {"type": "object",
+                    "additionalProperties": {"type": "integer"}}}
+            ]}]
+        }))
+        .unwrap();
+        let request = CreateTaskRequest::new("p\nq", "1.0.0", "m\nn")
+            .input("h\ni", json!({"k\ney": "x"}))
+            .input("x\ny", 1);
+        match info.check(&request) {
+            Err(Error::InvalidInputs(e)) => {
+                assert_eq!(e.problems.len(), 2, "{e}");
+                assert_eq!(
+                    e.problems[1].pointer, "/k\ney",
+                    "the pointer is kept as it is"
+                );
+                let text = e.to_string();
+                assert!(!text.contains(['\n', '\r']), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

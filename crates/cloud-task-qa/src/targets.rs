@@ -504,12 +504,9 @@ pub fn package_info(data: &[u8]) -> bool {
                 );
                 assert!(problem.pointer.is_empty() || problem.pointer.starts_with('/'));
             }
-            assert!(
-                !e.to_string().contains('\n')
-                    || e.problems.iter().any(|p| p.message.contains('\n'))
-            );
+            check_error_text(&Error::InvalidInputs(e));
         }
-        Err(Error::InvalidInput(_)) => {}
+        Err(error @ Error::InvalidInput(_)) => check_error_text(&error),
         Err(other) => panic!("a check ended with {other:?}"),
     }
     true
