@@ -89,6 +89,12 @@ impl Route {
     pub(crate) fn needs_auth(self) -> bool {
         !matches!(self, Route::UploadPart | Route::Download)
     }
+
+    /// Whether the route takes the key bare in `Authorization` besides as a bearer (the
+    /// registry, as OOMOL's CLI sends it there).
+    pub(crate) fn takes_bare_key(self) -> bool {
+        matches!(self, Route::PackageInfo)
+    }
 }
 
 impl fmt::Display for Route {

@@ -113,11 +113,7 @@ pub(crate) async fn guard(
         }
     }
     if route.needs_auth()
-        && let Err(e) = authorise(
-            &shared.api_keys,
-            request.headers(),
-            route == Route::PackageInfo,
-        )
+        && let Err(e) = authorise(&shared.api_keys, request.headers(), route.takes_bare_key())
     {
         return e.into_response();
     }
