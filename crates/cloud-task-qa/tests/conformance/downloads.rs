@@ -245,36 +245,33 @@ fn an_uploaded_file_downloads_back<D: Driver>() {
     assert!(bytes == data, "the bytes differ");
 }
 
-/// A server on another port (another origin) that records the head of each request and
-/// answers `body` whole.
-fn foreign_server(body: &'static [u8]) -> (String, Arc<Mutex<Vec<String>>>) {
+/// A server on another port (another origin) that answers one request with `body` whole,
+/// then ends: joining it answers the head of the request it got.
+fn foreign_server(body: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/file.bin", listener.local_addr().unwrap());
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let record = heads.clone();
-    std::thread::spawn(move || {
-        // Bounded: the test sends one request; a second connection would be a bug.
-        for stream in listener.incoming().take(2) {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
+    let server = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return String::new();
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
             }
-            record.lock().unwrap().push(head);
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(answer.as_bytes());
-            let _ = stream.write_all(body);
+            head.push_str(&line);
         }
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
+        let _ = stream.write_all(body);
+        head
     });
-    (url, heads)
+    (url, server)
 }
 
 fn credentials_never_travel_to_another_host<D: Driver>() {
@@ -282,15 +279,17 @@ fn credentials_never_travel_to_another_host<D: Driver>() {
     let client = D::of_with(&emulator, |config| {
         config.default_header("x-team", "team-secret")
     });
-    let (url, heads) = foreign_server(b"foreign bytes");
+    let (url, server) = foreign_server(b"foreign bytes");
     let dir = tempfile::tempdir().unwrap();
     let path: &Path = &dir.path().join("f");
     let downloaded = client.download(&url, path, DownloadOptions::new()).unwrap();
     assert_eq!(downloaded.size, 13);
     assert_eq!(std::fs::read(path).unwrap(), b"foreign bytes");
-    let heads = heads.lock().unwrap().clone();
-    assert_eq!(heads.len(), 1);
-    let head = heads[0].to_ascii_lowercase();
+    // The one request it served (the server has ended).
+    let head = server
+        .join()
+        .expect("the foreign server ends")
+        .to_ascii_lowercase();
     assert!(head.starts_with("get /file.bin"), "{head}");
     for secret in [
         "authorization",
