@@ -14,16 +14,15 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cloud_task_async::{AwaitOptions, CreateTaskRequest, DownloadOptions};
-use cloud_task_qa::measure::{machine_summary, mib, peak_rss_kib, run_scenario, scenario_args};
+use cloud_task_qa::measure::{machine_summary, peak_rss_kib, run_scenario, scenario_args};
 use serde_json::json;
 
-use common::{Target, raw_reqwest, raw_ureq, start_emulator};
+use common::{Target, best_of_rounds, raw_reqwest, raw_ureq, report_throughput, start_emulator};
 
 const MIB: u64 = 1024 * 1024;
 /// Rounds; the order of the downloads alternates between rounds.
@@ -147,47 +146,13 @@ fn main() {
         .into_iter()
         .filter(|w| chosen.is_empty() || chosen.split(',').any(|c| c == *w))
         .collect();
-    let mut best: HashMap<&str, (f64, f64)> = HashMap::new();
-    for round in 0..ROUNDS {
-        let mut order = ways.to_vec();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for way in order {
-            let path = dir.path().join(format!("{way}.bin"));
-            let mut args = vec![way.to_owned(), url.clone(), path.display().to_string()];
-            args.extend(target.args());
-            let figures = run_scenario(&args).expect("the scenario runs");
-            assert_eq!(figures["size"].as_u64(), Some(size));
-            let secs = figures["secs"].as_f64().unwrap_or(f64::NAN);
-            let peak = mib(figures["peak_rss_kib"].as_u64().unwrap_or(0));
-            let mib_s = (size / MIB) as f64 / secs;
-            eprintln!(
-                "  round {round}: {way:<12} {secs:>6.2} s {mib_s:>7.1} MiB/s, peak RSS {peak:.1} MiB"
-            );
-            let entry = best.entry(way).or_insert((0.0, 0.0));
-            entry.0 = entry.0.max(mib_s);
-            entry.1 = entry.1.max(peak);
-        }
-    }
-    for way in ways.iter().copied() {
-        let (mib_s, peak) = best[way];
-        let verdict = if peak <= RSS_TARGET_MIB {
-            "ok"
-        } else {
-            "ABOVE TARGET"
-        };
-        println!(
-            "  {way:<12} {mib_s:>7.1} MiB/s ({:>5.2} s)  peak RSS {peak:>6.1} MiB (target <= {RSS_TARGET_MIB} MiB: {verdict})",
-            (size / MIB) as f64 / mib_s
-        );
-    }
-    for (sdk, raw) in [("async", "raw-reqwest"), ("blocking", "raw-ureq")] {
-        let (Some(sdk_best), Some(raw_best)) = (best.get(sdk), best.get(raw)) else {
-            continue;
-        };
-        let ratio = sdk_best.0 / raw_best.0;
-        let verdict = if ratio >= 0.8 { "ok" } else { "BELOW TARGET" };
-        println!("  ratio {sdk} / {raw}: {ratio:.2} (target >= 0.8: {verdict})");
-    }
+    let best = best_of_rounds(&ways, ROUNDS, size / MIB, |way| {
+        let path = dir.path().join(format!("{way}.bin"));
+        let mut args = vec![way.to_owned(), url.clone(), path.display().to_string()];
+        args.extend(target.args());
+        let figures = run_scenario(&args).expect("the scenario runs");
+        assert_eq!(figures["size"].as_u64(), Some(size));
+        figures
+    });
+    report_throughput(&ways, &best, size / MIB, RSS_TARGET_MIB);
 }

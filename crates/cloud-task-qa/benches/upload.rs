@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +26,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::json;
 
-use common::{Target, raw_reqwest, raw_ureq, start_emulator};
+use common::{Target, best_of_rounds, raw_reqwest, raw_ureq, report_throughput, start_emulator};
 
 const MIB: u64 = 1024 * 1024;
 /// The emulator's part size and the uploads' concurrency (the SDK's default).
@@ -237,46 +236,14 @@ fn main() {
         PART_SIZE / MIB
     );
     let ways = ["raw-reqwest", "async", "raw-ureq", "blocking"];
-    let mut best: HashMap<&str, (f64, f64)> = HashMap::new();
-    for round in 0..ROUNDS {
-        let mut order = ways.to_vec();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for way in order {
-            // A fresh emulator per upload, so that each starts alike: it removes the file
-            // it stored (unwritten pages and all) when it stops.
-            let emulator = start_emulator(&["--part-size", &PART_SIZE.to_string()]);
-            let target = Target::of(&emulator);
-            let mut args = vec![way.to_owned(), path.display().to_string()];
-            args.extend(target.args());
-            let figures = run_scenario(&args).expect("the scenario runs");
-            let secs = figures["secs"].as_f64().unwrap_or(f64::NAN);
-            let peak = mib(figures["peak_rss_kib"].as_u64().unwrap_or(0));
-            let mib_s = (size / MIB) as f64 / secs;
-            eprintln!(
-                "  round {round}: {way:<12} {secs:>6.2} s {mib_s:>7.1} MiB/s, peak RSS {peak:.1} MiB"
-            );
-            let entry = best.entry(way).or_insert((0.0, 0.0));
-            entry.0 = entry.0.max(mib_s);
-            entry.1 = entry.1.max(peak);
-        }
-    }
-    for way in ways {
-        let (mib_s, peak) = best[way];
-        let verdict = if peak <= rss_target {
-            "ok"
-        } else {
-            "ABOVE TARGET"
-        };
-        println!(
-            "  {way:<12} {mib_s:>7.1} MiB/s ({:>5.2} s)  peak RSS {peak:>6.1} MiB (target <= {rss_target} MiB: {verdict})",
-            (size / MIB) as f64 / mib_s
-        );
-    }
-    for (sdk, raw) in [("async", "raw-reqwest"), ("blocking", "raw-ureq")] {
-        let ratio = best[sdk].0 / best[raw].0;
-        let verdict = if ratio >= 0.8 { "ok" } else { "BELOW TARGET" };
-        println!("  ratio {sdk} / {raw}: {ratio:.2} (target >= 0.8: {verdict})");
-    }
+    let best = best_of_rounds(&ways, ROUNDS, size / MIB, |way| {
+        // A fresh emulator per upload, so that each starts alike: it removes the file it
+        // stored (unwritten pages and all) when it stops.
+        let emulator = start_emulator(&["--part-size", &PART_SIZE.to_string()]);
+        let target = Target::of(&emulator);
+        let mut args = vec![way.to_owned(), path.display().to_string()];
+        args.extend(target.args());
+        run_scenario(&args).expect("the scenario runs")
+    });
+    report_throughput(&ways, &best, size / MIB, rss_target);
 }

@@ -130,3 +130,66 @@ pub fn median(mut values: Vec<f64>) -> f64 {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
+
+/// Runs each way `rounds` times, in alternating order (reversed every other round), each
+/// run answering the figures its scenario printed; answers per way the best throughput
+/// over the rounds (MiB/s, for `size_mib`) and the highest peak RSS (MiB), printing each
+/// run on stderr.
+pub fn best_of_rounds(
+    ways: &[&'static str],
+    rounds: usize,
+    size_mib: u64,
+    mut run: impl FnMut(&str) -> serde_json::Value,
+) -> std::collections::HashMap<&'static str, (f64, f64)> {
+    let mut best = std::collections::HashMap::new();
+    for round in 0..rounds {
+        let mut order = ways.to_vec();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for way in order {
+            let figures = run(way);
+            let secs = figures["secs"].as_f64().unwrap_or(f64::NAN);
+            let peak = cloud_task_qa::measure::mib(figures["peak_rss_kib"].as_u64().unwrap_or(0));
+            let mib_s = size_mib as f64 / secs;
+            eprintln!(
+                "  round {round}: {way:<12} {secs:>6.2} s {mib_s:>7.1} MiB/s, peak RSS {peak:.1} MiB"
+            );
+            let entry = best.entry(way).or_insert((0.0_f64, 0.0_f64));
+            entry.0 = entry.0.max(mib_s);
+            entry.1 = entry.1.max(peak);
+        }
+    }
+    best
+}
+
+/// Prints each way's best throughput and peak RSS against `rss_target` (MiB), then the
+/// ratio of each SDK driver to its raw loop against the 0.8 target (ways not measured are
+/// left out).
+pub fn report_throughput(
+    ways: &[&'static str],
+    best: &std::collections::HashMap<&'static str, (f64, f64)>,
+    size_mib: u64,
+    rss_target: f64,
+) {
+    for way in ways {
+        let (mib_s, peak) = best[way];
+        let verdict = if peak <= rss_target {
+            "ok"
+        } else {
+            "ABOVE TARGET"
+        };
+        println!(
+            "  {way:<12} {mib_s:>7.1} MiB/s ({:>5.2} s)  peak RSS {peak:>6.1} MiB (target <= {rss_target} MiB: {verdict})",
+            size_mib as f64 / mib_s
+        );
+    }
+    for (sdk, raw) in [("async", "raw-reqwest"), ("blocking", "raw-ureq")] {
+        let (Some(sdk_best), Some(raw_best)) = (best.get(sdk), best.get(raw)) else {
+            continue;
+        };
+        let ratio = sdk_best.0 / raw_best.0;
+        let verdict = if ratio >= 0.8 { "ok" } else { "BELOW TARGET" };
+        println!("  ratio {sdk} / {raw}: {ratio:.2} (target >= 0.8: {verdict})");
+    }
+}
