@@ -233,6 +233,10 @@ enum State {
 /// whole again instead of spliced), each at most `chunk_size` bytes, each tried up to
 /// `retries` times with the upload parts' waits.
 ///
+/// A server cannot move the number of requests away from the bytes it sends: a chunk
+/// shorter than asked must end the file, one larger than asked or of another range ends the
+/// download with [`Error::Protocol`].
+///
 /// The machine never holds more than one chunk: it hands each to the driver to write
 /// ([`DownloadAction::Write`]) before asking for the next. Credentials and default headers
 /// go only to the configured origins: a URL on another host (a storage service's presigned
@@ -498,6 +502,15 @@ impl Download {
                 }
                 if len > self.chunk_size {
                     return self.broken("a 206 answer larger than the chunk asked");
+                }
+                // Shorter than asked is the end of the file, or a server making the client
+                // send a request per few bytes: the requests stay proportional to the bytes.
+                if len < self.chunk_size
+                    && range.total.is_some_and(|total| self.offset + len < total)
+                {
+                    return self.broken(
+                        "a 206 answer shorter than the chunk asked, before the end of the file",
+                    );
                 }
                 if self.validator.is_some() && validator.is_some() && validator != self.validator {
                     return self.broken("the file changed between two chunks");

@@ -282,10 +282,11 @@ fn failed_tries_are_retried_with_waits_and_other_statuses_end_it() {
 }
 
 #[test]
-fn a_hostile_server_cannot_splice_or_overfill_a_chunk() {
-    let answers: [(&str, Vec<u8>); 3] = [
+fn a_hostile_server_cannot_splice_overfill_or_dribble_a_chunk() {
+    let answers: [(&str, Vec<u8>); 4] = [
         ("bytes 5-1028/4000", vec![0; 1024]), // another range than asked
         ("bytes 0-1999/4000", vec![0; 2000]), // more than a chunk
+        ("bytes 0-9/4000", vec![0; 10]),      // a request per few bytes
         ("nonsense", vec![0; 10]),
     ];
     for (range, body) in answers {
