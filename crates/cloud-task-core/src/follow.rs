@@ -30,6 +30,12 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_millis(300);
 /// has ended (when the root block's `SessionFinished` has not been seen first).
 pub const DRAIN_EMPTY_ROUNDS: u32 = 3;
 
+/// The most rounds of reading the logs once the task has ended (30 s at
+/// [`DRAIN_INTERVAL`]): a server that keeps adding a few entries after the end, without
+/// the session's end, is read no longer. Full pages are read at once and do not count
+/// (they are bounded by [`Config::max_pages`]).
+pub const MAX_DRAIN_ROUNDS: u32 = 100;
+
 /// One event of a task's live view.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -117,6 +123,8 @@ enum Phase<T> {
         outcome: Result<TaskSuccess<T>, Error>,
         /// Reads in a row that brought nothing new.
         empty_rounds: u32,
+        /// Rounds read since the end.
+        rounds: u32,
         /// When the next read is due.
         next: Instant,
         /// One last read, then the end (the wait ended without the task's end).
@@ -156,7 +164,8 @@ enum Phase<T> {
 ///   a page that holds [`LOG_PAGE_SIZE`] entries is complete, and the next is read at once;
 /// - once the task has ended, the logs are read every [`DRAIN_INTERVAL`] until the root
 ///   block's `SessionFinished` has been seen, or [`DRAIN_EMPTY_ROUNDS`] reads in a row
-///   brought nothing, or the wait's deadline comes; then the success ends the stream
+///   brought nothing, or [`MAX_DRAIN_ROUNDS`] were read, or the wait's deadline comes;
+///   then the success ends the stream
 ///   ([`TaskEvent::Finished`]), or the failure (`Error::TaskFailed`);
 /// - a failed read of the logs is not an error of the view (the next round reads again);
 ///   every read is bounded as any request is, and the pages read by
@@ -319,11 +328,13 @@ impl<T> Follower<T> {
         }
         if let Phase::Draining {
             empty_rounds,
+            rounds,
             next,
             last,
             ..
         } = &mut self.phase
         {
+            *rounds = rounds.saturating_add(1);
             *empty_rounds = if *last {
                 DRAIN_EMPTY_ROUNDS
             } else if self.fresh == 0 {
@@ -337,13 +348,20 @@ impl<T> Follower<T> {
     }
 
     /// True when the logs of an ended task are read to their end: the root block's session
-    /// end was seen, enough reads brought nothing, or the wait's deadline has come.
+    /// end was seen, enough reads brought nothing, [`MAX_DRAIN_ROUNDS`] were read, or the
+    /// wait's deadline has come.
     fn drained(&self, now: Instant) -> bool {
-        let Phase::Draining { empty_rounds, .. } = &self.phase else {
+        let Phase::Draining {
+            empty_rounds,
+            rounds,
+            ..
+        } = &self.phase
+        else {
             return false;
         };
         self.session_ended
             || *empty_rounds >= DRAIN_EMPTY_ROUNDS
+            || *rounds >= MAX_DRAIN_ROUNDS
             || self.poller.deadline().is_some_and(|d| now >= d)
     }
 }
@@ -435,6 +453,7 @@ impl<T: DeserializeOwned> Follower<T> {
                             self.phase = Phase::Draining {
                                 outcome,
                                 empty_rounds: 0,
+                                rounds: 0,
                                 next: now,
                                 last: false,
                             };
@@ -448,6 +467,7 @@ impl<T: DeserializeOwned> Follower<T> {
                             self.phase = Phase::Draining {
                                 outcome: Err(error),
                                 empty_rounds: 0,
+                                rounds: 0,
                                 next: now,
                                 last: true,
                             };

@@ -151,7 +151,8 @@ pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,
 };
 pub use follow::{
-    DRAIN_EMPTY_ROUNDS, DRAIN_INTERVAL, FollowAction, Follower, LOG_PAGE_SIZE, TaskEvent,
+    DRAIN_EMPTY_ROUNDS, DRAIN_INTERVAL, FollowAction, Follower, LOG_PAGE_SIZE, MAX_DRAIN_ROUNDS,
+    TaskEvent,
 };
 pub use inputs::{
     InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, PACKAGE_CACHE_SIZE, PackageCache,

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use cloud_task_core::{
-    AwaitOptions, BackoffStrategy, CancelToken, Config, Error, FollowAction, Follower,
-    HttpResponse, LOG_PAGE_SIZE, Limit, LogEvent, TaskEvent, TaskStatus,
+    AwaitOptions, BackoffStrategy, CancelToken, Config, DRAIN_INTERVAL, Error, FollowAction,
+    Follower, HttpResponse, LOG_PAGE_SIZE, Limit, LogEvent, MAX_DRAIN_ROUNDS, TaskEvent,
+    TaskStatus,
 };
 use serde_json::{Value, json};
 
@@ -244,6 +245,41 @@ fn without_a_session_end_the_drain_stops_after_empty_reads() {
         run.elapsed
     );
     assert!(matches!(run.events.last(), Some(TaskEvent::Finished(_))));
+}
+
+#[test]
+fn a_server_that_keeps_adding_entries_after_the_end_is_read_a_bounded_time() {
+    // The result says success at once, but the logs grow by one line every 300 ms for an
+    // hour and never end the session: each read brings something new.
+    let task = Task {
+        ends_at: Duration::from_secs(3600),
+        every: Duration::from_millis(300),
+        lag: Duration::ZERO,
+        session_end: false,
+        fail: false,
+    };
+    let success = json!({"status": "success", "resultURL": null, "resultData": [1]});
+    let run = follow_with(&task, fixed(250), &config(), |path, _, answer| {
+        if path.ends_with("/result") {
+            Some(response(200, &success.to_string()))
+        } else {
+            answer
+        }
+    });
+    run.outcome.unwrap();
+    assert!(matches!(run.events.last(), Some(TaskEvent::Finished(_))));
+    // One read right after the end, then a round every 300 ms, at most MAX_DRAIN_ROUNDS.
+    let bound = DRAIN_INTERVAL * (MAX_DRAIN_ROUNDS + 1);
+    assert!(run.elapsed <= bound, "{:?} > {bound:?}", run.elapsed);
+    assert!(
+        run.pages.len() <= MAX_DRAIN_ROUNDS as usize + 2,
+        "{}",
+        run.pages.len()
+    );
+    assert!(
+        logs(&run.events).len() >= 90,
+        "the lines read meanwhile are handed out"
+    );
 }
 
 #[test]
