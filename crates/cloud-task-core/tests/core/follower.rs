@@ -268,14 +268,11 @@ fn a_server_that_keeps_adding_entries_after_the_end_is_read_a_bounded_time() {
     });
     run.outcome.unwrap();
     assert!(matches!(run.events.last(), Some(TaskEvent::Finished(_))));
-    // One read right after the end, then a round every 300 ms, at most MAX_DRAIN_ROUNDS.
-    let bound = DRAIN_INTERVAL * (MAX_DRAIN_ROUNDS + 1);
-    assert!(run.elapsed <= bound, "{:?} > {bound:?}", run.elapsed);
-    assert!(
-        run.pages.len() <= MAX_DRAIN_ROUNDS as usize + 2,
-        "{}",
-        run.pages.len()
-    );
+    // One read right after the end, then a round every 300 ms: about 30 s, not the hour
+    // the server would keep it going.
+    assert_eq!(DRAIN_INTERVAL * MAX_DRAIN_ROUNDS, Duration::from_secs(30));
+    assert!(run.elapsed <= Duration::from_secs(31), "{:?}", run.elapsed);
+    assert!(run.pages.len() <= 102, "{}", run.pages.len());
     assert!(
         logs(&run.events).len() >= 90,
         "the lines read meanwhile are handed out"
