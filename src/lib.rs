@@ -170,8 +170,8 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use cloud_task_async::{
-    Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskEventStream, TaskHandle,
-    TaskListStream, Timer, TokioTimer, WatchStream, async_trait,
+    BatchStream, Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskEventStream,
+    TaskHandle, TaskListStream, Timer, TokioTimer, WatchStream, async_trait,
 };
 
 /// The blocking client: ureq, no async runtime (feature `blocking`).
@@ -181,8 +181,8 @@ pub use cloud_task_async::{
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking {
     pub use cloud_task_blocking::{
-        Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, StdTimer,
-        TaskEvents, TaskHandle, TaskListIter, Timer, UreqTransport, WatchIter,
+        BatchIter, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport,
+        StdTimer, TaskEvents, TaskHandle, TaskListIter, Timer, UreqTransport, WatchIter,
     };
 }
 

@@ -153,6 +153,7 @@ macro_rules! boxed_stream {
     };
 }
 
+mod batch;
 mod client;
 mod download;
 mod follow;
@@ -164,6 +165,7 @@ mod timer;
 mod transport;
 mod upload;
 
+pub use batch::BatchStream;
 pub use client::{Client, ClientBuilder};
 pub use follow::TaskEventStream;
 pub use handle::TaskHandle;
@@ -179,8 +181,9 @@ pub use async_trait::async_trait;
 // Every wire model (a new one needs no edit here), then the types of the client's own API.
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
-    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, ConfigBuilder,
-    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter,
-    ListTasksQuery, Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome,
-    TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    self as core, ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem,
+    BatchOptions, BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
+    DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter, ListTasksQuery,
+    Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome, TransportErrorKind,
+    UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };

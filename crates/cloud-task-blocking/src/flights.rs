@@ -94,8 +94,8 @@ struct Pending {
 }
 
 /// The requests in flight of one caller.
-pub(crate) struct Flights<'a> {
-    client: &'a Client,
+pub(crate) struct Flights {
+    client: Client,
     events: Sender<Event>,
     received: Receiver<Event>,
     /// Held while the caller waits: once it is gone, queued requests are never sent.
@@ -105,9 +105,9 @@ pub(crate) struct Flights<'a> {
     _on_cancel: Option<CancelGuard>,
 }
 
-impl<'a> Flights<'a> {
+impl Flights {
     /// Requests of `client`, their waits ended early by `cancel`.
-    pub(crate) fn new(client: &'a Client, cancel: Option<&CancelToken>) -> Self {
+    pub(crate) fn new(client: &Client, cancel: Option<&CancelToken>) -> Self {
         let (events, received) = mpsc::channel();
         let wakeup = Arc::new(Wakeup::default());
         let on_cancel = cancel.map(|token| {
@@ -120,7 +120,7 @@ impl<'a> Flights<'a> {
             })
         });
         Flights {
-            client,
+            client: client.clone(),
             events,
             received,
             caller: Arc::new(()),

@@ -112,6 +112,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod batch;
 mod client;
 mod download;
 mod flights;
@@ -126,6 +127,7 @@ mod timer;
 mod transport;
 mod upload;
 
+pub use batch::BatchIter;
 pub use client::{Client, ClientBuilder};
 pub use follow::TaskEvents;
 pub use handle::TaskHandle;
@@ -137,8 +139,9 @@ pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, Ure
 // Every wire model (a new one needs no edit here), then the types of the client's own API.
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
-    self as core, ApiKey, AwaitOptions, BackoffStrategy, CancelToken, Config, ConfigBuilder,
-    CreateTaskRequest, DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter,
-    ListTasksQuery, Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome,
-    TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    self as core, ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem,
+    BatchOptions, BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
+    DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter, ListTasksQuery,
+    Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome, TransportErrorKind,
+    UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };

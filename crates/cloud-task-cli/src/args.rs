@@ -131,6 +131,14 @@ pub enum Command {
     Resume,
     /// Upload a file and print its URL (the last line of stdout).
     Upload(UploadArgs),
+    /// Run a task per line of a JSON Lines file, crash-safe: at most the account's limits
+    /// at once, each input created once (resumable with --journal), results as JSON Lines.
+    ///
+    /// Each line is a whole task ({"packageName","packageVersion","blockName",
+    /// "inputValues"}) or, with --block, the inputs of one task. Exit 0 when every input
+    /// succeeded, 1 when any failed, was not created or has an unknown outcome, 130 on
+    /// Ctrl-C (created tasks keep running; run again with the same --journal to resume).
+    Batch(BatchArgs),
     /// Download a task's result file (waiting for the task), or any file URL, resuming a
     /// download cut short; prints the path (the last line of stdout).
     Download(DownloadArgs),
@@ -211,6 +219,40 @@ pub struct RunArgs {
     /// Print the task's log lines on stderr as they come, above the progress bar.
     #[arg(long)]
     pub logs: bool,
+}
+
+/// `batch`.
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// The inputs, JSON Lines (`-` reads stdin). Blank lines are skipped; an input's
+    /// index counts the other lines from 0.
+    pub inputs: PathBuf,
+    /// Run this block for every line, each line holding its inputs.
+    #[arg(long, num_args = 3, value_names = ["PACKAGE", "VERSION", "BLOCK"])]
+    pub block: Option<Vec<String>>,
+    /// The journal: every task created is recorded here as soon as it is, and each
+    /// result; when the file holds records, the batch resumes from it (tasks it holds are
+    /// waited for, never created again).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// At most N of the batch's tasks queued or running at once (on top of the account's
+    /// own limits, which are always kept).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Write one JSON line per input here (index, taskID, status, result or error)
+    /// instead of stdout.
+    #[arg(long, short, value_name = "RESULTS.jsonl")]
+    pub output: Option<PathBuf>,
+    /// Create again the inputs whose create had an unknown outcome and that were not found
+    /// among the account's tasks (they may run twice if the lookup missed them).
+    #[arg(long)]
+    pub recreate_unknown: bool,
+    /// Do not look unknown creates up among the account's tasks.
+    #[arg(long)]
+    pub no_lookup: bool,
+    /// How to wait.
+    #[command(flatten)]
+    pub wait: WaitOptions,
 }
 
 /// `wait`.

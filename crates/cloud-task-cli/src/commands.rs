@@ -73,9 +73,9 @@ pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
 /// What every API command needs: the global options, the terminal, and the Ctrl-C tokens.
 pub struct Context {
     global: GlobalArgs,
-    ui: Ui,
+    pub(crate) ui: Ui,
     /// Cancelled by the first Ctrl-C.
-    interrupt: CancelToken,
+    pub(crate) interrupt: CancelToken,
     /// Cancelled by the second Ctrl-C.
     insist: CancelToken,
 }
@@ -113,6 +113,7 @@ impl Context {
             Command::Resume => self.set_paused(false).await,
             Command::Upload(args) => self.upload(args).await,
             Command::Download(args) => self.download(args).await,
+            Command::Batch(args) => self.batch(args).await,
             Command::Emulator(_) | Command::Completions { .. } => {
                 Err(Failure::usage("this command needs no API client"))
             }
@@ -152,7 +153,7 @@ impl Context {
 
     /// The client, configured from the environment, then from the options. Refuses to go
     /// on without an API key.
-    fn client(&self) -> Result<Client, Failure> {
+    pub(crate) fn client(&self) -> Result<Client, Failure> {
         let nonblank = |value: &Option<String>| {
             value
                 .as_deref()
@@ -374,7 +375,7 @@ impl Context {
     /// resumes it.
     /// The SDK's options for `--interval` and `--timeout` (fixed interval, Ctrl-C as the
     /// cancel token).
-    fn await_options(&self, wait: &WaitOptions) -> AwaitOptions {
+    pub(crate) fn await_options(&self, wait: &WaitOptions) -> AwaitOptions {
         let mut options = AwaitOptions::new()
             .interval(wait.interval)
             .strategy(BackoffStrategy::Fixed)

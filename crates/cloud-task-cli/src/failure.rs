@@ -98,6 +98,22 @@ impl Failure {
         Failure::new(Exit::Interrupted, "interrupted", "interrupted")
     }
 
+    /// A batch in which some inputs did not succeed (exit 1); their lines say why.
+    pub fn batch_incomplete(counts: &cloud_task_async::BatchCounts) -> Self {
+        Failure::new(
+            Exit::TaskFailed,
+            "batch_incomplete",
+            format!(
+                "{} of {} inputs did not succeed ({} failed or not created, {} unknown)",
+                counts.total - counts.done,
+                counts.total,
+                counts.failed,
+                counts.unknown
+            ),
+        )
+        .already_printed()
+    }
+
     /// A second Ctrl-C while a task was being created (exit 130): the task may exist.
     pub fn interrupted_creation() -> Self {
         Failure::new(

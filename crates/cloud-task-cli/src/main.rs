@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod batch;
 mod commands;
 mod duration;
 mod failure;

@@ -128,6 +128,16 @@ pub fn uploaded_bytes(size: u64, percent: u8) -> u64 {
     (u128::from(size) * u128::from(percent.min(100)) / 100) as u64
 }
 
+/// A bar of the inputs of a batch that have ended, its counts as the message, or `None`
+/// when not drawn.
+pub fn batch_bar(ui: &Ui, total: u64) -> Option<ProgressBar> {
+    bar(
+        ui,
+        total,
+        "{spinner} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

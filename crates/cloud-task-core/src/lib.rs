@@ -107,6 +107,7 @@
 
 pub use http;
 
+mod batch;
 mod cancel;
 mod config;
 mod download;
@@ -129,6 +130,11 @@ pub type HttpRequest = http::Request<Vec<u8>>;
 /// The response type every operation parses.
 pub type HttpResponse = http::Response<Vec<u8>>;
 
+pub use batch::{
+    Batch, BatchAction, BatchCounts, BatchEvent, BatchItem, BatchOptions, BatchOutcome,
+    DEFAULT_CREATES_IN_FLIGHT, DEFAULT_MAX_REFUSALS, JournalRecord, JournalReplay, MAX_HOLD,
+    input_identity,
+};
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{
     ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_PAGES,

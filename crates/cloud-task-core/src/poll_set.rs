@@ -1,7 +1,7 @@
 //! Waiting on many tasks at once, as a value: the scheduler behind `await_many`.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,8 @@ pub enum PollSetAction {
 enum Slot<T> {
     Polling(Box<Poller<T>>),
     Done(Result<TaskSuccess<T>, Error>),
+    /// Handed out by [`PollerSet::take_finished`].
+    Taken,
 }
 
 /// Many [`Poller`]s under one scheduler: each says when it next wants to poll, and at
@@ -86,6 +88,9 @@ pub struct PollerSet<T = Value> {
     max_in_flight: usize,
     unfinished: usize,
     options: AwaitOptions,
+    /// Tasks finished and not yet taken by [`PollerSet::take_finished`], in finishing order.
+    finished: VecDeque<usize>,
+    config: Config,
 }
 
 impl<T> fmt::Debug for PollerSet<T> {
@@ -138,6 +143,9 @@ impl PollerSet {
             )
             .collect();
         let unfinished = due.len();
+        let finished = (0..slots.len())
+            .filter(|&index| matches!(slots[index], Slot::Done(_)))
+            .collect();
         PollerSet {
             slots,
             due,
@@ -146,6 +154,8 @@ impl PollerSet {
             max_in_flight: options.get_max_in_flight().max(1),
             unfinished,
             options: options.clone(),
+            finished,
+            config: config.clone(),
         }
     }
 }
@@ -173,6 +183,41 @@ impl<T: DeserializeOwned> PollerSet<T> {
             Some(Slot::Polling(poller)) => Some(poller.task_id()),
             _ => None,
         }
+    }
+
+    /// Adds task `task_id` to the set at `now`, polled from then on like the others (its
+    /// timeout counts from `now`); answers its index. An invalid task ID (empty) finishes
+    /// at once with its [`Error::InvalidInput`]. A set that had [`Finished`] has work
+    /// again.
+    ///
+    /// [`Finished`]: PollSetAction::Finished
+    pub fn push(&mut self, task_id: impl Into<String>, now: Instant) -> usize {
+        let index = self.slots.len();
+        match Poller::new_as(&self.config, task_id, &self.options, now) {
+            Ok(poller) => {
+                self.due.push(Reverse((now, index)));
+                self.slots.push(Slot::Polling(Box::new(poller)));
+                self.unfinished += 1;
+            }
+            Err(error) => {
+                self.slots.push(Slot::Done(Err(error)));
+                self.finished.push_back(index);
+            }
+        }
+        index
+    }
+
+    /// The next outcome of a finished task, in the order they finished, with its index;
+    /// the set keeps nothing of it (so a long-running set holds only its unfinished
+    /// tasks' state). [`into_outcomes`](Self::into_outcomes) reports a taken outcome as
+    /// [`Error::Misuse`].
+    pub fn take_finished(&mut self) -> Option<(usize, Result<TaskSuccess<T>, Error>)> {
+        while let Some(index) = self.finished.pop_front() {
+            if let Slot::Done(outcome) = std::mem::replace(&mut self.slots[index], Slot::Taken) {
+                return Some((index, outcome));
+            }
+        }
+        None
     }
 
     /// How many polls are in flight.
@@ -221,6 +266,7 @@ impl<T: DeserializeOwned> PollerSet<T> {
                 }
                 PollAction::Done(outcome) => {
                     self.slots[index] = Slot::Done(outcome);
+                    self.finished.push_back(index);
                     self.unfinished -= 1;
                 }
             }
@@ -302,9 +348,10 @@ impl<T: DeserializeOwned> PollerSet<T> {
     /// Ends every unfinished task with [`Error::Cancelled`] carrying its task ID; finished
     /// ones keep their result. Answers that arrive later are ignored.
     pub fn cancel(&mut self) {
-        for slot in &mut self.slots {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             if let Slot::Polling(poller) = slot {
                 *slot = Slot::Done(Err(Error::cancelled_task(poller.task_id())));
+                self.finished.push_back(index);
             }
         }
         self.due.clear();
@@ -321,6 +368,10 @@ impl<T: DeserializeOwned> PollerSet<T> {
             .map(|slot| match slot {
                 Slot::Done(outcome) => outcome,
                 Slot::Polling(poller) => Err(Error::cancelled_task(poller.task_id())),
+                Slot::Taken => Err(Error::misuse(
+                    "PollerSet",
+                    "this outcome was handed out by take_finished",
+                )),
             })
             .collect()
     }

@@ -147,6 +147,9 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without any response.
     DropConnection,
+    /// Handle the request (a create makes its task), then close the connection without
+    /// answering: the client cannot know what happened.
+    DropAnswer,
     /// Answer 200 with a truncated, invalid JSON body.
     MalformedBody,
     /// Answer normally, but close the connection after `after` bytes of the body (a
@@ -165,6 +168,7 @@ impl Fault {
             Fault::TooManyRequests { .. } => "too_many_requests",
             Fault::Delay(_) => "delay",
             Fault::DropConnection => "drop_connection",
+            Fault::DropAnswer => "drop_answer",
             Fault::MalformedBody => "malformed_body",
             Fault::CutBody { .. } => "cut_body",
         }

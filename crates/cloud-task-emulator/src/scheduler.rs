@@ -155,6 +155,7 @@ impl Task {
             "packageName": self.package_name,
             "packageVersion": self.package_version,
             "blockName": self.block_name,
+            "inputValues": self.inputs,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Tests of the sans-IO core: no network, no real sleeping.
 #![allow(clippy::disallowed_methods)] // tests take one base Instant; nothing sleeps
 
+mod batch;
 mod call;
 mod cancel;
 mod config;

@@ -52,8 +52,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-const FAULT_NAMES: &str =
-    "service_unavailable, too_many_requests, delay, drop_connection, malformed_body, cut_body";
+const FAULT_NAMES: &str = "service_unavailable, too_many_requests, delay, drop_connection, drop_answer, malformed_body, cut_body";
 
 impl FaultRuleJson {
     fn into_rule(self) -> Result<FaultRule, ApiError> {
@@ -70,6 +69,7 @@ impl FaultRuleJson {
                 ApiError::bad_request("delayMs is required by the delay fault")
             })?)),
             "drop_connection" => Fault::DropConnection,
+            "drop_answer" => Fault::DropAnswer,
             "malformed_body" => Fault::MalformedBody,
             "cut_body" => Fault::CutBody {
                 after: self.after_bytes.ok_or_else(|| {

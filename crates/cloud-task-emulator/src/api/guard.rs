@@ -41,7 +41,7 @@ fn fault_response(fault: Fault) -> Option<Response> {
             response.extensions_mut().insert(DropConnection);
             response
         }
-        Fault::Delay(_) | Fault::CutBody { .. } => return None,
+        Fault::Delay(_) | Fault::CutBody { .. } | Fault::DropAnswer => return None,
         Fault::MalformedBody => {
             let mut response = Response::new(Body::from(r#"{"status":"running","progre"#));
             response
@@ -105,6 +105,7 @@ pub(crate) async fn guard(
         Some(Fault::CutBody { after }) => Some(*after),
         _ => None,
     };
+    let drop_answer = matches!(fault, Some(Fault::DropAnswer));
     if let Some(fault) = fault {
         if let Fault::Delay(delay) = fault {
             tokio::time::sleep(delay).await;
@@ -117,7 +118,11 @@ pub(crate) async fn guard(
     {
         return e.into_response();
     }
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if drop_answer {
+        response.extensions_mut().insert(DropConnection);
+        return response;
+    }
     match cut_after {
         Some(after) => cut(response, after),
         None => response,

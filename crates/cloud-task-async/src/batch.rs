@@ -1,0 +1,293 @@
+//! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
+
+use std::fs::{File, OpenOptions};
+use std::future::{Future, pending};
+use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloud_task_core::{
+    Batch, BatchAction, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error,
+    HttpResponse, JournalReplay, RequestId, Result,
+};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::client::Client;
+use crate::poll::cancelled;
+
+/// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
+/// report and per input ended, then the end. An `Err` (the journal could not be written,
+/// or a bad input or journal refused before anything was sent) ends it.
+///
+/// `Unpin`: call `next()` directly. [`counts`](Self::counts) says where the batch stands
+/// at any time. Dropping the stream stops the batch where it is: tasks created keep
+/// running, and a create in flight is recorded as sent, to be looked up by a resume.
+pub struct BatchStream {
+    inner: Pin<Box<dyn futures_core::Stream<Item = Result<BatchEvent>> + Send>>,
+    counts: Arc<Mutex<BatchCounts>>,
+}
+
+impl BatchStream {
+    /// Where the batch stands (queued, running, done, failed, unknown, ...).
+    pub fn counts(&self) -> BatchCounts {
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl futures_core::Stream for BatchStream {
+    type Item = Result<BatchEvent>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for BatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchStream")
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+/// The journal file: records are written as they come, synced when the batch says.
+pub(crate) struct JournalFile {
+    file: Option<File>,
+}
+
+impl JournalFile {
+    /// Opens (creating) the journal at `path` and reads back what it holds; the file is
+    /// cut after its last complete record (a record torn by a crash is dropped).
+    pub(crate) fn open(path: &Path) -> Result<(JournalFile, JournalReplay)> {
+        let context = || format!("opening the batch journal {}", path.display());
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(context(), e))?;
+        let replay = JournalReplay::read_from(BufReader::new(&mut file))?;
+        file.set_len(replay.valid_len())
+            .and_then(|()| file.seek(SeekFrom::End(0)))
+            .map_err(|e| Error::io(context(), e))?;
+        Ok((JournalFile { file: Some(file) }, replay))
+    }
+
+    fn write(&mut self, line: &str) -> Result<()> {
+        if let Some(file) = &mut self.file {
+            file.write_all(line.as_bytes())
+                .map_err(|e| Error::io("writing the batch journal", e))?;
+        }
+        Ok(())
+    }
+
+    async fn sync(&mut self) -> Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let (file, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = file.sync_data();
+            (file, outcome)
+        })
+        .await
+        .map_err(|e| Error::io("syncing the batch journal", std::io::Error::other(e)))?;
+        self.file = Some(file);
+        outcome.map_err(|e| Error::io("syncing the batch journal", e))
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+type Answer = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send>>;
+
+struct Driver {
+    client: Client,
+    batch: Batch,
+    journal: JournalFile,
+    in_flight: FuturesUnordered<Answer>,
+    counts: Arc<Mutex<BatchCounts>>,
+}
+
+impl Driver {
+    /// Runs the batch until it has something to hand out; `None` at its end.
+    async fn next(&mut self) -> Option<Result<BatchEvent>> {
+        let token = self
+            .batch
+            .options()
+            .get_await_options()
+            .get_cancel_token()
+            .cloned();
+        loop {
+            if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+                self.batch.cancel();
+            }
+            let action = self.batch.poll_action(self.client.now());
+            *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = self.batch.counts();
+            let wait = match action {
+                BatchAction::Record(record) => {
+                    if let Err(error) = self.journal.write(&record.to_line()) {
+                        return Some(Err(error));
+                    }
+                    continue;
+                }
+                BatchAction::Sync => {
+                    if let Err(error) = self.journal.sync().await {
+                        return Some(Err(error));
+                    }
+                    continue;
+                }
+                BatchAction::Send { index, transmit } => {
+                    let client = self.client.clone();
+                    let task_id = index.and_then(|i| self.batch.task_id(i)).map(str::to_owned);
+                    self.in_flight.push(Box::pin(async move {
+                        let id = transmit.id;
+                        (id, client.send(transmit, task_id.as_deref()).await)
+                    }));
+                    continue;
+                }
+                BatchAction::Created { index, task_id } => {
+                    return Some(Ok(BatchEvent::Created { index, task_id }));
+                }
+                BatchAction::Progress {
+                    index,
+                    progress,
+                    status,
+                } => {
+                    return Some(Ok(BatchEvent::Progress {
+                        index,
+                        progress,
+                        status,
+                    }));
+                }
+                BatchAction::Item(item) => return Some(Ok(BatchEvent::Finished(item))),
+                BatchAction::Finished => return None,
+                BatchAction::Wait(wait) => wait,
+                // A later action of the core: nothing to do for it here.
+                _ => continue,
+            };
+            let sleep = self.client.inner.timer.sleep(wait);
+            let answer = async {
+                if self.in_flight.is_empty() {
+                    pending().await
+                } else {
+                    self.in_flight.next().await
+                }
+            };
+            tokio::select! {
+                biased;
+                () = cancelled(token.as_ref()) => self.batch.cancel(),
+                Some((id, outcome)) = answer => {
+                    let now = self.client.now();
+                    match outcome {
+                        Ok(response) => self.batch.handle_response(id, response, now),
+                        Err(error) => self.batch.handle_transport_error(id, error, now),
+                    }
+                }
+                () = sleep => {}
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Runs a task for each of `requests`, crash-safe, and streams what happens: each
+    /// task created ([`BatchEvent::Created`]), progress, and each input as it ends
+    /// ([`BatchEvent::Finished`], with its index).
+    ///
+    /// Driven by the core's [`Batch`]: creates are bounded in flight, the account's
+    /// `maxConcurrency` and `maxQueueSize` are kept, a `429` holds creates back for its
+    /// `Retry-After`, a create whose outcome is unknown is never sent again (it is looked
+    /// up among the account's tasks, else handed out as unknown), and finished results are
+    /// handed out as they come. With [`BatchOptions::journal`], every task ID is recorded
+    /// (and synced) as soon as its create answers, and running the same inputs with the
+    /// same journal again resumes: tasks it holds are waited for, not created again. The
+    /// cancel token of [`BatchOptions::await_options`] stops creating; tasks already
+    /// created keep running and stay in the journal.
+    ///
+    /// Bad input (an invalid request, a journal of other inputs) is the stream's first and
+    /// only item, before anything is sent.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use cloud_task_async::{BatchEvent, BatchOptions, Client, CreateTaskRequest};
+    ///
+    /// # async fn run() -> cloud_task_async::Result<()> {
+    /// let client = Client::new("my-api-key")?;
+    /// let requests = (0..1000).map(|n| {
+    ///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("n", n)
+    /// });
+    /// let mut batch = client.run_many(requests, BatchOptions::new().journal("run.journal"));
+    /// while let Some(event) = batch.next().await {
+    ///     if let BatchEvent::Finished(item) = event? {
+    ///         println!("input {}: {:?}", item.index, item.outcome);
+    ///     }
+    /// }
+    /// println!("{:?}", batch.counts());
+    /// # Ok(()) }
+    /// ```
+    pub fn run_many(
+        &self,
+        requests: impl IntoIterator<Item = CreateTaskRequest>,
+        options: BatchOptions,
+    ) -> BatchStream {
+        let counts = Arc::new(Mutex::new(BatchCounts::default()));
+        let start = self.start_batch(requests.into_iter().collect(), options, Arc::clone(&counts));
+        let stream = futures_util::stream::unfold(Some(start), |state| async move {
+            let mut driver = match state? {
+                Ok(driver) => driver,
+                Err(error) => return Some((Err(error), None)),
+            };
+            match driver.next().await {
+                Some(Ok(event)) => Some((Ok(event), Some(Ok(driver)))),
+                Some(Err(error)) => Some((Err(error), None)),
+                None => None,
+            }
+        });
+        BatchStream {
+            inner: Box::pin(stream),
+            counts,
+        }
+    }
+
+    fn start_batch(
+        &self,
+        requests: Vec<CreateTaskRequest>,
+        options: BatchOptions,
+        counts: Arc<Mutex<BatchCounts>>,
+    ) -> Result<Box<Driver>> {
+        let (journal, replay) = match options.get_journal() {
+            Some(path) => {
+                let (file, replay) = JournalFile::open(path)?;
+                (file, replay)
+            }
+            None => (JournalFile { file: None }, JournalReplay::new()),
+        };
+        let batch = Batch::resume(
+            self.config(),
+            requests,
+            options,
+            &replay,
+            self.now(),
+            wall_ms(),
+        )?;
+        *counts.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
+        Ok(Box::new(Driver {
+            client: self.clone(),
+            batch,
+            journal,
+            in_flight: FuturesUnordered::new(),
+            counts,
+        }))
+    }
+}

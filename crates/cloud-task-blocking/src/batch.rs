@@ -1,0 +1,257 @@
+//! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::iter::FusedIterator;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloud_task_core::{
+    Batch, BatchAction, BatchCounts, BatchEvent, BatchOptions, CancelToken, CreateTaskRequest,
+    Error, JournalReplay, Result,
+};
+
+use crate::client::Client;
+use crate::flights::{Event, Flights, Pause};
+
+/// The iterator of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
+/// report and per input ended, then the end. An `Err` (the journal could not be written,
+/// or a bad input or journal refused before anything was sent) ends it.
+///
+/// [`counts`](Self::counts) says where the batch stands at any time. Dropping the
+/// iterator stops the batch where it is: tasks created keep running, and a create in
+/// flight is recorded as sent, to be looked up by a resume.
+pub struct BatchIter {
+    state: State,
+}
+
+enum State {
+    Running(Box<Driver>),
+    Failed(Error),
+    Ended(BatchCounts),
+}
+
+struct Driver {
+    client: Client,
+    batch: Batch,
+    journal: Option<File>,
+    flights: Flights,
+    token: Option<CancelToken>,
+}
+
+impl std::fmt::Debug for BatchIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchIter")
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+impl BatchIter {
+    /// Where the batch stands (queued, running, done, failed, unknown, ...).
+    pub fn counts(&self) -> BatchCounts {
+        match &self.state {
+            State::Running(driver) => driver.batch.counts(),
+            State::Failed(_) => BatchCounts::default(),
+            State::Ended(counts) => *counts,
+        }
+    }
+}
+
+impl Iterator for BatchIter {
+    type Item = Result<BatchEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let counts = self.counts();
+        match std::mem::replace(&mut self.state, State::Ended(counts)) {
+            State::Ended(_) => None,
+            State::Failed(error) => Some(Err(error)),
+            State::Running(mut driver) => {
+                let next = driver.next();
+                let counts = driver.batch.counts();
+                match next {
+                    Some(Ok(event)) => {
+                        self.state = State::Running(driver);
+                        Some(Ok(event))
+                    }
+                    Some(Err(error)) => {
+                        self.state = State::Ended(counts);
+                        Some(Err(error))
+                    }
+                    None => {
+                        self.state = State::Ended(counts);
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FusedIterator for BatchIter {}
+
+impl Driver {
+    /// Runs the batch until it has something to hand out; `None` at its end.
+    fn next(&mut self) -> Option<Result<BatchEvent>> {
+        loop {
+            if self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
+                self.batch.cancel();
+            }
+            let wait = match self.batch.poll_action(self.client.now()) {
+                BatchAction::Record(record) => {
+                    if let Some(file) = &mut self.journal
+                        && let Err(e) = file.write_all(record.to_line().as_bytes())
+                    {
+                        return Some(Err(Error::io("writing the batch journal", e)));
+                    }
+                    continue;
+                }
+                BatchAction::Sync => {
+                    if let Some(file) = &self.journal
+                        && let Err(e) = file.sync_data()
+                    {
+                        return Some(Err(Error::io("syncing the batch journal", e)));
+                    }
+                    continue;
+                }
+                BatchAction::Send { index, transmit } => {
+                    let task_id = index.and_then(|i| self.batch.task_id(i));
+                    self.flights.send(transmit, task_id);
+                    continue;
+                }
+                BatchAction::Created { index, task_id } => {
+                    return Some(Ok(BatchEvent::Created { index, task_id }));
+                }
+                BatchAction::Progress {
+                    index,
+                    progress,
+                    status,
+                } => {
+                    return Some(Ok(BatchEvent::Progress {
+                        index,
+                        progress,
+                        status,
+                    }));
+                }
+                BatchAction::Item(item) => return Some(Ok(BatchEvent::Finished(item))),
+                BatchAction::Finished => return None,
+                BatchAction::Wait(wait) => wait,
+                // A later action of the core: nothing to do for it here.
+                _ => continue,
+            };
+            match self.flights.next(Pause::Sleep(wait)) {
+                Some(Event::Answer(id, Ok(response))) => {
+                    self.batch.handle_response(id, response, self.client.now());
+                }
+                Some(Event::Answer(id, Err(error))) => {
+                    self.batch
+                        .handle_transport_error(id, error, self.client.now());
+                }
+                Some(Event::Cancelled) => self.batch.cancel(),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Opens (creating) the journal at `path` and reads back what it holds; the file is cut
+/// after its last complete record (a record torn by a crash is dropped).
+fn open_journal(path: &Path) -> Result<(File, JournalReplay)> {
+    let context = || format!("opening the batch journal {}", path.display());
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(context(), e))?;
+    let replay = JournalReplay::read_from(BufReader::new(&mut file))?;
+    file.set_len(replay.valid_len())
+        .and_then(|()| file.seek(SeekFrom::End(0)))
+        .map_err(|e| Error::io(context(), e))?;
+    Ok((file, replay))
+}
+
+impl Client {
+    /// Runs a task for each of `requests`, crash-safe, and iterates over what happens:
+    /// each task created ([`BatchEvent::Created`]), progress, and each input as it ends
+    /// ([`BatchEvent::Finished`], with its index).
+    ///
+    /// Driven by the core's [`Batch`]: creates are bounded in flight, the account's
+    /// `maxConcurrency` and `maxQueueSize` are kept, a `429` holds creates back for its
+    /// `Retry-After`, a create whose outcome is unknown is never sent again (it is looked
+    /// up among the account's tasks, else handed out as unknown), and finished results are
+    /// handed out as they come. With [`BatchOptions::journal`], every task ID is recorded
+    /// (and synced) as soon as its create answers, and running the same inputs with the
+    /// same journal again resumes: tasks it holds are waited for, not created again. The
+    /// cancel token of [`BatchOptions::await_options`] stops creating; tasks already
+    /// created keep running and stay in the journal.
+    ///
+    /// Bad input (an invalid request, a journal of other inputs) is the iterator's first
+    /// and only item, before anything is sent.
+    ///
+    /// ```no_run
+    /// use cloud_task_blocking::{BatchEvent, BatchOptions, Client, CreateTaskRequest};
+    ///
+    /// let client = Client::new("my-api-key")?;
+    /// let requests = (0..1000).map(|n| {
+    ///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("n", n)
+    /// });
+    /// let mut batch = client.run_many(requests, BatchOptions::new().journal("run.journal"));
+    /// for event in &mut batch {
+    ///     if let BatchEvent::Finished(item) = event? {
+    ///         println!("input {}: {:?}", item.index, item.outcome);
+    ///     }
+    /// }
+    /// println!("{:?}", batch.counts());
+    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// ```
+    pub fn run_many(
+        &self,
+        requests: impl IntoIterator<Item = CreateTaskRequest>,
+        options: BatchOptions,
+    ) -> BatchIter {
+        let state = match self.start_batch(requests.into_iter().collect(), options) {
+            Ok(driver) => State::Running(Box::new(driver)),
+            Err(error) => State::Failed(error),
+        };
+        BatchIter { state }
+    }
+
+    fn start_batch(
+        &self,
+        requests: Vec<CreateTaskRequest>,
+        options: BatchOptions,
+    ) -> Result<Driver> {
+        let (journal, replay) = match options.get_journal() {
+            Some(path) => {
+                let (file, replay) = open_journal(path)?;
+                (Some(file), replay)
+            }
+            None => (None, JournalReplay::new()),
+        };
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let batch = Batch::resume(
+            self.config(),
+            requests,
+            options,
+            &replay,
+            self.now(),
+            wall_ms,
+        )?;
+        let token = batch
+            .options()
+            .get_await_options()
+            .get_cancel_token()
+            .cloned();
+        Ok(Driver {
+            client: self.clone(),
+            flights: Flights::new(self, token.as_ref()),
+            batch,
+            journal,
+            token,
+        })
+    }
+}

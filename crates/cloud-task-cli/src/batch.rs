@@ -1,0 +1,198 @@
+//! `cloud-task batch`: a task per line of a JSON Lines file, through the SDK's crash-safe
+//! `run_many`.
+
+use std::io::{BufRead, Write};
+
+use cloud_task_async::{
+    BatchCounts, BatchEvent, BatchItem, BatchOptions, BatchOutcome, CreateTaskRequest,
+};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::args::BatchArgs;
+use crate::commands::Context;
+use crate::failure::Failure;
+use crate::progress::batch_bar;
+
+/// The largest inputs file line, so that a file without line breaks cannot fill memory.
+const MAX_LINE: usize = 16 << 20;
+
+/// Reads the inputs: one task per non-blank line.
+fn read_inputs(args: &BatchArgs) -> Result<Vec<CreateTaskRequest>, Failure> {
+    let name = args.inputs.display().to_string();
+    let unreadable = |e: std::io::Error| Failure::usage(format!("cannot read {name}: {e}"));
+    let reader: Box<dyn BufRead> = if args.inputs.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.inputs).map_err(unreadable)?,
+        ))
+    };
+    let mut requests = Vec::new();
+    let mut reader = std::io::Read::take(reader, u64::MAX);
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        reader.set_limit(MAX_LINE as u64 + 1);
+        let n = reader.read_until(b'\n', &mut line).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.len() > MAX_LINE {
+            return Err(Failure::usage(format!(
+                "line {number} of {name} is longer than {} MiB",
+                MAX_LINE >> 20
+            )));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bad = |why: String| Failure::usage(format!("line {number} of {name}: {why}"));
+        let value: Value =
+            serde_json::from_slice(&line).map_err(|e| bad(format!("not JSON ({e})")))?;
+        let request = match &args.block {
+            Some(block) => {
+                let Value::Object(inputs) = value else {
+                    return Err(bad(
+                        "with --block, each line is a JSON object of inputs".to_owned()
+                    ));
+                };
+                CreateTaskRequest::new(&block[0], &block[1], &block[2]).input_values(inputs)
+            }
+            None => serde_json::from_value(value).map_err(|e| {
+                bad(format!(
+                    "not a task ({e}): each line needs packageName, packageVersion, blockName \
+                     and inputValues, or give the block with --block PACKAGE VERSION BLOCK"
+                ))
+            })?,
+        };
+        requests.push(request);
+    }
+    if requests.is_empty() {
+        return Err(Failure::usage(format!("{name} holds no input")));
+    }
+    Ok(requests)
+}
+
+/// The line of `--output` of an input that ended.
+fn result_line(item: &BatchItem) -> Value {
+    let (status, result, error) = match &item.outcome {
+        BatchOutcome::Succeeded(success) => (
+            "success",
+            Some(json!({"resultURL": success.result_url, "resultData": success.result_data})),
+            None,
+        ),
+        BatchOutcome::Failed(error) => ("failed", None, Some(error.to_string())),
+        BatchOutcome::NotCreated(error) => ("not_created", None, Some(error.to_string())),
+        BatchOutcome::Unknown(error) => ("unknown", None, Some(error.to_string())),
+        _ => ("cancelled", None, None),
+    };
+    let mut line = json!({"index": item.index, "taskID": item.task_id, "status": status});
+    if let Some(result) = result {
+        line["result"] = result;
+    }
+    if let Some(error) = error {
+        line["error"] = Value::from(error);
+    }
+    line
+}
+
+fn counts_message(c: &BatchCounts) -> String {
+    format!(
+        "pending {} queued {} running {} done {} failed {} unknown {}",
+        c.pending + c.creating,
+        c.queued,
+        c.running,
+        c.done,
+        c.failed,
+        c.unknown
+    )
+}
+
+impl Context {
+    /// `batch`.
+    pub(crate) async fn batch(&self, args: BatchArgs) -> Result<(), Failure> {
+        let requests = read_inputs(&args)?;
+        let client = self.client()?;
+        let mut options = BatchOptions::new()
+            .await_options(self.await_options(&args.wait))
+            .lookup_unknown(!args.no_lookup)
+            .recreate_unknown(args.recreate_unknown);
+        if let Some(n) = args.concurrency {
+            options = options.max_active(n as usize);
+        }
+        if let Some(journal) = &args.journal {
+            options = options.journal(journal);
+        }
+        let mut out: Box<dyn Write> = match &args.output {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?,
+            )),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let total = requests.len();
+        let bar = batch_bar(&self.ui, total as u64);
+        let mut stream = client.run_many(requests, options);
+        let mut failure = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(BatchEvent::Finished(item)) => {
+                    let line = result_line(&item);
+                    if let Err(e) = writeln!(out, "{line}") {
+                        failure = Some(Failure::output(e));
+                        break;
+                    }
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    failure = Some(Failure::from(error));
+                    break;
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.set_message(counts_message(&stream.counts()));
+            }
+        }
+        let counts = stream.counts();
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        out.flush().map_err(Failure::output)?;
+        drop(out);
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let summary = json!({
+            "total": counts.total, "done": counts.done, "failed": counts.failed,
+            "unknown": counts.unknown, "cancelled": counts.cancelled,
+        });
+        if self.ui.json && args.output.is_some() {
+            self.ui.out_json(&summary)?;
+        }
+        self.ui.note(&format!(
+            "{} inputs: {} succeeded, {} failed or not created, {} unknown, {} cancelled",
+            counts.total, counts.done, counts.failed, counts.unknown, counts.cancelled
+        ));
+        if self.interrupt.is_cancelled() {
+            let mut failure = Failure::interrupted();
+            if let Some(journal) = &args.journal {
+                failure = failure.with_hint(format!(
+                    "created tasks keep running; run the same command again (same --journal {}) to resume",
+                    journal.display()
+                ));
+            }
+            return Err(failure);
+        }
+        if counts.done == counts.total {
+            Ok(())
+        } else {
+            Err(Failure::batch_incomplete(&counts))
+        }
+    }
+}
