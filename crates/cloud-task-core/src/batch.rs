@@ -1,51 +1,5 @@
 //! Running one block over many inputs, as a value: the machine behind `run_many`, and the
 //! journal that lets a batch survive a crash.
-//!
-//! # What a batch guarantees
-//!
-//! - **At most one task per input.** A create is never sent twice unless its first
-//!   sending was definitely refused: a `429`, `408` or `425` answer, or a connection that
-//!   could not be opened (nothing reached the server). A create whose outcome is unknown (a
-//!   connection dropped after sending, a timeout, a `5xx`, an unreadable `2xx`) is not sent
-//!   again: it is looked up among the account's tasks (see below) and, when not found,
-//!   handed out as [`BatchOutcome::Unknown`] with its input's index.
-//! - **The account's limits are kept.** Before creating, the batch reads the dashboard's
-//!   `maxConcurrency` and `maxQueueSize` and keeps its own queued-plus-running tasks within
-//!   what the account's other tasks leave free (re-read every few seconds while inputs are
-//!   left, and after a refusal). A `429` holds every create back for its `Retry-After`
-//!   (at most [`MAX_HOLD`]).
-//! - **Nothing obtained is lost.** With a journal, each input's task ID is recorded as
-//!   soon as its create answers, before any waiting, and each result when it is obtained.
-//!   Resuming from the journal ([`JournalReplay`], [`Batch::resume`]) re-attaches to the
-//!   tasks it holds and creates only the inputs that were never created.
-//!
-//! # Looking up unknown outcomes
-//!
-//! A task's listing carries the inputs it was created with (`schedulerPayload`), so an
-//! unknown create can be settled: once no create is left to send, the batch walks the
-//! account's task list from the newest, back to a few minutes before the first unknown
-//! create was sent, and matches each task not already known by package, version, block
-//! and inputs. A match is attached to its input (recorded as created and waited for);
-//! inputs without a match are [`BatchOutcome::Unknown`], and created again only with
-//! [`BatchOptions::recreate_unknown`]. Identical inputs are interchangeable: a match is
-//! given to the first of them. (Another client creating the very same inputs in that
-//! window could be mistaken for ours: turn the lookup off with
-//! [`BatchOptions::lookup_unknown`] if that can happen.)
-//!
-//! # The journal
-//!
-//! JSON Lines, one record per line, appended. The first line is a header
-//! (`{"t":"batch","v":1,...}`); then, per input `i`: `sending` (written and synced before
-//! its create is sent), `created` (with the task ID), `not_created` (a definite refusal,
-//! or a lookup that found nothing), `unknown`, and `done` (the result: status, result URL
-//! and data, or the failure message). Every record about an input carries that input's
-//! identity (`input`): the first 128 bits of the SHA-256 of its canonical JSON (package,
-//! version, block and inputs, object keys sorted), so a resume against a changed input file
-//! is refused, naming the first input that differs.
-//!
-//! The machine says when to make the journal durable ([`BatchAction::Sync`]): before a
-//! create is sent, and before any wait. Records between two syncs are synced together, so
-//! a batch of ten thousand inputs costs a few thousand syncs, not tens of thousands.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -719,7 +673,55 @@ struct Lookup {
 
 /// A batch of creates and waits under one scheduler: bounded creates in flight, the
 /// account's limits kept, refusals backed off, unknown outcomes settled, results handed out
-/// as they finish. See the [module docs](self) for what it guarantees.
+/// as they finish.
+///
+/// # What a batch guarantees
+///
+/// - **At most one task per input.** A create is never sent twice unless its first
+///   sending was definitely refused: a `429`, `408` or `425` answer, or a connection that
+///   could not be opened (nothing reached the server). A create whose outcome is unknown (a
+///   connection dropped after sending, a timeout, a `5xx`, an unreadable `2xx`) is not sent
+///   again: it is looked up among the account's tasks (see below) and, when not found,
+///   handed out as [`BatchOutcome::Unknown`] with its input's index.
+/// - **The account's limits are kept.** Before creating, the batch reads the dashboard's
+///   `maxConcurrency` and `maxQueueSize` and keeps its own queued-plus-running tasks within
+///   what the account's other tasks leave free (re-read every few seconds while inputs are
+///   left, and after a refusal). A `429` holds every create back for its `Retry-After`
+///   (at most [`MAX_HOLD`]).
+/// - **Nothing obtained is lost.** With a journal, each input's task ID is recorded as
+///   soon as its create answers, before any waiting, and each result when it is obtained.
+///   Resuming from the journal ([`JournalReplay`], [`Batch::resume`]) re-attaches to the
+///   tasks it holds and creates only the inputs that were never created.
+///
+/// # Looking up unknown outcomes
+///
+/// A task's listing carries the inputs it was created with (`schedulerPayload`), so an
+/// unknown create can be settled: once no create is left to send, the batch walks the
+/// account's task list from the newest, back to a few minutes before the first unknown
+/// create was sent, and matches each task not already known by package, version, block
+/// and inputs. A match is attached to its input (recorded as created and waited for);
+/// inputs without a match are [`BatchOutcome::Unknown`], and created again only with
+/// [`BatchOptions::recreate_unknown`]. Identical inputs are interchangeable: a match is
+/// given to the first of them. (Another client creating the very same inputs in that
+/// window could be mistaken for ours: turn the lookup off with
+/// [`BatchOptions::lookup_unknown`] if that can happen.)
+///
+/// # The journal
+///
+/// JSON Lines, one record per line, appended. The first line is a header
+/// (`{"t":"batch","v":1,...}`); then, per input `i`: `sending` (written and synced before
+/// its create is sent), `created` (with the task ID), `not_created` (a definite refusal,
+/// or a lookup that found nothing), `unknown`, and `done` (the result: status, result URL
+/// and data, or the failure message). Every record about an input carries that input's
+/// identity (`input`): the first 128 bits of the SHA-256 of its canonical JSON (package,
+/// version, block and inputs, object keys sorted), so a resume against a changed input file
+/// is refused, naming the first input that differs.
+///
+/// The machine says when to make the journal durable ([`BatchAction::Sync`]): before a
+/// create is sent, and before any wait. Records between two syncs are synced together, so
+/// a batch of ten thousand inputs costs a few thousand syncs, not tens of thousands.
+///
+/// # Driving it
 ///
 /// Calling order: loop on [`poll_action`](Self::poll_action) and do what it says:
 /// append [`BatchAction::Record`]s to the journal and sync it on [`BatchAction::Sync`];

@@ -16,7 +16,8 @@
 //! configuration, limits and secrets ([`Config`], [`ApiKey`]), the machines that decide
 //! everything a server could otherwise move ([`Call`], [`Poller`], [`PollerSet`],
 //! [`Paginator`], [`Upload`], [`Follower`] for a task's live view of typed events,
-//! [`Download`] for resumable file downloads), input checks against a block's description
+//! [`Download`] for resumable file downloads, [`Batch`] for many inputs of one block with
+//! a crash-safe journal), input checks against a block's description
 //! ([`GetPackageInfo`], [`PackageInfo::check`]), and a runtime-agnostic [`CancelToken`]. Out of scope:
 //! connection pooling, TLS, proxies, threads and tasks, reading files, sleeping.
 //!
@@ -44,6 +45,10 @@
 //! | a redirect to another origin | never followed | | [`Error::Redirect`] naming the origin |
 //! | a wait's timeout | none | [`AwaitOptions::timeout`] | [`Error::Timeout`], after a last poll within the deadline |
 //! | raw body kept in an error | 64 KiB | [`MAX_ERROR_BODY`] | the rest is dropped (its length is kept) |
+//! | a batch's creates in flight | 4 | [`BatchOptions::creates_in_flight`] | the next waits for an answer |
+//! | a batch's queued-plus-running tasks | the account's `maxConcurrency + maxQueueSize`, less its other tasks | [`BatchOptions::max_active`] | creates wait for room |
+//! | a refusal's hold (`Retry-After` of a 429 to a create) | at most 60 s | [`MAX_HOLD`] | held that long |
+//! | refusals of one input | 50 | [`BatchOptions::max_refusals`] | [`BatchOutcome::NotCreated`] |
 //!
 //! Statuses that retrying cannot mend (400, 401, 403, 404, 405, 410, 422, ...) end a wait
 //! at once; 408, 425, 429, 5xx and transport errors are retried

@@ -13,9 +13,7 @@ use crate::support::*;
 
 fn write_inputs(dir: &Path, n: usize, extra: &str) -> String {
     let path = dir.join("inputs.jsonl");
-    let text: String = (0..n)
-        .map(|i| format!("{{\"i\":{i}{extra}}}\n"))
-        .collect();
+    let text: String = (0..n).map(|i| format!("{{\"i\":{i}{extra}}}\n")).collect();
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
@@ -34,7 +32,9 @@ fn tasks_per_input(server: &Server) -> HashMap<u64, usize> {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut per_input = HashMap::new();
     for task in json(&out)["tasks"].as_array().unwrap() {
-        let i = task["schedulerPayload"]["inputValues"]["i"].as_u64().unwrap();
+        let i = task["schedulerPayload"]["inputValues"]["i"]
+            .as_u64()
+            .unwrap();
         *per_input.entry(i).or_insert(0) += 1;
     }
     per_input
@@ -78,7 +78,10 @@ fn a_batch_killed_halfway_and_run_again_creates_every_input_once() {
             .unwrap_or(0)
     };
     while created() < N / 2 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the batch stalled");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the batch stalled"
+        );
         assert!(child.try_wait().unwrap().is_none(), "ended before half");
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -114,9 +117,14 @@ fn a_batch_killed_halfway_and_run_again_creates_every_input_once() {
     }
     let per_input = tasks_per_input(&server);
     assert_eq!(per_input.len(), N, "lost inputs");
-    assert!(per_input.values().all(|c| *c == 1), "duplicates: {per_input:?}");
+    assert!(
+        per_input.values().all(|c| *c == 1),
+        "duplicates: {per_input:?}"
+    );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), N as u64);
-    println!("cli: killed at {at_kill} creates; resumed to {N}: 0 duplicates, 0 lost ({unknown} unknown at the resume)");
+    println!(
+        "cli: killed at {at_kill} creates; resumed to {N}: 0 duplicates, 0 lost ({unknown} unknown at the resume)"
+    );
 }
 
 #[test]
@@ -171,7 +179,14 @@ fn bad_lines_and_a_changed_input_file_are_refused_before_anything_is_sent() {
     let journal = dir.path().join("j");
     let j = journal.to_str().unwrap();
     std::fs::write(&path, "{\"i\":1}\n").unwrap();
-    let block = ["--block", "@oomol/echo", "1.0.0", "main", "--interval", "20ms"];
+    let block = [
+        "--block",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--interval",
+        "20ms",
+    ];
     let out = server.run(&[&["batch", p, "--journal", j][..], &block[..]].concat());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     std::fs::write(&path, "{\"i\":2}\n").unwrap();
@@ -188,7 +203,7 @@ fn ctrl_c_stops_creating_and_leaves_created_tasks_running() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = write_inputs(dir.path(), 20, ",\"durationMs\":100000");
     let journal = dir.path().join("j");
-    let mut running = Running::spawn(
+    let running = Running::spawn(
         &server.env(),
         &[
             "batch",
@@ -215,7 +230,10 @@ fn ctrl_c_stops_creating_and_leaves_created_tasks_running() {
     // The account's limits (2 running + 2 queued) were kept: nothing was refused.
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 4);
     assert!(err.contains("run the same command again"), "{err}");
-    let cancelled: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cancelled: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(cancelled.len(), 20);
     assert_eq!(
         cancelled.iter().filter(|l| l["taskID"].is_string()).count(),

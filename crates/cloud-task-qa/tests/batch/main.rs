@@ -6,7 +6,6 @@
 //! [`CHILD_ENV`] set: its `child` test then runs one batch and prints its counts.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,7 +112,11 @@ fn child_to_end(spec: &str) -> Value {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let line = stdout
         .lines()
         .find_map(|l| l.split_once("COUNTS ").map(|(_, counts)| counts))
@@ -144,14 +147,22 @@ fn tasks_per_input(config: &Config) -> HashMap<u64, usize> {
 
 fn assert_each_input_once(per_input: &HashMap<u64, usize>, n: usize) {
     let duplicates: Vec<_> = per_input.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(duplicates.is_empty(), "inputs created twice: {duplicates:?}");
-    let lost: Vec<_> = (0..n as u64).filter(|i| !per_input.contains_key(i)).collect();
+    assert!(
+        duplicates.is_empty(),
+        "inputs created twice: {duplicates:?}"
+    );
+    let lost: Vec<_> = (0..n as u64)
+        .filter(|i| !per_input.contains_key(i))
+        .collect();
     assert!(lost.is_empty(), "inputs never created: {lost:?}");
     assert_eq!(per_input.len(), n);
 }
 
 fn kill_halfway_and_resume(driver: &str) {
-    let emulator = Emulator::builder().time_scale(0.01).start_blocking().unwrap();
+    let emulator = Emulator::builder()
+        .time_scale(0.01)
+        .start_blocking()
+        .unwrap();
     let config = emulator.config().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("batch.journal");
@@ -169,19 +180,32 @@ fn kill_halfway_and_resume(driver: &str) {
         .unwrap();
     let started = Instant::now();
     while created_records(&journal) < INPUTS / 2 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the child stalled");
-        assert!(child.try_wait().unwrap().is_none(), "the child ended before half");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the child stalled"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before half"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = tasks_per_input(&config);
-    assert!(at_kill.len() < INPUTS, "killed after the end: {}", at_kill.len());
+    assert!(
+        at_kill.len() < INPUTS,
+        "killed after the end: {}",
+        at_kill.len()
+    );
 
     let counts = child_to_end(&spec);
     assert_eq!(counts["total"], INPUTS);
     let per_input = tasks_per_input(&config);
-    assert!(per_input.values().all(|c| *c == 1), "a duplicate: {per_input:?}");
+    assert!(
+        per_input.values().all(|c| *c == 1),
+        "a duplicate: {per_input:?}"
+    );
     let unknown = counts["unknown"].as_u64().unwrap() as usize;
     // An input whose create was in the journal as sent, but never reached the server
     // (killed between the sync and the send), is reported unknown, not re-created...
@@ -216,7 +240,11 @@ fn blocking_batch_killed_halfway_resumes_with_each_input_created_once() {
 }
 
 fn storm(driver: &str) {
-    let emulator = Emulator::builder().time_scale(0.01).seed(7).start_blocking().unwrap();
+    let emulator = Emulator::builder()
+        .time_scale(0.01)
+        .seed(7)
+        .start_blocking()
+        .unwrap();
     // A third of the creates are refused with 429; one in ten is handled and its answer
     // dropped (the task exists; the client cannot know); one in twenty is dropped unread.
     emulator.add_fault(
@@ -229,15 +257,17 @@ fn storm(driver: &str) {
         .probability(1.0 / 3.0),
     );
     emulator.add_fault(FaultRule::new(Route::CreateTask, Fault::DropAnswer).probability(0.1));
-    emulator
-        .add_fault(FaultRule::new(Route::CreateTask, Fault::DropConnection).probability(0.05));
+    emulator.add_fault(FaultRule::new(Route::CreateTask, Fault::DropConnection).probability(0.05));
     let config = emulator.config().build().unwrap();
     let n = 60;
     let options = options().max_refusals(1000);
     let (counts, items) = run(driver, config.clone(), n, options);
     assert_eq!(items.len(), n);
     let per_input = tasks_per_input(&config);
-    assert!(per_input.values().all(|c| *c == 1), "a duplicate: {per_input:?}");
+    assert!(
+        per_input.values().all(|c| *c == 1),
+        "a duplicate: {per_input:?}"
+    );
     let unknown: Vec<usize> = items
         .iter()
         .filter(|i| matches!(i.outcome, BatchOutcome::Unknown(_)))
@@ -246,11 +276,17 @@ fn storm(driver: &str) {
     // Every dropped answer was found by the lookup; what is left unknown is what was
     // dropped unread (never created), each reported with its index.
     for index in &unknown {
-        assert!(!per_input.contains_key(&(*index as u64)), "{index} exists but was reported unknown");
+        assert!(
+            !per_input.contains_key(&(*index as u64)),
+            "{index} exists but was reported unknown"
+        );
     }
     assert_eq!(counts.unknown, unknown.len());
     assert_eq!(counts.done + unknown.len(), n, "{counts:?}");
-    assert!(emulator.stats().count(Route::CreateTask) > n as u64, "the storm hit");
+    assert!(
+        emulator.stats().count(Route::CreateTask) > n as u64,
+        "the storm hit"
+    );
     println!(
         "{driver}: {n} inputs under a 429 storm and dropped answers: {} creates sent, 0 duplicates, {} unknown reported",
         emulator.stats().count(Route::CreateTask),
