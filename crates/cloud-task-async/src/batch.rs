@@ -134,6 +134,10 @@ impl Driver {
             }
             let action = self.batch.poll_action(self.client.now());
             *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = self.batch.counts();
+            let action = match action.into_event() {
+                Ok(event) => return Some(Ok(event)),
+                Err(action) => action,
+            };
             let wait = match action {
                 BatchAction::Record(record) => {
                     if let Err(error) = self.journal.write(&record.to_line()) {
@@ -156,21 +160,6 @@ impl Driver {
                     }));
                     continue;
                 }
-                BatchAction::Created { index, task_id } => {
-                    return Some(Ok(BatchEvent::Created { index, task_id }));
-                }
-                BatchAction::Progress {
-                    index,
-                    progress,
-                    status,
-                } => {
-                    return Some(Ok(BatchEvent::Progress {
-                        index,
-                        progress,
-                        status,
-                    }));
-                }
-                BatchAction::Item(item) => return Some(Ok(BatchEvent::Finished(item))),
                 BatchAction::Finished => return None,
                 BatchAction::Wait(wait) => wait,
                 // A later action of the core: nothing to do for it here.

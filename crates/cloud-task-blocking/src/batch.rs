@@ -97,7 +97,11 @@ impl Driver {
             if self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
                 self.batch.cancel();
             }
-            let wait = match self.batch.poll_action(self.client.now()) {
+            let action = match self.batch.poll_action(self.client.now()).into_event() {
+                Ok(event) => return Some(Ok(event)),
+                Err(action) => action,
+            };
+            let wait = match action {
                 BatchAction::Record(record) => {
                     if let Some(file) = &mut self.journal
                         && let Err(e) = file.write_all(record.to_line().as_bytes())
@@ -119,21 +123,6 @@ impl Driver {
                     self.flights.send(transmit, task_id);
                     continue;
                 }
-                BatchAction::Created { index, task_id } => {
-                    return Some(Ok(BatchEvent::Created { index, task_id }));
-                }
-                BatchAction::Progress {
-                    index,
-                    progress,
-                    status,
-                } => {
-                    return Some(Ok(BatchEvent::Progress {
-                        index,
-                        progress,
-                        status,
-                    }));
-                }
-                BatchAction::Item(item) => return Some(Ok(BatchEvent::Finished(item))),
                 BatchAction::Finished => return None,
                 BatchAction::Wait(wait) => wait,
                 // A later action of the core: nothing to do for it here.

@@ -650,6 +650,29 @@ pub enum BatchAction {
     Finished,
 }
 
+impl BatchAction {
+    /// The event this action hands out (`Created`, `Progress`, `Item`), or the action
+    /// back when it is work for the driver.
+    // The action goes straight back to the driver's match: boxing it would only allocate.
+    #[allow(clippy::result_large_err)]
+    pub fn into_event(self) -> Result<BatchEvent, BatchAction> {
+        match self {
+            BatchAction::Created { index, task_id } => Ok(BatchEvent::Created { index, task_id }),
+            BatchAction::Progress {
+                index,
+                progress,
+                status,
+            } => Ok(BatchEvent::Progress {
+                index,
+                progress,
+                status,
+            }),
+            BatchAction::Item(item) => Ok(BatchEvent::Finished(item)),
+            other => Err(other),
+        }
+    }
+}
+
 /// Where one input stands.
 #[derive(Debug)]
 enum Item {
