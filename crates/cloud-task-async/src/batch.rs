@@ -129,7 +129,7 @@ impl Driver {
             .get_cancel_token()
             .cloned();
         loop {
-            if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+            if !self.batch.is_cancelled() && token.as_ref().is_some_and(|t| t.is_cancelled()) {
                 self.batch.cancel();
             }
             let action = self.batch.poll_action(self.client.now());
@@ -175,7 +175,9 @@ impl Driver {
             };
             tokio::select! {
                 biased;
-                () = cancelled(token.as_ref()) => self.batch.cancel(),
+                // Once cancelled, the token fires at once: the answers of the creates still
+                // in flight are what the batch waits for then.
+                () = cancelled(token.as_ref()), if !self.batch.is_cancelled() => self.batch.cancel(),
                 Some((id, outcome)) = answer => {
                     let now = self.client.now();
                     match outcome {

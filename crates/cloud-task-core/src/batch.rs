@@ -988,6 +988,13 @@ impl Batch {
         &self.options
     }
 
+    /// True once [`cancel`](Self::cancel) was called: a driver stops watching its cancel
+    /// token then (it would fire again at once), and keeps reading the answers of the
+    /// creates still in flight.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
     /// The task of input `index`, while the batch waits for it.
     pub fn task_id(&self, index: usize) -> Option<&str> {
         match self.items.get(index) {

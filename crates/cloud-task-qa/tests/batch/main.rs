@@ -307,3 +307,54 @@ fn blocking_batch_under_a_429_storm_and_dropped_answers_creates_no_input_twice()
         storm("blocking");
     }
 }
+
+/// Cancels a batch while its first creates are held by the server: their answers are
+/// still read and their tasks handed out (with their IDs), never given up as unknown.
+fn cancel_with_creates_in_flight(driver: &str) {
+    let emulator = Emulator::builder()
+        .time_scale(0.01)
+        .fault(FaultRule::new(Route::CreateTask, Fault::Delay(Duration::from_millis(500))).times(4))
+        .start_blocking()
+        .unwrap();
+    let config = emulator.config().build().unwrap();
+    let token = oomol_cloud_task::CancelToken::new();
+    let options = BatchOptions::new().account_limits(false).await_options(
+        AwaitOptions::new()
+            .interval(Duration::from_millis(20))
+            .cancel_token(token.clone()),
+    );
+    let canceller = std::thread::spawn({
+        move || {
+            let started = Instant::now();
+            while emulator.stats().count(Route::CreateTask) < 4 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "no create sent"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            token.cancel();
+            emulator
+        }
+    });
+    let (counts, items) = run(driver, config, 20, options);
+    let emulator = canceller.join().unwrap();
+    assert_eq!(items.len(), 20);
+    assert_eq!(counts.cancelled, 20, "{counts:?}");
+    let with_tasks = items.iter().filter(|i| i.task_id.is_some()).count();
+    assert_eq!(with_tasks as u64, emulator.stats().count(Route::CreateTask));
+    assert_eq!(
+        with_tasks, 4,
+        "the four creates in flight were answered and kept"
+    );
+}
+
+#[test]
+fn async_cancel_keeps_the_tasks_of_the_creates_in_flight() {
+    cancel_with_creates_in_flight("async");
+}
+
+#[test]
+fn blocking_cancel_keeps_the_tasks_of_the_creates_in_flight() {
+    cancel_with_creates_in_flight("blocking");
+}
