@@ -709,8 +709,10 @@ struct Lookup {
 /// - **The account's limits are kept.** Before creating, the batch reads the dashboard's
 ///   `maxConcurrency` and `maxQueueSize` and keeps its own queued-plus-running tasks within
 ///   what the account's other tasks leave free (re-read every few seconds while inputs are
-///   left, and after a refusal). A `429` holds every create back for its `Retry-After`
-///   (at most [`MAX_HOLD`]).
+///   left, and after a refusal). When the dashboard shows no room and none of the batch's
+///   tasks is in flight, one create goes out all the same, so that the server's answer,
+///   not the dashboard, decides: a dashboard cannot hold a batch for ever. A `429` holds
+///   every create back for its `Retry-After` (at most [`MAX_HOLD`]).
 /// - **Nothing obtained is lost.** With a journal, each input's task ID is recorded as
 ///   soon as its create answers, before any waiting, and each result when it is obtained.
 ///   Resuming from the journal ([`JournalReplay`], [`Batch::resume`]) re-attaches to the
@@ -1470,11 +1472,14 @@ impl Batch {
             room = room.min(max.saturating_sub(ours));
         }
         if let Some(account) = self.account_room {
-            room = room.min(
-                usize::try_from(account)
-                    .unwrap_or(usize::MAX)
-                    .saturating_sub(ours),
-            );
+            let free = usize::try_from(account)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(ours);
+            // The dashboard alone never stops a batch that has nothing of its own in
+            // flight: one create goes out, and the server's answer (a task, or a 429
+            // counted against `max_refusals`) decides. A dashboard that never shows room
+            // cannot hold the batch for ever.
+            room = room.min(if ours == 0 { free.max(1) } else { free });
         }
         room
     }

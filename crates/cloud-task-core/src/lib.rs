@@ -46,7 +46,7 @@
 //! | a wait's timeout | none | [`AwaitOptions::timeout`] | [`Error::Timeout`], after a last poll within the deadline |
 //! | raw body kept in an error | 64 KiB | [`MAX_ERROR_BODY`] | the rest is dropped (its length is kept) |
 //! | a batch's creates in flight | 4 | [`BatchOptions::creates_in_flight`] | the next waits for an answer |
-//! | a batch's queued-plus-running tasks | the account's `maxConcurrency + maxQueueSize`, less its other tasks | [`BatchOptions::max_active`] | creates wait for room |
+//! | a batch's queued-plus-running tasks | the account's `maxConcurrency + maxQueueSize`, less its other tasks | [`BatchOptions::max_active`] | creates wait for room (one at a time when the dashboard shows none and none of the batch's is in flight) |
 //! | a refusal's hold (`Retry-After` of a 429 to a create) | at most 60 s | [`MAX_HOLD`] | held that long |
 //! | refusals of one input | 50 | [`BatchOptions::max_refusals`] | [`BatchOutcome::NotCreated`] |
 //!

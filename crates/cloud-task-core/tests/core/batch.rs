@@ -475,3 +475,24 @@ fn identities_ignore_key_order_and_missing_inputs() {
         input_identity(&nested(json!({"b":[{"d":2,"c":1}],"a":1})))
     );
 }
+
+#[test]
+fn a_dashboard_that_never_has_room_cannot_hold_the_batch_for_ever() {
+    // Every read says the account's one slot is taken by another client. The batch still
+    // creates one task at a time (the server's own answer, a 429 or a task, decides), so
+    // the wait is bounded by the refusals, not by what the dashboard says.
+    let start = Instant::now();
+    let mut batch = Batch::new(&config(), inputs(3), BatchOptions::new(), start, WALL).unwrap();
+    let run = drive(&mut batch, start, |t, i, _| {
+        echo(t, i, |t| {
+            assert_eq!(t.name, "get_dashboard");
+            dashboard(1, 0, 5)
+        })
+    });
+    assert_eq!(run.items.len(), 3);
+    assert!(run.items.iter().all(BatchItem::is_success));
+    assert_eq!(
+        run.max_active, 1,
+        "one at a time while the account says it is full"
+    );
+}
