@@ -1024,7 +1024,7 @@ impl Batch {
         }
         self.settle_unknown_without_lookup();
         self.set.cancel();
-        self.drain_set(self.start);
+        self.drain_set();
     }
 
     /// Feeds the answer to request `id` (answers of requests given up or unknown are
@@ -1099,7 +1099,7 @@ impl Batch {
             }
             let set_wait = match self.set.poll_action(now) {
                 PollSetAction::Send { index, transmit } => {
-                    self.drain_set(now);
+                    self.drain_set();
                     let input = self.slot_input[index];
                     return BatchAction::Send {
                         index: Some(input),
@@ -1111,7 +1111,7 @@ impl Batch {
                     progress,
                     status,
                 } => {
-                    self.drain_set(now);
+                    self.drain_set();
                     let running = status == TaskStatus::Running;
                     if self.slot_running[index] != running {
                         self.slot_running[index] = running;
@@ -1132,7 +1132,7 @@ impl Batch {
                 PollSetAction::Wait(d) | PollSetAction::AwaitResponse(d) => Some(d),
                 PollSetAction::Finished => None,
             };
-            self.drain_set(now);
+            self.drain_set();
             if !self.out.is_empty() {
                 continue;
             }
@@ -1233,7 +1233,7 @@ impl Batch {
     }
 
     /// Hands out the outcomes of finished tasks.
-    fn drain_set(&mut self, _now: Instant) {
+    fn drain_set(&mut self) {
         while let Some((slot, outcome)) = self.set.take_finished() {
             let index = self.slot_input[slot];
             if self.slot_running[slot] {
@@ -1241,42 +1241,33 @@ impl Batch {
             } else {
                 self.counts.queued -= 1;
             }
-            let task_id = Some(self.slot_tasks[slot].clone());
-            let input = self.identities[index].clone();
-            let i = index as u64;
-            let outcome = match outcome {
-                Ok(success) => {
-                    if let Some(task) = &task_id {
-                        self.record(Record::Done {
-                            i,
-                            input,
-                            task: task.clone(),
-                            status: TaskStatus::Success,
-                            result_url: success.result_url.clone(),
-                            result_data: success.result_data.clone(),
-                            error: None,
-                        });
-                    }
-                    BatchOutcome::Succeeded(success)
-                }
+            let task = self.slot_tasks[slot].clone();
+            // Only an ended task is `done` in the journal: a wait that ended otherwise (a
+            // timeout, a cancellation) is waited for again by a resume.
+            let done = match &outcome {
+                Ok(success) => Some((TaskStatus::Success, Some(success), None)),
                 Err(error @ Error::TaskFailed(_)) => {
-                    if let Some(task) = &task_id {
-                        self.record(Record::Done {
-                            i,
-                            input,
-                            task: task.clone(),
-                            status: TaskStatus::Failed,
-                            result_url: None,
-                            result_data: None,
-                            error: Some(error.to_string()),
-                        });
-                    }
-                    BatchOutcome::Failed(error)
+                    Some((TaskStatus::Failed, None, Some(error.to_string())))
                 }
+                Err(_) => None,
+            };
+            if let Some((status, success, error)) = done {
+                self.record(Record::Done {
+                    i: index as u64,
+                    input: self.identities[index].clone(),
+                    task: task.clone(),
+                    status,
+                    result_url: success.and_then(|s| s.result_url.clone()),
+                    result_data: success.and_then(|s| s.result_data.clone()),
+                    error,
+                });
+            }
+            let outcome = match outcome {
+                Ok(success) => BatchOutcome::Succeeded(success),
                 Err(Error::Cancelled(_)) => BatchOutcome::Cancelled,
                 Err(error) => BatchOutcome::Failed(error),
             };
-            self.end(index, task_id, outcome);
+            self.end(index, Some(task), outcome);
         }
     }
 }
@@ -1628,7 +1619,7 @@ impl Batch {
                     })
                 }
                 Err(_) => {
-                    self.end_lookup(now);
+                    self.end_lookup();
                     return None;
                 }
             }
@@ -1675,7 +1666,7 @@ impl Batch {
             PageAction::Done(_) => {
                 // A walk that failed leaves the rest unknown, as a walk that found nothing.
                 self.lookup = None;
-                self.end_lookup(now);
+                self.end_lookup();
                 None
             }
         }
@@ -1699,7 +1690,7 @@ impl Batch {
 
     /// The lookup is over: what it did not find is created again when asked, else ends
     /// unknown.
-    fn end_lookup(&mut self, _now: Instant) {
+    fn end_lookup(&mut self) {
         let mut indexes: Vec<usize> = self.unknown_since.keys().copied().collect();
         indexes.sort_unstable();
         for index in indexes {

@@ -2,8 +2,8 @@
 //! and resumed from its journal creates every input exactly once; a batch under a 429
 //! storm and dropped answers creates no input twice and reports the unknown outcomes.
 //!
-//! The child process of the crash test is this test binary itself, run with
-//! [`CHILD_ENV`] set: its `child` test then runs one batch and prints its counts.
+//! The child process of the crash test is this test binary itself, running its ignored
+//! `child` test with [`CHILD_ENV`] set: it runs one batch and prints its counts.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +20,14 @@ use serde_json::{Value, json};
 
 /// Set in the child: `DRIVER BASE_URL API_KEY JOURNAL INPUTS [recreate]`.
 const CHILD_ENV: &str = "CLOUD_TASK_BATCH_CHILD";
+/// The arguments that run this binary as the child.
+const CHILD_ARGS: [&str; 5] = [
+    "--ignored",
+    "--exact",
+    "child",
+    "--nocapture",
+    "--test-threads=1",
+];
 /// The inputs of the crash test.
 const INPUTS: usize = 200;
 
@@ -80,12 +88,11 @@ fn run(
     }
 }
 
-/// The child's role; does nothing in a normal run.
+/// The child's role, run only by the crash tests (`--ignored --exact child`).
 #[test]
+#[ignore = "the child process of the crash tests, which run it"]
 fn child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+    let spec = std::env::var(CHILD_ENV).expect("the crash tests set the child's spec");
     let args: Vec<&str> = spec.split(' ').collect();
     let config = Config::builder()
         .base_url(args[1])
@@ -107,7 +114,7 @@ fn child() {
 /// Runs the child to its end; answers its counts.
 fn child_to_end(spec: &str) -> Value {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .args(CHILD_ARGS)
         .env(CHILD_ENV, spec)
         .output()
         .unwrap();
@@ -173,7 +180,7 @@ fn kill_halfway_and_resume(driver: &str) {
         journal.display()
     );
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .args(CHILD_ARGS)
         .env(CHILD_ENV, &spec)
         .stdout(Stdio::null())
         .spawn()
@@ -227,16 +234,12 @@ fn kill_halfway_and_resume(driver: &str) {
 
 #[test]
 fn async_batch_killed_halfway_resumes_with_each_input_created_once() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        kill_halfway_and_resume("async");
-    }
+    kill_halfway_and_resume("async");
 }
 
 #[test]
 fn blocking_batch_killed_halfway_resumes_with_each_input_created_once() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        kill_halfway_and_resume("blocking");
-    }
+    kill_halfway_and_resume("blocking");
 }
 
 fn storm(driver: &str) {
@@ -296,16 +299,12 @@ fn storm(driver: &str) {
 
 #[test]
 fn async_batch_under_a_429_storm_and_dropped_answers_creates_no_input_twice() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        storm("async");
-    }
+    storm("async");
 }
 
 #[test]
 fn blocking_batch_under_a_429_storm_and_dropped_answers_creates_no_input_twice() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        storm("blocking");
-    }
+    storm("blocking");
 }
 
 /// Cancels a batch while its first creates are held by the server: their answers are
