@@ -1661,7 +1661,9 @@ impl Batch {
                 for (index, task_id) in found {
                     self.found(index, task_id, now);
                 }
-                None
+                // The walk moves on at once (its next page, or its end): nothing else may
+                // be left to wake the driver before the walk's own deadline.
+                self.step_lookup(now)
             }
             PageAction::Done(_) => {
                 // A walk that failed leaves the rest unknown, as a walk that found nothing.

@@ -108,7 +108,13 @@ pub fn stderr(output: &Output) -> String {
 }
 
 pub fn code(output: &Output) -> i32 {
-    output.status.code().expect("an exit code, not a signal")
+    output.status.code().unwrap_or_else(|| {
+        panic!(
+            "ended by a signal ({:?}), not an exit code; stderr: {}",
+            std::os::unix::process::ExitStatusExt::signal(&output.status),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// The one JSON document on stdout (fails when there are none or several).

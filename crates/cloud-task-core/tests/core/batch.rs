@@ -496,3 +496,23 @@ fn a_dashboard_that_never_has_room_cannot_hold_the_batch_for_ever() {
         "one at a time while the account says it is full"
     );
 }
+
+#[test]
+fn a_lookup_that_finds_nothing_ends_at_its_answer_not_at_a_timeout() {
+    // Nothing else is left to wait for: the only thing that moves the batch on is the
+    // lookup's own answer, then its end.
+    let start = Instant::now();
+    let options = BatchOptions::new().account_limits(false);
+    let mut batch = Batch::new(&config(), inputs(1), options, start, WALL).unwrap();
+    let run = drive(&mut batch, start, |t, i, _| match t.name {
+        "create_task" => Err(Error::transport(TransportErrorKind::Timeout, "slow")),
+        "list_tasks" => Ok(response(
+            200,
+            json!({"tasks": [listed("other", 7, WALL as i64)], "nextToken": "more"}),
+        )),
+        _ => echo(t, i, |t| panic!("{}", t.name)),
+    });
+    assert!(matches!(run.items[0].outcome, BatchOutcome::Unknown(_)));
+    // The lookup waits 2 s for a create the server may still be making, then no more.
+    assert!(run.waited < Duration::from_secs(3), "{:?}", run.waited);
+}
