@@ -425,7 +425,12 @@ fn cancelling_await_many_keeps_the_results_already_obtained() {
     let timer = FakeTimer::blocking();
     let token = CancelToken::new();
     let client = client(fleet, &timer);
-    let options = AwaitOptions::new().cancel_token(token.clone());
+    // One poll in flight at a time, so the first sleep starts only after every first poll
+    // was answered: with several in flight, it could start while `now-1` was still on its
+    // way, and a cancellation read before that answer rightly gives it up.
+    let options = AwaitOptions::new()
+        .max_in_flight(1)
+        .cancel_token(token.clone());
     let results = cancel_during_first_sleep(&timer, &token, || {
         client.await_many(["now-1", "hang-2", "now-3", "hang-4"], options)
     });
