@@ -296,6 +296,84 @@ impl BlockInfo {
     }
 }
 
+impl BlockInfo {
+    /// The JSON Schema of a task's `inputValues` for this block, as one document: an
+    /// object with a property per input (its own schema, OOMOL's `ui:*` hints and a
+    /// secret's `contentMediaType` removed, its description and default added, `null`
+    /// allowed when it is nullable), the inputs that have no default `required`, and no
+    /// other property. What agents and form builders need to offer typed inputs; the
+    /// authority on a value is still [`check_inputs`](Self::check_inputs).
+    ///
+    /// ```
+    /// use cloud_task_core::BlockInfo;
+    /// let block: BlockInfo = serde_json::from_value(serde_json::json!({
+    ///     "blockName": "main",
+    ///     "inputHandleDefs": [
+    ///         {"handle": "text", "description": "Any text", "json_schema": {"type": "string"}},
+    ///         {"handle": "n", "json_schema": {"type": "integer", "ui:widget": "slider"}, "value": 1},
+    ///     ],
+    /// }))?;
+    /// assert_eq!(
+    ///     block.input_schema(),
+    ///     serde_json::json!({
+    ///         "type": "object",
+    ///         "properties": {
+    ///             "text": {"type": "string", "description": "Any text"},
+    ///             "n": {"type": "integer", "default": 1},
+    ///         },
+    ///         "required": ["text"],
+    ///         "additionalProperties": false,
+    ///     }),
+    /// );
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn input_schema(&self) -> Value {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for def in &self.inputs {
+            properties.insert(def.handle.clone(), handle_schema(def));
+            if !def.is_optional() {
+                required.push(Value::from(def.handle.clone()));
+            }
+        }
+        let mut schema = Map::new();
+        schema.insert("type".into(), "object".into());
+        schema.insert("properties".into(), Value::Object(properties));
+        schema.insert("required".into(), Value::Array(required));
+        schema.insert("additionalProperties".into(), false.into());
+        Value::Object(schema)
+    }
+}
+
+/// The schema of one input's values, as [`BlockInfo::input_schema`] shows it.
+fn handle_schema(def: &HandleDef) -> Value {
+    let mut schema = match without_ui_hints(&def.json_schema) {
+        Value::Object(schema) => schema,
+        Value::Bool(false) => Map::from_iter([("not".to_owned(), Value::Object(Map::new()))]),
+        // `true` or anything that is not a schema: any value.
+        _ => Map::new(),
+    };
+    if schema.get("contentMediaType") == Some(&Value::from("oomol/secret")) {
+        schema.remove("contentMediaType");
+    }
+    if def.nullable == Some(true) {
+        schema = Map::from_iter([(
+            "anyOf".to_owned(),
+            Value::Array(vec![Value::Object(schema), serde_json::json!({"type": "null"})]),
+        )]);
+    }
+    if !def.description.trim().is_empty() && !schema.contains_key("description") {
+        schema.insert("description".into(), def.description.clone().into());
+    }
+    if let Some(value) = def.default_value()
+        && !(value.is_null() && def.nullable != Some(true))
+        && !schema.contains_key("default")
+    {
+        schema.insert("default".into(), value.clone());
+    }
+    Value::Object(schema)
+}
+
 /// The problems of one input's value (`None`: not given).
 fn check_value(def: &HandleDef, value: Option<&Value>) -> Vec<InputProblem> {
     let problem = |kind, pointer: String, message: String| InputProblem {
@@ -571,6 +649,48 @@ mod tests {
                 assert!(e.to_string().ends_with("and 150 more"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_input_schema_accepts_exactly_what_the_check_accepts() {
+        let block = block(json!([
+            {"handle": "text", "description": "Any text", "json_schema": {"type": "string"}},
+            {"handle": "n", "json_schema": {"type": "integer", "minimum": 1, "ui:widget": "slider"}, "value": 1},
+            {"handle": "mode", "json_schema": {"enum": ["fast", "thorough"], "default": "fast"}},
+            {"handle": "opts", "description": "Options", "json_schema": {"type": "object",
+                "properties": {"depth": {"type": "integer"}}, "required": ["depth"]},
+                "nullable": true, "value": null},
+            {"handle": "key", "json_schema": {"type": "string", "contentMediaType": "oomol/secret"}},
+            {"handle": "any", "json_schema": true, "value": 0},
+        ]));
+        let schema = block.input_schema();
+        assert_eq!(schema["required"], json!(["text", "key"]));
+        assert_eq!(schema["additionalProperties"], json!(false));
+        let properties = &schema["properties"];
+        assert_eq!(properties["text"]["description"], "Any text");
+        assert_eq!(properties["n"]["default"], 1);
+        assert!(properties["n"].get("ui:widget").is_none());
+        assert_eq!(properties["mode"]["default"], "fast");
+        assert_eq!(properties["opts"]["description"], "Options");
+        assert_eq!(properties["opts"]["anyOf"][1], json!({"type": "null"}));
+        assert!(properties["key"].get("contentMediaType").is_none());
+        assert_eq!(properties["any"], json!({"default": 0}));
+
+        let validator = jsonschema::options().build(&schema).unwrap();
+        for candidate in [
+            json!({"text": "a", "key": "k"}),
+            json!({"text": "a", "key": "k", "n": 3, "mode": "thorough", "opts": null}),
+            json!({"text": "a", "key": "k", "opts": {"depth": 2}, "any": [1]}),
+            json!({"key": "k"}),
+            json!({"text": "a", "key": "k", "n": 0}),
+            json!({"text": "a", "key": "k", "mode": "slow"}),
+            json!({"text": "a", "key": "k", "opts": {}}),
+            json!({"text": "a", "key": "k", "extra": 1}),
+            json!({"text": 5, "key": "k"}),
+        ] {
+            let fits = block.check_inputs(&inputs(candidate.clone())).is_empty();
+            assert_eq!(validator.is_valid(&candidate), fits, "{candidate}");
         }
     }
 }
