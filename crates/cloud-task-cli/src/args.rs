@@ -142,6 +142,15 @@ pub enum Command {
     /// Download a task's result file (waiting for the task), or any file URL, resuming a
     /// download cut short; prints the path (the last line of stdout).
     Download(DownloadArgs),
+    /// Serve Cloud Task as tools for AI agents: a Model Context Protocol server on stdin
+    /// and stdout (register it with an MCP client; it runs until the client closes it).
+    ///
+    /// Tools: run_task, create_task, wait_task, get_task_result, get_task, list_tasks,
+    /// get_latest_tasks, get_task_logs, get_dashboard, pause_queue, resume_queue,
+    /// upload_file, upload_base64, download_result, get_package_info; with a package
+    /// (--package, else OOMOL_PACKAGE_NAME and OOMOL_PACKAGE_VERSION), one block_<name>
+    /// tool per block of it, whose input schema is the block's.
+    Mcp(McpArgs),
     /// Run the local emulator in the foreground (the flags of `cloud-task-emulator`).
     ///
     /// Once listening it prints CLOUD_TASK_BASE_URL=..., CLOUD_TASK_UPLOAD_BASE_URL=... and
@@ -152,6 +161,34 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `mcp`.
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// The package whose blocks become tools, and the default package of run_task and
+    /// create_task [env: OOMOL_PACKAGE_NAME, OOMOL_PACKAGE_VERSION (default latest)].
+    #[arg(long, num_args = 2, value_names = ["NAME", "VERSION"])]
+    pub package: Option<Vec<String>>,
+    /// How long run_task, wait_task and the block tools wait when the call does not say
+    /// (1s to 1h); the task keeps running after it.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "50s",
+        allow_hyphen_values = true
+    )]
+    pub window: Duration,
+    /// The time between polls of a task being waited for.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "3s",
+        allow_hyphen_values = true
+    )]
+    pub interval: Duration,
 }
 
 /// What to run: a block of a package, and its inputs.

@@ -72,7 +72,7 @@ pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
 
 /// What every API command needs: the global options, the terminal, and the Ctrl-C tokens.
 pub struct Context {
-    global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     pub(crate) ui: Ui,
     /// Cancelled by the first Ctrl-C.
     pub(crate) interrupt: CancelToken,
@@ -114,6 +114,7 @@ impl Context {
             Command::Upload(args) => self.upload(args).await,
             Command::Download(args) => self.download(args).await,
             Command::Batch(args) => self.batch(args).await,
+            Command::Mcp(args) => self.mcp(args).await,
             Command::Emulator(_) | Command::Completions { .. } => {
                 Err(Failure::usage("this command needs no API client"))
             }

@@ -17,6 +17,7 @@ mod commands;
 mod duration;
 mod failure;
 mod inputs;
+mod mcp;
 mod output;
 mod progress;
 

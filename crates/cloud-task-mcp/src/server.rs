@@ -1,0 +1,927 @@
+//! The server: one tool per operation of the SDK, and one per block of the configured
+//! package.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use cloud_task_async::{
+    AwaitOptions, Client, CreateTaskRequest, DownloadOptions, Error, ListTasksQuery, LogEvent,
+    PackageInfo, TaskDetail, TaskEvent, TaskListItem, TaskResult, TaskStatus, UploadOptions,
+};
+use futures_util::StreamExt;
+use rmcp::handler::server::router::tool::ToolRoute;
+use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, Implementation, ProgressNotificationParam,
+    ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::{Map, Value};
+
+use crate::McpOptions;
+use crate::errors::ToolError;
+use crate::types::*;
+
+/// The most bytes `upload_base64` takes, once decoded.
+pub const MAX_BASE64_UPLOAD: usize = 32 * 1024 * 1024;
+/// How many of a task's last log lines a failure quotes.
+const LOG_TAIL: usize = 10;
+/// The longest log line a failure quotes, in characters.
+const LOG_LINE: usize = 300;
+
+/// The Cloud Task MCP server: clone it freely (it is a handle).
+#[derive(Clone)]
+pub struct CloudTaskServer {
+    inner: Arc<Inner>,
+    tool_router: ToolRouter<CloudTaskServer>,
+}
+
+struct Inner {
+    client: Client,
+    options: McpOptions,
+    /// The configured package's description, read once at start.
+    package: Option<Arc<PackageInfo>>,
+}
+
+impl std::fmt::Debug for CloudTaskServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudTaskServer")
+            .field("client", &self.inner.client)
+            .field("options", &self.inner.options)
+            .field("tools", &self.tool_router.list_all().len())
+            .finish()
+    }
+}
+
+impl CloudTaskServer {
+    /// A server on `client`. With a package in `options`, its description is read first
+    /// (an error when it cannot be: a server that was asked for a package's tools and
+    /// cannot offer them should not start) and each of its blocks becomes a tool.
+    pub async fn new(client: Client, options: McpOptions) -> Result<Self, Error> {
+        options.validate()?;
+        let package = match &options.package {
+            Some((name, version)) => Some(client.get_package_info(name, version).await?),
+            None => None,
+        };
+        let mut tool_router = Self::tool_router();
+        if let Some(info) = &package {
+            for route in block_routes(info, &tool_router) {
+                tool_router.add_route(route);
+            }
+        }
+        Ok(CloudTaskServer {
+            inner: Arc::new(Inner {
+                client,
+                options,
+                package,
+            }),
+            tool_router,
+        })
+    }
+
+    /// Every tool it offers, as `tools/list` answers them.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.tool_router.list_all()
+    }
+
+    fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    fn note(&self, line: &str) {
+        if self.inner.options.notes {
+            eprintln!("cloud-task mcp: {line}");
+        }
+    }
+
+    /// The wait window asked for, in seconds, within bounds.
+    fn window(&self, asked: Option<u64>) -> Result<u64, ToolError> {
+        match asked {
+            None => Ok(self.inner.options.window.as_secs().max(1)),
+            Some(seconds) if (1..=MAX_WAIT_SECONDS).contains(&seconds) => Ok(seconds),
+            Some(seconds) => Err(ToolError::new(format!(
+                "waitSeconds must be 1 to {MAX_WAIT_SECONDS}, not {seconds}; nothing was sent."
+            ))),
+        }
+    }
+
+    /// The request a spec describes: the server's package fills what it leaves out, and
+    /// with the check on, the inputs are checked against the block's description and the
+    /// version pinned to the one checked (`latest` resolved).
+    async fn request(&self, spec: TaskSpec) -> Result<CreateTaskRequest, ToolError> {
+        let configured = self.inner.options.package.as_ref();
+        let name = spec
+            .package_name
+            .or_else(|| configured.map(|(name, _)| name.clone()))
+            .ok_or_else(|| {
+                ToolError::new(
+                    "packageName is required (this server has no default package); nothing \
+                     was sent.",
+                )
+            })?;
+        let version = spec
+            .package_version
+            .or_else(|| {
+                configured
+                    .filter(|(configured, _)| *configured == name)
+                    .map(|(_, version)| version.clone())
+            })
+            .unwrap_or_else(|| "latest".to_owned());
+        let mut request = CreateTaskRequest::new(name, version, spec.block_name);
+        if let Some(inputs) = spec.input_values {
+            request = request.input_values(inputs);
+        }
+        if spec.check_inputs != Some(false) {
+            let info = self
+                .client()
+                .get_package_info(&request.package_name, &request.package_version)
+                .await
+                .map_err(|e| {
+                    ToolError::new(format!(
+                        "{}\nThe inputs could not be checked, so nothing was created; pass \
+                         checkInputs: false to create the task unchecked.",
+                        ToolError::from_sdk(&e)
+                    ))
+                })?;
+            request.package_version = info.package_version.clone();
+            info.check(&request)
+                .map_err(|e| ToolError::from_sdk(&e))?;
+        }
+        Ok(request)
+    }
+
+    async fn create(&self, request: CreateTaskRequest) -> Result<String, ToolError> {
+        let created = self
+            .client()
+            .create_task(request)
+            .await
+            .map_err(|e| ToolError::from_create(&e))?;
+        self.note(&format!("created task {}", created.task_id));
+        Ok(created.task_id)
+    }
+
+    /// Waits for `task_id` for at most `window` seconds, reporting its progress to the
+    /// client when it asked for progress; the client's cancellation ends the wait (never
+    /// the task).
+    async fn follow(
+        &self,
+        task_id: &str,
+        window: u64,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<TaskOutcome, ToolError> {
+        let options = AwaitOptions::new()
+            .interval(self.inner.options.interval)
+            .timeout(Duration::from_secs(window));
+        let mut events = self.client().events(task_id, options);
+        let mut progress = Progress::new(context);
+        let mut status = TaskStatus::Queued;
+        let mut percent = 0.0;
+        let mut logs = LogTail::default();
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = context.ct.cancelled() => {
+                    self.note(&format!(
+                        "the client cancelled the wait for task {task_id}; the task keeps running"
+                    ));
+                    return Err(ToolError::cancelled(task_id));
+                }
+                event = events.next() => event,
+            };
+            match event {
+                Some(Ok(TaskEvent::Progress {
+                    status: now,
+                    progress: at,
+                })) => {
+                    progress.report(at, &format!("task {task_id}: {now} {at:.0}%")).await;
+                    status = now;
+                    percent = at;
+                }
+                Some(Ok(TaskEvent::Log(event))) => logs.push(&event),
+                Some(Ok(TaskEvent::Finished(success))) => {
+                    progress.report(100.0, &format!("task {task_id}: success")).await;
+                    return Ok(TaskOutcome {
+                        task_id: task_id.to_owned(),
+                        status: TaskStatus::Success.to_string(),
+                        result_url: success.result_url,
+                        result_data: success.result_data,
+                    });
+                }
+                Some(Ok(_)) => {}
+                Some(Err(Error::Timeout(_))) => {
+                    return Err(ToolError::window_ended(
+                        task_id,
+                        window,
+                        status.as_str(),
+                        percent,
+                    ));
+                }
+                Some(Err(error)) => {
+                    return Err(ToolError::while_waiting(&error, task_id, &logs.lines()));
+                }
+                None => {
+                    return Err(ToolError::new(format!(
+                        "The wait for task {task_id} ended without its result; call wait_task \
+                         again."
+                    )));
+                }
+            }
+        }
+    }
+
+    /// `run_task` and the block tools: check, create, then wait.
+    async fn run(
+        &self,
+        spec: TaskSpec,
+        window: Option<u64>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<TaskOutcome, ToolError> {
+        let window = self.window(window)?;
+        let request = self.request(spec).await?;
+        let task_id = self.create(request).await?;
+        self.follow(&task_id, window, context).await
+    }
+
+    /// A block tool's call: its arguments are the block's inputs.
+    async fn call_block(
+        &self,
+        block: &str,
+        arguments: Option<Map<String, Value>>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let Some(info) = &self.inner.package else {
+            return CallToolResult::error(vec![ContentBlock::text("no package is configured")]);
+        };
+        let spec = TaskSpec {
+            package_name: Some(info.package_name.clone()),
+            package_version: Some(info.package_version.clone()),
+            block_name: block.to_owned(),
+            input_values: Some(arguments.unwrap_or_default()),
+            check_inputs: Some(true),
+        };
+        match self.run(spec, None, context).await {
+            Ok(outcome) => structured(&outcome),
+            Err(error) => CallToolResult::error(vec![ContentBlock::text(error.message())]),
+        }
+    }
+}
+
+#[tool_router]
+impl CloudTaskServer {
+    /// Runs a block as a task and waits for its result: creates the task, reports its
+    /// progress, and answers its outputs. A wait window that ends first answers the task
+    /// ID (the task keeps running; wait_task continues). Cancelling this call ends the
+    /// wait, never the task.
+    #[tool(annotations(destructive_hint = false, open_world_hint = true))]
+    async fn run_task(
+        &self,
+        Parameters(params): Parameters<RunParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<TaskOutcome>, ToolError> {
+        let (spec, window) = params.split();
+        self.run(spec, window, &context).await.map(Json)
+    }
+
+    /// Creates a task without waiting for it, and answers its ID (then wait_task,
+    /// get_task_result, get_task_logs or download_result). Inputs are checked against the
+    /// block's input schema first unless checkInputs is false.
+    #[tool(annotations(destructive_hint = false, open_world_hint = true))]
+    async fn create_task(
+        &self,
+        Parameters(spec): Parameters<TaskSpec>,
+    ) -> Result<Json<CreatedTask>, ToolError> {
+        let request = self.request(spec).await?;
+        let task_id = self.create(request).await?;
+        Ok(Json(CreatedTask {
+            task_id,
+            status: TaskStatus::Queued.to_string(),
+        }))
+    }
+
+    /// Waits for a task for a bounded window, reporting its progress, and answers its
+    /// result. A window that ends first is an error naming the task's status (the task
+    /// keeps running; call again to keep waiting). Never creates anything.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn wait_task(
+        &self,
+        Parameters(params): Parameters<WaitParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<TaskOutcome>, ToolError> {
+        let window = self.window(params.wait_seconds)?;
+        check_task_id(&params.task_id)?;
+        self.follow(&params.task_id, window, &context)
+            .await
+            .map(Json)
+    }
+
+    /// A task's result as it is now, without waiting: its status and progress, and once
+    /// it is over, its outputs or its error.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_task_result(
+        &self,
+        Parameters(params): Parameters<TaskIdParams>,
+    ) -> Result<Json<ResultNow>, ToolError> {
+        check_task_id(&params.task_id)?;
+        let result = self
+            .client()
+            .get_task_result(&params.task_id)
+            .await
+            .map_err(|e| ToolError::while_waiting(&e, &params.task_id, &[]))?;
+        let task_id = params.task_id;
+        Ok(Json(match result {
+            TaskResult::InProgress { status, progress } => ResultNow {
+                task_id,
+                status: status.to_string(),
+                progress,
+                result_url: None,
+                result_data: None,
+                error: None,
+            },
+            TaskResult::Success(success) => ResultNow {
+                task_id,
+                status: TaskStatus::Success.to_string(),
+                progress: 100.0,
+                result_url: success.result_url,
+                result_data: success.result_data,
+                error: None,
+            },
+            TaskResult::Failed { error } => ResultNow {
+                task_id,
+                status: TaskStatus::Failed.to_string(),
+                progress: 100.0,
+                result_url: None,
+                result_data: None,
+                error: Some(error.unwrap_or_else(|| "Unknown error".to_owned())),
+            },
+            other => ResultNow {
+                task_id,
+                status: other.status().to_string(),
+                progress: 0.0,
+                result_url: None,
+                result_data: None,
+                error: None,
+            },
+        }))
+    }
+
+    /// A task's detail: its block, inputs, status, times and result URL or failure.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_task(
+        &self,
+        Parameters(params): Parameters<TaskIdParams>,
+    ) -> Result<Json<TaskInfo>, ToolError> {
+        check_task_id(&params.task_id)?;
+        let detail = self
+            .client()
+            .get_task_detail(&params.task_id)
+            .await
+            .map_err(|e| ToolError::while_waiting(&e, &params.task_id, &[]))?;
+        Ok(Json(detail_info(&detail)))
+    }
+
+    /// A page of the account's tasks, newest first, optionally filtered by status,
+    /// package or workload; pass nextToken to read the next page.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn list_tasks(
+        &self,
+        Parameters(params): Parameters<ListParams>,
+    ) -> Result<Json<TaskList>, ToolError> {
+        let mut query = ListTasksQuery::new();
+        query.size = params.size;
+        query.next_token = params.next_token;
+        query.status = params.status.map(|s| TaskStatus::from(s.as_str()));
+        query.package_id = params.package_id;
+        query.workload_id = params.workload_id;
+        let page = self
+            .client()
+            .list_tasks(query)
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(TaskList {
+            tasks: page.tasks.iter().map(list_item_info).collect(),
+            next_token: page.next_token,
+        }))
+    }
+
+    /// The latest task of each of the given workloads (such as the blocks of a flow).
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_latest_tasks(
+        &self,
+        Parameters(params): Parameters<LatestParams>,
+    ) -> Result<Json<LatestTasks>, ToolError> {
+        let items = self
+            .client()
+            .get_latest_tasks(params.workload_ids.as_slice())
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(LatestTasks {
+            tasks: items
+                .into_iter()
+                .map(|item| TaskInfo {
+                    task_id: item.task_id,
+                    status: item.status.to_string(),
+                    progress: item.progress,
+                    task_type: None,
+                    package_id: None,
+                    block_name: None,
+                    workload: None,
+                    workload_id: Some(item.workload_id),
+                    input_values: None,
+                    created_at: Some(item.created_at),
+                    start_time: item.start_time,
+                    end_time: item.end_time,
+                    result_url: None,
+                    failed_message: None,
+                })
+                .collect(),
+        }))
+    }
+
+    /// A page of a task's logs (100 entries a page): the lines its blocks wrote, their
+    /// outputs and errors.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_task_logs(
+        &self,
+        Parameters(params): Parameters<LogsParams>,
+    ) -> Result<Json<LogsPage>, ToolError> {
+        check_task_id(&params.task_id)?;
+        let page = params.page.unwrap_or(1);
+        let logs = self
+            .client()
+            .get_task_logs(&params.task_id, Some(page))
+            .await
+            .map_err(|e| ToolError::while_waiting(&e, &params.task_id, &[]))?;
+        let more = logs.logs.len() >= 100;
+        Ok(Json(LogsPage {
+            task_id: params.task_id,
+            page,
+            logs: logs
+                .logs
+                .into_iter()
+                .map(|entry| Value::Object(entry.0))
+                .collect(),
+            more,
+        }))
+    }
+
+    /// The account's queue: its limits (concurrency, queue size), how many tasks are
+    /// queued and running, and whether it is paused.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_dashboard(&self) -> Result<Json<DashboardInfo>, ToolError> {
+        let dashboard = self
+            .client()
+            .get_dashboard()
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(DashboardInfo {
+            max_concurrency: dashboard.limits.max_concurrency,
+            max_queue_size: dashboard.limits.max_queue_size,
+            queued: dashboard.count.queued,
+            scheduling: dashboard.count.scheduling,
+            scheduled: dashboard.count.scheduled,
+            running: dashboard.count.running,
+            paused: dashboard.pause.paused,
+            pause_type: dashboard.pause.pause_type.map(|t| t.to_string()),
+            can_resume: dashboard.pause.can_resume,
+        }))
+    }
+
+    /// Pauses the account's queue: queued tasks wait, running tasks go on.
+    #[tool(annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    async fn pause_queue(&self) -> Result<Json<PauseInfo>, ToolError> {
+        let answer = self
+            .client()
+            .pause_user_queue()
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(PauseInfo {
+            paused: true,
+            pause_type: answer.pause_type.map(|t| t.to_string()),
+        }))
+    }
+
+    /// Resumes the account's queue: queued tasks start again.
+    #[tool(annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    async fn resume_queue(&self) -> Result<Json<PauseInfo>, ToolError> {
+        self.client()
+            .resume_user_queue()
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(PauseInfo {
+            paused: false,
+            pause_type: None,
+        }))
+    }
+
+    /// Uploads a file from the machine that runs this server, and answers its URL: the
+    /// value to give a block input that takes a file.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true))]
+    async fn upload_file(
+        &self,
+        Parameters(params): Parameters<UploadFileParams>,
+    ) -> Result<Json<UploadedInfo>, ToolError> {
+        let uploaded = self
+            .client()
+            .upload_file(&params.path, UploadOptions::new())
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        self.note(&format!("uploaded {}", params.path));
+        Ok(Json(uploaded_info(uploaded)))
+    }
+
+    /// Uploads a file given as base64 (for an agent on another machine than this server;
+    /// at most 32 MiB), and answers its URL: the value to give a block input that takes a
+    /// file.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true))]
+    async fn upload_base64(
+        &self,
+        Parameters(params): Parameters<UploadBase64Params>,
+    ) -> Result<Json<UploadedInfo>, ToolError> {
+        let bytes = decode_base64(&params.data_base64)?;
+        let uploaded = self
+            .client()
+            .upload_bytes(&bytes, &params.file_name, UploadOptions::new())
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(uploaded_info(uploaded)))
+    }
+
+    /// Saves a succeeded task's result file on the machine that runs this server
+    /// (resumable: an interrupted download to the same path continues).
+    #[tool(annotations(read_only_hint = false, destructive_hint = true, open_world_hint = true))]
+    async fn download_result(
+        &self,
+        Parameters(params): Parameters<DownloadParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DownloadedInfo>, ToolError> {
+        check_task_id(&params.task_id)?;
+        let task_id = params.task_id;
+        let result = self
+            .client()
+            .get_task_result(&task_id)
+            .await
+            .map_err(|e| ToolError::while_waiting(&e, &task_id, &[]))?;
+        let success = match result {
+            TaskResult::Success(success) => success,
+            TaskResult::Failed { error } => {
+                return Err(ToolError::new(format!(
+                    "Task {task_id} failed ({}): it has no result file.",
+                    error.as_deref().unwrap_or("Unknown error")
+                )));
+            }
+            other => {
+                return Err(ToolError::new(format!(
+                    "Task {task_id} is still {}: call wait_task with {{\"taskId\": \
+                     \"{task_id}\"}} first.",
+                    other.status()
+                )));
+            }
+        };
+        let url = success
+            .require_result_url(&task_id)
+            .map_err(|e| ToolError::from_sdk(&e))?
+            .to_owned();
+        let download = self
+            .client()
+            .download(&url, &params.path, DownloadOptions::new());
+        let downloaded = tokio::select! {
+            () = context.ct.cancelled() => {
+                return Err(ToolError::new(format!(
+                    "The download of task {task_id}'s result was cancelled; what was fetched \
+                     is kept, and calling again resumes it."
+                )));
+            }
+            downloaded = download => downloaded.map_err(|e| ToolError::from_sdk(&e))?,
+        };
+        self.note(&format!("saved task {task_id}'s result to {}", params.path));
+        Ok(Json(DownloadedInfo {
+            task_id,
+            path: params.path,
+            size: downloaded.size,
+            content_type: downloaded.content_type,
+        }))
+    }
+
+    /// A package's blocks: for each, what it does, the JSON Schema of its inputs and its
+    /// outputs. Read it before run_task or create_task.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn get_package_info(
+        &self,
+        Parameters(params): Parameters<PackageParams>,
+    ) -> Result<Json<PackageSummary>, ToolError> {
+        let version = params.package_version.as_deref().unwrap_or("latest");
+        let info = self
+            .client()
+            .get_package_info(&params.package_name, version)
+            .await
+            .map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(package_summary(&info)))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CloudTaskServer {
+    fn get_info(&self) -> ServerConfig {
+        let mut instructions = String::from(
+            "Runs OOMOL blocks as serverless Cloud Task tasks. get_package_info describes a \
+             package's blocks and their inputs; run_task creates a task and waits for its \
+             result with progress (create_task + wait_task do the same in two steps). A wait \
+             window that ends, or a cancelled call, leaves the task running: continue with \
+             wait_task and its taskId, never by creating it again. upload_file or \
+             upload_base64 turn a file into a URL for a block input; download_result saves a \
+             result file.",
+        );
+        if let Some(info) = &self.inner.package {
+            instructions.push_str(&format!(
+                " The block_* tools run the blocks of {}@{} with their own inputs.",
+                info.package_name, info.package_version
+            ));
+        }
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "cloud-task-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(instructions)
+    }
+}
+
+/// One tool per block of `info`, named `block_<name>` (characters MCP does not allow in a
+/// tool name become `_`), whose input schema is the block's own.
+fn block_routes(
+    info: &PackageInfo,
+    existing: &ToolRouter<CloudTaskServer>,
+) -> Vec<ToolRoute<CloudTaskServer>> {
+    let mut routes: Vec<ToolRoute<CloudTaskServer>> = Vec::new();
+    for block in &info.blocks {
+        let name = block_tool_name(&block.block_name);
+        if existing.has_route(&name) || routes.iter().any(|r| r.name() == name) {
+            // Two blocks whose names differ only in characters a tool name cannot hold:
+            // the first keeps the name, the other is reachable through run_task.
+            continue;
+        }
+        let Value::Object(schema) = block.input_schema() else {
+            continue;
+        };
+        let summary = if block.description.trim().is_empty() {
+            block.title.trim()
+        } else {
+            block.description.trim()
+        };
+        let description = format!(
+            "Runs block {} of {}@{} and waits for its result (with progress; the server's \
+             wait window; cancelling ends the wait, not the task). The arguments are the \
+             block's inputs. {summary}",
+            block.block_name, info.package_name, info.package_version
+        );
+        let tool = Tool::new_with_raw(name, Some(description.into()), Arc::new(schema))
+            .with_raw_output_schema(rmcp::handler::server::common::schema_for_output::<
+                TaskOutcome,
+            >())
+            .with_annotations(
+                ToolAnnotations::new()
+                    .destructive(false)
+                    .open_world(true),
+            );
+        let block_name = block.block_name.clone();
+        routes.push(ToolRoute::new_dyn(
+            tool,
+            move |context: ToolCallContext<'_, CloudTaskServer>| {
+                let block_name = block_name.clone();
+                Box::pin(async move {
+                    let result = context
+                        .service
+                        .call_block(&block_name, context.arguments, &context.request_context)
+                        .await;
+                    Ok::<CallToolResponse, ErrorData>(result.into())
+                })
+            },
+        ));
+    }
+    routes
+}
+
+/// `block_` and the block's name, with what a tool name cannot hold as `_`, at most 128
+/// characters.
+pub fn block_tool_name(block: &str) -> String {
+    let mut name = String::from("block_");
+    name.extend(block.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+            c
+        } else {
+            '_'
+        }
+    }));
+    name.truncate(128);
+    name
+}
+
+fn structured<T: serde::Serialize>(value: &T) -> CallToolResult {
+    match serde_json::to_value(value) {
+        Ok(value) => CallToolResult::structured(value),
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+            "the answer could not be encoded: {e}"
+        ))]),
+    }
+}
+
+fn check_task_id(task_id: &str) -> Result<(), ToolError> {
+    if task_id.trim().is_empty() {
+        return Err(ToolError::new(
+            "taskId is empty: give the ID that create_task or run_task answered.",
+        ));
+    }
+    Ok(())
+}
+
+fn decode_base64(data: &str) -> Result<Vec<u8>, ToolError> {
+    // Four characters per three bytes: refuse an oversized file before decoding it.
+    let max_chars = MAX_BASE64_UPLOAD.div_ceil(3) * 4;
+    let data = data.trim();
+    if data.len() > max_chars {
+        return Err(ToolError::new(format!(
+            "dataBase64 holds more than {} MiB; upload a file this large with upload_file \
+             from the machine that runs this server.",
+            MAX_BASE64_UPLOAD / (1024 * 1024)
+        )));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| ToolError::new(format!("dataBase64 is not valid standard base64: {e}")))
+}
+
+fn uploaded_info(uploaded: cloud_task_async::UploadedFile) -> UploadedInfo {
+    UploadedInfo {
+        url: uploaded.url,
+        file_name: uploaded.file_name,
+        file_size: uploaded.file_size,
+        mime_type: uploaded.mime_type,
+        expires_at: uploaded.expires_at,
+    }
+}
+
+fn package_summary(info: &PackageInfo) -> PackageSummary {
+    PackageSummary {
+        package_name: info.package_name.clone(),
+        package_version: info.package_version.clone(),
+        title: info.title.clone(),
+        description: info.description.clone(),
+        blocks: info
+            .blocks
+            .iter()
+            .map(|block| BlockSummary {
+                block_name: block.block_name.clone(),
+                title: block.title.clone(),
+                description: block.description.clone(),
+                input_schema: block.input_schema(),
+                outputs: block
+                    .outputs
+                    .iter()
+                    .map(|h| (h.handle.clone(), Value::from(h.description.clone())))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The inputs a task was created with, from its scheduler payload.
+fn input_values(payload: &Value) -> Option<Value> {
+    payload.get("inputValues").cloned()
+}
+
+fn list_item_info(item: &TaskListItem) -> TaskInfo {
+    TaskInfo {
+        task_id: item.task_id.clone(),
+        status: item.status.to_string(),
+        progress: item.progress,
+        task_type: Some(item.task_type.to_string()),
+        package_id: item.package_id.clone(),
+        block_name: item.block_name.clone(),
+        workload: Some(item.workload.to_string()),
+        workload_id: Some(item.workload_id.clone()),
+        input_values: input_values(&item.scheduler_payload),
+        created_at: Some(item.created_at),
+        start_time: item.start_time,
+        end_time: item.end_time,
+        result_url: item.result_url.clone(),
+        failed_message: item.failed_message.clone(),
+    }
+}
+
+fn detail_info(detail: &TaskDetail) -> TaskInfo {
+    let mut info = TaskInfo {
+        task_id: detail.task_id().to_owned(),
+        status: detail.status().to_string(),
+        progress: detail.progress(),
+        task_type: Some(detail.task_type().to_string()),
+        package_id: None,
+        block_name: None,
+        workload: None,
+        workload_id: None,
+        input_values: None,
+        created_at: None,
+        start_time: None,
+        end_time: None,
+        result_url: None,
+        failed_message: None,
+    };
+    match detail {
+        TaskDetail::User(d) => {
+            info.workload = Some(d.workload.to_string());
+            info.workload_id = Some(d.workload_id.clone());
+            info.input_values = input_values(&d.scheduler_payload);
+            info.block_name = d
+                .scheduler_payload
+                .get("blockName")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            info.created_at = Some(d.created_at);
+            info.start_time = d.start_time;
+            info.end_time = d.end_time;
+            info.result_url = d.result_url.clone();
+            info.failed_message = d.failed_message.clone();
+        }
+        TaskDetail::Shared(d) => {
+            info.package_id = d.package_id.clone();
+            info.input_values = input_values(&d.scheduler_payload);
+            info.created_at = Some(d.created_at);
+            info.start_time = d.start_time;
+            info.end_time = d.end_time;
+            info.result_url = d.result_url.clone();
+            info.failed_message = d.failed_message.clone();
+        }
+        _ => {}
+    }
+    info
+}
+
+/// Progress notifications to the client, when it asked for them (a progress token in the
+/// call): each one higher than the last, as the protocol wants.
+struct Progress {
+    peer: Peer<RoleServer>,
+    token: Option<ProgressToken>,
+    last: Option<f64>,
+}
+
+impl Progress {
+    fn new(context: &RequestContext<RoleServer>) -> Self {
+        Progress {
+            peer: context.peer.clone(),
+            token: context.meta.get_progress_token(),
+            last: None,
+        }
+    }
+
+    async fn report(&mut self, progress: f64, message: &str) {
+        let Some(token) = &self.token else {
+            return;
+        };
+        if !progress.is_finite() || self.last.is_some_and(|last| progress <= last) {
+            return;
+        }
+        self.last = Some(progress);
+        let notification = ProgressNotificationParam::new(token.clone(), progress)
+            .with_total(100.0)
+            .with_message(message);
+        // A client that went away misses its progress; the wait goes on to its answer.
+        let _ = self.peer.notify_progress(notification).await;
+    }
+}
+
+/// The last lines a task logged, for its failure message.
+#[derive(Default)]
+struct LogTail {
+    lines: VecDeque<String>,
+}
+
+impl LogTail {
+    fn push(&mut self, event: &LogEvent) {
+        let line = match event {
+            LogEvent::BlockLog { log, .. } => log.clone(),
+            LogEvent::BlockFinished {
+                error: Some(error), ..
+            }
+            | LogEvent::SubflowBlockFinished {
+                error: Some(error), ..
+            }
+            | LogEvent::SessionFinished {
+                error: Some(error), ..
+            } => format!("error: {error}"),
+            _ => return,
+        };
+        let mut line: String = line.trim_end().chars().take(LOG_LINE).collect();
+        line = line.replace(['\r', '\n'], " ");
+        if self.lines.len() == LOG_TAIL {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+}
