@@ -9,8 +9,33 @@ use serde_json::{Map, Value};
 /// The longest wait window a tool accepts, in seconds (one hour).
 pub const MAX_WAIT_SECONDS: u64 = 3600;
 
+/// Drops the `format` that schemars gives Rust's number types (`uint64`, `int64`,
+/// `double`...): they are no JSON Schema formats, and validators such as the MCP
+/// Inspector's warn about each one. Bounds (`minimum`) stay.
+fn plain_numbers(schema: &mut schemars::Schema) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let numeric = map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                    f.starts_with("int") || f.starts_with("uint") || f == "double" || f == "float"
+                });
+                if numeric {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(map) = schema.as_object_mut() {
+        map.values_mut().for_each(walk);
+    }
+}
+
 /// The block to run and its inputs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskSpec {
     /// The package, such as `@oomol/echo`. Defaults to the server's package
@@ -34,6 +59,7 @@ pub struct TaskSpec {
 
 /// `run_task`: a block, its inputs, and how long to wait.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunParams {
     /// The package, such as `@oomol/echo`. Defaults to the server's package
@@ -77,6 +103,7 @@ impl RunParams {
 
 /// One task, by ID.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskIdParams {
     /// The task's ID, as `create_task` or `run_task` answered it.
@@ -85,6 +112,7 @@ pub struct TaskIdParams {
 
 /// `wait_task`: a task and how long to wait for it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WaitParams {
     /// The task's ID.
@@ -98,6 +126,7 @@ pub struct WaitParams {
 
 /// `get_task_logs`: a task and a page of its logs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogsParams {
     /// The task's ID.
@@ -110,6 +139,7 @@ pub struct LogsParams {
 
 /// `list_tasks`: filters and paging.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListParams {
     /// Tasks per page, 1 to 100 (default: the server's).
@@ -133,6 +163,7 @@ pub struct ListParams {
 
 /// `get_latest_tasks`: workload IDs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LatestParams {
     /// The workload IDs (1 to 50) whose latest task to show.
@@ -141,6 +172,7 @@ pub struct LatestParams {
 
 /// `upload_file`: a file on the server's machine.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadFileParams {
     /// The file's path on the machine that runs this server (absolute, or relative to its
@@ -150,6 +182,7 @@ pub struct UploadFileParams {
 
 /// `upload_base64`: a file's bytes, for agents on another machine.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadBase64Params {
     /// The file's name (its extension is kept, such as `report.pdf`).
@@ -160,6 +193,7 @@ pub struct UploadBase64Params {
 
 /// `download_result`: a finished task and where to save its result file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DownloadParams {
     /// The task's ID (it must have succeeded with a result file).
@@ -171,6 +205,7 @@ pub struct DownloadParams {
 
 /// `get_package_info`: a package.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PackageParams {
     /// The package, such as `@oomol/echo`.
@@ -182,6 +217,7 @@ pub struct PackageParams {
 
 /// A task that was created.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedTask {
     /// The new task's ID: `wait_task`, `get_task_result` and the others take it.
@@ -192,6 +228,7 @@ pub struct CreatedTask {
 
 /// A task that succeeded, with its result.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskOutcome {
     /// The task's ID.
@@ -207,6 +244,7 @@ pub struct TaskOutcome {
 
 /// A task's result as it is now, without waiting.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultNow {
     /// The task's ID.
@@ -226,6 +264,7 @@ pub struct ResultNow {
 
 /// One task, as the task list and its detail show it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskInfo {
     /// The task's ID.
@@ -261,6 +300,7 @@ pub struct TaskInfo {
 
 /// A page of the task list.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskList {
     /// The tasks, newest first.
@@ -271,6 +311,7 @@ pub struct TaskList {
 
 /// The latest task of each workload asked for.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct LatestTasks {
     /// One entry per workload that has a task.
@@ -279,6 +320,7 @@ pub struct LatestTasks {
 
 /// A page of a task's logs.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct LogsPage {
     /// The task's ID.
@@ -294,6 +336,7 @@ pub struct LogsPage {
 
 /// The account's queue: limits, counts and pause state.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardInfo {
     /// How many tasks may run at once.
@@ -318,6 +361,7 @@ pub struct DashboardInfo {
 
 /// The queue's pause state after a change.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct PauseInfo {
     /// True when the queue is now paused.
@@ -328,6 +372,7 @@ pub struct PauseInfo {
 
 /// A file that was uploaded: give its URL to a block input that takes a file.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadedInfo {
     /// Where the file can be downloaded: the value to give a task.
@@ -344,6 +389,7 @@ pub struct UploadedInfo {
 
 /// A result file that was saved.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct DownloadedInfo {
     /// The task's ID.
@@ -358,6 +404,7 @@ pub struct DownloadedInfo {
 
 /// A package: its blocks and what each takes and gives.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageSummary {
     /// The package.
@@ -374,6 +421,7 @@ pub struct PackageSummary {
 
 /// One block of a package.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockSummary {
     /// The block's name: a task's `blockName`.
