@@ -107,7 +107,10 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
             "Task {} failed: {}. The task is over and is not retried; running it again creates \
              a new task (get_task_logs shows its whole log).",
             failed.task_id,
-            failed.message.strip_prefix("Task failed: ").unwrap_or(&failed.message)
+            failed
+                .message
+                .strip_prefix("Task failed: ")
+                .unwrap_or(&failed.message)
         ),
         Error::InvalidInputs(invalid) => {
             let mut message = format!(
@@ -142,7 +145,9 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
                 .retry_after
                 .map(|d| format!(" after {} s", d.as_secs().max(1)))
                 .unwrap_or_default();
-            format!("The Cloud Task API is rate limiting this account ({error}). Call again{after}.")
+            format!(
+                "The Cloud Task API is rate limiting this account ({error}). Call again{after}."
+            )
         }
         Error::Cancelled(_) => match task_id {
             Some(id) => ToolError::cancelled(id).message,
@@ -153,7 +158,9 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
                 Some(id) => format!(" Task {id} keeps running: wait_task continues the wait."),
                 None => String::new(),
             };
-            format!("The Cloud Task API could not be reached or answered an error ({error}); try again.{state}")
+            format!(
+                "The Cloud Task API could not be reached or answered an error ({error}); try again.{state}"
+            )
         }
         _ => match task_id {
             Some(id) => format!("{error} (task {id})"),

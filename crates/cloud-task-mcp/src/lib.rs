@@ -124,7 +124,10 @@ impl McpOptions {
         if self.window < Duration::from_secs(1) || self.window > max {
             return Err(Error::invalid_input(
                 "window",
-                format!("the wait window must be 1 s to 1 hour, not {:?}", self.window),
+                format!(
+                    "the wait window must be 1 s to 1 hour, not {:?}",
+                    self.window
+                ),
             ));
         }
         cloud_task_async::AwaitOptions::new()
@@ -135,7 +138,10 @@ impl McpOptions {
                 return Err(Error::invalid_input("package", "the package name is empty"));
             }
             if version.trim().is_empty() {
-                return Err(Error::invalid_input("package", "the package version is empty"));
+                return Err(Error::invalid_input(
+                    "package",
+                    "the package version is empty",
+                ));
             }
         }
         Ok(())

@@ -148,8 +148,7 @@ impl CloudTaskServer {
                     ))
                 })?;
             request.package_version = info.package_version.clone();
-            info.check(&request)
-                .map_err(|e| ToolError::from_sdk(&e))?;
+            info.check(&request).map_err(|e| ToolError::from_sdk(&e))?;
         }
         Ok(request)
     }
@@ -197,13 +196,17 @@ impl CloudTaskServer {
                     status: now,
                     progress: at,
                 })) => {
-                    progress.report(at, &format!("task {task_id}: {now} {at:.0}%")).await;
+                    progress
+                        .report(at, &format!("task {task_id}: {now} {at:.0}%"))
+                        .await;
                     status = now;
                     percent = at;
                 }
                 Some(Ok(TaskEvent::Log(event))) => logs.push(&event),
                 Some(Ok(TaskEvent::Finished(success))) => {
-                    progress.report(100.0, &format!("task {task_id}: success")).await;
+                    progress
+                        .report(100.0, &format!("task {task_id}: success"))
+                        .await;
                     return Ok(TaskOutcome {
                         task_id: task_id.to_owned(),
                         status: TaskStatus::Success.to_string(),
@@ -491,7 +494,11 @@ impl CloudTaskServer {
     }
 
     /// Pauses the account's queue: queued tasks wait, running tasks go on.
-    #[tool(annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
     async fn pause_queue(&self) -> Result<Json<PauseInfo>, ToolError> {
         let answer = self
             .client()
@@ -505,7 +512,11 @@ impl CloudTaskServer {
     }
 
     /// Resumes the account's queue: queued tasks start again.
-    #[tool(annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
     async fn resume_queue(&self) -> Result<Json<PauseInfo>, ToolError> {
         self.client()
             .resume_user_queue()
@@ -519,7 +530,11 @@ impl CloudTaskServer {
 
     /// Uploads a file from the machine that runs this server, and answers its URL: the
     /// value to give a block input that takes a file.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true))]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = true
+    ))]
     async fn upload_file(
         &self,
         Parameters(params): Parameters<UploadFileParams>,
@@ -536,7 +551,11 @@ impl CloudTaskServer {
     /// Uploads a file given as base64 (for an agent on another machine than this server;
     /// at most 32 MiB), and answers its URL: the value to give a block input that takes a
     /// file.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true))]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = true
+    ))]
     async fn upload_base64(
         &self,
         Parameters(params): Parameters<UploadBase64Params>,
@@ -552,7 +571,11 @@ impl CloudTaskServer {
 
     /// Saves a succeeded task's result file on the machine that runs this server
     /// (resumable: an interrupted download to the same path continues).
-    #[tool(annotations(read_only_hint = false, destructive_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = true,
+        open_world_hint = true
+    ))]
     async fn download_result(
         &self,
         Parameters(params): Parameters<DownloadParams>,
@@ -682,11 +705,7 @@ fn block_routes(
             .with_raw_output_schema(rmcp::handler::server::common::schema_for_output::<
                 TaskOutcome,
             >())
-            .with_annotations(
-                ToolAnnotations::new()
-                    .destructive(false)
-                    .open_world(true),
-            );
+            .with_annotations(ToolAnnotations::new().destructive(false).open_world(true));
         let block_name = block.block_name.clone();
         routes.push(ToolRoute::new_dyn(
             tool,

@@ -7,6 +7,7 @@ mod commands;
 mod errors;
 mod listing;
 mod live;
+mod mcp;
 mod queue;
 mod signals;
 mod support;
