@@ -359,7 +359,10 @@ fn handle_schema(def: &HandleDef) -> Value {
     if def.nullable == Some(true) {
         schema = Map::from_iter([(
             "anyOf".to_owned(),
-            Value::Array(vec![Value::Object(schema), serde_json::json!({"type": "null"})]),
+            Value::Array(vec![
+                Value::Object(schema),
+                serde_json::json!({"type": "null"}),
+            ]),
         )]);
     }
     if !def.description.trim().is_empty() && !schema.contains_key("description") {
