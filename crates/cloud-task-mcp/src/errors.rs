@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use cloud_task_async::Error;
+use cloud_task_async::{Error, TransportErrorKind};
 use rmcp::model::{ContentBlock, IntoContents};
 
 /// A tool's failure, as the agent reads it.
@@ -47,7 +47,9 @@ impl ToolError {
     /// transport failure, a 5xx), whether a task was created is unknown, and sending it
     /// again could run it twice.
     pub fn from_create(error: &Error) -> Self {
-        let maybe_sent = matches!(error, Error::Transport(_))
+        // A connection that was never made sent nothing; any other transport failure
+        // may have come after the server read the request.
+        let maybe_sent = matches!(error, Error::Transport(e) if e.kind != TransportErrorKind::Connect)
             || error.status().is_some_and(|s| s.is_server_error());
         if maybe_sent {
             return ToolError::new(format!(
@@ -166,5 +168,53 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
             Some(id) => format!("{error} (task {id})"),
             None => error.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(kind: TransportErrorKind) -> Error {
+        Error::transport(kind, "connection reset")
+    }
+
+    #[test]
+    fn a_create_that_may_have_been_sent_is_not_to_be_sent_again() {
+        for kind in [
+            TransportErrorKind::Io,
+            TransportErrorKind::Timeout,
+            TransportErrorKind::Other,
+        ] {
+            let message = ToolError::from_create(&transport(kind)).message;
+            assert!(message.contains("is unknown"), "{message}");
+            assert!(message.contains("list_tasks"), "{message}");
+        }
+        // Never connected: nothing was sent, so trying again is safe.
+        let refused = ToolError::from_create(&transport(TransportErrorKind::Connect)).message;
+        assert!(!refused.contains("is unknown"), "{refused}");
+        assert!(refused.contains("try again"), "{refused}");
+    }
+
+    #[test]
+    fn a_wait_that_failed_on_the_network_says_the_task_keeps_running() {
+        let message =
+            ToolError::while_waiting(&transport(TransportErrorKind::Io), "t-1", &[]).message;
+        assert!(message.contains("Task t-1 keeps running"), "{message}");
+        assert!(message.contains("wait_task"), "{message}");
+    }
+
+    #[test]
+    fn log_lines_are_quoted_for_failures_only() {
+        let logs = vec!["line 1".to_owned()];
+        let failed = ToolError::while_waiting(&transport(TransportErrorKind::Io), "t-1", &logs);
+        assert!(!failed.message.contains("line 1"));
+        let window = ToolError::window_ended("t-1", 50, "running", 42.4);
+        assert!(
+            window
+                .message
+                .contains("still running (42%) after the 50 s")
+        );
+        assert!(window.message.contains(r#"{"taskId": "t-1"}"#));
     }
 }

@@ -176,3 +176,25 @@ pub enum ServeError {
     #[error("the MCP connection failed: {0}")]
     Protocol(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked_before_serving() {
+        assert!(McpOptions::new().validate().is_ok());
+        let short = McpOptions::new()
+            .window(Duration::from_millis(10))
+            .validate();
+        assert!(short.unwrap_err().to_string().contains("1 s to 1 hour"));
+        let long = McpOptions::new()
+            .window(Duration::from_secs(3601))
+            .validate();
+        assert!(long.is_err());
+        let unnamed = McpOptions::new().package(" ", "1.0.0").validate();
+        assert!(unnamed.unwrap_err().to_string().contains("package name"));
+        let unversioned = McpOptions::new().package("@a/b", "").validate();
+        assert!(unversioned.unwrap_err().to_string().contains("version"));
+    }
+}

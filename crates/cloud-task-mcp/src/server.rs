@@ -934,6 +934,10 @@ impl LogTail {
         };
         let mut line: String = line.trim_end().chars().take(LOG_LINE).collect();
         line = line.replace(['\r', '\n'], " ");
+        // An error is reported by the block, then by its session: once is enough.
+        if self.lines.back() == Some(&line) {
+            return;
+        }
         if self.lines.len() == LOG_TAIL {
             self.lines.pop_front();
         }
@@ -942,5 +946,80 @@ impl LogTail {
 
     fn lines(&self) -> Vec<String> {
         self.lines.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_tool_names_hold_only_what_mcp_allows() {
+        assert_eq!(block_tool_name("main"), "block_main");
+        assert_eq!(block_tool_name("pdf to text/v2"), "block_pdf_to_text_v2");
+        assert_eq!(block_tool_name("a.b-c_d"), "block_a.b-c_d");
+        assert_eq!(block_tool_name("é"), "block__");
+        assert_eq!(block_tool_name(&"x".repeat(300)).len(), 128);
+    }
+
+    #[test]
+    fn base64_is_bounded_before_it_is_decoded() {
+        assert_eq!(decode_base64(" AAECAw== ").unwrap(), [0, 1, 2, 3]);
+        assert!(
+            decode_base64("%%")
+                .unwrap_err()
+                .message()
+                .contains("base64")
+        );
+        let too_long = "A".repeat(MAX_BASE64_UPLOAD.div_ceil(3) * 4 + 4);
+        assert!(
+            decode_base64(&too_long)
+                .unwrap_err()
+                .message()
+                .contains("32 MiB")
+        );
+    }
+
+    #[test]
+    fn the_log_tail_keeps_the_last_lines_once_each() {
+        let mut tail = LogTail::default();
+        let line = |text: &str| LogEvent::BlockLog {
+            block: Default::default(),
+            log: text.to_owned(),
+            stdio: None,
+        };
+        for i in 0..(LOG_TAIL + 5) {
+            tail.push(&line(&format!("line {i}\nmore")));
+        }
+        let lines = tail.lines();
+        assert_eq!(lines.len(), LOG_TAIL);
+        assert_eq!(lines[0], "line 5 more");
+        let error = LogEvent::SessionFinished {
+            block: Default::default(),
+            error: Some("boom".into()),
+        };
+        tail.push(&error);
+        tail.push(&error);
+        assert_eq!(
+            tail.lines().iter().filter(|l| *l == "error: boom").count(),
+            1
+        );
+        tail.push(&line(&"y".repeat(LOG_LINE * 2)));
+        assert_eq!(tail.lines().last().unwrap().chars().count(), LOG_LINE);
+    }
+
+    #[tokio::test]
+    async fn a_wait_window_is_one_second_to_an_hour() {
+        let client = Client::new("key-for-a-test").unwrap();
+        let server = CloudTaskServer::new(client, McpOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(server.window(None).unwrap(), 50);
+        assert_eq!(server.window(Some(3600)).unwrap(), 3600);
+        for bad in [0, 3601] {
+            let error = server.window(Some(bad)).unwrap_err();
+            assert!(error.message().contains("waitSeconds must be 1 to 3600"));
+        }
+        assert_eq!(server.tools().len(), 15);
     }
 }
