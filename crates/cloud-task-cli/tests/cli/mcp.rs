@@ -659,10 +659,11 @@ fn the_mcp_inspector_cli_lists_the_tools_and_runs_a_block() {
     );
 }
 
-/// The inspector's binary, installed with npm under the target directory on first use;
+/// The inspector's binary, installed with npm under the target directory on first use
+/// (about 150 MB, ten seconds);
 /// `None` (with a note) when npm is missing or cannot install it.
 fn inspector() -> Option<PathBuf> {
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/mcp-inspector");
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-inspector");
     let bin = target.join("node_modules/.bin/mcp-inspector");
     if bin.exists() {
         return Some(bin);
