@@ -425,20 +425,11 @@ impl CloudTaskServer {
             tasks: items
                 .into_iter()
                 .map(|item| TaskInfo {
-                    task_id: item.task_id,
-                    status: item.status.to_string(),
-                    progress: item.progress,
-                    task_type: None,
-                    package_id: None,
-                    block_name: None,
-                    workload: None,
                     workload_id: Some(item.workload_id),
-                    input_values: None,
                     created_at: Some(item.created_at),
                     start_time: item.start_time,
                     end_time: item.end_time,
-                    result_url: None,
-                    failed_message: None,
+                    ..TaskInfo::new(item.task_id, &item.status, item.progress)
                 })
                 .collect(),
         }))
@@ -833,20 +824,12 @@ fn list_item_info(item: &TaskListItem) -> TaskInfo {
 
 fn detail_info(detail: &TaskDetail) -> TaskInfo {
     let mut info = TaskInfo {
-        task_id: detail.task_id().to_owned(),
-        status: detail.status().to_string(),
-        progress: detail.progress(),
         task_type: Some(detail.task_type().to_string()),
-        package_id: None,
-        block_name: None,
-        workload: None,
-        workload_id: None,
-        input_values: None,
-        created_at: None,
-        start_time: None,
-        end_time: None,
-        result_url: None,
-        failed_message: None,
+        ..TaskInfo::new(
+            detail.task_id().to_owned(),
+            detail.status(),
+            detail.progress(),
+        )
     };
     match detail {
         TaskDetail::User(d) => {

@@ -298,6 +298,28 @@ pub struct TaskInfo {
     pub failed_message: Option<String>,
 }
 
+impl TaskInfo {
+    /// A task of which only its ID, status and progress are known yet.
+    pub fn new(task_id: String, status: &impl std::fmt::Display, progress: f64) -> Self {
+        TaskInfo {
+            task_id,
+            status: status.to_string(),
+            progress,
+            task_type: None,
+            package_id: None,
+            block_name: None,
+            workload: None,
+            workload_id: None,
+            input_values: None,
+            created_at: None,
+            start_time: None,
+            end_time: None,
+            result_url: None,
+            failed_message: None,
+        }
+    }
+}
+
 /// A page of the task list.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(transform = plain_numbers)]

@@ -13,7 +13,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, ProgressNotificationParam, ProgressToken,
     Request, ServerResult,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RequestHandle, RunningService};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
@@ -130,21 +130,25 @@ impl Session {
             .expect("a tool result, not a protocol error")
     }
 
+    /// Sends a call of `tool` without waiting for its answer (it has a progress token).
+    async fn send(&self, tool: &str, arguments: Value) -> RequestHandle<RoleClient> {
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(object(arguments));
+        self.client
+            .send_cancellable_request(
+                ClientRequest::CallToolRequest(Request::new(params)),
+                PeerRequestOptions::no_options(),
+            )
+            .await
+            .expect("sent")
+    }
+
     /// Calls `tool` and answers its result with its progress token.
     async fn call_with_progress(
         &self,
         tool: &str,
         arguments: Value,
     ) -> (CallToolResult, ProgressToken) {
-        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(object(arguments));
-        let handle = self
-            .client
-            .send_cancellable_request(
-                ClientRequest::CallToolRequest(Request::new(params)),
-                PeerRequestOptions::no_options(),
-            )
-            .await
-            .expect("sent");
+        let handle = self.send(tool, arguments).await;
         let token = handle.progress_token.clone();
         let answer = tokio::time::timeout(DEADLINE, handle.await_response())
             .await
@@ -396,16 +400,9 @@ fn cancelling_a_wait_ends_the_wait_and_leaves_the_task_running() {
         assert_eq!(created["status"], "queued");
         let task_id = created["taskId"].as_str().unwrap().to_owned();
 
-        let params = CallToolRequestParams::new("wait_task")
-            .with_arguments(object(json!({"taskId": task_id, "waitSeconds": 600})));
         let handle = session
-            .client
-            .send_cancellable_request(
-                ClientRequest::CallToolRequest(Request::new(params)),
-                PeerRequestOptions::no_options(),
-            )
-            .await
-            .expect("sent");
+            .send("wait_task", json!({"taskId": task_id, "waitSeconds": 600}))
+            .await;
         let token = handle.progress_token.clone();
         // The wait is under way once a progress notification came.
         let seen = session
