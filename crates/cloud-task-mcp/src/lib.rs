@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod errors;
+mod params;
 mod server;
 pub mod types;
 

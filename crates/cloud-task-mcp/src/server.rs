@@ -13,7 +13,7 @@ use cloud_task_async::{
 use futures_util::StreamExt;
 use rmcp::handler::server::router::tool::ToolRoute;
 use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::model::{
     CallToolResponse, CallToolResult, ContentBlock, Implementation, ProgressNotificationParam,
     ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::McpOptions;
 use crate::errors::ToolError;
+use crate::params::Parameters;
 use crate::types::*;
 
 /// The most bytes `upload_base64` takes, once decoded.
@@ -153,7 +154,19 @@ impl CloudTaskServer {
         Ok(request)
     }
 
-    async fn create(&self, request: CreateTaskRequest) -> Result<String, ToolError> {
+    /// Creates the task, unless the client cancelled the call first: a cancelled call
+    /// creates nothing (once the create is sent, it is seen through: its answer names the
+    /// task, on stderr when the client no longer listens).
+    async fn create(
+        &self,
+        request: CreateTaskRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<String, ToolError> {
+        if context.ct.is_cancelled() {
+            return Err(ToolError::new(
+                "The call was cancelled before the task was created: nothing was created.",
+            ));
+        }
         let created = self
             .client()
             .create_task(request)
@@ -245,7 +258,7 @@ impl CloudTaskServer {
     ) -> Result<TaskOutcome, ToolError> {
         let window = self.window(window)?;
         let request = self.request(spec).await?;
-        let task_id = self.create(request).await?;
+        let task_id = self.create(request, context).await?;
         self.follow(&task_id, window, context).await
     }
 
@@ -296,9 +309,10 @@ impl CloudTaskServer {
     async fn create_task(
         &self,
         Parameters(spec): Parameters<TaskSpec>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<CreatedTask>, ToolError> {
         let request = self.request(spec).await?;
-        let task_id = self.create(request).await?;
+        let task_id = self.create(request, &context).await?;
         Ok(Json(CreatedTask {
             task_id,
             status: TaskStatus::Queued.to_string(),

@@ -472,13 +472,14 @@ fn failures_are_tool_errors_an_agent_can_act_on() {
         assert!(message.contains("nothing was created"), "{message}");
         assert_eq!(server.emulator.stats().count(Route::CreateTask), creates);
 
-        // Parameters of the wrong type: a tool error too, not a protocol error.
+        // Parameters of the wrong type: a tool error naming the parameter, not a protocol
+        // error.
         let typed = session
             .call("wait_task", json!({"taskId": "x", "waitSeconds": "soon"}))
             .await;
         assert_eq!(typed.is_error, Some(true));
         assert!(
-            text(&typed).contains("waitSeconds") || text(&typed).contains("invalid type"),
+            text(&typed).contains("waitSeconds: invalid type"),
             "{}",
             text(&typed)
         );
