@@ -163,6 +163,9 @@ impl CloudTaskServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<String, ToolError> {
         if context.ct.is_cancelled() {
+            self.note(
+                "the client cancelled a call before its task was created: nothing was created",
+            );
             return Err(ToolError::new(
                 "The call was cancelled before the task was created: nothing was created.",
             ));

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloud_task_emulator::Route;
+use cloud_task_emulator::{Fault, FaultRule, Route};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, ProgressNotificationParam, ProgressToken,
     Request, ServerResult,
@@ -430,6 +430,62 @@ fn cancelling_a_wait_ends_the_wait_and_leaves_the_task_running() {
         assert_eq!(done["status"], "success");
         assert_eq!(done["resultData"][0]["text"], "long");
         assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+        session.close().await;
+    });
+}
+
+#[test]
+fn a_call_cancelled_before_its_create_creates_nothing() {
+    let server = Server::start();
+    // The block's description comes after half a second: the call is cancelled meanwhile.
+    server.emulator.add_fault(FaultRule::new(
+        Route::PackageInfo,
+        Fault::Delay(Duration::from_millis(500)),
+    ));
+    runtime().block_on(async {
+        let mut session = Session::start(&server, &[]).await;
+        let handle = session
+            .send(
+                "run_task",
+                json!({"packageName": "@oomol/echo", "packageVersion": "1.0.0",
+                       "blockName": "main", "inputValues": {"text": "never"}}),
+            )
+            .await;
+        let start = Instant::now();
+        while server.emulator.stats().count(Route::PackageInfo) == 0 {
+            assert!(start.elapsed() < DEADLINE, "the description was never read");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.cancel(None).await.expect("the cancellation is sent");
+        session.stderr_line("nothing was created").await;
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+        session.close().await;
+    });
+}
+
+#[test]
+fn a_create_whose_answer_is_lost_is_reported_unknown_and_not_sent_again() {
+    let server = Server::start();
+    server
+        .emulator
+        .add_fault(FaultRule::new(Route::CreateTask, Fault::DropAnswer).times(1));
+    runtime().block_on(async {
+        let session = Session::start(&server, &[]).await;
+        let lost = session
+            .call(
+                "run_task",
+                json!({"packageName": "@oomol/echo", "packageVersion": "1.0.0",
+                       "blockName": "main", "inputValues": {"text": "lost"}}),
+            )
+            .await;
+        assert_eq!(lost.is_error, Some(true));
+        let message = text(&lost);
+        assert!(message.contains("created is unknown"), "{message}");
+        assert!(message.contains("list_tasks"), "{message}");
+        // Sent once, never again: the task the server did create is the only one.
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+        let listed = structured(&session.call("list_tasks", json!({})).await);
+        assert_eq!(listed["tasks"].as_array().unwrap().len(), 1);
         session.close().await;
     });
 }
