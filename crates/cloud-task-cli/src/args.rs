@@ -145,11 +145,11 @@ pub enum Command {
     /// Serve Cloud Task as tools for AI agents: a Model Context Protocol server on stdin
     /// and stdout (register it with an MCP client; it runs until the client closes it).
     ///
-    /// Tools: run_task, create_task, wait_task, get_task_result, get_task, list_tasks,
-    /// get_latest_tasks, get_task_logs, get_dashboard, pause_queue, resume_queue,
-    /// upload_file, upload_base64, download_result, get_package_info; with a package
-    /// (--package, else OOMOL_PACKAGE_NAME and OOMOL_PACKAGE_VERSION), one block_NAME
-    /// tool per block of it, whose input schema is the block's.
+    /// Tools: run_task, create_task, run_batch, wait_task, get_task_result, get_task,
+    /// list_tasks, get_latest_tasks, get_task_logs, get_dashboard, pause_queue,
+    /// resume_queue, upload_file, upload_base64, download_result, get_package_info; with a
+    /// package (--package, else OOMOL_PACKAGE_NAME and OOMOL_PACKAGE_VERSION), one
+    /// block_NAME tool per block of it, whose input schema is the block's.
     Mcp(McpArgs),
     /// Run the local emulator in the foreground (the flags of `cloud-task-emulator`).
     ///

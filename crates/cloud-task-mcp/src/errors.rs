@@ -49,7 +49,9 @@ impl ToolError {
     pub fn from_create(error: &Error) -> Self {
         // A connection that was never made sent nothing; any other transport failure
         // may have come after the server read the request.
-        let maybe_sent = matches!(error, Error::Transport(e) if e.kind != TransportErrorKind::Connect)
+        let never_connected =
+            matches!(error, Error::Transport(e) if e.kind == TransportErrorKind::Connect);
+        let maybe_sent = (matches!(error, Error::Transport(_)) && !never_connected)
             || error.status().is_some_and(|s| s.is_server_error());
         if maybe_sent {
             return ToolError::new(format!(
@@ -161,7 +163,8 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
                 None => String::new(),
             };
             format!(
-                "The Cloud Task API could not be reached or answered an error ({error}); try again.{state}"
+                "The Cloud Task API could not be reached or answered an error ({error}); try \
+                 again.{state}"
             )
         }
         _ => match task_id {

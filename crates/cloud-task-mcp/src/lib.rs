@@ -3,7 +3,8 @@
 //!
 //! It speaks MCP over stdio through the official Rust SDK ([`rmcp`]) and offers one tool
 //! per operation: run a block and wait with progress notifications (the client's
-//! cancellation ends the wait, never the task), create, wait for a bounded window, read a
+//! cancellation ends the wait, never the task), create, run a block over many inputs (each
+//! created once, resumable from a journal), wait for a bounded window, read a
 //! result, a detail, the task list, the latest tasks of workloads, a task's logs and the
 //! dashboard, pause and resume the queue, upload a file (from a path, or base64 for agents
 //! on another machine), download a result file and describe a package. With a package

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cloud_task_async::{
-    AwaitOptions, Client, CreateTaskRequest, DownloadOptions, Error, ListTasksQuery, LogEvent,
-    PackageInfo, TaskDetail, TaskEvent, TaskListItem, TaskResult, TaskStatus, UploadOptions,
+    AwaitOptions, BatchEvent, BatchItem, BatchOptions, BatchOutcome, CancelToken, Client,
+    CreateTaskRequest, DownloadOptions, Error, ListTasksQuery, LogEvent, PackageInfo, TaskDetail,
+    TaskEvent, TaskListItem, TaskResult, TaskStatus, UploadOptions,
 };
 use futures_util::StreamExt;
 use rmcp::handler::server::router::tool::ToolRoute;
@@ -110,13 +111,14 @@ impl CloudTaskServer {
         }
     }
 
-    /// The request a spec describes: the server's package fills what it leaves out, and
-    /// with the check on, the inputs are checked against the block's description and the
-    /// version pinned to the one checked (`latest` resolved).
-    async fn request(&self, spec: TaskSpec) -> Result<CreateTaskRequest, ToolError> {
+    /// The package a call names, the server's filling in what it leaves out.
+    fn target(
+        &self,
+        name: Option<String>,
+        version: Option<String>,
+    ) -> Result<(String, String), ToolError> {
         let configured = self.inner.options.package.as_ref();
-        let name = spec
-            .package_name
+        let name = name
             .or_else(|| configured.map(|(name, _)| name.clone()))
             .ok_or_else(|| {
                 ToolError::new(
@@ -124,34 +126,93 @@ impl CloudTaskServer {
                      was sent.",
                 )
             })?;
-        let version = spec
-            .package_version
+        let version = version
             .or_else(|| {
                 configured
                     .filter(|(configured, _)| *configured == name)
                     .map(|(_, version)| version.clone())
             })
             .unwrap_or_else(|| "latest".to_owned());
+        Ok((name, version))
+    }
+
+    /// The description of a package to check inputs against.
+    async fn described(&self, name: &str, version: &str) -> Result<Arc<PackageInfo>, ToolError> {
+        self.client()
+            .get_package_info(name, version)
+            .await
+            .map_err(|e| {
+                ToolError::new(format!(
+                    "{}\nThe inputs could not be checked, so nothing was created; pass \
+                     checkInputs: false to create unchecked.",
+                    ToolError::from_sdk(&e)
+                ))
+            })
+    }
+
+    /// The request a spec describes: the server's package fills what it leaves out, and
+    /// with the check on, the inputs are checked against the block's description and the
+    /// version pinned to the one checked (`latest` resolved).
+    async fn request(&self, spec: TaskSpec) -> Result<CreateTaskRequest, ToolError> {
+        let (name, version) = self.target(spec.package_name, spec.package_version)?;
         let mut request = CreateTaskRequest::new(name, version, spec.block_name);
         if let Some(inputs) = spec.input_values {
             request = request.input_values(inputs);
         }
         if spec.check_inputs != Some(false) {
             let info = self
-                .client()
-                .get_package_info(&request.package_name, &request.package_version)
-                .await
-                .map_err(|e| {
-                    ToolError::new(format!(
-                        "{}\nThe inputs could not be checked, so nothing was created; pass \
-                         checkInputs: false to create the task unchecked.",
-                        ToolError::from_sdk(&e)
-                    ))
-                })?;
+                .described(&request.package_name, &request.package_version)
+                .await?;
             request.package_version = info.package_version.clone();
             info.check(&request).map_err(|e| ToolError::from_sdk(&e))?;
         }
         Ok(request)
+    }
+
+    /// The requests of a batch, every input checked (with the check on) before any is
+    /// created: the problems of the first inputs that do not fit, each by index.
+    async fn batch_requests(
+        &self,
+        params: &BatchParams,
+    ) -> Result<Vec<CreateTaskRequest>, ToolError> {
+        if params.inputs.is_empty() || params.inputs.len() > MAX_BATCH_INPUTS {
+            return Err(ToolError::new(format!(
+                "inputs must hold 1 to {MAX_BATCH_INPUTS} entries, not {}; nothing was sent.",
+                params.inputs.len()
+            )));
+        }
+        let (name, mut version) =
+            self.target(params.package_name.clone(), params.package_version.clone())?;
+        let info = match params.check_inputs {
+            Some(false) => None,
+            _ => {
+                let info = self.described(&name, &version).await?;
+                version = info.package_version.clone();
+                Some(info)
+            }
+        };
+        let mut requests = Vec::with_capacity(params.inputs.len());
+        let mut problems = Vec::new();
+        for (index, inputs) in params.inputs.iter().enumerate() {
+            let request = CreateTaskRequest::new(&name, &version, &params.block_name)
+                .input_values(inputs.clone());
+            if let Some(info) = &info
+                && let Err(error) = info.check(&request)
+            {
+                problems.push(format!("inputs[{index}]: {}", ToolError::from_sdk(&error)));
+                if problems.len() == 5 {
+                    break;
+                }
+            }
+            requests.push(request);
+        }
+        if !problems.is_empty() {
+            return Err(ToolError::new(format!(
+                "Some inputs do not fit the block; nothing was created.\n{}",
+                problems.join("\n")
+            )));
+        }
+        Ok(requests)
     }
 
     /// Creates the task, unless the client cancelled the call first: a cancelled call
@@ -303,6 +364,123 @@ impl CloudTaskServer {
     ) -> Result<Json<TaskOutcome>, ToolError> {
         let (spec, window) = params.split();
         self.run(spec, window, &context).await.map(Json)
+    }
+
+    /// Runs one block over many inputs (up to 1000), a task each, within the account's
+    /// limits, and answers how each ended, by index. Inputs are checked before anything is
+    /// created; each input is created at most once (with a journal, also across calls: the
+    /// same inputs and journal resume). Progress counts the inputs that ended. When the
+    /// window ends first, no more tasks are created and those created keep running.
+    #[tool(annotations(destructive_hint = false, open_world_hint = true))]
+    async fn run_batch(
+        &self,
+        Parameters(params): Parameters<BatchParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<BatchResult>, ToolError> {
+        let window = self.window(params.wait_seconds)?;
+        let requests = self.batch_requests(&params).await?;
+        if context.ct.is_cancelled() {
+            self.note(
+                "the client cancelled a call before its tasks were created: nothing was created",
+            );
+            return Err(ToolError::new(
+                "The call was cancelled before any task was created: nothing was created.",
+            ));
+        }
+        let total = requests.len();
+        let stop = CancelToken::new();
+        let mut options = BatchOptions::new().await_options(
+            AwaitOptions::new()
+                .interval(self.inner.options.interval)
+                .cancel_token(stop.clone()),
+        );
+        if let Some(journal) = &params.journal {
+            options = options.journal(journal);
+        }
+        if let Some(concurrency) = params.concurrency {
+            options = options.max_active(concurrency);
+        }
+        let mut batch = self.client().run_many(requests, options);
+        let deadline = tokio::time::sleep(Duration::from_secs(window));
+        tokio::pin!(deadline);
+        let mut task_ids: Vec<Option<String>> = vec![None; total];
+        let mut entries: Vec<Option<BatchEntry>> = vec![None; total];
+        let mut ended = 0usize;
+        let mut progress = Progress::new(&context);
+        let mut stopped = false;
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = context.ct.cancelled(), if !stopped => {
+                    self.note(
+                        "the client cancelled a batch: no more tasks are created; those \
+                         created keep running",
+                    );
+                    stop.cancel();
+                    stopped = true;
+                    continue;
+                }
+                () = &mut deadline, if !stopped => {
+                    stop.cancel();
+                    stopped = true;
+                    continue;
+                }
+                event = batch.next() => event,
+            };
+            match event {
+                None => break,
+                Some(Ok(BatchEvent::Created { index, task_id })) => {
+                    if ended == 0 && task_ids.iter().all(Option::is_none) {
+                        progress
+                            .report(0.0, &format!("batch: 0 of {total} ended"))
+                            .await;
+                    }
+                    if let Some(slot) = task_ids.get_mut(index) {
+                        *slot = Some(task_id);
+                    }
+                }
+                Some(Ok(BatchEvent::Finished(item))) => {
+                    let index = item.index;
+                    let known = task_ids.get(index).cloned().flatten();
+                    if let Some(slot) = entries.get_mut(index) {
+                        *slot = Some(batch_entry(item, known));
+                        ended += 1;
+                        let at = ended as f64 * 100.0 / total as f64;
+                        progress
+                            .report(at, &format!("batch: {ended} of {total} ended"))
+                            .await;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    let created: Vec<&str> =
+                        task_ids.iter().flatten().map(String::as_str).collect();
+                    let mut message = ToolError::from_sdk(&error).message().to_owned();
+                    if !created.is_empty() {
+                        message.push_str(&format!(
+                            "\nTasks created before it stopped (they keep running): {}",
+                            created.join(", ")
+                        ));
+                    }
+                    return Err(ToolError::new(message));
+                }
+            }
+        }
+        let items: Vec<BatchEntry> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                entry.unwrap_or_else(|| BatchEntry {
+                    index,
+                    task_id: task_ids[index].clone(),
+                    status: "unfinished".to_owned(),
+                    result_url: None,
+                    result_data: None,
+                    error: None,
+                })
+            })
+            .collect();
+        Ok(Json(batch_result(items, params.journal.is_some())))
     }
 
     /// Creates a task without waiting for it, and answers its ID (then wait_task,
@@ -732,6 +910,64 @@ fn block_routes(
     routes
 }
 
+/// One input of a batch as the agent reads it; `known` is its task when the batch had
+/// reported one.
+fn batch_entry(item: BatchItem, known: Option<String>) -> BatchEntry {
+    let task_id = item.task_id.or(known);
+    let (status, result_url, result_data, error) = match item.outcome {
+        BatchOutcome::Succeeded(success) => {
+            ("success", success.result_url, success.result_data, None)
+        }
+        BatchOutcome::Failed(error) => ("failed", None, None, Some(error.to_string())),
+        BatchOutcome::NotCreated(error) => ("not_created", None, None, Some(error.to_string())),
+        BatchOutcome::Unknown(error) => ("unknown", None, None, Some(error.to_string())),
+        _ => ("unfinished", None, None, None),
+    };
+    BatchEntry {
+        index: item.index,
+        task_id,
+        status: status.to_owned(),
+        result_url,
+        result_data,
+        error,
+    }
+}
+
+/// The answer of `run_batch`: the counts, and what to do when it is not complete.
+fn batch_result(items: Vec<BatchEntry>, journal: bool) -> BatchResult {
+    let count = |status: &str| items.iter().filter(|i| i.status == status).count();
+    let unfinished = count("unfinished");
+    let unknown = count("unknown");
+    let mut next = Vec::new();
+    if unfinished > 0 {
+        next.push(if journal {
+            "Call run_batch again with the same inputs and journal to continue: the tasks \
+             created are waited for, never created again."
+        } else {
+            "Unfinished inputs with a taskId keep running: wait_task each. Those without one \
+             were never created; do not run the batch again as it is (the created tasks would \
+             run twice): pass a journal next time to resume safely."
+        });
+    }
+    if unknown > 0 {
+        next.push(
+            "Inputs with status unknown may have a task: list_tasks shows whether it exists; \
+             do not run them again blindly.",
+        );
+    }
+    BatchResult {
+        complete: unfinished == 0,
+        total: items.len(),
+        succeeded: count("success"),
+        failed: count("failed"),
+        not_created: count("not_created"),
+        unknown,
+        unfinished,
+        next: (!next.is_empty()).then(|| next.join(" ")),
+        items,
+    }
+}
+
 /// `block_` and the block's name, with what a tool name cannot hold as `_`, at most 128
 /// characters.
 pub fn block_tool_name(block: &str) -> String {
@@ -1020,6 +1256,6 @@ mod tests {
             let error = server.window(Some(bad)).unwrap_err();
             assert!(error.message().contains("waitSeconds must be 1 to 3600"));
         }
-        assert_eq!(server.tools().len(), 15);
+        assert_eq!(server.tools().len(), 16);
     }
 }

@@ -101,6 +101,93 @@ impl RunParams {
     }
 }
 
+/// The most inputs one `run_batch` call takes.
+pub const MAX_BATCH_INPUTS: usize = 1000;
+
+/// `run_batch`: one block over many inputs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchParams {
+    /// The package. Defaults to the server's package, when it has one.
+    #[serde(default)]
+    pub package_name: Option<String>,
+    /// The package version. Defaults to the server's package version, else `latest`.
+    #[serde(default)]
+    pub package_version: Option<String>,
+    /// The block to run on each input.
+    pub block_name: String,
+    /// The inputs, one task each (1 to 1000): each is a block's `inputValues`.
+    #[schemars(length(min = 1, max = 1000))]
+    pub inputs: Vec<Map<String, Value>>,
+    /// Check every input against the block's input schema before anything is created
+    /// (default true).
+    #[serde(default)]
+    pub check_inputs: Option<bool>,
+    /// A journal file on the server's machine: each input's task ID is recorded as soon
+    /// as it is created. Calling again with the same inputs and journal resumes: tasks it
+    /// holds are waited for, never created again. Without one, a window that ends leaves
+    /// the task IDs in the answer only.
+    #[serde(default)]
+    pub journal: Option<String>,
+    /// At most this many of the batch's tasks queued or running at once (default: the
+    /// account's limits, read from the dashboard).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<usize>,
+    /// How long to wait for the whole batch, in seconds (1 to 3600; default: the server's
+    /// window). When it ends first, no more tasks are created; those created keep running.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
+}
+
+/// How each input of a batch ended, and the counts.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResult {
+    /// True when every input ended within the window (succeeded, failed, or not created).
+    pub complete: bool,
+    /// How many inputs.
+    pub total: usize,
+    /// How many succeeded.
+    pub succeeded: usize,
+    /// How many failed.
+    pub failed: usize,
+    /// How many were refused before a task existed (safe to run again).
+    pub not_created: usize,
+    /// How many have a create whose outcome is unknown (not to run again blindly).
+    pub unknown: usize,
+    /// How many were left when the window ended or the call was cancelled (their tasks,
+    /// when they have one, keep running).
+    pub unfinished: usize,
+    /// One entry per input, by index.
+    pub items: Vec<BatchEntry>,
+    /// What to do next, when the batch is not complete.
+    pub next: Option<String>,
+}
+
+/// One input of a batch.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(transform = plain_numbers)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchEntry {
+    /// The input's position in `inputs`, from 0.
+    pub index: usize,
+    /// Its task, when one exists.
+    pub task_id: Option<String>,
+    /// `success`, `failed`, `not_created`, `unknown` or `unfinished`.
+    pub status: String,
+    /// Its result file's URL, when it succeeded with one.
+    #[serde(rename = "resultURL")]
+    pub result_url: Option<String>,
+    /// Its outputs, when it succeeded with data.
+    pub result_data: Option<Value>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+}
+
 /// One task, by ID.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[schemars(transform = plain_numbers)]

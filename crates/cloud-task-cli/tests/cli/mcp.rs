@@ -23,7 +23,7 @@ use tokio::process::ChildStderr;
 use crate::support::{BIN, DEADLINE, Server};
 
 /// The tools every server offers, whatever its package.
-const TOOLS: [&str; 15] = [
+const TOOLS: [&str; 16] = [
     "create_task",
     "download_result",
     "get_dashboard",
@@ -35,6 +35,7 @@ const TOOLS: [&str; 15] = [
     "list_tasks",
     "pause_queue",
     "resume_queue",
+    "run_batch",
     "run_task",
     "upload_base64",
     "upload_file",
@@ -179,6 +180,19 @@ impl Session {
     }
 }
 
+/// The server sends each notification higher than the last, ending at 100. The client
+/// dispatches notifications concurrently, so they are recorded in any order: sorted, no
+/// two may be equal.
+fn assert_increasing(progress: &[ProgressNotificationParam]) {
+    let mut values: Vec<f64> = progress.iter().map(|p| p.progress).collect();
+    values.sort_by(f64::total_cmp);
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "a progress value was sent twice: {values:?}"
+    );
+    assert_eq!(values.last().copied(), Some(100.0), "{values:?}");
+}
+
 fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
@@ -318,16 +332,10 @@ fn a_block_runs_end_to_end_with_progress_notifications() {
 
         let progress = session
             .recorder
-            .until(&token, |seen| {
-                seen.last().is_some_and(|p| p.progress >= 100.0)
-            })
+            .until(&token, |seen| seen.iter().any(|p| p.progress >= 100.0))
             .await;
         assert!(progress.len() >= 3, "{progress:?}");
-        assert!(
-            progress.windows(2).all(|w| w[0].progress < w[1].progress),
-            "progress must increase: {progress:?}"
-        );
-        assert_eq!(progress.last().unwrap().progress, 100.0);
+        assert_increasing(&progress);
         assert!(progress.iter().all(|p| p.total == Some(100.0)));
         assert!(
             progress
@@ -430,6 +438,72 @@ fn cancelling_a_wait_ends_the_wait_and_leaves_the_task_running() {
         assert_eq!(done["status"], "success");
         assert_eq!(done["resultData"][0]["text"], "long");
         assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+        session.close().await;
+    });
+}
+
+#[test]
+fn a_batch_runs_each_input_once_with_progress_and_resumes_from_its_journal() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("batch.journal");
+    runtime().block_on(async {
+        let session = Session::start(&server, &["--package", "@oomol/echo", "1.0.0"]).await;
+        let inputs: Vec<Value> = (0..5).map(|i| json!({"text": format!("n{i}")})).collect();
+        let (result, token) = session
+            .call_with_progress("run_batch", json!({"blockName": "main", "inputs": inputs}))
+            .await;
+        let result = structured(&result);
+        assert_eq!(result["complete"], true, "{result}");
+        assert_eq!(result["succeeded"], 5);
+        for (i, item) in result["items"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(item["index"], i);
+            assert_eq!(item["status"], "success");
+            assert_eq!(item["resultData"][0]["text"], format!("n{i}"));
+        }
+        let progress = session
+            .recorder
+            .until(&token, |seen| seen.iter().any(|p| p.progress >= 100.0))
+            .await;
+        assert!(progress.len() >= 5, "{progress:?}");
+        assert_increasing(&progress);
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 5);
+
+        // A bad input: named by its index, nothing created.
+        let inputs = json!([{"text": "a"}, {"text": "b"}, {"txt": "c"}]);
+        let bad = session
+            .call("run_batch", json!({"blockName": "main", "inputs": inputs}))
+            .await;
+        assert_eq!(bad.is_error, Some(true));
+        let message = text(&bad);
+        assert!(
+            message.contains("inputs[2]: ") && message.contains("\"txt\""),
+            "{message}"
+        );
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 5);
+
+        // A window that ends first: one task at a time, each about a second here.
+        let slow: Vec<Value> = (0..3)
+            .map(|i| json!({"text": format!("s{i}"), "durationMs": 100000}))
+            .collect();
+        let arguments = json!({"blockName": "main", "inputs": slow, "concurrency": 1,
+                               "journal": journal.to_str().unwrap(), "waitSeconds": 1});
+        let partial = structured(&session.call("run_batch", arguments.clone()).await);
+        assert_eq!(partial["complete"], false, "{partial}");
+        assert!(partial["unfinished"].as_u64().unwrap() >= 1, "{partial}");
+        assert!(
+            partial["next"]
+                .as_str()
+                .unwrap()
+                .contains("same inputs and journal")
+        );
+        // The same inputs and journal resume: every input once, nothing created twice.
+        let mut resumed = arguments;
+        resumed["waitSeconds"] = json!(60);
+        let done = structured(&session.call("run_batch", resumed).await);
+        assert_eq!(done["complete"], true, "{done}");
+        assert_eq!(done["succeeded"], 3);
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 5 + 3);
         session.close().await;
     });
 }
