@@ -199,6 +199,36 @@ impl Error {
         }
     }
 
+    /// True when this error, met sending a task's create, leaves unknown whether the task
+    /// was created, so that sending the create again could run it twice: the connection
+    /// broke or timed out after it was open, the server answered a 5xx (or anything but a
+    /// 4xx), or its answer could not be read or followed. False when nothing can have
+    /// been created: the request was refused before it was sent (bad input, a cancellation),
+    /// the connection never opened, or the server answered a 4xx.
+    ///
+    /// ```
+    /// use cloud_task_core::{Error, TransportErrorKind};
+    /// assert!(Error::transport(TransportErrorKind::Io, "reset").create_outcome_unknown());
+    /// assert!(!Error::transport(TransportErrorKind::Connect, "refused").create_outcome_unknown());
+    /// assert!(!Error::invalid_input("block_name", "empty").create_outcome_unknown());
+    /// let answer = |status: u16| {
+    ///     let mut response = http::Response::new(Vec::new());
+    ///     *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+    ///     Error::Api(Box::new(cloud_task_core::api_error(response)))
+    /// };
+    /// assert!(answer(502).create_outcome_unknown());
+    /// assert!(!answer(429).create_outcome_unknown());
+    /// assert!(!answer(400).create_outcome_unknown());
+    /// ```
+    pub fn create_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport(e) => e.kind != TransportErrorKind::Connect,
+            Error::Api(e) => !e.status.is_client_error(),
+            Error::Decode(_) | Error::Protocol(_) | Error::Redirect(_) | Error::Limit(_) => true,
+            _ => false,
+        }
+    }
+
     /// True for errors that a caller may reasonably retry later: transport failures,
     /// 408, 425, 429 and 5xx API errors ([`is_retryable_status`]), timeouts of the wait.
     pub fn is_retryable(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use cloud_task_async::{Error, TransportErrorKind};
+use cloud_task_async::Error;
 use rmcp::model::{ContentBlock, IntoContents};
 
 /// A tool's failure, as the agent reads it.
@@ -43,17 +43,11 @@ impl ToolError {
         ToolError::new(message)
     }
 
-    /// An SDK error of a create: when the request may have reached the server (a
-    /// transport failure, a 5xx), whether a task was created is unknown, and sending it
-    /// again could run it twice.
+    /// An SDK error of a create: when the request may have reached the server
+    /// ([`Error::create_outcome_unknown`]), whether a task was created is unknown, and
+    /// sending it again could run it twice.
     pub fn from_create(error: &Error) -> Self {
-        // A connection that was never made sent nothing; any other transport failure
-        // may have come after the server read the request.
-        let never_connected =
-            matches!(error, Error::Transport(e) if e.kind == TransportErrorKind::Connect);
-        let maybe_sent = (matches!(error, Error::Transport(_)) && !never_connected)
-            || error.status().is_some_and(|s| s.is_server_error());
-        if maybe_sent {
+        if error.create_outcome_unknown() {
             return ToolError::new(format!(
                 "Whether the task was created is unknown ({error}). Do not create it again \
                  blindly: list_tasks (newest first) shows whether it exists."
@@ -177,6 +171,7 @@ fn describe(error: &Error, task_id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloud_task_async::TransportErrorKind;
 
     fn transport(kind: TransportErrorKind) -> Error {
         Error::transport(kind, "connection reset")
