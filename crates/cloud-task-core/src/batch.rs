@@ -259,9 +259,9 @@ fn identity_of_listed(item: &TaskListItem) -> Option<String> {
     let payload = item.scheduler_payload.as_object()?;
     let text = |key: &str| payload.get(key).and_then(Value::as_str);
     let block = text("blockName").or(item.block_name.as_deref())?;
-    let inputs = match payload.get("inputValues") {
+    let inputs = match item.input_values() {
         Some(Value::Object(map)) => Some(map),
-        Some(Value::Null) | None => None,
+        None => None,
         Some(_) => return None,
     };
     Some(identity_of(

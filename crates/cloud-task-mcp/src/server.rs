@@ -1051,11 +1051,6 @@ fn package_summary(info: &PackageInfo) -> PackageSummary {
     }
 }
 
-/// The inputs a task was created with, from its scheduler payload.
-fn input_values(payload: &Value) -> Option<Value> {
-    payload.get("inputValues").cloned()
-}
-
 fn list_item_info(item: &TaskListItem) -> TaskInfo {
     TaskInfo {
         task_id: item.task_id.clone(),
@@ -1066,7 +1061,7 @@ fn list_item_info(item: &TaskListItem) -> TaskInfo {
         block_name: item.block_name.clone(),
         workload: Some(item.workload.to_string()),
         workload_id: Some(item.workload_id.clone()),
-        input_values: input_values(&item.scheduler_payload),
+        input_values: item.input_values().cloned(),
         created_at: Some(item.created_at),
         start_time: item.start_time,
         end_time: item.end_time,
@@ -1078,6 +1073,8 @@ fn list_item_info(item: &TaskListItem) -> TaskInfo {
 fn detail_info(detail: &TaskDetail) -> TaskInfo {
     let mut info = TaskInfo {
         task_type: Some(detail.task_type().to_string()),
+        block_name: detail.scheduled_block().map(str::to_owned),
+        input_values: detail.input_values().cloned(),
         ..TaskInfo::new(
             detail.task_id().to_owned(),
             detail.status(),
@@ -1088,12 +1085,6 @@ fn detail_info(detail: &TaskDetail) -> TaskInfo {
         TaskDetail::User(d) => {
             info.workload = Some(d.workload.to_string());
             info.workload_id = Some(d.workload_id.clone());
-            info.input_values = input_values(&d.scheduler_payload);
-            info.block_name = d
-                .scheduler_payload
-                .get("blockName")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
             info.created_at = Some(d.created_at);
             info.start_time = d.start_time;
             info.end_time = d.end_time;
@@ -1102,7 +1093,6 @@ fn detail_info(detail: &TaskDetail) -> TaskInfo {
         }
         TaskDetail::Shared(d) => {
             info.package_id = d.package_id.clone();
-            info.input_values = input_values(&d.scheduler_payload);
             info.created_at = Some(d.created_at);
             info.start_time = d.start_time;
             info.end_time = d.end_time;

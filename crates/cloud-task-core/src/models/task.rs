@@ -117,7 +117,20 @@ impl TaskListItem {
             scheduler_payload: empty_object(),
         }
     }
+
+    /// The inputs it was created with, as its scheduler payload carries them
+    /// (`schedulerPayload.inputValues`), when it does.
+    pub fn input_values(&self) -> Option<&Value> {
+        payload_field(&self.scheduler_payload, "inputValues")
+    }
 }
+
+/// A field of a scheduler payload (`inputValues`, `blockName`, ...), when present and
+/// not `null`.
+fn payload_field<'a>(payload: &'a Value, key: &str) -> Option<&'a Value> {
+    payload.get(key).filter(|value| !value.is_null())
+}
+
 /// One page of `list_tasks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -334,6 +347,37 @@ impl TaskDetail {
             TaskDetail::Shared(d) => d.progress,
             TaskDetail::Unknown { progress, .. } => *progress,
         }
+    }
+
+    /// The scheduler's own data about the task (`None` for an unknown task type).
+    pub fn scheduler_payload(&self) -> Option<&Value> {
+        match self {
+            TaskDetail::User(d) => Some(&d.scheduler_payload),
+            TaskDetail::Shared(d) => Some(&d.scheduler_payload),
+            TaskDetail::Unknown { .. } => None,
+        }
+    }
+
+    /// The inputs it was created with (`schedulerPayload.inputValues`), when shown.
+    ///
+    /// ```
+    /// # use cloud_task_core::TaskDetail;
+    /// let detail: TaskDetail = serde_json::from_value(serde_json::json!({
+    ///     "taskType": "user", "taskID": "t-1", "status": "running", "progress": 5,
+    ///     "workload": "serverless", "workloadID": "w", "createdAt": 1,
+    ///     "schedulerPayload": {"blockName": "main", "inputValues": {"text": "hi"}},
+    /// }))?;
+    /// assert_eq!(detail.input_values().unwrap()["text"], "hi");
+    /// assert_eq!(detail.scheduled_block(), Some("main"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn input_values(&self) -> Option<&Value> {
+        payload_field(self.scheduler_payload()?, "inputValues")
+    }
+
+    /// The block it runs (`schedulerPayload.blockName`), when shown.
+    pub fn scheduled_block(&self) -> Option<&str> {
+        payload_field(self.scheduler_payload()?, "blockName")?.as_str()
     }
 }
 
