@@ -223,6 +223,7 @@ impl CloudTaskServer {
         request: CreateTaskRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<String, ToolError> {
+        // The call's own token, not its bridge: the bridge may not have run yet.
         if context.ct.is_cancelled() {
             self.note(
                 "the client cancelled a call before its task was created: nothing was created",
@@ -247,40 +248,32 @@ impl CloudTaskServer {
         &self,
         task_id: &str,
         window: u64,
+        cancel: &CancelToken,
         context: &RequestContext<RoleServer>,
     ) -> Result<TaskOutcome, ToolError> {
         let options = AwaitOptions::new()
             .interval(self.inner.options.interval)
-            .timeout(Duration::from_secs(window));
+            .timeout(Duration::from_secs(window))
+            .cancel_token(cancel.clone());
         let mut events = self.client().events(task_id, options);
         let mut progress = Progress::new(context);
         let mut status = TaskStatus::Queued;
         let mut percent = 0.0;
         let mut logs = LogTail::default();
-        loop {
-            let event = tokio::select! {
-                biased;
-                () = context.ct.cancelled() => {
-                    self.note(&format!(
-                        "the client cancelled the wait for task {task_id}; the task keeps running"
-                    ));
-                    return Err(ToolError::cancelled(task_id));
-                }
-                event = events.next() => event,
-            };
+        while let Some(event) = events.next().await {
             match event {
-                Some(Ok(TaskEvent::Progress {
+                Ok(TaskEvent::Progress {
                     status: now,
                     progress: at,
-                })) => {
+                }) => {
                     progress
                         .report(at, &format!("task {task_id}: {now} {at:.0}%"))
                         .await;
                     status = now;
                     percent = at;
                 }
-                Some(Ok(TaskEvent::Log(event))) => logs.push(&event),
-                Some(Ok(TaskEvent::Finished(success))) => {
+                Ok(TaskEvent::Log(event)) => logs.push(&event),
+                Ok(TaskEvent::Finished(success)) => {
                     progress
                         .report(100.0, &format!("task {task_id}: success"))
                         .await;
@@ -291,8 +284,8 @@ impl CloudTaskServer {
                         result_data: success.result_data,
                     });
                 }
-                Some(Ok(_)) => {}
-                Some(Err(Error::Timeout(_))) => {
+                Ok(_) => {}
+                Err(Error::Timeout(_)) => {
                     return Err(ToolError::window_ended(
                         task_id,
                         window,
@@ -300,17 +293,29 @@ impl CloudTaskServer {
                         percent,
                     ));
                 }
-                Some(Err(error)) => {
-                    return Err(ToolError::while_waiting(&error, task_id, &logs.lines()));
+                Err(Error::Cancelled(_)) => {
+                    self.note(&format!(
+                        "the client cancelled the wait for task {task_id}; the task keeps running"
+                    ));
+                    return Err(ToolError::cancelled(task_id));
                 }
-                None => {
-                    return Err(ToolError::new(format!(
-                        "The wait for task {task_id} ended without its result; call wait_task \
-                         again."
-                    )));
+                Err(error) => {
+                    return Err(ToolError::while_waiting(&error, task_id, &logs.lines()));
                 }
             }
         }
+        Err(ToolError::new(format!(
+            "The wait for task {task_id} ended without its result; call wait_task again."
+        )))
+    }
+
+    /// An upload that did not end: a cancelled one stopped sending at once.
+    fn upload_failed(&self, error: &Error) -> ToolError {
+        if error.is_cancelled() {
+            self.note("the client cancelled an upload; no more parts are sent");
+            return ToolError::new("The upload was cancelled; no file was stored.");
+        }
+        ToolError::from_sdk(error)
     }
 
     /// `run_task` and the block tools: check, create, then wait.
@@ -323,7 +328,8 @@ impl CloudTaskServer {
         let window = self.window(window)?;
         let request = self.request(spec).await?;
         let task_id = self.create(request, context).await?;
-        self.follow(&task_id, window, context).await
+        self.follow(&task_id, window, &call_token(context), context)
+            .await
     }
 
     /// A block tool's call: its arguments are the block's inputs.
@@ -388,7 +394,7 @@ impl CloudTaskServer {
             ));
         }
         let total = requests.len();
-        let stop = CancelToken::new();
+        let stop = call_token(&context);
         let mut options = BatchOptions::new().await_options(
             AwaitOptions::new()
                 .interval(self.inner.options.interval)
@@ -407,22 +413,12 @@ impl CloudTaskServer {
         let mut entries: Vec<Option<BatchEntry>> = vec![None; total];
         let mut ended = 0usize;
         let mut progress = Progress::new(&context);
-        let mut stopped = false;
+        let mut started = false;
         loop {
+            // The window ends the batch as a cancellation does: no more creates.
             let event = tokio::select! {
-                biased;
-                () = context.ct.cancelled(), if !stopped => {
-                    self.note(
-                        "the client cancelled a batch: no more tasks are created; those \
-                         created keep running",
-                    );
+                () = &mut deadline, if !stop.is_cancelled() => {
                     stop.cancel();
-                    stopped = true;
-                    continue;
-                }
-                () = &mut deadline, if !stopped => {
-                    stop.cancel();
-                    stopped = true;
                     continue;
                 }
                 event = batch.next() => event,
@@ -430,7 +426,8 @@ impl CloudTaskServer {
             match event {
                 None => break,
                 Some(Ok(BatchEvent::Created { index, task_id })) => {
-                    if ended == 0 && task_ids.iter().all(Option::is_none) {
+                    if !started {
+                        started = true;
                         progress
                             .report(0.0, &format!("batch: 0 of {total} ended"))
                             .await;
@@ -465,6 +462,12 @@ impl CloudTaskServer {
                     return Err(ToolError::new(message));
                 }
             }
+        }
+        if context.ct.is_cancelled() {
+            self.note(
+                "the client cancelled a batch: no more tasks were created; those created keep \
+                 running",
+            );
         }
         let items: Vec<BatchEntry> = entries
             .into_iter()
@@ -511,7 +514,7 @@ impl CloudTaskServer {
     ) -> Result<Json<TaskOutcome>, ToolError> {
         let window = self.window(params.wait_seconds)?;
         check_task_id(&params.task_id)?;
-        self.follow(&params.task_id, window, &context)
+        self.follow(&params.task_id, window, &call_token(&context), &context)
             .await
             .map(Json)
     }
@@ -724,12 +727,14 @@ impl CloudTaskServer {
     async fn upload_file(
         &self,
         Parameters(params): Parameters<UploadFileParams>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<UploadedInfo>, ToolError> {
+        let options = UploadOptions::new().cancel_token(call_token(&context));
         let uploaded = self
             .client()
-            .upload_file(&params.path, UploadOptions::new())
+            .upload_file(&params.path, options)
             .await
-            .map_err(|e| ToolError::from_sdk(&e))?;
+            .map_err(|e| self.upload_failed(&e))?;
         self.note(&format!("uploaded {}", params.path));
         Ok(Json(uploaded_info(uploaded)))
     }
@@ -745,13 +750,15 @@ impl CloudTaskServer {
     async fn upload_base64(
         &self,
         Parameters(params): Parameters<UploadBase64Params>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<UploadedInfo>, ToolError> {
         let bytes = decode_base64(&params.data_base64)?;
+        let options = UploadOptions::new().cancel_token(call_token(&context));
         let uploaded = self
             .client()
-            .upload_bytes(&bytes, &params.file_name, UploadOptions::new())
+            .upload_bytes(&bytes, &params.file_name, options)
             .await
-            .map_err(|e| ToolError::from_sdk(&e))?;
+            .map_err(|e| self.upload_failed(&e))?;
         Ok(Json(uploaded_info(uploaded)))
     }
 
@@ -794,17 +801,16 @@ impl CloudTaskServer {
             .require_result_url(&task_id)
             .map_err(|e| ToolError::from_sdk(&e))?
             .to_owned();
-        let download = self
-            .client()
-            .download(&url, &params.path, DownloadOptions::new());
-        let downloaded = tokio::select! {
-            () = context.ct.cancelled() => {
+        let options = DownloadOptions::new().cancel_token(call_token(&context));
+        let downloaded = match self.client().download(&url, &params.path, options).await {
+            Ok(downloaded) => downloaded,
+            Err(Error::Cancelled(_)) => {
                 return Err(ToolError::new(format!(
                     "The download of task {task_id}'s result was cancelled; what was fetched \
                      is kept, and calling again resumes it."
                 )));
             }
-            downloaded = download => downloaded.map_err(|e| ToolError::from_sdk(&e))?,
+            Err(error) => return Err(ToolError::from_sdk(&error)),
         };
         self.note(&format!("saved task {task_id}'s result to {}", params.path));
         Ok(Json(DownloadedInfo {
@@ -981,6 +987,26 @@ pub fn block_tool_name(block: &str) -> String {
     }));
     name.truncate(128);
     name
+}
+
+/// The SDK's cancel token for a call, cancelled when the client cancels the call: rmcp
+/// cancels the call's own token on `notifications/cancelled` (and once the call has
+/// answered, which ends this bridge). Every wait, upload, download and batch of a call
+/// stops through it, as the SDK's cancellation stops them anywhere.
+fn call_token(context: &RequestContext<RoleServer>) -> CancelToken {
+    let token = CancelToken::new();
+    let call = context.ct.clone();
+    if call.is_cancelled() {
+        // Already: no task needs to run first for the call's work to see it.
+        token.cancel();
+        return token;
+    }
+    let bridge = token.clone();
+    tokio::spawn(async move {
+        call.cancelled().await;
+        bridge.cancel();
+    });
+    token
 }
 
 fn structured<T: serde::Serialize>(value: &T) -> CallToolResult {

@@ -727,6 +727,40 @@ fn files_go_up_from_a_path_or_base64_and_results_come_down() {
     });
 }
 
+#[test]
+fn a_cancelled_upload_stops_sending() {
+    let server = Server::start();
+    // Each part is answered after ten seconds: the call is cancelled meanwhile.
+    server.emulator.add_fault(FaultRule::new(
+        Route::UploadPart,
+        Fault::Delay(Duration::from_secs(10)),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    std::fs::write(&local, vec![7u8; 64 * 1024]).unwrap();
+    runtime().block_on(async {
+        let mut session = Session::start(&server, &[]).await;
+        let handle = session
+            .send("upload_file", json!({"path": local.to_str().unwrap()}))
+            .await;
+        let start = Instant::now();
+        while server.emulator.stats().count(Route::UploadPart) == 0 {
+            assert!(start.elapsed() < DEADLINE, "no part was sent");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.cancel(None).await.expect("the cancellation is sent");
+        // Ended at once, not after the part's ten seconds; the file was never completed.
+        let ended = tokio::time::timeout(
+            Duration::from_secs(5),
+            session.stderr_line("cancelled an upload"),
+        )
+        .await;
+        assert!(ended.is_ok(), "the upload went on after the cancellation");
+        assert_eq!(server.emulator.stats().count(Route::UploadUrl), 0);
+        session.close().await;
+    });
+}
+
 /// The official MCP Inspector in CLI mode lists the tools and runs the block, when npm
 /// can install it (once per target directory); skipped with a note when it cannot.
 #[test]
