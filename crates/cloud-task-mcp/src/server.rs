@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use cloud_task_async::core::LOG_PAGE_SIZE;
 use cloud_task_async::{
     AwaitOptions, BatchEvent, BatchItem, BatchOptions, BatchOutcome, CancelToken, Client,
     CreateTaskRequest, DownloadOptions, Error, ListTasksQuery, LogEvent, PackageInfo, TaskDetail,
@@ -647,7 +648,7 @@ impl CloudTaskServer {
             .get_task_logs(&params.task_id, Some(page))
             .await
             .map_err(|e| ToolError::while_waiting(&e, &params.task_id, &[]))?;
-        let more = logs.logs.len() >= 100;
+        let more = logs.logs.len() >= LOG_PAGE_SIZE;
         Ok(Json(LogsPage {
             task_id: params.task_id,
             page,
@@ -1151,7 +1152,12 @@ impl Progress {
         let Some(token) = &self.token else {
             return;
         };
-        if !progress.is_finite() || self.last.is_some_and(|last| progress <= last) {
+        if !progress.is_finite() {
+            return;
+        }
+        // Within the total announced, whatever the server reports.
+        let progress = progress.clamp(0.0, 100.0);
+        if self.last.is_some_and(|last| progress <= last) {
             return;
         }
         self.last = Some(progress);
