@@ -19,6 +19,7 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStderr;
+use tokio::sync::Notify;
 
 use crate::support::{BIN, DEADLINE, Server};
 
@@ -49,6 +50,8 @@ const INTERVAL: Duration = Duration::from_millis(20);
 #[derive(Clone, Default)]
 struct Recorder {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// Woken at each notification.
+    arrived: Arc<Notify>,
 }
 
 impl Recorder {
@@ -68,13 +71,16 @@ impl Recorder {
         token: &ProgressToken,
         done: impl Fn(&[ProgressNotificationParam]) -> bool,
     ) -> Vec<ProgressNotificationParam> {
-        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
+            // Armed before looking, so that a notification in between is not missed.
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
             let seen = self.for_token(token);
-            if done(&seen) || start.elapsed() > DEADLINE {
+            if done(&seen) || tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 return seen;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 }
@@ -86,6 +92,7 @@ impl ClientHandler for Recorder {
         _context: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().unwrap().push(params);
+        self.arrived.notify_waiters();
     }
 }
 
@@ -191,6 +198,14 @@ fn assert_increasing(progress: &[ProgressNotificationParam]) {
         "a progress value was sent twice: {values:?}"
     );
     assert_eq!(values.last().copied(), Some(100.0), "{values:?}");
+}
+
+/// The bytes behind an uploaded file's URL.
+async fn fetch(url: &Value) -> Vec<u8> {
+    let url = url.as_str().expect("a URL");
+    let response = reqwest::get(url).await.expect("the file is served");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.expect("its body").to_vec()
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -647,7 +662,12 @@ fn failures_are_tool_errors_an_agent_can_act_on() {
             )
             .await;
         assert_eq!(quota.is_error, Some(true));
-        assert!(text(&quota).contains("quota"), "{}", text(&quota));
+        let message = text(&quota);
+        assert!(
+            message.contains("quota or credit is exhausted"),
+            "{message}"
+        );
+        assert!(message.contains("Add credit"), "{message}");
 
         // An unknown task.
         let missing = session
@@ -676,13 +696,8 @@ fn files_go_up_from_a_path_or_base64_and_results_come_down() {
                 .call("upload_file", json!({"path": local.to_str().unwrap()}))
                 .await,
         );
-        assert!(
-            uploaded["url"]
-                .as_str()
-                .unwrap()
-                .starts_with("http://127.0.0.1")
-        );
         assert_eq!(uploaded["fileSize"], 17);
+        assert_eq!(fetch(&uploaded["url"]).await, b"hello from a file");
 
         let encoded = structured(
             &session
@@ -693,6 +708,7 @@ fn files_go_up_from_a_path_or_base64_and_results_come_down() {
                 .await,
         );
         assert_eq!(encoded["fileSize"], 4);
+        assert_eq!(fetch(&encoded["url"]).await, [0, 1, 2, 3]);
         let bad = session
             .call(
                 "upload_base64",
