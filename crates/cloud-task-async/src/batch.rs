@@ -1,21 +1,19 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
 use std::fs::{File, OpenOptions};
-use std::future::{Future, pending};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cloud_task_core::machine::JournalWork;
 use cloud_task_core::{
-    Batch, BatchAction, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error,
-    HttpResponse, JournalReplay, RequestId, Result,
+    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error, JournalReplay, Result,
 };
-use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::client::Client;
-use crate::poll::cancelled;
+use crate::engine::{self, Engine, Flow, Local, Next};
 
 /// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
 /// report and per input ended, then the end. An `Err` (the journal could not be written,
@@ -109,84 +107,11 @@ pub(crate) fn wall_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-type Answer = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send>>;
-
-struct Driver {
-    client: Client,
-    batch: Batch,
-    journal: JournalFile,
-    in_flight: FuturesUnordered<Answer>,
-    counts: Arc<Mutex<BatchCounts>>,
-}
-
-impl Driver {
-    /// Runs the batch until it has something to hand out; `None` at its end.
-    async fn next(&mut self) -> Option<Result<BatchEvent>> {
-        let token = self
-            .batch
-            .options()
-            .get_await_options()
-            .get_cancel_token()
-            .cloned();
-        loop {
-            if !self.batch.is_cancelled() && token.as_ref().is_some_and(|t| t.is_cancelled()) {
-                self.batch.cancel();
-            }
-            let action = self.batch.poll_action(self.client.now());
-            *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = self.batch.counts();
-            let action = match action.into_event() {
-                Ok(event) => return Some(Ok(event)),
-                Err(action) => action,
-            };
-            let wait = match action {
-                BatchAction::Record(record) => {
-                    if let Err(error) = self.journal.write(&record.to_line()) {
-                        return Some(Err(error));
-                    }
-                    continue;
-                }
-                BatchAction::Sync => {
-                    if let Err(error) = self.journal.sync().await {
-                        return Some(Err(error));
-                    }
-                    continue;
-                }
-                BatchAction::Send { index, transmit } => {
-                    let client = self.client.clone();
-                    let task_id = index.and_then(|i| self.batch.task_id(i)).map(str::to_owned);
-                    self.in_flight.push(Box::pin(async move {
-                        let id = transmit.id;
-                        (id, client.send(transmit, task_id.as_deref()).await)
-                    }));
-                    continue;
-                }
-                BatchAction::Finished => return None,
-                BatchAction::Wait(wait) => wait,
-                // A later action of the core: nothing to do for it here.
-                _ => continue,
-            };
-            let sleep = self.client.inner.timer.sleep(wait);
-            let answer = async {
-                if self.in_flight.is_empty() {
-                    pending().await
-                } else {
-                    self.in_flight.next().await
-                }
-            };
-            tokio::select! {
-                biased;
-                // Once cancelled, the token fires at once: the answers of the creates still
-                // in flight are what the batch waits for then.
-                () = cancelled(token.as_ref()), if !self.batch.is_cancelled() => self.batch.cancel(),
-                Some((id, outcome)) = answer => {
-                    let now = self.client.now();
-                    match outcome {
-                        Ok(response) => self.batch.handle_response(id, response, now),
-                        Err(error) => self.batch.handle_transport_error(id, error, now),
-                    }
-                }
-                () = sleep => {}
-            }
+impl Local<JournalWork, Result<()>> for JournalFile {
+    async fn run(&mut self, work: JournalWork) -> Result<()> {
+        match work {
+            JournalWork::Append(record) => self.write(&record.to_line()),
+            JournalWork::Sync => self.sync().await,
         }
     }
 }
@@ -233,16 +158,14 @@ impl Client {
         options: BatchOptions,
     ) -> BatchStream {
         let counts = Arc::new(Mutex::new(BatchCounts::default()));
-        let start = self.start_batch(requests.into_iter().collect(), options, Arc::clone(&counts));
-        let stream = futures_util::stream::unfold(Some(start), |state| async move {
-            let mut driver = match state? {
-                Ok(driver) => driver,
-                Err(error) => return Some((Err(error), None)),
-            };
-            match driver.next().await {
-                Some(Ok(event)) => Some((Ok(event), Some(Ok(driver)))),
-                Some(Err(error)) => Some((Err(error), None)),
-                None => None,
+        let engine = self.start_batch(requests.into_iter().collect(), options, &counts);
+        let shared = Arc::clone(&counts);
+        let stream = engine::stream(engine, move |batch, next| {
+            *shared.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
+            match next {
+                Next::Event(event) => Flow::Yield(Ok(event)),
+                Next::Done(Ok(())) => Flow::End,
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
             }
         });
         BatchStream {
@@ -255,13 +178,10 @@ impl Client {
         &self,
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
-        counts: Arc<Mutex<BatchCounts>>,
-    ) -> Result<Box<Driver>> {
+        counts: &Mutex<BatchCounts>,
+    ) -> Result<Engine<Batch, JournalFile>> {
         let (journal, replay) = match options.get_journal() {
-            Some(path) => {
-                let (file, replay) = JournalFile::open(path)?;
-                (file, replay)
-            }
+            Some(path) => JournalFile::open(path)?,
             None => (JournalFile { file: None }, JournalReplay::new()),
         };
         let batch = Batch::resume(
@@ -273,12 +193,6 @@ impl Client {
             wall_ms(),
         )?;
         *counts.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
-        Ok(Box::new(Driver {
-            client: self.clone(),
-            batch,
-            journal,
-            in_flight: FuturesUnordered::new(),
-            counts,
-        }))
+        Ok(Engine::with_local(self, batch, journal))
     }
 }

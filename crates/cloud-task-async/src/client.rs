@@ -4,26 +4,18 @@ use std::fmt;
 use std::sync::Arc;
 
 use cloud_task_core::{
-    ApiKey, Call, CallAction, CancelToken, Config, ConfigBuilder, CreateTask, CreateTaskRequest,
-    CreateTaskResponse, Dashboard, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
-    GetTaskResult, HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation,
-    PauseResponse, RequestId, Result, SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult,
-    Transmit, WorkloadIds,
+    ApiKey, Call, Config, ConfigBuilder, CreateTask, CreateTaskRequest, CreateTaskResponse,
+    Dashboard, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse,
+    LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, RequestId, Result,
+    SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::engine::Engine;
 use crate::timer::{Timer, TokioTimer};
 use crate::transport::{HttpTransport, ReqwestTransport};
-
-/// What became of a request handed to the transport.
-pub(crate) enum Sent {
-    /// Its answer, or the transport's error (a cut-off at its deadline included).
-    Answer(RequestId, Result<HttpResponse>),
-    /// The cancel token fired first: the request was abandoned.
-    Cancelled,
-}
 
 /// The async Cloud Task client.
 ///
@@ -97,81 +89,34 @@ impl Client {
     /// sent), sends it once through the core's [`Call`] (which bounds its time and body and
     /// follows redirects within the origin only), and parses the response.
     ///
-    /// Every method of the client goes through here (or through the same send path), so a
+    /// Every method of the client goes through here (or through the same engine), so a
     /// new endpoint of the core needs no code in this crate.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let call = Call::for_operation(op, &self.inner.config, self.now())?;
-        let response = self.drive_call(call, op.task_id(), None).await?;
+        let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
+        let response = Engine::new(self, call)
+            .run(|_, never| match never {})
+            .await?;
         op.parse(response)
-    }
-
-    /// Drives a [`Call`] to its end: sends what it says, sleeps what it says, and, with a
-    /// token, abandons it when the token fires.
-    pub(crate) async fn drive_call(
-        &self,
-        mut call: Call,
-        task_id: Option<&str>,
-        cancel: Option<&CancelToken>,
-    ) -> Result<HttpResponse> {
-        loop {
-            match call.poll_action(self.now()) {
-                CallAction::Send(transmit) => {
-                    match self.transmit(transmit, task_id, cancel).await {
-                        Sent::Answer(id, Ok(response)) => {
-                            call.handle_response(id, response, self.now())
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            call.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => call.cancel(),
-                    }
-                }
-                CallAction::Wait(duration) => {
-                    if crate::poll::until_cancelled(cancel, self.inner.timer.sleep(duration))
-                        .await
-                        .is_err()
-                    {
-                        call.cancel();
-                    }
-                }
-                CallAction::Done(outcome) => return outcome,
-            }
-        }
-    }
-
-    /// Sends one transmit, cut off at its deadline, or abandoned when `cancel` fires first.
-    pub(crate) async fn transmit(
-        &self,
-        transmit: Transmit,
-        task_id: Option<&str>,
-        cancel: Option<&CancelToken>,
-    ) -> Sent {
-        let id = transmit.id;
-        let send = self.send(transmit, task_id);
-        match crate::poll::until_cancelled(cancel, send).await {
-            Ok(outcome) => Sent::Answer(id, outcome),
-            Err(_) => Sent::Cancelled,
-        }
     }
 
     /// Sends one transmit inside a tracing span naming the operation, method, path (never
     /// the query, which may hold a presigned signature), task and status (never the key),
-    /// cut off at its deadline whatever the transport does.
-    pub(crate) fn send<'a>(
-        &'a self,
+    /// cut off at its deadline whatever the transport does. The future owns what it needs.
+    pub(crate) fn send(
+        &self,
         transmit: Transmit,
-        task_id: Option<&str>,
-    ) -> impl Future<Output = Result<HttpResponse>> + Send + use<'a> {
+    ) -> impl Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'static {
         let span = tracing::debug_span!(
             "cloud_task_request",
             op = transmit.name,
             method = %transmit.request.method(),
             path = transmit.request.uri().path(),
-            task_id = task_id.unwrap_or_default(),
+            task_id = transmit.task_id.as_deref().unwrap_or_default(),
             status = tracing::field::Empty,
         );
         let limits = transmit.limits(self.now());
-        let transport = &self.inner.transport;
+        let transport = Arc::clone(&self.inner.transport);
+        let id = transmit.id;
         async move {
             let send = transport.send(transmit.request, limits);
             let outcome = if transport.bounds_itself() {
@@ -189,7 +134,7 @@ impl Client {
                 }
                 Err(error) => tracing::debug!(%error, "transport error"),
             }
-            outcome
+            (id, outcome)
         }
         .instrument(span)
     }

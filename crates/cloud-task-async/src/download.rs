@@ -6,15 +6,16 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use cloud_task_core::machine::DownloadWork;
 use cloud_task_core::{
-    Download, DownloadAction, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook,
-    PartRecord, Result, WRITE_PIECE,
+    Download, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook, PartRecord, Result,
+    WRITE_PIECE,
 };
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
-use crate::client::{Client, Sent};
-use crate::poll::until_cancelled;
+use crate::client::Client;
+use crate::engine::{Engine, Local};
 
 /// Where the chunks of a download go.
 enum Sink<'a, 'p> {
@@ -87,13 +88,33 @@ impl PartFile<'_> {
     }
 }
 
+impl Local<DownloadWork, Result<()>> for Sink<'_, '_> {
+    async fn run(&mut self, work: DownloadWork) -> Result<()> {
+        match work {
+            DownloadWork::Write {
+                offset,
+                bytes,
+                validator,
+                total,
+            } => self.write(offset, bytes, validator.as_deref(), total).await,
+            DownloadWork::Restart => self.restart().await,
+        }
+    }
+}
+
 impl Sink<'_, '_> {
     /// Writes `bytes` at `offset`, and records the validator they were read under.
-    async fn write(&mut self, offset: u64, bytes: Vec<u8>, download: &Download) -> Result<()> {
+    async fn write(
+        &mut self,
+        offset: u64,
+        bytes: Vec<u8>,
+        validator: Option<&str>,
+        total: Option<u64>,
+    ) -> Result<()> {
         match self {
             Sink::Part(part) => {
                 part.write_at(offset, bytes).await?;
-                part.remember(download.validator(), download.total()).await
+                part.remember(validator, total).await
             }
             Sink::Writer(writer) => write_pieces(*writer, &bytes).await.map_err(writer_error),
         }
@@ -269,39 +290,12 @@ impl Client {
     /// cost throughput on two cores and held a second chunk in memory).
     async fn drive_download(
         &self,
-        mut download: Download,
+        download: Download,
         options: &DownloadOptions,
         sink: &mut Sink<'_, '_>,
     ) -> Result<Downloaded> {
-        let token = options.get_cancel_token().cloned();
-        loop {
-            match download.poll_action(self.now()) {
-                DownloadAction::Send(transmit) => {
-                    match self.transmit(transmit, None, token.as_ref()).await {
-                        Sent::Answer(id, Ok(response)) => {
-                            download.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            download.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => download.cancel(),
-                    }
-                }
-                DownloadAction::Write { offset, bytes } => {
-                    sink.write(offset, bytes, &download).await?;
-                }
-                DownloadAction::Restart => sink.restart().await?,
-                DownloadAction::Progress { written, total } => {
-                    options.report_progress(written, total);
-                }
-                DownloadAction::Wait(duration) => {
-                    let sleep = self.inner.timer.sleep(duration);
-                    if until_cancelled(token.as_ref(), sleep).await.is_err() {
-                        download.cancel();
-                    }
-                }
-                DownloadAction::Done(outcome) => return outcome,
-            }
-        }
+        Engine::with_local(self, download, sink)
+            .run(|_, p| options.report_progress(p.written, p.total))
+            .await
     }
 }

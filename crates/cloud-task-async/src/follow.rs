@@ -1,11 +1,11 @@
 //! The live view of a task: [`Client::events`], driven by the core's [`Follower`].
 
-use cloud_task_core::{AwaitOptions, FollowAction, Follower, Result, TaskEvent};
+use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::{Client, Sent};
-use crate::poll::until_cancelled;
+use crate::client::Client;
+use crate::engine::{self, Engine, Flow, Next};
 
 impl Client {
     /// The whole story of a task as one stream: its status and progress changes, each
@@ -49,65 +49,22 @@ impl Client {
         task_id: &str,
         options: AwaitOptions,
     ) -> TaskEventStream<T> {
-        let follower = Follower::new_as::<T>(self.config(), task_id, &options, self.now());
-        let state = Some((self.clone(), follower));
-        let stream = futures_util::stream::unfold(state, |state| async move {
-            let (client, follower) = state?;
-            let mut follower = match follower {
-                Ok(follower) => follower,
-                Err(error) => return Some((Err(error), None)),
-            };
-            match client.follow(&mut follower).await {
-                Some(Ok(event)) => Some((Ok(event), Some((client, Ok(follower))))),
-                Some(Err(error)) => Some((Err(error), None)),
-                None => None,
+        let engine = Follower::new_as::<T>(self.config(), task_id, &options, self.now())
+            .map(|follower| Engine::new(self, follower));
+        let stream = engine::stream(engine, |follower, next| match next {
+            Next::Event(event) => {
+                if let TaskEvent::Progress { status, progress } = &event {
+                    follower
+                        .options()
+                        .report_progress(follower.task_id(), *progress, status);
+                }
+                Flow::Yield(Ok(event))
             }
+            Next::Done(Ok(())) => Flow::End,
+            Next::Done(Err(error)) => Flow::Last(Err(error)),
         });
         TaskEventStream {
             inner: Box::pin(stream),
-        }
-    }
-
-    /// Drives `follower` to its next event: `None` once it is over.
-    async fn follow<T: DeserializeOwned>(
-        &self,
-        follower: &mut Follower<T>,
-    ) -> Option<Result<TaskEvent<T>>> {
-        let token = follower.options().get_cancel_token().cloned();
-        loop {
-            match follower.poll_action(self.now()) {
-                FollowAction::Send(transmit) => {
-                    let task_id = follower.task_id().to_owned();
-                    match self
-                        .transmit(transmit, Some(&task_id), token.as_ref())
-                        .await
-                    {
-                        Sent::Answer(id, Ok(response)) => {
-                            follower.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            follower.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => follower.cancel(),
-                    }
-                }
-                FollowAction::Event(event) => {
-                    if let TaskEvent::Progress { status, progress } = &event {
-                        follower
-                            .options()
-                            .report_progress(follower.task_id(), *progress, status);
-                    }
-                    return Some(Ok(event));
-                }
-                FollowAction::Wait(duration) => {
-                    let sleep = self.inner.timer.sleep(duration);
-                    if until_cancelled(token.as_ref(), sleep).await.is_err() {
-                        follower.cancel();
-                    }
-                }
-                FollowAction::Done(Ok(())) => return None,
-                FollowAction::Done(Err(error)) => return Some(Err(error)),
-            }
         }
     }
 }

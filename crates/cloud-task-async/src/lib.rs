@@ -156,6 +156,7 @@ macro_rules! boxed_stream {
 mod batch;
 mod client;
 mod download;
+mod engine;
 mod follow;
 mod handle;
 mod list;

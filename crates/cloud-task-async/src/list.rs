@@ -1,10 +1,10 @@
 //! `list_all`: every task across pages, driven by the core's [`Paginator`].
 
-use std::collections::VecDeque;
+use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
+use futures_util::StreamExt;
 
-use cloud_task_core::{ListTasksQuery, PageAction, Paginator, TaskListItem};
-
-use crate::client::{Client, Sent};
+use crate::client::Client;
+use crate::engine::{self, Engine, Flow, Next};
 
 impl Client {
     /// A stream of every task matching `query`, page after page (the filters are kept on
@@ -28,49 +28,22 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn list_all(&self, query: ListTasksQuery) -> TaskListStream {
-        let state = Paginator::new(self.config(), query).map(|paginator| Pages {
-            client: self.clone(),
-            paginator,
-            buffered: VecDeque::new(),
+        let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));
+        let pages = engine::stream(engine, |_, next| match next {
+            Next::Event(page) => Flow::Yield(Ok(page.tasks)),
+            Next::Done(Ok(())) => Flow::End,
+            Next::Done(Err(error)) => Flow::Last(Err(error)),
         });
-        let stream = futures_util::stream::unfold(Some(state), |state| async move {
-            let mut state = match state? {
-                Ok(state) => state,
-                Err(error) => return Some((Err(error), None)),
+        // A page is asked for only once the tasks of the one before are consumed.
+        let tasks = pages.flat_map(|page| {
+            let tasks: Box<dyn Iterator<Item = Result<TaskListItem>> + Send> = match page {
+                Ok(tasks) => Box::new(tasks.into_iter().map(Ok)),
+                Err(error) => Box::new(std::iter::once(Err(error))),
             };
-            loop {
-                if let Some(task) = state.buffered.pop_front() {
-                    return Some((Ok(task), Some(Ok(state))));
-                }
-                let client = &state.client;
-                match state.paginator.poll_action(client.now()) {
-                    PageAction::Send(transmit) => match client.transmit(transmit, None, None).await
-                    {
-                        Sent::Answer(id, Ok(response)) => {
-                            state.paginator.handle_response(id, response, client.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            state
-                                .paginator
-                                .handle_transport_error(id, error, client.now());
-                        }
-                        Sent::Cancelled => state.paginator.cancel(),
-                    },
-                    PageAction::Wait(duration) => client.inner.timer.sleep(duration).await,
-                    PageAction::Page(page) => state.buffered.extend(page.tasks),
-                    PageAction::Done(Ok(())) => return None,
-                    PageAction::Done(Err(error)) => return Some((Err(error), None)),
-                }
-            }
+            futures_util::stream::iter(tasks)
         });
-        TaskListStream::new(stream)
+        TaskListStream::new(tasks)
     }
-}
-
-struct Pages {
-    client: Client,
-    paginator: Paginator,
-    buffered: VecDeque<TaskListItem>,
 }
 
 boxed_stream! {

@@ -1,88 +1,23 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-use std::future::{Future, pending};
 use std::pin::Pin;
 
 #[cfg(doc)]
 use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
+use cloud_task_core::machine::Progress;
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, Error, HttpResponse, PollAction, PollSetAction,
-    Poller, PollerSet, RequestId, Result, TaskOutcome, TaskStatus, TaskSuccess, WatchEvent,
+    AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
+    WatchEvent,
 };
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::client::{Client, Sent};
-
-/// Runs `fut` unless `token` fires first (checked before `fut` is first polled).
-pub(crate) async fn until_cancelled<F: Future>(
-    token: Option<&CancelToken>,
-    fut: F,
-) -> Result<F::Output> {
-    match token {
-        None => Ok(fut.await),
-        Some(token) => tokio::select! {
-            biased;
-            () = token.cancelled() => Err(Error::cancelled()),
-            out = fut => Ok(out),
-        },
-    }
-}
-
-/// Completes when `token` fires; never without one.
-pub(crate) async fn cancelled(token: Option<&CancelToken>) {
-    match token {
-        Some(token) => token.cancelled().await,
-        None => pending().await,
-    }
-}
-
-/// What a poller produced that the caller must see.
-enum Step<T> {
-    Progress { progress: f64, status: TaskStatus },
-    Done(Result<TaskSuccess<T>>),
-}
+use crate::client::Client;
+use crate::engine::{self, Engine, Flow, Next};
 
 impl Client {
-    /// Drives `poller` until it reports progress or finishes: sends what it says to send,
-    /// sleeps what it says to sleep, and feeds the options' cancel token to it as an input
-    /// (ending a sleep or a poll in flight at once).
-    async fn step<T: DeserializeOwned>(&self, poller: &mut Poller<T>) -> Step<T> {
-        let token = poller.options().get_cancel_token().cloned();
-        loop {
-            match poller.poll_action(self.now()) {
-                PollAction::Send(transmit) => {
-                    let task_id = poller.task_id().to_owned();
-                    match self
-                        .transmit(transmit, Some(&task_id), token.as_ref())
-                        .await
-                    {
-                        Sent::Answer(id, Ok(response)) => {
-                            poller.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            poller.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => poller.cancel(),
-                    }
-                }
-                PollAction::Progress { progress, status } => {
-                    return Step::Progress { progress, status };
-                }
-                PollAction::Wait(duration) => {
-                    let sleep = self.inner.timer.sleep(duration);
-                    if until_cancelled(token.as_ref(), sleep).await.is_err() {
-                        poller.cancel();
-                    }
-                }
-                PollAction::Done(outcome) => return Step::Done(outcome),
-            }
-        }
-    }
-
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
     /// times out ([`Error::Timeout`]) or is cancelled ([`Error::Cancelled`]).
     ///
@@ -101,17 +36,10 @@ impl Client {
     ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         async {
-            let mut poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
-            loop {
-                match self.step(&mut poller).await {
-                    Step::Progress { progress, status } => {
-                        poller
-                            .options()
-                            .report_progress(poller.task_id(), progress, &status);
-                    }
-                    Step::Done(outcome) => return outcome,
-                }
-            }
+            let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
+            Engine::new(self, poller)
+                .run(|poller, p| report(poller.options(), poller.task_id(), &p))
+                .await
         }
         .instrument(span)
         .await
@@ -190,26 +118,18 @@ impl Client {
         task_id: &str,
         options: AwaitOptions,
     ) -> WatchStream<T> {
-        let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
-            .map(|p| p.deduplicate_progress(true));
-        let state = Some((self.clone(), poller));
-        let stream = futures_util::stream::unfold(state, |state| async move {
-            let (client, poller) = state?;
-            let mut poller = match poller {
-                Ok(poller) => poller,
-                Err(error) => return Some((Err(error), None)),
-            };
-            match client.step(&mut poller).await {
-                Step::Progress { progress, status } => {
-                    poller
-                        .options()
-                        .report_progress(poller.task_id(), progress, &status);
-                    let event = WatchEvent::Progress { status, progress };
-                    Some((Ok(event), Some((client, Ok(poller)))))
-                }
-                Step::Done(Ok(success)) => Some((Ok(WatchEvent::Finished(success)), None)),
-                Step::Done(Err(error)) => Some((Err(error), None)),
+        let engine = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
+            .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
+        let stream = engine::stream(engine, |poller, next| match next {
+            Next::Event(p) => {
+                report(poller.options(), poller.task_id(), &p);
+                Flow::Yield(Ok(WatchEvent::Progress {
+                    status: p.status,
+                    progress: p.progress,
+                }))
             }
+            Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
+            Next::Done(Err(error)) => Flow::Last(Err(error)),
         });
         WatchStream {
             inner: Box::pin(stream),
@@ -257,51 +177,18 @@ impl Client {
         task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
     ) -> Vec<Result<TaskSuccess<T>>> {
-        let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
-        let token = set.options().get_cancel_token().cloned();
-        let mut in_flight: FuturesUnordered<PollFuture<'_>> = FuturesUnordered::new();
-        loop {
-            let sleep = match set.poll_action(self.now()) {
-                PollSetAction::Send { index, transmit } => {
-                    let id = transmit.id;
-                    let send = self.send(transmit, set.task_id(index));
-                    in_flight.push(Box::pin(async move { (id, send.await) }));
-                    continue;
-                }
-                PollSetAction::Progress {
-                    index,
-                    progress,
-                    status,
-                } => {
-                    let task_id = set.task_id(index).unwrap_or_default();
-                    set.options().report_progress(task_id, progress, &status);
-                    continue;
-                }
-                PollSetAction::Finished => break,
-                PollSetAction::Wait(duration) => Some(duration),
-                // Each poll in flight is cut off at its own deadline: only answers matter.
-                PollSetAction::AwaitResponse(_) => None,
-            };
-            let sleep = async {
-                match sleep {
-                    Some(duration) => self.inner.timer.sleep(duration).await,
-                    None => pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                () = cancelled(token.as_ref()) => set.cancel(),
-                Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                    match outcome {
-                        Ok(response) => set.handle_response(id, response, self.now()),
-                        Err(error) => set.handle_transport_error(id, error, self.now()),
-                    }
-                }
-                () = sleep => {}
-            }
-        }
-        set.into_outcomes()
+        let set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        Engine::new(self, set)
+            .run(|set, (index, p)| {
+                report(set.options(), set.task_id(index).unwrap_or_default(), &p);
+            })
+            .await
     }
+}
+
+/// Hands a progress report to the options' callbacks.
+pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
+    options.report_progress(task_id, p.progress, &p.status);
 }
 
 /// A stream of [`WatchEvent`]s, from [`Client::watch`] (or [`Client::watch_as`], with the
@@ -326,5 +213,3 @@ impl<T> std::fmt::Debug for WatchStream<T> {
         f.write_str("WatchStream")
     }
 }
-
-type PollFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;

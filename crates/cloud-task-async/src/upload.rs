@@ -1,27 +1,18 @@
 //! The three-step file upload, driven by the core's [`Upload`] machine: this file only
 //! opens sources, reads the byte ranges the machine asks for, and moves bytes.
 
-use std::collections::{HashMap, VecDeque};
-use std::future::{Future, pending};
+use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::{Arc, PoisonError};
 
-use cloud_task_core::{
-    Error, HttpResponse, RequestId, Result, Upload, UploadAction, UploadOptions, UploadedFile,
-    check_upload_source,
-};
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use cloud_task_core::machine::{UploadWork, UploadWorkDone};
+use cloud_task_core::{Error, Result, Upload, UploadOptions, UploadedFile, check_upload_source};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
 use crate::client::Client;
-use crate::poll::cancelled;
-
-type SendFuture<'a> = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'a>>;
-type ReadFuture<'a, R> =
-    Pin<Box<dyn Future<Output = (Source<'a, R>, u32, Result<Vec<u8>>)> + Send + 'a>>;
+use crate::engine::{Engine, Local};
 
 /// Where the bytes of an upload come from.
 enum Source<'b, R> {
@@ -41,26 +32,19 @@ enum Source<'b, R> {
 }
 
 impl<R: AsyncRead + Unpin + Send> Source<'_, R> {
-    /// Reads the `len` bytes at `offset` (part `part`), handing the source back.
-    async fn read(
-        mut self,
-        part: u32,
-        offset: u64,
-        len: u64,
-        context: &str,
-    ) -> (Self, Result<Vec<u8>>) {
+    /// Reads the `len` bytes at `offset` (part `part`).
+    async fn read(&mut self, part: u32, offset: u64, len: u64, context: &str) -> Result<Vec<u8>> {
         let io = |e| Error::io(context, e);
         let len = match usize::try_from(len) {
             Ok(len) => len,
             Err(_) => {
-                let error = Error::invalid_input(
+                return Err(Error::invalid_input(
                     "len",
                     format!("a part of {len} bytes does not fit in memory"),
-                );
-                return (self, Err(error));
+                ));
             }
         };
-        let bytes = match &mut self {
+        match self {
             Source::Bytes(bytes) => usize::try_from(offset)
                 .ok()
                 .and_then(|start| bytes.get(start..start.checked_add(len)?))
@@ -113,14 +97,34 @@ impl<R: AsyncRead + Unpin + Send> Source<'_, R> {
                     }
                 }
             }
-        };
-        (self, bytes)
+        }
     }
 
     /// Part `part` is uploaded: its kept bytes, if any, go.
     fn release(&mut self, part: u32) {
         if let Source::Sequential { kept, .. } = self {
             kept.remove(&part);
+        }
+    }
+}
+
+/// A source and what its errors say: the local side of an upload's engine.
+struct Reads<'b, R> {
+    source: Source<'b, R>,
+    context: &'b str,
+}
+
+impl<R: AsyncRead + Unpin + Send> Local<UploadWork, UploadWorkDone> for Reads<'_, R> {
+    async fn run(&mut self, work: UploadWork) -> UploadWorkDone {
+        match work {
+            UploadWork::Read { part, offset, len } => UploadWorkDone::Read {
+                part,
+                bytes: self.source.read(part, offset, len, self.context).await,
+            },
+            UploadWork::Release(part) => {
+                self.source.release(part);
+                UploadWorkDone::Released
+            }
         }
     }
 }
@@ -241,76 +245,10 @@ impl Client {
     ) -> Result<UploadedFile> {
         let span = tracing::debug_span!("cloud_task_upload", size = len);
         async {
-            let mut upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
-            let token = options.get_cancel_token().cloned();
-            let mut source = Some(source);
-            let mut reads: VecDeque<(u32, u64, u64)> = VecDeque::new();
-            let mut reading: Option<ReadFuture<'_, R>> = None;
-            let mut released: Vec<u32> = Vec::new();
-            let mut sends: FuturesUnordered<SendFuture<'_>> = FuturesUnordered::new();
-            loop {
-                if let Some(source) = source.as_mut() {
-                    for part in released.drain(..) {
-                        source.release(part);
-                    }
-                }
-                if reading.is_none()
-                    && let Some((part, offset, len)) = reads.pop_front()
-                    && let Some(idle) = source.take()
-                {
-                    reading = Some(Box::pin(async move {
-                        let (source, bytes) = idle.read(part, offset, len, context).await;
-                        (source, part, bytes)
-                    }));
-                }
-                let sleep = match upload.poll_action(self.now()) {
-                    UploadAction::Send(transmit) => {
-                        let id = transmit.id;
-                        let send = self.send(transmit, None);
-                        sends.push(Box::pin(async move { (id, send.await) }));
-                        continue;
-                    }
-                    UploadAction::Read { part, offset, len } => {
-                        reads.push_back((part, offset, len));
-                        continue;
-                    }
-                    UploadAction::Progress { percent, part } => {
-                        options.report_progress(percent);
-                        released.extend(part);
-                        continue;
-                    }
-                    UploadAction::Done(outcome) => return outcome,
-                    UploadAction::Wait(duration) => Some(duration),
-                    // Each request in flight is cut off at its own deadline.
-                    UploadAction::AwaitResponse(_) => None,
-                };
-                let sleep = async {
-                    match sleep {
-                        Some(duration) => self.inner.timer.sleep(duration).await,
-                        None => pending().await,
-                    }
-                };
-                let read = async {
-                    match reading.as_mut() {
-                        Some(read) => read.await,
-                        None => pending().await,
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    () = cancelled(token.as_ref()) => upload.cancel(),
-                    Some((id, outcome)) = sends.next(), if !sends.is_empty() => match outcome {
-                        Ok(response) => upload.handle_response(id, response, self.now()),
-                        Err(error) => upload.handle_transport_error(id, error, self.now()),
-                    },
-                    (idle, part, bytes) = read => {
-                        reading = None;
-                        source = Some(idle);
-                        upload.handle_read(part, bytes, self.now());
-                    }
-                    () = sleep => {}
-                }
-            }
+            let upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
+            Engine::with_local(self, upload, Reads { source, context })
+                .run(|_, percent| options.report_progress(percent))
+                .await
         }
         .instrument(span)
         .await

@@ -6,13 +6,13 @@ use std::iter::FusedIterator;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cloud_task_core::machine::JournalWork;
 use cloud_task_core::{
-    Batch, BatchAction, BatchCounts, BatchEvent, BatchOptions, CancelToken, CreateTaskRequest,
-    Error, JournalReplay, Result,
+    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error, JournalReplay, Result,
 };
 
 use crate::client::Client;
-use crate::flights::{Event, Flights, Pause};
+use crate::engine::{Engine, Flow, Local, Next, Steps};
 
 /// The iterator of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
 /// report and per input ended, then the end. An `Err` (the journal could not be written,
@@ -22,21 +22,9 @@ use crate::flights::{Event, Flights, Pause};
 /// iterator stops the batch where it is: tasks created keep running, and a create in
 /// flight is recorded as sent, to be looked up by a resume.
 pub struct BatchIter {
-    state: State,
-}
-
-enum State {
-    Running(Box<Driver>),
-    Failed(Error),
-    Ended(BatchCounts),
-}
-
-struct Driver {
-    client: Client,
-    batch: Batch,
-    journal: Option<File>,
-    flights: Flights,
-    token: Option<CancelToken>,
+    steps: Steps<Batch, Journal, BatchEvent>,
+    /// The counts of the last step (kept once the batch is over).
+    counts: BatchCounts,
 }
 
 impl std::fmt::Debug for BatchIter {
@@ -50,11 +38,7 @@ impl std::fmt::Debug for BatchIter {
 impl BatchIter {
     /// Where the batch stands (queued, running, done, failed, unknown, ...).
     pub fn counts(&self) -> BatchCounts {
-        match &self.state {
-            State::Running(driver) => driver.batch.counts(),
-            State::Failed(_) => BatchCounts::default(),
-            State::Ended(counts) => *counts,
-        }
+        self.steps.machine().map_or(self.counts, Batch::counts)
     }
 }
 
@@ -62,83 +46,30 @@ impl Iterator for BatchIter {
     type Item = Result<BatchEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let counts = self.counts();
-        match std::mem::replace(&mut self.state, State::Ended(counts)) {
-            State::Ended(_) => None,
-            State::Failed(error) => Some(Err(error)),
-            State::Running(mut driver) => {
-                let next = driver.next();
-                let counts = driver.batch.counts();
-                match next {
-                    Some(Ok(event)) => {
-                        self.state = State::Running(driver);
-                        Some(Ok(event))
-                    }
-                    Some(Err(error)) => {
-                        self.state = State::Ended(counts);
-                        Some(Err(error))
-                    }
-                    None => {
-                        self.state = State::Ended(counts);
-                        None
-                    }
-                }
-            }
-        }
+        let next = self.steps.next();
+        // The counts of a batch that has ended stay readable.
+        self.counts = self.steps.machine().map_or(self.counts, Batch::counts);
+        next
     }
 }
 
 impl FusedIterator for BatchIter {}
 
-impl Driver {
-    /// Runs the batch until it has something to hand out; `None` at its end.
-    fn next(&mut self) -> Option<Result<BatchEvent>> {
-        loop {
-            if self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
-                self.batch.cancel();
-            }
-            let action = match self.batch.poll_action(self.client.now()).into_event() {
-                Ok(event) => return Some(Ok(event)),
-                Err(action) => action,
-            };
-            let wait = match action {
-                BatchAction::Record(record) => {
-                    if let Some(file) = &mut self.journal
-                        && let Err(e) = file.write_all(record.to_line().as_bytes())
-                    {
-                        return Some(Err(Error::io("writing the batch journal", e)));
-                    }
-                    continue;
-                }
-                BatchAction::Sync => {
-                    if let Some(file) = &self.journal
-                        && let Err(e) = file.sync_data()
-                    {
-                        return Some(Err(Error::io("syncing the batch journal", e)));
-                    }
-                    continue;
-                }
-                BatchAction::Send { index, transmit } => {
-                    let task_id = index.and_then(|i| self.batch.task_id(i));
-                    self.flights.send(transmit, task_id);
-                    continue;
-                }
-                BatchAction::Finished => return None,
-                BatchAction::Wait(wait) => wait,
-                // A later action of the core: nothing to do for it here.
-                _ => continue,
-            };
-            match self.flights.next(Pause::Sleep(wait)) {
-                Some(Event::Answer(id, Ok(response))) => {
-                    self.batch.handle_response(id, response, self.client.now());
-                }
-                Some(Event::Answer(id, Err(error))) => {
-                    self.batch
-                        .handle_transport_error(id, error, self.client.now());
-                }
-                Some(Event::Cancelled) => self.batch.cancel(),
-                None => {}
-            }
+/// The journal of a batch, when it has one: the local side of its engine.
+struct Journal(Option<File>);
+
+impl Local<JournalWork, Result<()>> for Journal {
+    fn run(&mut self, work: JournalWork) -> Result<()> {
+        let Some(file) = &mut self.0 else {
+            return Ok(());
+        };
+        match work {
+            JournalWork::Append(record) => file
+                .write_all(record.to_line().as_bytes())
+                .map_err(|e| Error::io("writing the batch journal", e)),
+            JournalWork::Sync => file
+                .sync_data()
+                .map_err(|e| Error::io("syncing the batch journal", e)),
         }
     }
 }
@@ -200,18 +131,25 @@ impl Client {
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
     ) -> BatchIter {
-        let state = match self.start_batch(requests.into_iter().collect(), options) {
-            Ok(driver) => State::Running(Box::new(driver)),
-            Err(error) => State::Failed(error),
-        };
-        BatchIter { state }
+        let engine = self.start_batch(requests.into_iter().collect(), options);
+        let counts = engine
+            .as_ref()
+            .map_or_else(|_| BatchCounts::default(), |e| e.machine().counts());
+        BatchIter {
+            steps: Steps::new(engine, |_, next| match next {
+                Next::Event(event) => Flow::Yield(Ok(event)),
+                Next::Done(Ok(())) => Flow::End,
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
+            }),
+            counts,
+        }
     }
 
     fn start_batch(
         &self,
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
-    ) -> Result<Driver> {
+    ) -> Result<Engine<Batch, Journal>> {
         let (journal, replay) = match options.get_journal() {
             Some(path) => {
                 let (file, replay) = open_journal(path)?;
@@ -230,17 +168,6 @@ impl Client {
             self.now(),
             wall_ms,
         )?;
-        let token = batch
-            .options()
-            .get_await_options()
-            .get_cancel_token()
-            .cloned();
-        Ok(Driver {
-            client: self.clone(),
-            flights: Flights::new(self, token.as_ref()),
-            batch,
-            journal,
-            token,
-        })
+        Ok(Engine::with_local(self, batch, Journal(journal)))
     }
 }

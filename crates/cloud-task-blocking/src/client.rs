@@ -2,30 +2,21 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Instant;
 
 use cloud_task_core::{
-    ApiKey, Call, CallAction, CancelToken, Config, ConfigBuilder, CreateTask, CreateTaskRequest,
-    CreateTaskResponse, Dashboard, Error, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
-    GetTaskResult, HttpResponse, LatestTaskItem, ListTasks, ListTasksQuery, Operation,
-    PauseResponse, RequestId, Result, SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult,
-    Transmit, TransportErrorKind, WorkloadIds,
+    ApiKey, Call, Config, ConfigBuilder, CreateTask, CreateTaskRequest, CreateTaskResponse,
+    Dashboard, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse,
+    LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, RequestId, Result,
+    SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::senders::{Job, Senders};
+use crate::engine::Engine;
+use crate::senders::Senders;
 use crate::timer::{StdTimer, Timer};
 use crate::transport::{HttpTransport, UreqTransport};
-
-/// What became of a request handed to the transport.
-pub(crate) enum Sent {
-    /// Its answer, or the transport's error (a cut-off at its deadline included).
-    Answer(RequestId, Result<HttpResponse>),
-    /// The cancel token fired first: the request was abandoned.
-    Cancelled,
-}
 
 /// The blocking Cloud Task client.
 ///
@@ -70,7 +61,7 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client for the official service with this API key.
     ///
-    /// Fails with [`Error::InvalidInput`] when the key is empty or cannot be sent in a
+    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the key is empty or cannot be sent in a
     /// header.
     pub fn new(api_key: impl Into<ApiKey>) -> Result<Client> {
         Client::builder().api_key(api_key).build()
@@ -98,7 +89,7 @@ impl Client {
     /// sent), sends it once through the core's [`Call`] (which bounds its time and body and
     /// follows redirects within the origin only), and parses the response.
     ///
-    /// Every method of the client goes through here (or through the same send path), so a
+    /// Every method of the client goes through here (or through the same engine), so a
     /// new endpoint of the core needs no code in this crate.
     ///
     /// ```no_run
@@ -109,95 +100,21 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let call = Call::for_operation(op, &self.inner.config, self.now())?;
-        let response = self.drive_call(call, op.task_id(), None)?;
+        let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
+        let response = Engine::new(self, call).run(|_, never| match never {})?;
         op.parse(response)
     }
 
-    /// Drives a [`Call`] to its end: sends what it says, sleeps what it says, and, with a
-    /// token, abandons it when the token fires.
-    pub(crate) fn drive_call(
-        &self,
-        mut call: Call,
-        task_id: Option<&str>,
-        cancel: Option<&CancelToken>,
-    ) -> Result<HttpResponse> {
-        loop {
-            match call.poll_action(self.now()) {
-                CallAction::Send(transmit) => match self.transmit(transmit, task_id, cancel) {
-                    Sent::Answer(id, Ok(response)) => {
-                        call.handle_response(id, response, self.now())
-                    }
-                    Sent::Answer(id, Err(error)) => {
-                        call.handle_transport_error(id, error, self.now());
-                    }
-                    Sent::Cancelled => call.cancel(),
-                },
-                CallAction::Wait(duration) => {
-                    if self.timer().sleep(duration, cancel).is_err() {
-                        call.cancel();
-                    }
-                }
-                CallAction::Done(outcome) => return outcome,
-            }
-        }
-    }
-
-    /// Sends one transmit and answers what became of it, within its deadline.
-    ///
-    /// A transport that bounds itself runs on this thread (unless a cancel token must be
-    /// able to interrupt the wait); any other runs on a sender thread while this thread
-    /// waits for its answer, at most until the deadline, or until `cancel` fires.
-    pub(crate) fn transmit(
-        &self,
-        transmit: Transmit,
-        task_id: Option<&str>,
-        cancel: Option<&CancelToken>,
-    ) -> Sent {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Sent::Cancelled;
-        }
+    /// Sends one transmit on this thread, within its limits (for a transport that bounds
+    /// itself).
+    pub(crate) fn send_here(&self, transmit: Transmit) -> (RequestId, Result<HttpResponse>) {
         let id = transmit.id;
-        let span = request_span(&transmit, task_id);
+        let span = request_span(&transmit);
         let limits = transmit.limits(self.now());
-        if cancel.is_none() && self.inner.transport.bounds_itself() {
-            let _entered = span.enter();
-            let outcome = self.inner.transport.send(transmit.request, limits);
-            trace_outcome(&span, &outcome);
-            return Sent::Answer(id, outcome);
-        }
-        let (answer, answered) = mpsc::channel::<Option<Result<HttpResponse>>>();
-        let caller = Arc::new(());
-        let deadline = Instant::now() + limits.timeout;
-        let cancelled = answer.clone();
-        self.inner.senders.submit(Job {
-            transport: Arc::clone(&self.inner.transport),
-            request: transmit.request,
-            limits,
-            deadline,
-            caller: Arc::downgrade(&caller),
-            span: span.clone(),
-            reply: Box::new(move |outcome| {
-                let _ = answer.send(Some(outcome));
-            }),
-        });
-        let _on_cancel = cancel.map(|token| {
-            token.on_cancel(move || {
-                let _ = cancelled.send(None);
-            })
-        });
-        let outcome =
-            match answered.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(Some(outcome)) => outcome,
-                Ok(None) => return Sent::Cancelled,
-                Err(RecvTimeoutError::Timeout) => Err(limits.elapsed()),
-                Err(RecvTimeoutError::Disconnected) => Err(Error::transport(
-                    TransportErrorKind::Other,
-                    "the request was dropped before it was sent",
-                )),
-            };
+        let _entered = span.enter();
+        let outcome = self.inner.transport.send(transmit.request, limits);
         trace_outcome(&span, &outcome);
-        Sent::Answer(id, outcome)
+        (id, outcome)
     }
 
     /// The timer's current instant.
@@ -279,13 +196,13 @@ impl Client {
 
 /// The span of one request: operation, method, path (never the query, which may hold a
 /// presigned signature), task and status. Never the key.
-pub(crate) fn request_span(transmit: &Transmit, task_id: Option<&str>) -> tracing::Span {
+pub(crate) fn request_span(transmit: &Transmit) -> tracing::Span {
     tracing::debug_span!(
         "cloud_task_request",
         op = transmit.name,
         method = %transmit.request.method(),
         path = transmit.request.uri().path(),
-        task_id = task_id.unwrap_or_default(),
+        task_id = transmit.task_id.as_deref().unwrap_or_default(),
         status = tracing::field::Empty,
     )
 }
@@ -327,7 +244,7 @@ cloud_task_core::__client_builder! {
 impl ClientBuilder {
     /// Validates and builds the client.
     ///
-    /// Fails with [`Error::InvalidInput`] naming the field (see [`ConfigBuilder::build`]).
+    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field (see [`ConfigBuilder::build`]).
     pub fn build(self) -> Result<Client> {
         let (config, transport, timer) = self.into_parts()?;
         let transport: Arc<dyn HttpTransport> = match transport {

@@ -5,12 +5,14 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use cloud_task_core::machine::DownloadWork;
 use cloud_task_core::{
-    Download, DownloadAction, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook,
-    PartRecord, Result, WRITE_PIECE,
+    Download, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook, PartRecord, Result,
+    WRITE_PIECE,
 };
 
-use crate::client::{Client, Sent};
+use crate::client::Client;
+use crate::engine::{Engine, Local};
 
 /// Where the chunks of a download go.
 enum Sink<'a, 'p> {
@@ -66,15 +68,35 @@ fn read_back(record: &Path, part: &Path) -> (Option<Vec<u8>>, Option<u64>) {
     (bytes, held)
 }
 
+impl Local<DownloadWork, Result<()>> for Sink<'_, '_> {
+    fn run(&mut self, work: DownloadWork) -> Result<()> {
+        match work {
+            DownloadWork::Write {
+                offset,
+                bytes,
+                validator,
+                total,
+            } => self.write(offset, &bytes, validator.as_deref(), total),
+            DownloadWork::Restart => self.restart(),
+        }
+    }
+}
+
 impl Sink<'_, '_> {
     /// Writes `bytes` at `offset`, and records the validator they were read under.
-    fn write(&mut self, offset: u64, bytes: &[u8], download: &Download) -> Result<()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        validator: Option<&str>,
+        total: Option<u64>,
+    ) -> Result<()> {
         match self {
             Sink::Part(part) => {
                 let io = |e| Error::io(format!("cannot write {}", part.part.display()), e);
                 part.file.seek(SeekFrom::Start(offset)).map_err(io)?;
                 write_pieces(&mut part.file, bytes).map_err(io)?;
-                part.remember(download.validator(), download.total())
+                part.remember(validator, total)
             }
             Sink::Writer(writer) => write_pieces(*writer, bytes).map_err(writer_error),
         }
@@ -215,38 +237,11 @@ impl Client {
     /// Drives `download` to its end, writing its chunks to `sink`.
     fn drive_download(
         &self,
-        mut download: Download,
+        download: Download,
         options: &DownloadOptions,
         sink: &mut Sink<'_, '_>,
     ) -> Result<Downloaded> {
-        let token = options.get_cancel_token().cloned();
-        loop {
-            match download.poll_action(self.now()) {
-                DownloadAction::Send(transmit) => {
-                    match self.transmit(transmit, None, token.as_ref()) {
-                        Sent::Answer(id, Ok(response)) => {
-                            download.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            download.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => download.cancel(),
-                    }
-                }
-                DownloadAction::Write { offset, bytes } => {
-                    sink.write(offset, &bytes, &download)?;
-                }
-                DownloadAction::Restart => sink.restart()?,
-                DownloadAction::Progress { written, total } => {
-                    options.report_progress(written, total);
-                }
-                DownloadAction::Wait(duration) => {
-                    if self.timer().sleep(duration, token.as_ref()).is_err() {
-                        download.cancel();
-                    }
-                }
-                DownloadAction::Done(outcome) => return outcome,
-            }
-        }
+        Engine::with_local(self, download, sink)
+            .run(|_, p| options.report_progress(p.written, p.total))
     }
 }

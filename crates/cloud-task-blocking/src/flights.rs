@@ -130,13 +130,18 @@ impl Flights {
         }
     }
 
+    /// True when no request is in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Sends `transmit` on a sender thread.
-    pub(crate) fn send(&mut self, transmit: Transmit, task_id: Option<&str>) {
+    pub(crate) fn send(&mut self, transmit: Transmit) {
         let inner = &self.client.inner;
         let id = transmit.id;
         let limits = transmit.limits(self.client.now());
         let deadline = Instant::now() + limits.timeout;
-        let span = request_span(&transmit, task_id);
+        let span = request_span(&transmit);
         let events = self.events.clone();
         let wakeup = Arc::clone(&self.wakeup);
         inner.senders.submit(Job {

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
-use cloud_task_core::{AwaitOptions, Error, FollowAction, Follower, Result, TaskEvent};
+use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::{Client, Sent};
+use crate::client::Client;
+use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
 
 impl Client {
     /// The whole story of a task as one iterator: its status and progress changes, each
@@ -48,98 +49,46 @@ impl Client {
         task_id: &str,
         options: AwaitOptions,
     ) -> TaskEvents<T> {
-        let state = match Follower::new_as::<T>(self.config(), task_id, &options, self.now()) {
-            Ok(follower) => State::Following(Box::new(follower)),
-            Err(error) => State::Failed(error),
-        };
+        let engine = Follower::new_as::<T>(self.config(), task_id, &options, self.now())
+            .map(|follower| Engine::new(self, follower));
         TaskEvents {
-            client: self.clone(),
-            state,
-        }
-    }
-
-    /// Drives `follower` to its next event: `None` once it is over.
-    fn follow<T: DeserializeOwned>(
-        &self,
-        follower: &mut Follower<T>,
-    ) -> Option<Result<TaskEvent<T>>> {
-        let token = follower.options().get_cancel_token().cloned();
-        loop {
-            match follower.poll_action(self.now()) {
-                FollowAction::Send(transmit) => {
-                    let task_id = follower.task_id().to_owned();
-                    match self.transmit(transmit, Some(&task_id), token.as_ref()) {
-                        Sent::Answer(id, Ok(response)) => {
-                            follower.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            follower.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => follower.cancel(),
-                    }
-                }
-                FollowAction::Event(event) => {
+            steps: Steps::new(engine, |follower, next| match next {
+                Next::Event(event) => {
                     if let TaskEvent::Progress { status, progress } = &event {
                         follower
                             .options()
                             .report_progress(follower.task_id(), *progress, status);
                     }
-                    return Some(Ok(event));
+                    Flow::Yield(Ok(event))
                 }
-                FollowAction::Wait(duration) => {
-                    if self.timer().sleep(duration, token.as_ref()).is_err() {
-                        follower.cancel();
-                    }
-                }
-                FollowAction::Done(Ok(())) => return None,
-                FollowAction::Done(Err(error)) => return Some(Err(error)),
-            }
+                Next::Done(Ok(())) => Flow::End,
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
+            }),
         }
     }
 }
 
 /// An iterator of [`TaskEvent`]s, from [`Client::events`] (or [`Client::events_as`], with
 /// the result data decoded as `T`). Each `next` blocks until the next event.
-pub struct TaskEvents<T = Value> {
-    client: Client,
-    state: State<T>,
-}
-
-enum State<T> {
-    Following(Box<Follower<T>>),
-    Failed(Error),
-    Ended,
+pub struct TaskEvents<T: DeserializeOwned = Value> {
+    steps: Steps<Follower<T>, NoLocal, TaskEvent<T>>,
 }
 
 impl<T: DeserializeOwned> Iterator for TaskEvents<T> {
     type Item = Result<TaskEvent<T>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match std::mem::replace(&mut self.state, State::Ended) {
-            State::Ended => None,
-            State::Failed(error) => Some(Err(error)),
-            State::Following(mut follower) => {
-                let next = self.client.follow(&mut follower);
-                if matches!(next, Some(Ok(_))) {
-                    self.state = State::Following(follower);
-                }
-                next
-            }
-        }
+        self.steps.next()
     }
 }
 
 impl<T: DeserializeOwned> FusedIterator for TaskEvents<T> {}
 
-impl<T> fmt::Debug for TaskEvents<T> {
+impl<T: DeserializeOwned> fmt::Debug for TaskEvents<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task_id = match &self.state {
-            State::Following(follower) => Some(follower.task_id()),
-            _ => None,
-        };
         f.debug_struct("TaskEvents")
-            .field("task_id", &task_id)
-            .field("ended", &matches!(self.state, State::Ended))
+            .field("task_id", &self.steps.machine().map(Follower::task_id))
+            .field("ended", &self.steps.is_ended())
             .finish()
     }
 }

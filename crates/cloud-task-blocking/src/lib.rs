@@ -115,6 +115,7 @@ pub struct ReadmeDoctests;
 mod batch;
 mod client;
 mod download;
+mod engine;
 mod flights;
 mod follow;
 mod handle;

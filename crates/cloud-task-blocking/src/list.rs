@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 
-use cloud_task_core::{Error, ListTasksQuery, PageAction, Paginator, Result, TaskListItem};
+use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
 
-use crate::client::{Client, Sent};
+use crate::client::Client;
+use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
 
 impl Client {
     /// An iterator over every task matching `query`, page after page (the filters are kept
@@ -28,15 +29,14 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn list_all(&self, query: ListTasksQuery) -> TaskListIter {
-        let (paginator, failed) = match Paginator::new(self.config(), query) {
-            Ok(paginator) => (Some(paginator), None),
-            Err(error) => (None, Some(error)),
-        };
+        let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));
         TaskListIter {
-            client: self.clone(),
-            paginator,
-            failed,
-            ended: false,
+            steps: Steps::new(engine, |_, next| match next {
+                Next::Event(page) => Flow::Yield(Ok(page.tasks)),
+                Next::Done(Ok(())) => Flow::End,
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
+            }),
+            pages: 0,
             buffered: VecDeque::new(),
         }
     }
@@ -44,17 +44,15 @@ impl Client {
 
 /// The iterator of [`Client::list_all`]: [`TaskListItem`]s across pages.
 pub struct TaskListIter {
-    client: Client,
-    paginator: Option<Paginator>,
-    failed: Option<Error>,
-    ended: bool,
+    steps: Steps<Paginator, NoLocal, Vec<TaskListItem>>,
+    pages: u64,
     buffered: VecDeque<TaskListItem>,
 }
 
 impl TaskListIter {
     /// Pages read so far.
     pub fn pages(&self) -> u64 {
-        self.paginator.as_ref().map_or(0, Paginator::pages)
+        self.pages
     }
 }
 
@@ -62,36 +60,16 @@ impl Iterator for TaskListIter {
     type Item = Result<TaskListItem>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(error) = self.failed.take() {
-            return Some(Err(error));
-        }
         loop {
             if let Some(task) = self.buffered.pop_front() {
                 return Some(Ok(task));
             }
-            if self.ended {
-                return None;
-            }
-            let paginator = self.paginator.as_mut()?;
-            let client = &self.client;
-            match paginator.poll_action(client.now()) {
-                PageAction::Send(transmit) => match client.transmit(transmit, None, None) {
-                    Sent::Answer(id, Ok(response)) => {
-                        paginator.handle_response(id, response, client.now());
-                    }
-                    Sent::Answer(id, Err(error)) => {
-                        paginator.handle_transport_error(id, error, client.now());
-                    }
-                    Sent::Cancelled => paginator.cancel(),
-                },
-                PageAction::Wait(duration) => {
-                    let _ = client.timer().sleep(duration, None);
-                }
-                PageAction::Page(page) => self.buffered.extend(page.tasks),
-                PageAction::Done(end) => {
-                    self.ended = true;
-                    return end.err().map(Err);
-                }
+            // A page is asked for only once the tasks of the one before are consumed.
+            let page = self.steps.next()?;
+            self.pages = self.steps.machine().map_or(self.pages, Paginator::pages);
+            match page {
+                Ok(tasks) => self.buffered.extend(tasks),
+                Err(error) => return Some(Err(error)),
             }
         }
     }
@@ -104,7 +82,7 @@ impl fmt::Debug for TaskListIter {
         f.debug_struct("TaskListIter")
             .field("pages", &self.pages())
             .field("buffered", &self.buffered.len())
-            .field("done", &self.ended)
+            .field("done", &self.steps.is_ended())
             .finish()
     }
 }

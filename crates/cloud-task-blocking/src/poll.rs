@@ -3,59 +3,18 @@ use std::iter::FusedIterator;
 
 #[cfg(doc)]
 use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
+use cloud_task_core::machine::Progress;
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, Error, PollAction, PollSetAction, Poller,
-    PollerSet, Result, TaskOutcome, TaskStatus, TaskSuccess, WatchEvent,
+    AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
+    WatchEvent,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::{Client, Sent};
-use crate::flights::{Event, Flights, Pause};
-
-/// What a poller produced that the caller must see.
-enum Step<T> {
-    Progress { progress: f64, status: TaskStatus },
-    Done(Result<TaskSuccess<T>>),
-}
-
-fn is_cancelled(token: Option<&CancelToken>) -> bool {
-    token.is_some_and(CancelToken::is_cancelled)
-}
+use crate::client::Client;
+use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
 
 impl Client {
-    /// Drives `poller` until it reports progress or finishes: sends what it says to send
-    /// and sleeps what it says to sleep, and feeds the options' cancel token to it as an
-    /// input (a sleep or a poll in flight ends at once when it fires).
-    fn step<T: DeserializeOwned>(&self, poller: &mut Poller<T>) -> Step<T> {
-        let token = poller.options().get_cancel_token().cloned();
-        loop {
-            match poller.poll_action(self.now()) {
-                PollAction::Send(transmit) => {
-                    let task_id = poller.task_id().to_owned();
-                    match self.transmit(transmit, Some(&task_id), token.as_ref()) {
-                        Sent::Answer(id, Ok(response)) => {
-                            poller.handle_response(id, response, self.now());
-                        }
-                        Sent::Answer(id, Err(error)) => {
-                            poller.handle_transport_error(id, error, self.now());
-                        }
-                        Sent::Cancelled => poller.cancel(),
-                    }
-                }
-                PollAction::Progress { progress, status } => {
-                    return Step::Progress { progress, status };
-                }
-                PollAction::Wait(duration) => {
-                    if self.timer().sleep(duration, token.as_ref()).is_err() {
-                        poller.cancel();
-                    }
-                }
-                PollAction::Done(outcome) => return Step::Done(outcome),
-            }
-        }
-    }
-
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
     /// times out ([`Error::Timeout`]) or is cancelled ([`Error::Cancelled`]).
     ///
@@ -95,17 +54,8 @@ impl Client {
     ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         let _entered = span.enter();
-        let mut poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
-        loop {
-            match self.step(&mut poller) {
-                Step::Progress { progress, status } => {
-                    poller
-                        .options()
-                        .report_progress(poller.task_id(), progress, &status);
-                }
-                Step::Done(outcome) => return outcome,
-            }
-        }
+        let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
+        Engine::new(self, poller).run(|poller, p| report(poller.options(), poller.task_id(), &p))
     }
 
     /// Creates a task (once: never retried) and waits for its result.
@@ -176,13 +126,20 @@ impl Client {
         task_id: &str,
         options: AwaitOptions,
     ) -> WatchIter<T> {
-        let state = match Poller::new_as::<T>(self.config(), task_id, &options, self.now()) {
-            Ok(poller) => WatchState::Polling(Box::new(poller.deduplicate_progress(true))),
-            Err(error) => WatchState::Failed(error),
-        };
+        let engine = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
+            .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
         WatchIter {
-            client: self.clone(),
-            state,
+            steps: Steps::new(engine, |poller, next| match next {
+                Next::Event(p) => {
+                    report(poller.options(), poller.task_id(), &p);
+                    Flow::Yield(Ok(WatchEvent::Progress {
+                        status: p.status,
+                        progress: p.progress,
+                    }))
+                }
+                Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
+            }),
         }
     }
 
@@ -231,92 +188,39 @@ impl Client {
     ) -> Vec<Result<TaskSuccess<T>>> {
         let span = tracing::debug_span!("cloud_task_await_many");
         let _entered = span.enter();
-        let mut set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
-        let token = set.options().get_cancel_token().cloned();
-        if is_cancelled(token.as_ref()) {
-            set.cancel();
-        }
-        let mut flights = Flights::new(self, token.as_ref());
-        loop {
-            let pause = match set.poll_action(self.now()) {
-                PollSetAction::Send { index, transmit } => {
-                    flights.send(transmit, set.task_id(index));
-                    continue;
-                }
-                PollSetAction::Progress {
-                    index,
-                    progress,
-                    status,
-                } => {
-                    let task_id = set.task_id(index).unwrap_or_default();
-                    set.options().report_progress(task_id, progress, &status);
-                    continue;
-                }
-                PollSetAction::Finished => break,
-                PollSetAction::Wait(duration) => Pause::Sleep(duration),
-                PollSetAction::AwaitResponse(duration) => Pause::Answer(duration),
-            };
-            match flights.next(pause) {
-                Some(Event::Answer(id, Ok(response))) => {
-                    set.handle_response(id, response, self.now());
-                }
-                Some(Event::Answer(id, Err(error))) => {
-                    set.handle_transport_error(id, error, self.now());
-                }
-                Some(Event::Cancelled) => set.cancel(),
-                None => {}
-            }
-        }
-        set.into_outcomes()
+        let set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        Engine::new(self, set).run(|set, (index, p)| {
+            report(set.options(), set.task_id(index).unwrap_or_default(), &p);
+        })
     }
+}
+
+/// Hands a progress report to the options' callbacks.
+pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
+    options.report_progress(task_id, p.progress, &p.status);
 }
 
 /// The iterator of [`Client::watch`] (or [`Client::watch_as`], with the result data
 /// decoded as `T`): [`WatchEvent`]s until the task finishes.
-pub struct WatchIter<T = Value> {
-    client: Client,
-    state: WatchState<T>,
-}
-
-enum WatchState<T> {
-    Polling(Box<Poller<T>>),
-    Failed(Error),
-    Ended,
+pub struct WatchIter<T: DeserializeOwned = Value> {
+    steps: Steps<Poller<T>, NoLocal, WatchEvent<T>>,
 }
 
 impl<T: DeserializeOwned> Iterator for WatchIter<T> {
     type Item = Result<WatchEvent<T>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match std::mem::replace(&mut self.state, WatchState::Ended) {
-            WatchState::Ended => None,
-            WatchState::Failed(error) => Some(Err(error)),
-            WatchState::Polling(mut poller) => match self.client.step(&mut poller) {
-                Step::Progress { progress, status } => {
-                    poller
-                        .options()
-                        .report_progress(poller.task_id(), progress, &status);
-                    self.state = WatchState::Polling(poller);
-                    Some(Ok(WatchEvent::Progress { status, progress }))
-                }
-                Step::Done(Ok(success)) => Some(Ok(WatchEvent::Finished(success))),
-                Step::Done(Err(error)) => Some(Err(error)),
-            },
-        }
+        self.steps.next()
     }
 }
 
 impl<T: DeserializeOwned> FusedIterator for WatchIter<T> {}
 
-impl<T> fmt::Debug for WatchIter<T> {
+impl<T: DeserializeOwned> fmt::Debug for WatchIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task_id = match &self.state {
-            WatchState::Polling(poller) => Some(poller.task_id()),
-            _ => None,
-        };
         f.debug_struct("WatchIter")
-            .field("task_id", &task_id)
-            .field("ended", &matches!(self.state, WatchState::Ended))
+            .field("task_id", &self.steps.machine().map(Poller::task_id))
+            .field("ended", &self.steps.is_ended())
             .finish()
     }
 }

@@ -7,12 +7,11 @@ use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use cloud_task_core::{
-    Error, Result, Upload, UploadAction, UploadOptions, UploadedFile, check_upload_source,
-};
+use cloud_task_core::machine::{UploadWork, UploadWorkDone};
+use cloud_task_core::{Error, Result, Upload, UploadOptions, UploadedFile, check_upload_source};
 
 use crate::client::Client;
-use crate::flights::{Event, Flights, Pause};
+use crate::engine::{Engine, Local};
 
 impl Client {
     /// Uploads a file and answers where it can be downloaded (pass its `url` in
@@ -111,7 +110,7 @@ impl Client {
     /// Runs the core's [`Upload`] machine over the `len` bytes of `source`.
     fn upload_source<R: Read, S: Read + Seek>(
         &self,
-        mut source: Source<R, S>,
+        source: Source<R, S>,
         len: u64,
         file_name: &str,
         context: &str,
@@ -119,39 +118,28 @@ impl Client {
     ) -> Result<UploadedFile> {
         let span = tracing::debug_span!("cloud_task_upload", size = len);
         let _entered = span.enter();
-        let mut upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
-        let mut flights = Flights::new(self, options.get_cancel_token());
-        loop {
-            let pause = match upload.poll_action(self.now()) {
-                UploadAction::Send(transmit) => {
-                    flights.send(transmit, None);
-                    continue;
-                }
-                UploadAction::Read { part, offset, len } => {
-                    let bytes = source.read(part, offset, len, context);
-                    upload.handle_read(part, bytes, self.now());
-                    continue;
-                }
-                UploadAction::Progress { percent, part } => {
-                    options.report_progress(percent);
-                    if let Some(part) = part {
-                        source.release(part);
-                    }
-                    continue;
-                }
-                UploadAction::Done(outcome) => return outcome,
-                UploadAction::Wait(duration) => Pause::Sleep(duration),
-                UploadAction::AwaitResponse(duration) => Pause::Answer(duration),
-            };
-            match flights.next(pause) {
-                Some(Event::Answer(id, Ok(response))) => {
-                    upload.handle_response(id, response, self.now());
-                }
-                Some(Event::Answer(id, Err(error))) => {
-                    upload.handle_transport_error(id, error, self.now());
-                }
-                Some(Event::Cancelled) => upload.cancel(),
-                None => {}
+        let upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
+        Engine::with_local(self, upload, Reads { source, context })
+            .run(|_, percent| options.report_progress(percent))
+    }
+}
+
+/// A source and what its errors say: the local side of an upload's engine.
+struct Reads<'c, R, S> {
+    source: Source<R, S>,
+    context: &'c str,
+}
+
+impl<R: Read, S: Read + Seek> Local<UploadWork, UploadWorkDone> for Reads<'_, R, S> {
+    fn run(&mut self, work: UploadWork) -> UploadWorkDone {
+        match work {
+            UploadWork::Read { part, offset, len } => UploadWorkDone::Read {
+                part,
+                bytes: self.source.read(part, offset, len, self.context),
+            },
+            UploadWork::Release(part) => {
+                self.source.release(part);
+                UploadWorkDone::Released
             }
         }
     }

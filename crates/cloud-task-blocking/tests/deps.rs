@@ -17,22 +17,20 @@ const FORBIDDEN: &[&str] = &[
 ];
 
 /// The crate names of `cargo tree -p cloud-task-blocking -e normal` with `extra` flags.
+///
+/// Read offline first. `--all-features` needs crates that `cargo test --workspace` never
+/// downloads (ureq's `native-tls` side): on a machine whose cargo cache lacks them, the
+/// tree is read again with cargo allowed to fetch them from the registry this workspace
+/// builds from (`--locked`: the versions of `Cargo.lock`, nothing newer).
 fn normal_dependencies(extra: &[&str]) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    let output = Command::new(cargo)
-        .args(["tree", "--offline", "--manifest-path", manifest])
-        .args([
-            "-p",
-            "cloud-task-blocking",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-        ])
-        .args(extra)
-        .output()
-        .expect("cargo runs");
+    let offline = tree(extra, "--offline");
+    let output = if !offline.status.success()
+        && String::from_utf8_lossy(&offline.stderr).contains("failed to download")
+    {
+        tree(extra, "--locked")
+    } else {
+        offline
+    };
     assert!(
         output.status.success(),
         "cargo tree failed: {}",
@@ -44,6 +42,24 @@ fn normal_dependencies(extra: &[&str]) -> Vec<String> {
         .filter_map(|line| line.split_whitespace().next())
         .map(str::to_owned)
         .collect()
+}
+
+fn tree(extra: &[&str], mode: &str) -> std::process::Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    Command::new(cargo)
+        .args(["tree", mode, "--manifest-path", manifest])
+        .args([
+            "-p",
+            "cloud-task-blocking",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(extra)
+        .output()
+        .expect("cargo runs")
 }
 
 #[test]

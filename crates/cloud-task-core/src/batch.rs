@@ -825,6 +825,8 @@ pub struct Batch {
     lookup_after: Option<Instant>,
     cancelled: bool,
     finished: bool,
+    /// The journal could not be written (fed by a driver's engine).
+    local_error: Option<Error>,
 }
 
 impl fmt::Debug for Batch {
@@ -936,6 +938,7 @@ impl Batch {
             lookup_after: None,
             cancelled: false,
             finished: false,
+            local_error: None,
             options,
         };
         let total = batch.requests.len();
@@ -978,6 +981,16 @@ impl Batch {
             batch.settle_unknown_without_lookup();
         }
         Ok(batch)
+    }
+
+    /// The journal could not be written: the batch ends with `error` at its next step.
+    pub(crate) fn fail_local(&mut self, error: Error) {
+        self.local_error.get_or_insert(error);
+    }
+
+    /// The journal's failure, once.
+    pub(crate) fn take_local_error(&mut self) -> Option<Error> {
+        self.local_error.take()
     }
 
     /// Where the batch stands.

@@ -349,6 +349,25 @@ impl Download {
         self.credentials
     }
 
+    /// True while a chunk's request is in flight.
+    pub(crate) fn is_in_flight(&self) -> bool {
+        matches!(self.state, State::InFlight(_))
+    }
+
+    /// The cancel token of its options, if any.
+    pub(crate) fn get_cancel_token(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
+    /// Ends the download with `error` (a chunk that could not be written), unless it is
+    /// over already.
+    pub(crate) fn fail(&mut self, error: Error) {
+        if !matches!(self.state, State::Spent) {
+            self.actions.clear();
+            self.state = State::Finished(Err(error));
+        }
+    }
+
     /// What to do next, at `now`.
     pub fn poll_action(&mut self, now: Instant) -> DownloadAction {
         if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {

@@ -19,6 +19,7 @@
 //!   headers never travel to another host. Presigned part uploads follow no redirect.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -110,9 +111,17 @@ pub struct Transmit {
     pub deadline: Instant,
     /// The largest response body to read.
     pub max_response_body: u64,
+    /// The task it is about, when it is about one (for logs and tracing).
+    pub task_id: Option<Arc<str>>,
 }
 
 impl Transmit {
+    /// The same transmit, about task `task_id` (for logs and tracing).
+    pub fn for_task(mut self, task_id: Option<Arc<str>>) -> Transmit {
+        self.task_id = task_id;
+        self
+    }
+
     /// What a driver needs to send it at `now`: the ID to feed its answer back with, the
     /// request, and the limits to give the transport.
     pub fn split(self, now: Instant) -> (RequestId, HttpRequest, SendLimits) {
@@ -260,6 +269,7 @@ impl Flight {
             request,
             deadline,
             max_response_body: config.max_response_body(),
+            task_id: None,
         };
         (flight, transmit)
     }
@@ -353,6 +363,7 @@ impl Flight {
             request,
             deadline: self.deadline,
             max_response_body: config.max_response_body(),
+            task_id: None,
         })
     }
 
@@ -494,6 +505,7 @@ pub struct Call {
     config: Config,
     flight: Option<Flight>,
     state: CallState,
+    task: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Call {
@@ -513,6 +525,7 @@ impl Call {
             config: config.clone(),
             flight: Some(flight),
             state: CallState::Ready(transmit),
+            task: None,
         }
     }
 
@@ -524,6 +537,17 @@ impl Call {
         now: Instant,
     ) -> Result<Call, Error> {
         Ok(Call::new(config, O::NAME, op.request(config)?, now))
+    }
+
+    /// The same call, about task `task_id` (its transmits carry it, for logs and tracing).
+    pub fn for_task(mut self, task_id: Option<&str>) -> Call {
+        self.task = task_id.map(Arc::from);
+        self
+    }
+
+    /// The task it is about, if any.
+    pub(crate) fn task_arc(&self) -> Option<Arc<str>> {
+        self.task.clone()
     }
 
     /// Ends the call no later than `deadline` (the sooner of it and its own).

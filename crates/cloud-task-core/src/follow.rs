@@ -247,6 +247,16 @@ impl Follower {
 }
 
 impl<T> Follower<T> {
+    /// The task followed, shared.
+    pub(crate) fn task_arc(&self) -> std::sync::Arc<str> {
+        self.poller.task_arc()
+    }
+
+    /// True while a request (a poll or a read of logs) is in flight.
+    pub(crate) fn awaits_answer(&self) -> bool {
+        self.poll.is_some() || self.logs.is_some()
+    }
+
     /// The task followed.
     pub fn task_id(&self) -> &str {
         self.poller.task_id()

@@ -120,6 +120,7 @@ mod error;
 mod exchange;
 mod follow;
 mod inputs;
+pub mod machine;
 pub mod models;
 pub mod ops;
 mod outcome;

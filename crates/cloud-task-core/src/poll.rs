@@ -502,6 +502,8 @@ enum State<T> {
 ///   [`Error::Cancelled`] carrying the task ID (unless a result was already obtained).
 pub struct Poller<T = Value> {
     config: Config,
+    /// The task ID, shared with every transmit (for logs and tracing).
+    task: std::sync::Arc<str>,
     operation: GetTaskResult<T>,
     options: AwaitOptions,
     deadline: Option<Instant>,
@@ -560,6 +562,7 @@ impl Poller {
             .map_or(FINAL_POLL_WINDOW, |t| FINAL_POLL_WINDOW.min(t / 10));
         Ok(Poller {
             config: config.clone(),
+            task: std::sync::Arc::from(task_id.as_str()),
             operation: GetTaskResult::new_as(task_id),
             options: options.clone(),
             deadline: options.timeout.map(|t| {
@@ -592,6 +595,11 @@ impl<T> Poller<T> {
     /// The task being polled.
     pub fn task_id(&self) -> &str {
         &self.operation.task_id
+    }
+
+    /// The task being polled, shared.
+    pub(crate) fn task_arc(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.task)
     }
 
     /// How many polls have been sent.

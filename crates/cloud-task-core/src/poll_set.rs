@@ -185,6 +185,14 @@ impl<T: DeserializeOwned> PollerSet<T> {
         }
     }
 
+    /// The ID of task `index`, shared, while it is being polled.
+    pub(crate) fn task_arc(&self, index: usize) -> Option<std::sync::Arc<str>> {
+        match self.slots.get(index) {
+            Some(Slot::Polling(poller)) => Some(poller.task_arc()),
+            _ => None,
+        }
+    }
+
     /// Adds task `task_id` to the set at `now`, polled from then on like the others (its
     /// timeout counts from `now`); answers its index. An invalid task ID (empty) finishes
     /// at once with its [`Error::InvalidInput`]. A set that had [`Finished`] has work
@@ -362,8 +370,13 @@ impl<T: DeserializeOwned> PollerSet<T> {
 
     /// One outcome per task ID, in input order. A task that has not finished (the set was
     /// abandoned early) reports [`Error::Cancelled`] with its task ID.
-    pub fn into_outcomes(self) -> Vec<Result<TaskSuccess<T>, Error>> {
-        self.slots
+    pub fn into_outcomes(mut self) -> Vec<Result<TaskSuccess<T>, Error>> {
+        self.take_outcomes()
+    }
+
+    /// [`into_outcomes`](Self::into_outcomes), leaving the set empty.
+    pub(crate) fn take_outcomes(&mut self) -> Vec<Result<TaskSuccess<T>, Error>> {
+        std::mem::take(&mut self.slots)
             .into_iter()
             .map(|slot| match slot {
                 Slot::Done(outcome) => outcome,

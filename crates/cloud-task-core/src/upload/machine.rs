@@ -206,6 +206,16 @@ impl Upload {
         })
     }
 
+    /// The cancel token of its options, if any.
+    pub(crate) fn get_cancel_token(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
+    /// Hands out the report of `percent` next (after the part's release).
+    pub(crate) fn requeue_progress(&mut self, percent: u8) {
+        self.events.push_front((percent, None));
+    }
+
     /// What to do next, at `now`.
     pub fn poll_action(&mut self, now: Instant) -> UploadAction {
         if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {

@@ -1,0 +1,558 @@
+//! One vocabulary for every machine of the core: the [`Machine`] trait and its [`Step`].
+//!
+//! Each machine ([`Call`], [`Poller`], [`PollerSet`], [`Paginator`], [`Follower`],
+//! [`Download`], [`Upload`], [`Batch`]) keeps its own documented `poll_action` and
+//! action enum, and implements [`Machine`] too, so that a driver needs **one loop** (an
+//! engine) for all of them: ask [`Machine::poll_step`], do what the step says, feed the
+//! outcome back, ask again. Matching a [`Step`] is exhaustive by design (the enum is not
+//! `#[non_exhaustive]`): a step the core adds is a compile error in every engine, never a
+//! silently ignored action.
+//!
+//! ```text
+//! loop {
+//!     match machine.poll_step(now()) {
+//!         Step::Send(t)         => start_sending(t),          // answers come back later, by t.deadline
+//!         Step::Work(work)      => machine.handle_work(do_local(work), now()),
+//!         Step::Emit(event)     => hand_to_caller(event),
+//!         Step::Sleep(d)        => sleep_or_until_an_answer(d), // or until cancelled: machine.cancel()
+//!         Step::AwaitAnswer(d)  => wait_for_an_answer(d),      // each request cut off at its deadline
+//!         Step::Done(output)    => return output,
+//!     }
+//! }
+//! ```
+//!
+//! The rules every engine keeps:
+//! - `Send`: start sending the request and ask again at once (a machine may hand out
+//!   several requests in a row). Feed its answer with [`Machine::handle_response`] or
+//!   [`Machine::handle_transport_error`] and the transmit's `id`, whenever it comes.
+//! - `Work`: do the local work (read a byte range, write a chunk, append a journal record)
+//!   to its end and feed its outcome with [`Machine::handle_work`] before asking again;
+//!   answers may be fed meanwhile.
+//! - `Sleep(d)`: nothing is due for `d` on the clock: sleep, waking early when an answer
+//!   arrives or the machine's cancel token fires.
+//! - `AwaitAnswer(d)`: nothing is due until a request in flight answers; the one whose
+//!   deadline comes first is `d` away. Wait for an answer without sleeping on the clock
+//!   (a request is cut off at its own deadline by the transport or the engine; a machine
+//!   asked again after a deadline gives its request up itself).
+//! - `Done`: the machine is over; asking again is a misuse.
+//!
+//! The local work enums ([`DownloadWork`], [`UploadWork`], [`JournalWork`]) are exhaustive
+//! too, for the same reason.
+//! - When [`Machine::cancel_token`] fires, call [`Machine::cancel`] once and keep asking:
+//!   the machine ends (a batch still reads the answers of its creates in flight).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use crate::HttpResponse;
+use crate::batch::{Batch, BatchAction, BatchEvent, JournalRecord};
+use crate::cancel::CancelToken;
+use crate::download::{Download, DownloadAction, Downloaded};
+use crate::error::{Error, Result};
+use crate::exchange::{Call, CallAction, RequestId, Transmit};
+use crate::follow::{FollowAction, Follower, TaskEvent};
+use crate::models::{TaskPage, TaskStatus, TaskSuccess};
+use crate::paginate::{PageAction, Paginator};
+use crate::poll::{PollAction, Poller};
+use crate::poll_set::{PollSetAction, PollerSet};
+use crate::upload::{Upload, UploadAction, UploadedFile};
+
+/// What a machine asks of its driver next; the answer of [`Machine::poll_step`].
+///
+/// Not `#[non_exhaustive]`, on purpose: an engine matches every step, so a step added to
+/// the core is a compile error there rather than an action silently skipped.
+#[must_use]
+#[derive(Debug)]
+// The transmit is handed straight to the transport: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Step<E, O, W = NoWork> {
+    /// Send this request, then ask again at once; feed its answer (or the transport's
+    /// failure) back with its `id` when it comes, by its deadline.
+    Send(Transmit),
+    /// Do this local work (read, write, record) to its end, feed its outcome with
+    /// [`Machine::handle_work`], then ask again.
+    Work(W),
+    /// Hand this to the caller, then ask again.
+    Emit(E),
+    /// Sleep this long on the clock, waking early when an answer arrives or the cancel
+    /// token fires, then ask again.
+    Sleep(Duration),
+    /// Wait for an answer of a request in flight (the earliest deadline is this far), not
+    /// on the clock, then ask again.
+    AwaitAnswer(Duration),
+    /// The machine is over.
+    Done(O),
+}
+
+/// The local work of a machine that asks for none: it cannot be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoWork {}
+
+/// A sans-IO state machine that one driver loop (an engine) can drive, whatever it does.
+///
+/// Inputs are the `handle_*` methods and [`cancel`](Self::cancel), each taking `now` where
+/// time matters; the output is [`poll_step`](Self::poll_step). See the
+/// [module](crate::machine) for the calling order an engine keeps.
+pub trait Machine {
+    /// What the machine hands its caller along the way (progress, pages, log events).
+    type Event;
+    /// What it ends with.
+    type Output;
+    /// The local work it asks for ([`NoWork`] when none).
+    type Work;
+    /// The outcome of its local work, fed back with [`handle_work`](Self::handle_work).
+    type WorkDone;
+
+    /// What to do next, at `now`.
+    fn poll_step(&mut self, now: Instant) -> Step<Self::Event, Self::Output, Self::Work>;
+
+    /// Feeds the answer to request `id` (answers of requests given up or unknown are
+    /// ignored).
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant);
+
+    /// Feeds the transport's failure of request `id`.
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant);
+
+    /// Feeds the outcome of the local work it asked for.
+    fn handle_work(&mut self, done: Self::WorkDone, now: Instant);
+
+    /// Ends the machine's work with [`Error::Cancelled`] (keeping what it already has).
+    fn cancel(&mut self);
+
+    /// The token whose firing an engine turns into [`cancel`](Self::cancel), if any.
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        None
+    }
+}
+
+/// The progress of one task, as a poll read it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Progress, 0 to 100.
+    pub progress: f64,
+    /// The in-progress status.
+    pub status: TaskStatus,
+}
+
+impl Machine for Call {
+    type Event = Infallible;
+    type Output = Result<HttpResponse>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<Infallible, Self::Output> {
+        match self.poll_action(now) {
+            CallAction::Send(transmit) => Step::Send(transmit.for_task(self.task_arc())),
+            // A call only waits for its one request in flight.
+            CallAction::Wait(wait) => Step::AwaitAnswer(wait),
+            CallAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Call::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Call::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: NoWork, _now: Instant) {
+        match done {}
+    }
+
+    fn cancel(&mut self) {
+        Call::cancel(self);
+    }
+}
+
+impl<T: DeserializeOwned> Machine for Poller<T> {
+    type Event = Progress;
+    type Output = Result<TaskSuccess<T>>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<Progress, Self::Output> {
+        match self.poll_action(now) {
+            PollAction::Send(transmit) => Step::Send(transmit.for_task(Some(self.task_arc()))),
+            PollAction::Progress { progress, status } => Step::Emit(Progress { progress, status }),
+            PollAction::Wait(wait) if self.in_flight().is_some() => Step::AwaitAnswer(wait),
+            PollAction::Wait(wait) => Step::Sleep(wait),
+            PollAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Poller::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Poller::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: NoWork, _now: Instant) {
+        match done {}
+    }
+
+    fn cancel(&mut self) {
+        Poller::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.options().get_cancel_token()
+    }
+}
+
+impl<T: DeserializeOwned> Machine for PollerSet<T> {
+    /// The index of the task, and its progress.
+    type Event = (usize, Progress);
+    /// One outcome per task, in input order.
+    type Output = Vec<Result<TaskSuccess<T>>>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<Self::Event, Self::Output> {
+        match self.poll_action(now) {
+            PollSetAction::Send { index, transmit } => {
+                Step::Send(transmit.for_task(self.task_arc(index)))
+            }
+            PollSetAction::Progress {
+                index,
+                progress,
+                status,
+            } => Step::Emit((index, Progress { progress, status })),
+            PollSetAction::Wait(wait) => Step::Sleep(wait),
+            PollSetAction::AwaitResponse(wait) => Step::AwaitAnswer(wait),
+            PollSetAction::Finished => Step::Done(self.take_outcomes()),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        PollerSet::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        PollerSet::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: NoWork, _now: Instant) {
+        match done {}
+    }
+
+    fn cancel(&mut self) {
+        PollerSet::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.options().get_cancel_token()
+    }
+}
+
+impl Machine for Paginator {
+    type Event = TaskPage;
+    type Output = Result<()>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<TaskPage, Result<()>> {
+        match self.poll_action(now) {
+            PageAction::Send(transmit) => Step::Send(transmit),
+            // A walk only waits for its one page in flight.
+            PageAction::Wait(wait) => Step::AwaitAnswer(wait),
+            PageAction::Page(page) => Step::Emit(page),
+            PageAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Paginator::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Paginator::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: NoWork, _now: Instant) {
+        match done {}
+    }
+
+    fn cancel(&mut self) {
+        Paginator::cancel(self);
+    }
+}
+
+impl<T: DeserializeOwned> Machine for Follower<T> {
+    type Event = TaskEvent<T>;
+    type Output = Result<()>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<TaskEvent<T>, Result<()>> {
+        match self.poll_action(now) {
+            FollowAction::Send(transmit) => Step::Send(transmit.for_task(Some(self.task_arc()))),
+            FollowAction::Event(event) => Step::Emit(event),
+            FollowAction::Wait(wait) if self.awaits_answer() => Step::AwaitAnswer(wait),
+            FollowAction::Wait(wait) => Step::Sleep(wait),
+            FollowAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Follower::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Follower::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: NoWork, _now: Instant) {
+        match done {}
+    }
+
+    fn cancel(&mut self) {
+        Follower::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.options().get_cancel_token()
+    }
+}
+
+/// The local work of a [`Download`].
+#[derive(Debug)]
+pub enum DownloadWork {
+    /// Write `bytes` at `offset` of the destination (chunks come in order), and, for a
+    /// destination that can be resumed, remember the validator and size they were read
+    /// under.
+    Write {
+        /// Where they go.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The validator of the bytes (`ETag`, else `Last-Modified`), when the server gave one.
+        validator: Option<String>,
+        /// The file's size, when the server said.
+        total: Option<u64>,
+    },
+    /// The server sends the whole file again: empty the destination.
+    Restart,
+}
+
+/// A download's progress: bytes written from the start of the file, and its size when
+/// known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DownloadProgress {
+    /// Bytes written from the start of the file.
+    pub written: u64,
+    /// The file's size, when the server said.
+    pub total: Option<u64>,
+}
+
+impl Machine for Download {
+    type Event = DownloadProgress;
+    type Output = Result<Downloaded>;
+    type Work = DownloadWork;
+    /// `Err` ends the download with that error.
+    type WorkDone = Result<()>;
+
+    fn poll_step(&mut self, now: Instant) -> Step<DownloadProgress, Self::Output, DownloadWork> {
+        match self.poll_action(now) {
+            DownloadAction::Send(transmit) => Step::Send(transmit),
+            DownloadAction::Write { offset, bytes } => Step::Work(DownloadWork::Write {
+                offset,
+                bytes,
+                validator: self.validator().map(str::to_owned),
+                total: self.total(),
+            }),
+            DownloadAction::Restart => Step::Work(DownloadWork::Restart),
+            DownloadAction::Progress { written, total } => {
+                Step::Emit(DownloadProgress { written, total })
+            }
+            DownloadAction::Wait(wait) if self.is_in_flight() => Step::AwaitAnswer(wait),
+            DownloadAction::Wait(wait) => Step::Sleep(wait),
+            DownloadAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Download::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Download::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: Result<()>, _now: Instant) {
+        if let Err(error) = done {
+            self.fail(error);
+        }
+    }
+
+    fn cancel(&mut self) {
+        Download::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.get_cancel_token()
+    }
+}
+
+/// The local work of an [`Upload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadWork {
+    /// Read the `len` bytes at `offset` of the source (part `part`) and feed them back
+    /// with [`UploadWorkDone::Read`].
+    Read {
+        /// The part number, from 1.
+        part: u32,
+        /// Its first byte's offset in the source.
+        offset: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// Part `part` is uploaded: a source that keeps the bytes of its parts (one it cannot
+    /// read twice) may drop them. Feed back [`UploadWorkDone::Released`].
+    Release(u32),
+}
+
+/// The outcome of an [`UploadWork`].
+#[derive(Debug)]
+pub enum UploadWorkDone {
+    /// The bytes of part `part`, or why they could not be read.
+    Read {
+        /// The part number.
+        part: u32,
+        /// Its bytes.
+        bytes: Result<Vec<u8>>,
+    },
+    /// A part's kept bytes were dropped.
+    Released,
+}
+
+impl Machine for Upload {
+    /// The percentage uploaded.
+    type Event = u8;
+    type Output = Result<UploadedFile>;
+    type Work = UploadWork;
+    type WorkDone = UploadWorkDone;
+
+    fn poll_step(&mut self, now: Instant) -> Step<u8, Self::Output, UploadWork> {
+        match self.poll_action(now) {
+            UploadAction::Send(transmit) => Step::Send(transmit),
+            UploadAction::Read { part, offset, len } => {
+                Step::Work(UploadWork::Read { part, offset, len })
+            }
+            UploadAction::Progress {
+                percent,
+                part: Some(part),
+            } => {
+                // The release first, the report next.
+                self.requeue_progress(percent);
+                Step::Work(UploadWork::Release(part))
+            }
+            UploadAction::Progress {
+                percent,
+                part: None,
+            } => Step::Emit(percent),
+            UploadAction::Wait(wait) => Step::Sleep(wait),
+            UploadAction::AwaitResponse(wait) => Step::AwaitAnswer(wait),
+            UploadAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Upload::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Upload::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: UploadWorkDone, now: Instant) {
+        if let UploadWorkDone::Read { part, bytes } = done {
+            self.handle_read(part, bytes, now);
+        }
+    }
+
+    fn cancel(&mut self) {
+        Upload::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.get_cancel_token()
+    }
+}
+
+/// The local work of a [`Batch`]: its journal.
+#[derive(Debug)]
+pub enum JournalWork {
+    /// Append this record to the journal, when there is one.
+    Append(JournalRecord),
+    /// Make the records appended so far durable (flush and sync the journal).
+    Sync,
+}
+
+impl Machine for Batch {
+    type Event = BatchEvent;
+    /// `Ok` once every input has ended; `Err` when the journal could not be written.
+    type Output = Result<()>;
+    type Work = JournalWork;
+    /// `Err` ends the batch with that error.
+    type WorkDone = Result<()>;
+
+    fn poll_step(&mut self, now: Instant) -> Step<BatchEvent, Result<()>, JournalWork> {
+        if let Some(error) = self.take_local_error() {
+            return Step::Done(Err(error));
+        }
+        match self.poll_action(now) {
+            BatchAction::Record(record) => Step::Work(JournalWork::Append(record)),
+            BatchAction::Sync => Step::Work(JournalWork::Sync),
+            BatchAction::Send { index, transmit } => {
+                let task = index.and_then(|i| self.task_id(i)).map(Arc::from);
+                Step::Send(transmit.for_task(task))
+            }
+            BatchAction::Created { index, task_id } => {
+                Step::Emit(BatchEvent::Created { index, task_id })
+            }
+            BatchAction::Progress {
+                index,
+                progress,
+                status,
+            } => Step::Emit(BatchEvent::Progress {
+                index,
+                progress,
+                status,
+            }),
+            BatchAction::Item(item) => Step::Emit(BatchEvent::Finished(item)),
+            BatchAction::Wait(wait) => Step::Sleep(wait),
+            BatchAction::Finished => Step::Done(Ok(())),
+        }
+    }
+
+    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+        Batch::handle_response(self, id, response, now);
+    }
+
+    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+        Batch::handle_transport_error(self, id, error, now);
+    }
+
+    fn handle_work(&mut self, done: Result<()>, _now: Instant) {
+        if let Err(error) = done {
+            self.fail_local(error);
+        }
+    }
+
+    fn cancel(&mut self) {
+        Batch::cancel(self);
+    }
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.options().get_await_options().get_cancel_token()
+    }
+}
