@@ -15,7 +15,7 @@ use crate::exchange::{Call, CallAction, Flight, Landing, RequestId, Transmit};
 use crate::models::{TaskListItem, TaskStatus, TaskSuccess};
 use crate::ops::{CreateTask, CreateTaskRequest, GetDashboard, ListTasksQuery, Operation};
 use crate::paginate::{PageAction, Paginator};
-use crate::poll::AwaitOptions;
+use crate::wait::AwaitOptions;
 use crate::poll_set::{PollSetAction, PollerSet};
 use crate::{HttpResponse, wire};
 

@@ -9,7 +9,8 @@ use http::header::{
 };
 
 use crate::error::{Error, Result};
-use crate::poll::AwaitOptions;
+use crate::cancel::CancelToken;
+use crate::wait::AwaitOptions;
 
 /// The default task API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://cloud-task.oomol.com";
@@ -940,4 +941,24 @@ fn validate_url(field: &'static str, url: &str) -> Result<String> {
         return Err(bad("must not have a query or fragment"));
     }
     Ok(url.to_owned())
+}
+
+impl AwaitOptions {
+    /// What `create_and_wait` checks before it creates anything: the options, with the
+    /// client's defaults from `config` ([`or`](Self::or)), are valid
+    /// ([`validate`](Self::validate)), and the cancel token, if any, has not fired
+    /// ([`Error::Cancelled`]). Both drivers call it, so a wait that cannot start never
+    /// leaves a task behind.
+    pub fn check_before_create(&self, config: &Config) -> Result<(), Error> {
+        let options = self.or(config.await_defaults());
+        options.validate()?;
+        if options
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+        {
+            return Err(Error::cancelled());
+        }
+        Ok(())
+    }
 }

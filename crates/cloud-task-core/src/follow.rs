@@ -16,7 +16,8 @@ use crate::error::{Error, Limit};
 use crate::exchange::{Flight, Landing, RequestId, Transmit};
 use crate::models::{LogEvent, TaskLogs, TaskStatus, TaskSuccess};
 use crate::ops::{GetTaskLogs, Operation};
-use crate::poll::{AwaitOptions, PollAction, Poller};
+use crate::poll::{PollAction, Poller};
+use crate::wait::AwaitOptions;
 
 /// How many entries a page of the logs endpoint holds: a page is complete, and the next
 /// one is asked for, once it holds this many.

@@ -127,14 +127,14 @@ mod outcome;
 mod paginate;
 mod poll;
 mod poll_set;
+mod retry;
+pub mod seam;
 pub mod timestamp;
 pub mod upload;
+mod wait;
 mod wire;
 
-/// The request type every operation builds.
-pub type HttpRequest = http::Request<Vec<u8>>;
-/// The response type every operation parses.
-pub type HttpResponse = http::Response<Vec<u8>>;
+pub use seam::{HttpRequest, HttpResponse};
 
 pub use batch::{
     Batch, BatchAction, BatchCounts, BatchEvent, BatchItem, BatchOptions, BatchOutcome,
@@ -157,7 +157,7 @@ pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
     LimitError, MAX_ERROR_BODY, MisuseError, NoResultFileError, ProtocolError, RedirectError,
     Result, TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
-    UploadError, UploadErrorCode, is_retryable_status,
+    UploadError, UploadErrorCode,
 };
 pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,
@@ -177,17 +177,19 @@ pub use ops::{
 };
 pub use outcome::{TaskOutcome, WatchEvent};
 pub use paginate::{PageAction, Paginator};
-pub use poll::{
-    AwaitOptions, BACKOFF_FACTOR, BackoffStrategy, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL,
-    DEFAULT_MAX_INTERVAL, FINAL_POLL_WINDOW, Jitter, MIN_INTERVAL, PollAction, Poller, ProgressFn,
-    backoff_delay,
+pub use poll::{PollAction, Poller};
+pub use retry::{
+    BACKOFF_FACTOR, BackoffStrategy, Jitter, backoff_delay, is_retryable_status,
+    part_retry_delay, retry_after,
+};
+pub use wait::{
+    AwaitOptions, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL,
+    FINAL_POLL_WINDOW, MIN_INTERVAL, ProgressFn, TaskProgressFn,
 };
 pub use poll_set::{PollSetAction, PollerSet};
 pub use upload::{
     GetUploadUrl, PartRetry, RetryDecision, Upload, UploadAction, UploadInit, UploadOptions,
     UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, check_upload_source,
-    file_extension, part_retry_delay,
+    file_extension,
 };
-pub use wire::{
-    RequestBuilder, api_error, check_not_empty, encode_path_segment, parse_json, retry_after,
-};
+pub use wire::{RequestBuilder, api_error, check_not_empty, encode_path_segment, parse_json};

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::exchange::{RequestId, Transmit};
 use crate::models::{TaskStatus, TaskSuccess};
-use crate::poll::{AwaitOptions, PollAction, Poller};
+use crate::poll::{PollAction, Poller};
+use crate::wait::AwaitOptions;
 
 /// What the driver must do next for a [`PollerSet`]; the answer of
 /// [`PollerSet::poll_action`].

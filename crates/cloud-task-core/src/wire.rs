@@ -1,14 +1,14 @@
 //! Shared request building and response parsing used by every operation.
 
-use std::time::Duration;
 
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::error::{ApiError, DecodeError, Error, Result};
+use crate::retry::retry_after;
 use crate::{HttpRequest, HttpResponse};
 
 /// Everything but RFC 3986 unreserved characters is encoded in a path segment.
@@ -226,18 +226,6 @@ pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>
             format!("the request body could not be encoded as JSON: {e}"),
         )
     })
-}
-
-/// The `Retry-After` header as a duration, when it holds delta-seconds.
-///
-/// HTTP-date values are ignored: the core does not read the wall clock.
-pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(24 * 3600)));
-    }
-    let secs: f64 = value.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
 /// The longest `message` or `code` an [`ApiError`] keeps, in bytes.

@@ -34,6 +34,7 @@ use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, Result, UploadError, UploadErrorCode};
 use crate::ops::Operation;
+pub use crate::retry::{MAX_PART_RETRY_DELAY, part_retry_delay};
 use crate::wire;
 use crate::{HttpRequest, HttpResponse};
 
@@ -43,8 +44,6 @@ pub const DEFAULT_UPLOAD_RETRIES: u32 = 3;
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
 /// How long one part's `PUT` may take by default, from sending it to its answer: 5 min.
 pub const DEFAULT_PART_TIMEOUT: Duration = Duration::from_secs(300);
-/// The longest wait between two tries of a part.
-pub const MAX_PART_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Called with the upload's progress percentage (0 to 100).
 pub type UploadProgressFn = Arc<dyn Fn(u8) + Send + Sync>;
@@ -476,18 +475,6 @@ impl UploadPart {
     pub fn retry(&self, retries: u32) -> PartRetry {
         PartRetry::new(self.number, retries)
     }
-}
-
-/// The wait after the `attempt`-th failed try of a part: `min(2^(attempt-1), 30)` seconds.
-///
-/// ```
-/// # use cloud_task_core::part_retry_delay;
-/// let s: Vec<u64> = (1..=7).map(|a| part_retry_delay(a).as_secs()).collect();
-/// assert_eq!(s, [1, 2, 4, 8, 16, 30, 30]);
-/// ```
-pub fn part_retry_delay(attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(16);
-    Duration::from_secs(1u64 << exp).min(MAX_PART_RETRY_DELAY)
 }
 
 /// What to do after a part's try failed.

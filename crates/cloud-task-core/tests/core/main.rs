@@ -12,6 +12,7 @@ mod errors;
 mod follower;
 mod get_task;
 mod latest_tasks;
+mod layers;
 mod list_tasks;
 mod models;
 mod package_info;

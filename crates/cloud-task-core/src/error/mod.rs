@@ -27,6 +27,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+pub(crate) mod inputs;
+
+use crate::retry::is_retryable_status;
+
 /// Shorthand for `Result<T, cloud_task_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -80,7 +84,7 @@ pub enum Error {
     /// A task's inputs do not fit its block's description: every problem, named by input
     /// and place, found before anything was sent.
     #[error(transparent)]
-    InvalidInputs(Box<crate::inputs::InvalidInputsError>),
+    InvalidInputs(Box<inputs::InvalidInputsError>),
     /// A result file was asked for, but the task succeeded without one (its `resultURL`
     /// is `null`: the block returned its outputs in `resultData` only).
     #[error(transparent)]
@@ -264,22 +268,6 @@ impl Error {
         }
         text
     }
-}
-
-/// True for the statuses that retrying the same request may mend: 408 (request timeout),
-/// 425 (too early), 429 (too many requests) and every 5xx. Every other non-2xx status
-/// (400, 401, 403, 404, 405, 410, 422, ...) says the request itself is wrong: waits end at
-/// once on it.
-///
-/// ```
-/// # use cloud_task_core::{is_retryable_status, http::StatusCode};
-/// assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
-/// assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
-/// assert!(!is_retryable_status(StatusCode::UNPROCESSABLE_ENTITY));
-/// assert!(!is_retryable_status(StatusCode::GONE));
-/// ```
-pub fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 425 | 429) || status.is_server_error()
 }
 
 /// Input refused before anything was sent.
