@@ -15,11 +15,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use oomol_cloud_task::emulator::Emulator;
-use oomol_cloud_task::{
-    AwaitOptions, Call, CallAction, Config, CreateTask, CreateTaskRequest, Error, HttpRequest,
-    HttpResponse, ListTasksQuery, Operation, PageAction, Paginator, PollAction, Poller, SendLimits,
-    TransportErrorKind, http,
+use oomol_cloud_task::error::TransportErrorKind;
+use oomol_cloud_task::sans_io::{
+    Call, CallAction, CreateTask, HttpRequest, HttpResponse, Operation, PageAction, Paginator,
+    PollAction, Poller, SendLimits,
 };
+use oomol_cloud_task::{AwaitOptions, Config, CreateTaskRequest, Error, ListTasksQuery, http};
 
 /// Sends one request over a fresh TCP connection (`Connection: close`) and reads the
 /// whole response, within `limits`: each read waits at most the time left, and the body is

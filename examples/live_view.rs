@@ -9,7 +9,8 @@
 mod common;
 
 use futures_util::StreamExt;
-use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions, LogEvent, TaskEvent};
+use oomol_cloud_task::models::LogEvent;
+use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions, TaskEvent};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -68,7 +68,8 @@
 //!
 //! ```
 //! use futures_util::StreamExt;
-//! use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions, LogEvent, TaskEvent};
+//! use oomol_cloud_task::models::LogEvent;
+//! use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions, TaskEvent};
 //! # use oomol_cloud_task::emulator::{Emulator, EmulatorClients};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -97,12 +98,13 @@
 //!
 //! # Core only (no feature): your own HTTP stack
 //!
-//! The sans-IO core builds `http::Request`s and reads `http::Response`s; send them with
-//! anything (hyper, a WASM fetch, a proxy). See `examples/custom_stack.rs` for a complete
+//! The sans-IO core ([`sans_io`]) builds `http::Request`s and reads `http::Response`s;
+//! send them with anything (hyper, a WASM fetch, a proxy). See `examples/custom_stack.rs` for a complete
 //! client on `std::net::TcpStream`.
 //!
 //! ```
-//! use oomol_cloud_task::{Config, CreateTask, CreateTaskRequest, Operation, http};
+//! use oomol_cloud_task::sans_io::{CreateTask, Operation};
+//! use oomol_cloud_task::{Config, CreateTaskRequest, http};
 //!
 //! let config = Config::builder().api_key("my-api-key").build()?;
 //! let op = CreateTask::new(CreateTaskRequest::new("@oomol/echo", "1.0.0", "main"));
@@ -126,21 +128,22 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `async` | yes | the tokio + reqwest client at the root: `Client`, its `HttpTransport` and `Timer` |
-//! | `blocking` | no | the `blocking` module: the ureq client, no async runtime |
+//! | `async` | yes | the tokio + reqwest client at the root: `Client`, and its HTTP seam in `transport` |
+//! | `blocking` | no | the `blocking` module: the ureq client, no async runtime, with the same names |
 //! | `emulator` | no | the `emulator` module: a local Cloud Task server for your tests |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform's library |
 //!
 //! The layout is reqwest's: the async client at the root, the blocking one in `blocking`.
-//! Features are additive; every combination builds. Without any, the crate is the
-//! sans-IO core ([`cloud_task_core`]), re-exported here at the root: configuration, the
-//! operations, the models, the [`Error`] type, the poller, paginator and upload plan.
+//! Features are additive; every combination builds. Whatever the features, the root holds
+//! the request and option types, the [`Error`], and what the calls answer; [`models`] the
+//! API's response models; [`error`] the details of each error; [`sans_io`] the sans-IO
+//! core for your own HTTP stack.
 //!
 //! In this build:
 #![cfg_attr(
     feature = "async",
-    doc = "\n- the async client: [`Client`], [`ClientBuilder`], [`TaskHandle`], [`HttpTransport`], [`Timer`];"
+    doc = "\n- the async client: [`Client`], [`ClientBuilder`], [`TaskHandle`], and its seam in [`transport`];"
 )]
 #![cfg_attr(
     feature = "blocking",
@@ -150,14 +153,12 @@
     feature = "emulator",
     doc = "\n- the emulator: [`emulator::Emulator`];"
 )]
-#![doc = "\n- the sans-IO core: [`Config`], [`Operation`], [`Poller`], [`Follower`], [`Download`], [`Upload`]."]
+#![doc = "\n- the sans-IO core: [`sans_io::Operation`], [`sans_io::machine::Machine`], [`sans_io::Poller`], [`sans_io::Follower`], [`sans_io::Download`], [`sans_io::Upload`]."]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Examples in the docs (and in the README, below) compile without a warning.
 #![doc(test(attr(deny(warnings))))]
-
-pub use cloud_task_core::*;
 
 /// Every Rust block of the README, compiled (and run, unless marked `no_run`) as a doc
 /// test, so that what a new user copies works as written.
@@ -165,25 +166,113 @@ pub use cloud_task_core::*;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// The async client (tokio + reqwest) at the root, as reqwest has it (feature `async`, on
-/// by default); `async_trait` is re-exported for your own [`HttpTransport`] or [`Timer`].
+// The root: the client, its builder, the request and option types, the error, and what
+// the client's calls answer. (Plain comments here: a doc comment on a `pub use` would be
+// prepended to the page of every item it re-exports.)
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use cloud_task_async::{
-    BatchStream, Client, ClientBuilder, HttpTransport, ReqwestTransport, TaskEventStream,
-    TaskHandle, TaskListStream, Timer, TokioTimer, WatchStream, async_trait,
+    BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, Watch,
+};
+pub use cloud_task_core::http;
+pub use cloud_task_core::{
+    ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem, BatchOptions,
+    BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DownloadOptions,
+    Downloaded, Error, Jitter, ListTasksQuery, Result, TaskEvent, TaskOutcome, UploadOptions,
+    UploadedFile, WatchEvent, WorkloadIds,
 };
 
-/// The blocking client: ureq, no async runtime (feature `blocking`).
+/// The response models of the API: tasks, results, statuses, logs and their typed events,
+/// the dashboard, package descriptions.
+pub mod models {
+    pub use cloud_task_core::models::*;
+}
+
+/// The error type and the details of each of its variants.
+///
+/// Every call returns [`Error`], whose variants name the phase that failed; the detail of
+/// each variant is a type of its own, here.
+pub mod error {
+    pub use cloud_task_core::{
+        ApiError, BoxError, CancelledError, DecodeError, Error, InputProblem, InvalidInputError,
+        InvalidInputsError, IoError, Limit, LimitError, MAX_ERROR_BODY, MAX_INPUT_PROBLEMS,
+        MisuseError, NoResultFileError, ProblemKind, ProtocolError, RedirectError, Result,
+        TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
+        UploadError, UploadErrorCode,
+    };
+}
+
+/// The HTTP seam of the async client: plug your own stack ([`HttpTransport`](transport::HttpTransport))
+/// or clock ([`Timer`](transport::Timer)) into [`ClientBuilder`] (feature `async`).
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod transport {
+    pub use cloud_task_async::{
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport, Timer,
+        TokioTimer, async_trait,
+    };
+    pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
+}
+
+/// The sans-IO core, for people embedding the protocol in their own HTTP stack (hyper, a
+/// WASM fetch, a proxy): the operations, the machines behind every wait, walk, upload,
+/// download and batch, the one [`Machine`](sans_io::machine::Machine) trait they share,
+/// the HTTP seam, the retry policy, and the defaults and limits.
+///
+/// See `examples/custom_stack.rs` for a complete client on `std::net::TcpStream`.
+pub mod sans_io {
+    pub use cloud_task_core::{machine, ops, retry, seam, timestamp, upload};
+    // The seam.
+    pub use cloud_task_core::{
+        DeadlineElapsed, HttpRequest, HttpResponse, RequestId, SendLimits, Transmit,
+    };
+    // The operations.
+    pub use cloud_task_core::{
+        CreateTask, GetDashboard, GetLatestTasks, GetPackageInfo, GetTask, GetTaskLogs,
+        GetTaskResult, ListTasks, Operation, SetTasksPause,
+    };
+    // The machines and their actions.
+    pub use cloud_task_core::{
+        Batch, BatchAction, Call, CallAction, Download, DownloadAction, FollowAction, Follower,
+        JournalRecord, JournalReplay, PageAction, Paginator, PollAction, PollSetAction, Poller,
+        PollerSet, Resume, Upload, UploadAction, input_identity,
+    };
+    // Callbacks, defaults and limits.
+    pub use cloud_task_core::{
+        BACKOFF_FACTOR, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_BASE_URL, DEFAULT_CHUNK_SIZE,
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_CREATES_IN_FLIGHT, DEFAULT_DOWNLOAD_RETRIES,
+        DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_PAGES, DEFAULT_MAX_REDIRECTS,
+        DEFAULT_MAX_REFUSALS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER,
+        DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
+        DownloadProgressFn, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK, ENV_REGISTRY_URL,
+        ENV_REGISTRY_URL_FALLBACK, ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK,
+        FINAL_POLL_WINDOW, LOG_PAGE_SIZE, MAX_HOLD, MIN_INTERVAL, ProgressFn, TaskProgressFn,
+    };
+}
+
+/// The blocking client: ureq, no async runtime (feature `blocking`). The same names as the
+/// async client at the crate root: [`Client`](blocking::Client),
+/// [`ClientBuilder`](blocking::ClientBuilder), [`TaskHandle`](blocking::TaskHandle),
+/// [`Watch`](blocking::Watch), [`TaskEvents`](blocking::TaskEvents),
+/// [`TaskList`](blocking::TaskList) and [`BatchRun`](blocking::BatchRun) (iterators
+/// where the async client has streams), and its own [`transport`](blocking::transport).
 ///
 /// Do not call it from async code: each call blocks its thread.
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking {
     pub use cloud_task_blocking::{
-        BatchIter, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport,
-        StdTimer, TaskEvents, TaskHandle, TaskListIter, Timer, UreqTransport, WatchIter,
+        BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, Watch,
     };
+
+    /// The HTTP seam of the blocking client: plug your own stack or clock into
+    /// [`ClientBuilder`].
+    pub mod transport {
+        pub use cloud_task_blocking::{
+            DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, StdTimer, Timer, UreqTransport,
+        };
+        pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
+    }
 }
 
 /// A local Cloud Task server on loopback, to test your code without an account (feature
@@ -314,8 +403,8 @@ pub mod emulator {
     }
 
     #[cfg(feature = "async")]
-    #[crate::async_trait]
-    impl crate::Timer for VirtualTimer {
+    #[crate::transport::async_trait]
+    impl crate::transport::Timer for VirtualTimer {
         fn now(&self) -> std::time::Instant {
             VirtualTimer::now(self)
         }
@@ -349,7 +438,7 @@ pub mod emulator {
     }
 
     #[cfg(feature = "blocking")]
-    impl crate::blocking::Timer for VirtualTimer {
+    impl crate::blocking::transport::Timer for VirtualTimer {
         fn now(&self) -> std::time::Instant {
             VirtualTimer::now(self)
         }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use oomol_cloud_task::emulator::{Emulator, Route};
+use oomol_cloud_task::models::TaskStatus;
 use oomol_cloud_task::{
-    AwaitOptions, BackoffStrategy, CreateTaskRequest, Error, ListTasksQuery, TaskStatus,
-    UploadOptions,
+    AwaitOptions, BackoffStrategy, CreateTaskRequest, Error, ListTasksQuery, UploadOptions,
 };
 
 fn fast() -> AwaitOptions {
@@ -163,9 +163,14 @@ async fn await_many_names_the_task_that_moved_and_decodes_typed_results() {
         .on_task_progress(move |id, _, _| {
             sink.lock().unwrap().insert(id.to_owned());
         });
-    let results = client.await_many_as::<Vec<Echo>>(&ids, options).await;
+    let results = client.await_many(&ids, options).await;
     for (n, result) in results.into_iter().enumerate() {
-        let data = result.unwrap().result_data.unwrap();
+        let data = result
+            .unwrap()
+            .data_as::<Vec<Echo>>()
+            .unwrap()
+            .result_data
+            .unwrap();
         assert_eq!(data[0].n as usize, n);
     }
     // Each task's progress was reported under its own ID.
@@ -174,14 +179,15 @@ async fn await_many_names_the_task_that_moved_and_decodes_typed_results() {
 
     // A watch decodes its final result too.
     use futures_util::StreamExt;
-    let mut events = client.watch_as::<Vec<Echo>>(&ids[3], AwaitOptions::new());
+    let mut events = client.watch(&ids[3], AwaitOptions::new());
     let mut last = None;
     while let Some(event) = events.next().await {
         last = Some(event.unwrap());
     }
     match last {
         Some(oomol_cloud_task::WatchEvent::Finished(success)) => {
-            assert_eq!(success.result_data.unwrap()[0].n, 3)
+            let typed = success.data_as::<Vec<Echo>>().unwrap();
+            assert_eq!(typed.result_data.unwrap()[0].n, 3)
         }
         other => panic!("{other:?}"),
     }

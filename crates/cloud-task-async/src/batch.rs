@@ -22,19 +22,19 @@ use crate::engine::{self, Engine, Flow, Local, Next};
 /// `Unpin`: call `next()` directly. [`counts`](Self::counts) says where the batch stands
 /// at any time. Dropping the stream stops the batch where it is: tasks created keep
 /// running, and a create in flight is recorded as sent, to be looked up by a resume.
-pub struct BatchStream {
+pub struct BatchRun {
     inner: Pin<Box<dyn futures_core::Stream<Item = Result<BatchEvent>> + Send>>,
     counts: Arc<Mutex<BatchCounts>>,
 }
 
-impl BatchStream {
+impl BatchRun {
     /// Where the batch stands (queued, running, done, failed, unknown, ...).
     pub fn counts(&self) -> BatchCounts {
         *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl futures_core::Stream for BatchStream {
+impl futures_core::Stream for BatchRun {
     type Item = Result<BatchEvent>;
 
     fn poll_next(
@@ -45,9 +45,9 @@ impl futures_core::Stream for BatchStream {
     }
 }
 
-impl std::fmt::Debug for BatchStream {
+impl std::fmt::Debug for BatchRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchStream")
+        f.debug_struct("BatchRun")
             .field("counts", &self.counts())
             .finish()
     }
@@ -156,7 +156,7 @@ impl Client {
         &self,
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
-    ) -> BatchStream {
+    ) -> BatchRun {
         let counts = Arc::new(Mutex::new(BatchCounts::default()));
         let engine = self.start_batch(requests.into_iter().collect(), options, &counts);
         let shared = Arc::clone(&counts);
@@ -168,7 +168,7 @@ impl Client {
                 Next::Done(Err(error)) => Flow::Last(Err(error)),
             }
         });
-        BatchStream {
+        BatchRun {
             inner: Box::pin(stream),
             counts,
         }

@@ -9,8 +9,6 @@ use cloud_task_core::{
     LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, RequestId, Result,
     SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tracing::Instrument;
 
 use crate::engine::Engine;
@@ -175,15 +173,7 @@ impl Client {
 
     /// A task's result, once: in progress, success (any JSON data) or failed.
     pub async fn get_task_result(&self, task_id: &str) -> Result<TaskResult> {
-        self.get_task_result_as::<Value>(task_id).await
-    }
-
-    /// A task's result with its data decoded as `T`.
-    pub async fn get_task_result_as<T: DeserializeOwned>(
-        &self,
-        task_id: &str,
-    ) -> Result<TaskResult<T>> {
-        self.execute(&GetTaskResult::new_as::<T>(task_id)).await
+        self.execute(&GetTaskResult::new(task_id)).await
     }
 
     /// The user's limits, queue counts and pause state.

@@ -1,8 +1,6 @@
 //! The live view of a task: [`Client::events`], driven by the core's [`Follower`].
 
-use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use cloud_task_core::{AwaitOptions, Follower, TaskEvent};
 
 use crate::client::Client;
 use crate::engine::{self, Engine, Flow, Next};
@@ -39,19 +37,10 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn events(&self, task_id: &str, options: AwaitOptions) -> TaskEventStream {
-        self.events_as::<Value>(task_id, options)
-    }
-
-    /// [`events`](Self::events) with the final result's data decoded as `T`.
-    pub fn events_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> TaskEventStream<T> {
-        let engine = Follower::new_as::<T>(self.config(), task_id, &options, self.now())
+    pub fn events(&self, task_id: &str, options: AwaitOptions) -> TaskEvents {
+        let engine = Follower::new(self.config(), task_id, &options, self.now())
             .map(|follower| Engine::new(self, follower));
-        let stream = engine::stream(engine, |follower, next| match next {
+        TaskEvents::new(engine::stream(engine, |follower, next| match next {
             Next::Event(event) => {
                 if let TaskEvent::Progress { status, progress } = &event {
                     follower
@@ -62,32 +51,12 @@ impl Client {
             }
             Next::Done(Ok(())) => Flow::End,
             Next::Done(Err(error)) => Flow::Last(Err(error)),
-        });
-        TaskEventStream {
-            inner: Box::pin(stream),
-        }
+        }))
     }
 }
 
-/// A stream of [`TaskEvent`]s, from [`Client::events`] (or [`Client::events_as`], with the
-/// result data decoded as `T`). `Unpin`: call `next()` directly.
-pub struct TaskEventStream<T = Value> {
-    inner: std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<TaskEvent<T>>> + Send>>,
-}
-
-impl<T> futures_core::Stream for TaskEventStream<T> {
-    type Item = Result<TaskEvent<T>>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-impl<T> std::fmt::Debug for TaskEventStream<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TaskEventStream")
-    }
+boxed_stream! {
+    /// A stream of [`TaskEvent`]s, from [`Client::events`]: progress, each log entry
+    /// typed, then the result. `Unpin`: call `next()` directly.
+    TaskEvents => TaskEvent
 }

@@ -6,12 +6,10 @@ use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, DownloadOptions, Downloaded, Result, TaskDetail, TaskLogs,
     TaskResult, TaskSuccess,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::io::AsyncWrite;
 
 use crate::client::Client;
-use crate::follow::TaskEventStream;
+use crate::follow::TaskEvents;
 
 /// One task of the user's, by its ID: what [`Client::submit`] answers, and what
 /// [`Client::task`] makes of an ID kept from earlier (another run, another process), to
@@ -80,11 +78,6 @@ impl TaskHandle {
         self.client.get_task_result(&self.id).await
     }
 
-    /// [`result`](Self::result) with the result data decoded as `T`.
-    pub async fn result_as<T: DeserializeOwned>(&self) -> Result<TaskResult<T>> {
-        self.client.get_task_result_as::<T>(&self.id).await
-    }
-
     /// Its full record (package, block, times, progress, ...).
     pub async fn detail(&self) -> Result<TaskDetail> {
         self.client.get_task_detail(&self.id).await
@@ -101,25 +94,9 @@ impl TaskHandle {
         self.client.await_result(&self.id, options).await
     }
 
-    /// [`wait`](Self::wait) with the result data decoded as `T`.
-    pub async fn wait_as<T: DeserializeOwned>(
-        &self,
-        options: AwaitOptions,
-    ) -> Result<TaskSuccess<T>> {
-        self.client.await_result_as::<T>(&self.id, options).await
-    }
-
     /// Its progress, logs and result as one stream: [`Client::events`].
-    pub fn events(&self, options: AwaitOptions) -> TaskEventStream {
+    pub fn events(&self, options: AwaitOptions) -> TaskEvents {
         self.client.events(&self.id, options)
-    }
-
-    /// [`events`](Self::events) with the final result's data decoded as `T`.
-    pub fn events_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        options: AwaitOptions,
-    ) -> TaskEventStream<T> {
-        self.client.events_as::<T>(&self.id, options)
     }
 
     /// The URL of its result file, once it has succeeded: waits for the result with the
@@ -131,7 +108,7 @@ impl TaskHandle {
         if let Some(token) = options.get_cancel_token() {
             wait = wait.cancel_token(token.clone());
         }
-        let success: TaskSuccess<Value> = self.wait(wait).await?;
+        let success = self.wait(wait).await?;
         success.require_result_url(&self.id).map(str::to_owned)
     }
 

@@ -65,8 +65,8 @@
 //!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
 //!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
 //!   `get_task_logs`), and [`Client::execute`] for any core [`Operation`].
-//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed variants
-//!   `*_as::<T>`), [`Client::watch`] (a stream of progress changes) and
+//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed data
+//!   with [`TaskSuccess::data_as`]), [`Client::watch`] (a stream of progress changes) and
 //!   [`Client::await_many`] (thousands of tasks, a bounded number of polls in flight).
 //! - [`Client::list_all`]: a stream of every task across pages.
 //! - Checks before a run: [`Client::get_package_info`], [`Client::check_inputs`],
@@ -166,14 +166,36 @@ mod timer;
 mod transport;
 mod upload;
 
-pub use batch::BatchStream;
+pub use batch::BatchRun;
 pub use client::{Client, ClientBuilder};
-pub use follow::TaskEventStream;
+pub use follow::TaskEvents;
 pub use handle::TaskHandle;
-pub use list::TaskListStream;
-pub use poll::WatchStream;
+pub use list::TaskList;
+pub use poll::Watch;
 pub use timer::{Timer, TokioTimer};
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
+
+/// The former name of [`Watch`].
+#[deprecated(since = "0.2.0", note = "renamed `Watch`, as in the blocking client")]
+pub type WatchStream = Watch;
+/// The former name of [`TaskEvents`].
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `TaskEvents`, as in the blocking client"
+)]
+pub type TaskEventStream = TaskEvents;
+/// The former name of [`TaskList`].
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `TaskList`, as in the blocking client"
+)]
+pub type TaskListStream = TaskList;
+/// The former name of [`BatchRun`].
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `BatchRun`, as in the blocking client"
+)]
+pub type BatchStream = BatchRun;
 
 /// The attribute that implements [`HttpTransport`] and [`Timer`] (async trait methods),
 /// re-exported so that your own transport or timer needs no dependency of its own.

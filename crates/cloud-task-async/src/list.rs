@@ -1,5 +1,9 @@
 //! `list_all`: every task across pages, driven by the core's [`Paginator`].
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
 use futures_util::StreamExt;
 
@@ -27,27 +31,62 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn list_all(&self, query: ListTasksQuery) -> TaskListStream {
-        let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));
-        let pages = engine::stream(engine, |_, next| match next {
-            Next::Event(page) => Flow::Yield(Ok(page.tasks)),
-            Next::Done(Ok(())) => Flow::End,
-            Next::Done(Err(error)) => Flow::Last(Err(error)),
+    pub fn list_all(&self, query: ListTasksQuery) -> TaskList {
+        let pages = Arc::new(AtomicU64::new(0));
+        let read = Arc::clone(&pages);
+        let engine = Paginator::new(self.config(), query).map(|walk| Engine::new(self, walk));
+        let walk = engine::stream(engine, move |walk, next| {
+            read.store(walk.pages(), Ordering::Relaxed);
+            match next {
+                Next::Event(page) => Flow::Yield(Ok(page.tasks)),
+                Next::Done(Ok(())) => Flow::End,
+                Next::Done(Err(error)) => Flow::Last(Err(error)),
+            }
         });
         // A page is asked for only once the tasks of the one before are consumed.
-        let tasks = pages.flat_map(|page| {
+        let tasks = walk.flat_map(|page| {
             let tasks: Box<dyn Iterator<Item = Result<TaskListItem>> + Send> = match page {
                 Ok(tasks) => Box::new(tasks.into_iter().map(Ok)),
                 Err(error) => Box::new(std::iter::once(Err(error))),
             };
             futures_util::stream::iter(tasks)
         });
-        TaskListStream::new(tasks)
+        TaskList {
+            inner: Box::pin(tasks),
+            pages,
+        }
     }
 }
 
-boxed_stream! {
-    /// A stream of [`TaskListItem`]s across pages, from [`Client::list_all`]. `Unpin`: call
-    /// `next()` directly.
-    TaskListStream => TaskListItem
+/// A stream of [`TaskListItem`]s across pages, from [`Client::list_all`]. `Unpin`: call
+/// `next()` directly.
+pub struct TaskList {
+    inner: Pin<Box<dyn futures_core::Stream<Item = Result<TaskListItem>> + Send>>,
+    pages: Arc<AtomicU64>,
+}
+
+impl TaskList {
+    /// Pages read so far.
+    pub fn pages(&self) -> u64 {
+        self.pages.load(Ordering::Relaxed)
+    }
+}
+
+impl futures_core::Stream for TaskList {
+    type Item = Result<TaskListItem>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for TaskList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskList")
+            .field("pages", &self.pages())
+            .finish()
+    }
 }

@@ -6,8 +6,6 @@ use cloud_task_core::{
     AwaitOptions, CreateTask, CreateTaskRequest, CreateTaskResponse, GetPackageInfo, HttpRequest,
     Operation, PackageInfo, Result, TaskOutcome, check_exact_version,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::client::Client;
 
@@ -68,20 +66,9 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome> {
-        self.create_and_wait_checked_as::<Value>(request, options)
-            .await
-    }
-
-    /// [`create_and_wait_checked`](Self::create_and_wait_checked) with the result data
-    /// decoded as `T`.
-    pub async fn create_and_wait_checked_as<T: DeserializeOwned>(
-        &self,
-        request: CreateTaskRequest,
-        options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>> {
         options.check_before_create(self.config())?;
         self.check_inputs(&request).await?;
-        self.create_and_wait_as::<T>(request, options).await
+        self.create_and_wait(request, options).await
     }
 
     /// Checks `request` ([`check_inputs`](Self::check_inputs)) and answers the exact

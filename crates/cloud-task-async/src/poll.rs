@@ -1,8 +1,6 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-use std::pin::Pin;
-
 #[cfg(doc)]
 use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
 use cloud_task_core::machine::Progress;
@@ -10,8 +8,6 @@ use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tracing::Instrument;
 
 use crate::client::Client;
@@ -25,18 +21,9 @@ impl Client {
     /// core [`Poller`]'s; the options' progress callback is called for each in-progress
     /// result. Dropping the future stops polling.
     pub async fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
-        self.await_result_as::<Value>(task_id, options).await
-    }
-
-    /// [`await_result`](Self::await_result) with the result data decoded as `T`.
-    pub async fn await_result_as<T: DeserializeOwned>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         async {
-            let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
+            let poller = Poller::new(self.config(), task_id, &options, self.now())?;
             Engine::new(self, poller)
                 .run(|poller, p| report(poller.options(), poller.task_id(), &p))
                 .await
@@ -70,20 +57,11 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome> {
-        self.create_and_wait_as::<Value>(request, options).await
-    }
-
-    /// [`create_and_wait`](Self::create_and_wait) with the result data decoded as `T`.
-    pub async fn create_and_wait_as<T: DeserializeOwned>(
-        &self,
-        request: CreateTaskRequest,
-        options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>> {
         // Bad options or a cancelled wait create nothing. The creation itself is not raced
         // with the token: cut short, it could start a task whose ID would be lost.
         options.check_before_create(self.config())?;
         let created = self.create_task(request).await?;
-        let result = self.await_result_as::<T>(&created.task_id, options).await?;
+        let result = self.await_result(&created.task_id, options).await?;
         Ok(TaskOutcome::new(created.task_id, result))
     }
 
@@ -108,19 +86,10 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn watch(&self, task_id: &str, options: AwaitOptions) -> WatchStream {
-        self.watch_as::<Value>(task_id, options)
-    }
-
-    /// [`watch`](Self::watch) with the final result's data decoded as `T`.
-    pub fn watch_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> WatchStream<T> {
-        let engine = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
+    pub fn watch(&self, task_id: &str, options: AwaitOptions) -> Watch {
+        let engine = Poller::new(self.config(), task_id, &options, self.now())
             .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
-        let stream = engine::stream(engine, |poller, next| match next {
+        Watch::new(engine::stream(engine, |poller, next| match next {
             Next::Event(p) => {
                 report(poller.options(), poller.task_id(), &p);
                 Flow::Yield(Ok(WatchEvent::Progress {
@@ -130,10 +99,7 @@ impl Client {
             }
             Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
             Next::Done(Err(error)) => Flow::Last(Err(error)),
-        });
-        WatchStream {
-            inner: Box::pin(stream),
-        }
+        }))
     }
 
     /// Waits for many tasks: one `Result` per task ID, in input order.
@@ -168,16 +134,7 @@ impl Client {
         task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
     ) -> Vec<Result<TaskSuccess>> {
-        self.await_many_as::<Value>(task_ids, options).await
-    }
-
-    /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
-    pub async fn await_many_as<T: DeserializeOwned>(
-        &self,
-        task_ids: impl IntoIterator<Item = impl Into<String>>,
-        options: AwaitOptions,
-    ) -> Vec<Result<TaskSuccess<T>>> {
-        let set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        let set = PollerSet::new(self.config(), task_ids, &options, self.now());
         Engine::new(self, set)
             .run(|set, (index, p)| {
                 report(set.options(), set.task_id(index).unwrap_or_default(), &p);
@@ -191,25 +148,8 @@ pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
     options.report_progress(task_id, p.progress, &p.status);
 }
 
-/// A stream of [`WatchEvent`]s, from [`Client::watch`] (or [`Client::watch_as`], with the
-/// result data decoded as `T`). `Unpin`: call `next()` directly.
-pub struct WatchStream<T = Value> {
-    inner: Pin<Box<dyn futures_core::Stream<Item = Result<WatchEvent<T>>> + Send>>,
-}
-
-impl<T> futures_core::Stream for WatchStream<T> {
-    type Item = Result<WatchEvent<T>>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-impl<T> std::fmt::Debug for WatchStream<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WatchStream")
-    }
+boxed_stream! {
+    /// A stream of [`WatchEvent`]s, from [`Client::watch`]: status and progress changes,
+    /// then the result. `Unpin`: call `next()` directly.
+    Watch => WatchEvent
 }

@@ -21,28 +21,28 @@ use crate::engine::{Engine, Flow, Local, Next, Steps};
 /// [`counts`](Self::counts) says where the batch stands at any time. Dropping the
 /// iterator stops the batch where it is: tasks created keep running, and a create in
 /// flight is recorded as sent, to be looked up by a resume.
-pub struct BatchIter {
+pub struct BatchRun {
     steps: Steps<Batch, Journal, BatchEvent>,
     /// The counts of the last step (kept once the batch is over).
     counts: BatchCounts,
 }
 
-impl std::fmt::Debug for BatchIter {
+impl std::fmt::Debug for BatchRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchIter")
+        f.debug_struct("BatchRun")
             .field("counts", &self.counts())
             .finish()
     }
 }
 
-impl BatchIter {
+impl BatchRun {
     /// Where the batch stands (queued, running, done, failed, unknown, ...).
     pub fn counts(&self) -> BatchCounts {
         self.steps.machine().map_or(self.counts, Batch::counts)
     }
 }
 
-impl Iterator for BatchIter {
+impl Iterator for BatchRun {
     type Item = Result<BatchEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -53,7 +53,7 @@ impl Iterator for BatchIter {
     }
 }
 
-impl FusedIterator for BatchIter {}
+impl FusedIterator for BatchRun {}
 
 /// The journal of a batch, when it has one: the local side of its engine.
 struct Journal(Option<File>);
@@ -130,12 +130,12 @@ impl Client {
         &self,
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
-    ) -> BatchIter {
+    ) -> BatchRun {
         let engine = self.start_batch(requests.into_iter().collect(), options);
         let counts = engine
             .as_ref()
             .map_or_else(|_| BatchCounts::default(), |e| e.machine().counts());
-        BatchIter {
+        BatchRun {
             steps: Steps::new(engine, |_, next| match next {
                 Next::Event(event) => Flow::Yield(Ok(event)),
                 Next::Done(Ok(())) => Flow::End,

@@ -10,8 +10,6 @@ use cloud_task_core::{
     LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, RequestId, Result,
     SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::senders::Senders;
@@ -158,12 +156,7 @@ impl Client {
 
     /// A task's result, once: in progress, success (any JSON data) or failed.
     pub fn get_task_result(&self, task_id: &str) -> Result<TaskResult> {
-        self.get_task_result_as::<Value>(task_id)
-    }
-
-    /// A task's result with its data decoded as `T`.
-    pub fn get_task_result_as<T: DeserializeOwned>(&self, task_id: &str) -> Result<TaskResult<T>> {
-        self.execute(&GetTaskResult::new_as::<T>(task_id))
+        self.execute(&GetTaskResult::new(task_id))
     }
 
     /// The user's limits, queue counts and pause state.

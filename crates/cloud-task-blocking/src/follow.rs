@@ -4,8 +4,6 @@ use std::fmt;
 use std::iter::FusedIterator;
 
 use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::client::Client;
 use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
@@ -40,16 +38,7 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn events(&self, task_id: &str, options: AwaitOptions) -> TaskEvents {
-        self.events_as::<Value>(task_id, options)
-    }
-
-    /// [`events`](Self::events) with the final result's data decoded as `T`.
-    pub fn events_as<T: DeserializeOwned>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> TaskEvents<T> {
-        let engine = Follower::new_as::<T>(self.config(), task_id, &options, self.now())
+        let engine = Follower::new(self.config(), task_id, &options, self.now())
             .map(|follower| Engine::new(self, follower));
         TaskEvents {
             steps: Steps::new(engine, |follower, next| match next {
@@ -68,23 +57,22 @@ impl Client {
     }
 }
 
-/// An iterator of [`TaskEvent`]s, from [`Client::events`] (or [`Client::events_as`], with
-/// the result data decoded as `T`). Each `next` blocks until the next event.
-pub struct TaskEvents<T: DeserializeOwned = Value> {
-    steps: Steps<Follower<T>, NoLocal, TaskEvent<T>>,
+/// An iterator of [`TaskEvent`]s, from [`Client::events`]. Each `next` blocks until the next event.
+pub struct TaskEvents {
+    steps: Steps<Follower, NoLocal, TaskEvent>,
 }
 
-impl<T: DeserializeOwned> Iterator for TaskEvents<T> {
-    type Item = Result<TaskEvent<T>>;
+impl Iterator for TaskEvents {
+    type Item = Result<TaskEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.steps.next()
     }
 }
 
-impl<T: DeserializeOwned> FusedIterator for TaskEvents<T> {}
+impl FusedIterator for TaskEvents {}
 
-impl<T: DeserializeOwned> fmt::Debug for TaskEvents<T> {
+impl fmt::Debug for TaskEvents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskEvents")
             .field("task_id", &self.steps.machine().map(Follower::task_id))

@@ -6,8 +6,6 @@ use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, DownloadOptions, Downloaded, Result, TaskDetail, TaskLogs,
     TaskResult, TaskSuccess,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::io::Write;
 
 use crate::client::Client;
@@ -80,11 +78,6 @@ impl TaskHandle {
         self.client.get_task_result(&self.id)
     }
 
-    /// [`result`](Self::result) with the result data decoded as `T`.
-    pub fn result_as<T: DeserializeOwned>(&self) -> Result<TaskResult<T>> {
-        self.client.get_task_result_as::<T>(&self.id)
-    }
-
     /// Its full record (package, block, times, progress, ...).
     pub fn detail(&self) -> Result<TaskDetail> {
         self.client.get_task_detail(&self.id)
@@ -101,19 +94,9 @@ impl TaskHandle {
         self.client.await_result(&self.id, options)
     }
 
-    /// [`wait`](Self::wait) with the result data decoded as `T`.
-    pub fn wait_as<T: DeserializeOwned>(&self, options: AwaitOptions) -> Result<TaskSuccess<T>> {
-        self.client.await_result_as::<T>(&self.id, options)
-    }
-
     /// Its progress, logs and result as one stream: [`Client::events`].
     pub fn events(&self, options: AwaitOptions) -> TaskEvents {
         self.client.events(&self.id, options)
-    }
-
-    /// [`events`](Self::events) with the final result's data decoded as `T`.
-    pub fn events_as<T: DeserializeOwned>(&self, options: AwaitOptions) -> TaskEvents<T> {
-        self.client.events_as::<T>(&self.id, options)
     }
 
     /// The URL of its result file, once it has succeeded: waits for the result with the
@@ -125,7 +108,7 @@ impl TaskHandle {
         if let Some(token) = options.get_cancel_token() {
             wait = wait.cancel_token(token.clone());
         }
-        let success: TaskSuccess<Value> = self.wait(wait)?;
+        let success = self.wait(wait)?;
         success.require_result_url(&self.id).map(str::to_owned)
     }
 

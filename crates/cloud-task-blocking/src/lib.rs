@@ -56,8 +56,8 @@
 //!   `get_latest_tasks`, `get_task`, `get_task_detail`, `get_task_result`,
 //!   `get_dashboard`, `set_tasks_pause`, `pause_user_queue`, `resume_user_queue`,
 //!   `get_task_logs`), and [`Client::execute`] for any core [`Operation`].
-//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed variants
-//!   `*_as::<T>`), [`Client::watch`] (an iterator of progress changes) and
+//! - Waiting: [`Client::await_result`], [`Client::create_and_wait`] (typed data
+//!   with [`TaskSuccess::data_as`]), [`Client::watch`] (an iterator of progress changes) and
 //!   [`Client::await_many`] (thousands of tasks interleaved on one thread, a bounded pool
 //!   of threads sending the polls).
 //! - [`Client::list_all`]: an iterator over every task across pages.
@@ -128,12 +128,22 @@ mod timer;
 mod transport;
 mod upload;
 
-pub use batch::BatchIter;
+pub use batch::BatchRun;
 pub use client::{Client, ClientBuilder};
 pub use follow::TaskEvents;
 pub use handle::TaskHandle;
-pub use list::TaskListIter;
-pub use poll::WatchIter;
+pub use list::TaskList;
+pub use poll::Watch;
+
+/// The former name of [`Watch`].
+#[deprecated(since = "0.2.0", note = "renamed `Watch`, as in the async client")]
+pub type WatchIter = Watch;
+/// The former name of [`TaskList`].
+#[deprecated(since = "0.2.0", note = "renamed `TaskList`, as in the async client")]
+pub type TaskListIter = TaskList;
+/// The former name of [`BatchRun`].
+#[deprecated(since = "0.2.0", note = "renamed `BatchRun`, as in the async client")]
+pub type BatchIter = BatchRun;
 pub use timer::{StdTimer, Timer};
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, UreqTransport};
 

@@ -28,9 +28,9 @@ impl Client {
     ///     .collect::<Result<Vec<_>, _>>()?;
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
-    pub fn list_all(&self, query: ListTasksQuery) -> TaskListIter {
+    pub fn list_all(&self, query: ListTasksQuery) -> TaskList {
         let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));
-        TaskListIter {
+        TaskList {
             steps: Steps::new(engine, |_, next| match next {
                 Next::Event(page) => Flow::Yield(Ok(page.tasks)),
                 Next::Done(Ok(())) => Flow::End,
@@ -43,20 +43,20 @@ impl Client {
 }
 
 /// The iterator of [`Client::list_all`]: [`TaskListItem`]s across pages.
-pub struct TaskListIter {
+pub struct TaskList {
     steps: Steps<Paginator, NoLocal, Vec<TaskListItem>>,
     pages: u64,
     buffered: VecDeque<TaskListItem>,
 }
 
-impl TaskListIter {
+impl TaskList {
     /// Pages read so far.
     pub fn pages(&self) -> u64 {
         self.pages
     }
 }
 
-impl Iterator for TaskListIter {
+impl Iterator for TaskList {
     type Item = Result<TaskListItem>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -75,11 +75,11 @@ impl Iterator for TaskListIter {
     }
 }
 
-impl FusedIterator for TaskListIter {}
+impl FusedIterator for TaskList {}
 
-impl fmt::Debug for TaskListIter {
+impl fmt::Debug for TaskList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskListIter")
+        f.debug_struct("TaskList")
             .field("pages", &self.pages())
             .field("buffered", &self.buffered.len())
             .field("done", &self.steps.is_ended())

@@ -8,8 +8,6 @@ use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
 };
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::client::Client;
 use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
@@ -43,18 +41,9 @@ impl Client {
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     pub fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
-        self.await_result_as::<Value>(task_id, options)
-    }
-
-    /// [`await_result`](Self::await_result) with the result data decoded as `T`.
-    pub fn await_result_as<T: DeserializeOwned>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> Result<TaskSuccess<T>> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
         let _entered = span.enter();
-        let poller = Poller::new_as::<T>(self.config(), task_id, &options, self.now())?;
+        let poller = Poller::new(self.config(), task_id, &options, self.now())?;
         Engine::new(self, poller).run(|poller, p| report(poller.options(), poller.task_id(), &p))
     }
 
@@ -81,18 +70,9 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome> {
-        self.create_and_wait_as::<Value>(request, options)
-    }
-
-    /// [`create_and_wait`](Self::create_and_wait) with the result data decoded as `T`.
-    pub fn create_and_wait_as<T: DeserializeOwned>(
-        &self,
-        request: CreateTaskRequest,
-        options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>> {
         options.check_before_create(self.config())?;
         let created = self.create_task(request)?;
-        let result = self.await_result_as::<T>(&created.task_id, options)?;
+        let result = self.await_result(&created.task_id, options)?;
         Ok(TaskOutcome::new(created.task_id, result))
     }
 
@@ -116,19 +96,10 @@ impl Client {
     /// }
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
-    pub fn watch(&self, task_id: &str, options: AwaitOptions) -> WatchIter {
-        self.watch_as::<Value>(task_id, options)
-    }
-
-    /// [`watch`](Self::watch) with the final result's data decoded as `T`.
-    pub fn watch_as<T: DeserializeOwned>(
-        &self,
-        task_id: &str,
-        options: AwaitOptions,
-    ) -> WatchIter<T> {
-        let engine = Poller::new_as::<T>(self.config(), task_id, &options, self.now())
+    pub fn watch(&self, task_id: &str, options: AwaitOptions) -> Watch {
+        let engine = Poller::new(self.config(), task_id, &options, self.now())
             .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
-        WatchIter {
+        Watch {
             steps: Steps::new(engine, |poller, next| match next {
                 Next::Event(p) => {
                     report(poller.options(), poller.task_id(), &p);
@@ -177,18 +148,9 @@ impl Client {
         task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
     ) -> Vec<Result<TaskSuccess>> {
-        self.await_many_as::<Value>(task_ids, options)
-    }
-
-    /// [`await_many`](Self::await_many) with each result's data decoded as `T`.
-    pub fn await_many_as<T: DeserializeOwned>(
-        &self,
-        task_ids: impl IntoIterator<Item = impl Into<String>>,
-        options: AwaitOptions,
-    ) -> Vec<Result<TaskSuccess<T>>> {
         let span = tracing::debug_span!("cloud_task_await_many");
         let _entered = span.enter();
-        let set = PollerSet::new_as::<T>(self.config(), task_ids, &options, self.now());
+        let set = PollerSet::new(self.config(), task_ids, &options, self.now());
         Engine::new(self, set).run(|set, (index, p)| {
             report(set.options(), set.task_id(index).unwrap_or_default(), &p);
         })
@@ -200,25 +162,24 @@ pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
     options.report_progress(task_id, p.progress, &p.status);
 }
 
-/// The iterator of [`Client::watch`] (or [`Client::watch_as`], with the result data
-/// decoded as `T`): [`WatchEvent`]s until the task finishes.
-pub struct WatchIter<T: DeserializeOwned = Value> {
-    steps: Steps<Poller<T>, NoLocal, WatchEvent<T>>,
+/// The iterator of [`Client::watch`]: [`WatchEvent`]s until the task finishes.
+pub struct Watch {
+    steps: Steps<Poller, NoLocal, WatchEvent>,
 }
 
-impl<T: DeserializeOwned> Iterator for WatchIter<T> {
-    type Item = Result<WatchEvent<T>>;
+impl Iterator for Watch {
+    type Item = Result<WatchEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.steps.next()
     }
 }
 
-impl<T: DeserializeOwned> FusedIterator for WatchIter<T> {}
+impl FusedIterator for Watch {}
 
-impl<T: DeserializeOwned> fmt::Debug for WatchIter<T> {
+impl fmt::Debug for Watch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WatchIter")
+        f.debug_struct("Watch")
             .field("task_id", &self.steps.machine().map(Poller::task_id))
             .field("ended", &self.steps.is_ended())
             .finish()

@@ -8,8 +8,8 @@ use cloud_task_async::core::DEFAULT_BASE_URL;
 use cloud_task_async::core::{PartRecord, TaskFailedError};
 use cloud_task_async::{
     AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, DownloadOptions, Error,
-    ListTasksQuery, TaskEvent, TaskEventStream, TaskPage, TaskResult, TaskSuccess, UploadOptions,
-    WatchEvent, WatchStream,
+    ListTasksQuery, TaskEvent, TaskEvents, TaskPage, TaskResult, TaskSuccess, UploadOptions, Watch,
+    WatchEvent,
 };
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -557,10 +557,7 @@ impl Context {
     /// `list --all --json`: one document, `{"tasks": [...], "nextToken": null}`, written
     /// as the pages come (memory holds one page, whatever the number of tasks). When a page
     /// fails, the document still closes, with an `"error"` member saying why.
-    async fn stream_json(
-        &self,
-        tasks: &mut cloud_task_async::TaskListStream,
-    ) -> Result<(), Failure> {
+    async fn stream_json(&self, tasks: &mut cloud_task_async::TaskList) -> Result<(), Failure> {
         let mut first = true;
         self.ui.out_raw(r#"{"tasks":["#)?;
         let end = loop {
@@ -848,8 +845,8 @@ impl Context {
 
 /// What a wait reads: progress only (`watch`), or progress and logs (`events`).
 enum Events {
-    Progress(WatchStream),
-    Logs(TaskEventStream),
+    Progress(Watch),
+    Logs(TaskEvents),
 }
 
 impl Events {

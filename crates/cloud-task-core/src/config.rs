@@ -8,8 +8,8 @@ use http::header::{
     AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
 };
 
-use crate::error::{Error, Result};
 use crate::cancel::CancelToken;
+use crate::error::{Error, Result};
 use crate::wait::AwaitOptions;
 
 /// The default task API base URL.

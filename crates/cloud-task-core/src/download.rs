@@ -19,8 +19,8 @@ use crate::HttpResponse;
 use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::retry::is_retryable_status;
 use crate::exchange::{Flight, Landing, RequestId, Transmit, same_origin};
+use crate::retry::is_retryable_status;
 use crate::upload::part_retry_delay;
 use crate::wire;
 

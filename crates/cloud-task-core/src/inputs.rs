@@ -6,10 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
-pub use crate::error::inputs::{
-    InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, ProblemKind,
-};
 use crate::error::inputs::MAX_MESSAGE;
+pub use crate::error::inputs::{InputProblem, InvalidInputsError, MAX_INPUT_PROBLEMS, ProblemKind};
 use crate::error::{Error, Result, one_line, truncate};
 use crate::models::{BlockInfo, HandleDef, PackageInfo};
 use crate::ops::CreateTaskRequest;

@@ -127,7 +127,7 @@ mod outcome;
 mod paginate;
 mod poll;
 mod poll_set;
-mod retry;
+pub mod retry;
 pub mod seam;
 pub mod timestamp;
 pub mod upload;
@@ -178,18 +178,18 @@ pub use ops::{
 pub use outcome::{TaskOutcome, WatchEvent};
 pub use paginate::{PageAction, Paginator};
 pub use poll::{PollAction, Poller};
-pub use retry::{
-    BACKOFF_FACTOR, BackoffStrategy, Jitter, backoff_delay, is_retryable_status,
-    part_retry_delay, retry_after,
-};
-pub use wait::{
-    AwaitOptions, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL,
-    FINAL_POLL_WINDOW, MIN_INTERVAL, ProgressFn, TaskProgressFn,
-};
 pub use poll_set::{PollSetAction, PollerSet};
+pub use retry::{
+    BACKOFF_FACTOR, BackoffStrategy, Jitter, backoff_delay, is_retryable_status, part_retry_delay,
+    retry_after,
+};
 pub use upload::{
     GetUploadUrl, PartRetry, RetryDecision, Upload, UploadAction, UploadInit, UploadOptions,
     UploadPart, UploadPlan, UploadProgress, UploadTarget, UploadedFile, check_upload_source,
     file_extension,
+};
+pub use wait::{
+    AwaitOptions, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL,
+    FINAL_POLL_WINDOW, MIN_INTERVAL, ProgressFn, TaskProgressFn,
 };
 pub use wire::{RequestBuilder, api_error, check_not_empty, encode_path_segment, parse_json};

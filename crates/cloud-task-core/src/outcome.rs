@@ -24,6 +24,16 @@ pub struct TaskOutcome<T = Value> {
     pub result: TaskSuccess<T>,
 }
 
+impl TaskOutcome {
+    /// This outcome with its data decoded as `T` (see [`TaskSuccess::data_as`]).
+    pub fn data_as<T: serde::de::DeserializeOwned>(self) -> crate::Result<TaskOutcome<T>> {
+        Ok(TaskOutcome {
+            task_id: self.task_id,
+            result: self.result.data_as()?,
+        })
+    }
+}
+
 impl<T> TaskOutcome<T> {
     /// Pairs a task ID with its result.
     pub fn new(task_id: impl Into<String>, result: TaskSuccess<T>) -> Self {

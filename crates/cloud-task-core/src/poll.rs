@@ -11,11 +11,11 @@ use crate::HttpResponse;
 use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, TaskFailedError, TimeoutError};
-use crate::retry::is_retryable_status;
 use crate::exchange::{Flight, Landing, RequestId, Transmit};
 use crate::models::{TaskStatus, TaskSuccess};
 use crate::ops::task_result::ResultParse;
 use crate::ops::{GetTaskResult, Operation};
+use crate::retry::is_retryable_status;
 use crate::wait::{AwaitOptions, FINAL_POLL_WINDOW};
 
 /// What the driver must do next; the answer of [`Poller::poll_action`].

@@ -150,4 +150,3 @@ fn duration_from_ms(ms: f64) -> Duration {
     const MAX_MS: f64 = 1.0e12;
     Duration::from_micros((ms.min(MAX_MS) * 1000.0).round() as u64)
 }
-

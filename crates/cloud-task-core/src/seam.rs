@@ -139,4 +139,3 @@ impl fmt::Display for DeadlineElapsed {
 }
 
 impl std::error::Error for DeadlineElapsed {}
-

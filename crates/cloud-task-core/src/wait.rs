@@ -298,4 +298,3 @@ impl fmt::Debug for AwaitOptions {
             .finish()
     }
 }
-

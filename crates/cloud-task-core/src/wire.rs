@@ -1,13 +1,13 @@
 //! Shared request building and response parsing used by every operation.
 
-
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::error::{ApiError, DecodeError, Error, Result};
+pub(crate) use crate::error::decode_error;
+use crate::error::{ApiError, Error, Result};
 use crate::retry::retry_after;
 use crate::{HttpRequest, HttpResponse};
 
@@ -297,26 +297,4 @@ pub(crate) fn decode<T: DeserializeOwned>(
         Ok(value) => Ok(value),
         Err(source) => Err(decode_error(what, status, body, source)),
     }
-}
-
-/// An [`Error::Decode`] keeping the first [`MAX_ERROR_BODY`](crate::MAX_ERROR_BODY) bytes
-/// of the raw body.
-pub(crate) fn decode_error(
-    what: &'static str,
-    status: StatusCode,
-    mut body: Vec<u8>,
-    source: serde_json::Error,
-) -> Error {
-    let body_len = body.len();
-    if body_len > crate::error::MAX_ERROR_BODY {
-        body.truncate(crate::error::MAX_ERROR_BODY);
-        body.shrink_to_fit();
-    }
-    Error::Decode(Box::new(DecodeError {
-        what,
-        status,
-        body,
-        body_len,
-        source,
-    }))
 }

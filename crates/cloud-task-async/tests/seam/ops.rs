@@ -114,7 +114,7 @@ async fn get_task_result_parses_each_state_and_typed_data() {
         GetTaskResult::new_as::<Vec<Item>>("t"),
         200,
         r#"{"status":"success","resultURL":null,"resultData":[{"n":7}]}"#,
-        |c| async move { c.get_task_result_as::<Vec<Item>>("t").await },
+        |c| async move { c.get_task_result("t").await?.data_as::<Vec<Item>>() },
     )
     .await
     .unwrap();

@@ -109,7 +109,7 @@ fn get_task_result_parses_each_state_and_typed_data() {
         GetTaskResult::new_as::<Vec<Item>>("t"),
         200,
         r#"{"status":"success","resultURL":null,"resultData":[{"n":7}]}"#,
-        |c| c.get_task_result_as::<Vec<Item>>("t"),
+        |c| c.get_task_result("t")?.data_as::<Vec<Item>>(),
     )
     .unwrap();
     match typed {

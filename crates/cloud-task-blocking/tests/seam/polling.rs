@@ -133,7 +133,8 @@ fn typed_results_decode_the_data() {
     }
     let answers = vec![Ok(response(200, SUCCESS))];
     let success = client(poll_mock(&answers), &FakeTimer::new())
-        .await_result_as::<Vec<Ok_>>("t", AwaitOptions::new())
+        .await_result("t", AwaitOptions::new())
+        .and_then(|success| success.data_as::<Vec<Ok_>>())
         .unwrap();
     assert_eq!(success.result_data, Some(vec![Ok_ { ok: true }]));
 }

@@ -922,3 +922,25 @@ pub(crate) fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
         Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
     }
 }
+
+/// An [`Error::Decode`] keeping the first [`MAX_ERROR_BODY`](crate::MAX_ERROR_BODY) bytes
+/// of the raw body.
+pub(crate) fn decode_error(
+    what: &'static str,
+    status: StatusCode,
+    mut body: Vec<u8>,
+    source: serde_json::Error,
+) -> Error {
+    let body_len = body.len();
+    if body_len > MAX_ERROR_BODY {
+        body.truncate(MAX_ERROR_BODY);
+        body.shrink_to_fit();
+    }
+    Error::Decode(Box::new(DecodeError {
+        what,
+        status,
+        body,
+        body_len,
+        source,
+    }))
+}

@@ -72,6 +72,52 @@ pub struct TaskSuccess<T = Value> {
     pub result_data: Option<T>,
 }
 
+impl TaskSuccess<Value> {
+    /// This result with its data decoded as `T` (your own type of the block's outputs),
+    /// the one way to get typed data from any call that answers a result.
+    ///
+    /// Fails with [`Error::Decode`](crate::Error::Decode) (`what`: `task result data`,
+    /// with the data as JSON) when the data does not fit `T`.
+    ///
+    /// ```
+    /// # use cloud_task_core::TaskSuccess;
+    /// #[derive(serde::Deserialize)]
+    /// struct Echo { text: String }
+    ///
+    /// let success: TaskSuccess = TaskSuccess::new(None, Some(serde_json::json!([{"text": "hi"}])));
+    /// let typed = success.data_as::<Vec<Echo>>()?;
+    /// assert_eq!(typed.result_data.unwrap()[0].text, "hi");
+    /// # Ok::<(), cloud_task_core::Error>(())
+    /// ```
+    pub fn data_as<T: DeserializeOwned>(self) -> crate::Result<TaskSuccess<T>> {
+        let result_data = match self.result_data {
+            None => None,
+            Some(value) => Some(T::deserialize(&value).map_err(|source| {
+                let body = serde_json::to_vec(&value).unwrap_or_default();
+                crate::error::decode_error("task result data", http::StatusCode::OK, body, source)
+            })?),
+        };
+        Ok(TaskSuccess {
+            result_url: self.result_url,
+            result_data,
+        })
+    }
+}
+
+impl TaskResult<Value> {
+    /// This result with the data of a success decoded as `T` (see
+    /// [`TaskSuccess::data_as`]).
+    pub fn data_as<T: DeserializeOwned>(self) -> crate::Result<TaskResult<T>> {
+        Ok(match self {
+            TaskResult::InProgress { status, progress } => {
+                TaskResult::InProgress { status, progress }
+            }
+            TaskResult::Success(success) => TaskResult::Success(success.data_as()?),
+            TaskResult::Failed { error } => TaskResult::Failed { error },
+        })
+    }
+}
+
 impl<T> TaskSuccess<T> {
     /// Builds a success (used by servers such as the emulator, and by tests).
     pub fn new(result_url: Option<String>, result_data: Option<T>) -> Self {

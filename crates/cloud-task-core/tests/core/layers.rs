@@ -157,7 +157,11 @@ fn no_module_uses_a_layer_above_its_own_and_there_is_no_cycle() {
             edges.entry(module.clone()).or_default().insert(target);
         }
     }
-    assert!(upward.is_empty(), "uses of a layer above:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "uses of a layer above:\n{}",
+        upward.join("\n")
+    );
 
     // No cycle (within a layer, where the rule above allows references both ways).
     let modules: BTreeSet<&String> = edges.keys().collect();
@@ -189,7 +193,10 @@ fn no_module_uses_a_layer_above_its_own_and_there_is_no_cycle() {
 #[test]
 fn the_rule_reads_grouped_paths_and_skips_comments() {
     let names = |text: &str| -> Vec<String> {
-        referenced(&code_of(text)).into_iter().map(|(_, n)| n).collect()
+        referenced(&code_of(text))
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
     };
     assert_eq!(
         names("use crate::{\n    config::Config,\n    error::{Error, Result},\n};"),

@@ -33,21 +33,27 @@ pub trait Driver: Sized {
     fn get_task(&self, task_id: &str) -> Result<TaskDetail>;
     fn get_task_detail(&self, task_id: &str) -> Result<TaskDetail>;
     fn get_task_result(&self, task_id: &str) -> Result<TaskResult>;
+    /// `get_task_result`, its data decoded with `data_as`.
     fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
         &self,
         task_id: &str,
-    ) -> Result<TaskResult<T>>;
+    ) -> Result<TaskResult<T>> {
+        self.get_task_result(task_id)?.data_as()
+    }
     fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess>;
     fn create_and_wait(
         &self,
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome>;
+    /// `create_and_wait`, its data decoded with `data_as`.
     fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
         &self,
         request: CreateTaskRequest,
         options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>>;
+    ) -> Result<TaskOutcome<T>> {
+        self.create_and_wait(request, options)?.data_as()
+    }
     fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage>;
     /// Every item of `list_all`, in order, up to and including an error.
     fn list_all(&self, query: ListTasksQuery) -> Vec<Result<TaskListItem>>;
@@ -164,14 +170,6 @@ impl Driver for AsyncDriver {
         self.runtime.block_on(self.client.get_task_result(task_id))
     }
 
-    fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        task_id: &str,
-    ) -> Result<TaskResult<T>> {
-        self.runtime
-            .block_on(self.client.get_task_result_as::<T>(task_id))
-    }
-
     fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
         self.runtime
             .block_on(self.client.await_result(task_id, options))
@@ -184,15 +182,6 @@ impl Driver for AsyncDriver {
     ) -> Result<TaskOutcome> {
         self.runtime
             .block_on(self.client.create_and_wait(request, options))
-    }
-
-    fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        request: CreateTaskRequest,
-        options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>> {
-        self.runtime
-            .block_on(self.client.create_and_wait_as::<T>(request, options))
     }
 
     fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage> {
@@ -396,13 +385,6 @@ impl Driver for BlockingDriver {
         self.client.get_task_result(task_id)
     }
 
-    fn get_task_result_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        task_id: &str,
-    ) -> Result<TaskResult<T>> {
-        self.client.get_task_result_as::<T>(task_id)
-    }
-
     fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
         self.client.await_result(task_id, options)
     }
@@ -413,14 +395,6 @@ impl Driver for BlockingDriver {
         options: AwaitOptions,
     ) -> Result<TaskOutcome> {
         self.client.create_and_wait(request, options)
-    }
-
-    fn create_and_wait_as<T: DeserializeOwned + Send + 'static>(
-        &self,
-        request: CreateTaskRequest,
-        options: AwaitOptions,
-    ) -> Result<TaskOutcome<T>> {
-        self.client.create_and_wait_as::<T>(request, options)
     }
 
     fn list_tasks(&self, query: ListTasksQuery) -> Result<TaskPage> {
