@@ -1,19 +1,19 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Seek, SeekFrom, Write};
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloud_task_core::machine::JournalWork;
 use cloud_task_core::{
-    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error, JournalReplay, Result,
+    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
 };
 
+use cloud_task_local::JournalFile;
+
+use futures_util::StreamExt;
+
 use crate::client::Client;
-use crate::engine::{self, Engine, Flow, Local, Next};
+use crate::engine::{self, Engine, Flow, Next, OnPool, on_pool};
 
 /// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
 /// report and per input ended, then the end. An `Err` (the journal could not be written,
@@ -53,67 +53,11 @@ impl std::fmt::Debug for BatchRun {
     }
 }
 
-/// The journal file: records are written as they come, synced when the batch says.
-pub(crate) struct JournalFile {
-    file: Option<File>,
-}
-
-impl JournalFile {
-    /// Opens (creating) the journal at `path` and reads back what it holds; the file is
-    /// cut after its last complete record (a record torn by a crash is dropped).
-    pub(crate) fn open(path: &Path) -> Result<(JournalFile, JournalReplay)> {
-        let context = || format!("opening the batch journal {}", path.display());
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io(context(), e))?;
-        let replay = JournalReplay::read_from(BufReader::new(&mut file))?;
-        file.set_len(replay.valid_len())
-            .and_then(|()| file.seek(SeekFrom::End(0)))
-            .map_err(|e| Error::io(context(), e))?;
-        Ok((JournalFile { file: Some(file) }, replay))
-    }
-
-    fn write(&mut self, line: &str) -> Result<()> {
-        if let Some(file) = &mut self.file {
-            file.write_all(line.as_bytes())
-                .map_err(|e| Error::io("writing the batch journal", e))?;
-        }
-        Ok(())
-    }
-
-    async fn sync(&mut self) -> Result<()> {
-        let Some(file) = self.file.take() else {
-            return Ok(());
-        };
-        let (file, outcome) = tokio::task::spawn_blocking(move || {
-            let outcome = file.sync_data();
-            (file, outcome)
-        })
-        .await
-        .map_err(|e| Error::io("syncing the batch journal", std::io::Error::other(e)))?;
-        self.file = Some(file);
-        outcome.map_err(|e| Error::io("syncing the batch journal", e))
-    }
-}
-
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-impl Local<JournalWork, Result<()>> for JournalFile {
-    async fn run(&mut self, work: JournalWork) -> Result<()> {
-        match work {
-            JournalWork::Append(record) => self.write(&record.to_line()),
-            JournalWork::Sync => self.sync().await,
-        }
-    }
 }
 
 impl Client {
@@ -157,32 +101,47 @@ impl Client {
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
     ) -> BatchRun {
-        let counts = Arc::new(Mutex::new(BatchCounts::default()));
-        let engine = self.start_batch(requests.into_iter().collect(), options, &counts);
+        let requests: Vec<CreateTaskRequest> = requests.into_iter().collect();
+        // Until the batch starts (at the stream's first poll), every input is pending.
+        let mut before = BatchCounts::default();
+        before.total = requests.len();
+        before.pending = requests.len();
+        let counts = Arc::new(Mutex::new(before));
         let shared = Arc::clone(&counts);
-        let stream = engine::stream(engine, move |batch, next| {
-            *shared.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
-            match next {
-                Next::Event(event) => Flow::Yield(Ok(event)),
-                Next::Done(Ok(())) => Flow::End,
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }
+        let client = self.clone();
+        let start = futures_util::stream::once(async move {
+            let engine = client.start_batch(requests, options).await;
+            engine::stream(engine, move |batch, next| {
+                *shared.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
+                match next {
+                    Next::Event(event) => Flow::Yield(Ok(event)),
+                    Next::Done(Ok(())) => Flow::End,
+                    Next::Done(Err(error)) => Flow::Last(Err(error)),
+                }
+            })
         });
         BatchRun {
-            inner: Box::pin(stream),
+            inner: Box::pin(start.flatten()),
             counts,
         }
     }
 
-    fn start_batch(
+    /// Opens the journal (on tokio's blocking pool: reading a file never blocks the
+    /// runtime) and builds the batch from it.
+    async fn start_batch(
         &self,
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
-        counts: &Mutex<BatchCounts>,
-    ) -> Result<Engine<Batch, JournalFile>> {
+    ) -> Result<Engine<Batch, OnPool<JournalFile>>> {
         let (journal, replay) = match options.get_journal() {
-            Some(path) => JournalFile::open(path)?,
-            None => (JournalFile { file: None }, JournalReplay::new()),
+            Some(path) => {
+                let path = path.to_owned();
+                on_pool("opening the batch journal", move || {
+                    JournalFile::open(&path)
+                })
+                .await??
+            }
+            None => (JournalFile::none(), JournalReplay::new()),
         };
         let batch = Batch::resume(
             self.config(),
@@ -192,7 +151,6 @@ impl Client {
             self.now(),
             wall_ms(),
         )?;
-        *counts.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
-        Ok(Engine::with_local(self, batch, journal))
+        Ok(Engine::with_local(self, batch, OnPool::new(journal)))
     }
 }

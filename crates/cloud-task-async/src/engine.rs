@@ -29,6 +29,71 @@ impl<W: Send, D, L: Local<W, D>> Local<W, D> for &mut L {
     }
 }
 
+/// The outcome of local work that could not be done at all (its thread of the blocking
+/// pool panicked, or the runtime is shutting down).
+pub(crate) trait Failed {
+    fn failed(error: cloud_task_core::Error) -> Self;
+}
+
+impl<T> Failed for Result<T> {
+    fn failed(error: cloud_task_core::Error) -> Self {
+        Err(error)
+    }
+}
+
+/// A local of the shared crate (plain `std` I/O), run on tokio's blocking pool: no file
+/// operation blocks the runtime.
+pub(crate) struct OnPool<L>(Option<L>);
+
+impl<L> OnPool<L> {
+    pub(crate) fn new(local: L) -> Self {
+        OnPool(Some(local))
+    }
+
+    /// The local back, unless its work panicked.
+    pub(crate) fn into_inner(self) -> Option<L> {
+        self.0
+    }
+}
+
+/// Runs `f` on tokio's blocking pool; a panic there is an I/O error naming `what`.
+pub(crate) async fn on_pool<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, cloud_task_core::Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| cloud_task_core::Error::io(what, std::io::Error::other(e)))
+}
+
+impl<W, D, L> Local<W, D> for OnPool<L>
+where
+    W: Send + 'static,
+    D: Failed + Send + 'static,
+    L: cloud_task_local::Local<W, D> + Send + 'static,
+{
+    async fn run(&mut self, work: W) -> D {
+        let Some(mut local) = self.0.take() else {
+            return D::failed(cloud_task_core::Error::io(
+                "local work",
+                std::io::Error::other("an earlier local work panicked"),
+            ));
+        };
+        match on_pool("local work", move || {
+            let done = local.run(work);
+            (local, done)
+        })
+        .await
+        {
+            Ok((local, done)) => {
+                self.0 = Some(local);
+                done
+            }
+            Err(error) => D::failed(error),
+        }
+    }
+}
+
 /// The local side of a machine that asks for no local work.
 pub(crate) struct NoLocal;
 

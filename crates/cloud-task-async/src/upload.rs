@@ -1,13 +1,13 @@
 //! The three-step file upload, driven by the core's [`Upload`] machine: this file only
 //! opens sources, reads the byte ranges the machine asks for, and moves bytes.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Arc, PoisonError};
 
 use cloud_task_core::machine::{UploadWork, UploadWorkDone};
 use cloud_task_core::{Error, Result, Upload, UploadOptions, UploadedFile, check_upload_source};
+use cloud_task_local::{ReadOnce, part_len};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
@@ -23,27 +23,14 @@ enum Source<'b, R> {
     Bytes(&'b [u8]),
     /// A reader read once, in order: a part's bytes are kept from its read until the
     /// machine reports it uploaded, for its retries.
-    Sequential {
-        reader: R,
-        position: u64,
-        keep: bool,
-        kept: HashMap<u32, Vec<u8>>,
-    },
+    Sequential { reader: R, once: ReadOnce },
 }
 
 impl<R: AsyncRead + Unpin + Send> Source<'_, R> {
     /// Reads the `len` bytes at `offset` (part `part`).
     async fn read(&mut self, part: u32, offset: u64, len: u64, context: &str) -> Result<Vec<u8>> {
         let io = |e| Error::io(context, e);
-        let len = match usize::try_from(len) {
-            Ok(len) => len,
-            Err(_) => {
-                return Err(Error::invalid_input(
-                    "len",
-                    format!("a part of {len} bytes does not fit in memory"),
-                ));
-            }
-        };
+        let len = part_len(len)?;
         match self {
             Source::Bytes(bytes) => usize::try_from(offset)
                 .ok()
@@ -71,39 +58,22 @@ impl<R: AsyncRead + Unpin + Send> Source<'_, R> {
                     Err(e) => Err(io(std::io::Error::other(e))),
                 }
             }
-            Source::Sequential {
-                reader,
-                position,
-                keep,
-                kept,
-            } => {
-                if let Some(bytes) = kept.get(&part) {
-                    Ok(bytes.clone())
-                } else if offset != *position {
-                    Err(io(std::io::Error::other(format!(
-                        "part {part} starts at byte {offset}, but a reader read once is at byte {position}"
-                    ))))
-                } else {
-                    let mut buffer = vec![0; len];
-                    match reader.read_exact(&mut buffer).await {
-                        Ok(_) => {
-                            *position += len as u64;
-                            if *keep {
-                                kept.insert(part, buffer.clone());
-                            }
-                            Ok(buffer)
-                        }
-                        Err(e) => Err(io(e)),
-                    }
+            Source::Sequential { reader, once } => {
+                if let Some(bytes) = once.before(part, offset, context)? {
+                    return Ok(bytes);
                 }
+                let mut buffer = vec![0; len];
+                reader.read_exact(&mut buffer).await.map_err(io)?;
+                once.after(part, &buffer);
+                Ok(buffer)
             }
         }
     }
 
     /// Part `part` is uploaded: its kept bytes, if any, go.
     fn release(&mut self, part: u32) {
-        if let Source::Sequential { kept, .. } = self {
-            kept.remove(&part);
+        if let Source::Sequential { once, .. } = self {
+            once.release(part);
         }
     }
 }
@@ -226,9 +196,7 @@ impl Client {
     ) -> Result<UploadedFile> {
         let source = Source::Sequential {
             reader,
-            position: 0,
-            keep: options.get_retries() > 1,
-            kept: HashMap::new(),
+            once: ReadOnce::new(options.get_retries() > 1),
         };
         self.upload_source(source, len, file_name, "reading the upload source", options)
             .await

@@ -1,18 +1,15 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::iter::FusedIterator;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloud_task_core::machine::JournalWork;
 use cloud_task_core::{
-    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Error, JournalReplay, Result,
+    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
 };
+use cloud_task_local::JournalFile;
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Local, Next, Steps};
+use crate::engine::{Engine, Flow, Next, Steps};
 
 /// The iterator of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
 /// report and per input ended, then the end. An `Err` (the journal could not be written,
@@ -22,7 +19,7 @@ use crate::engine::{Engine, Flow, Local, Next, Steps};
 /// iterator stops the batch where it is: tasks created keep running, and a create in
 /// flight is recorded as sent, to be looked up by a resume.
 pub struct BatchRun {
-    steps: Steps<Batch, Journal, BatchEvent>,
+    steps: Steps<Batch, JournalFile, BatchEvent>,
     /// The counts of the last step (kept once the batch is over).
     counts: BatchCounts,
 }
@@ -54,43 +51,6 @@ impl Iterator for BatchRun {
 }
 
 impl FusedIterator for BatchRun {}
-
-/// The journal of a batch, when it has one: the local side of its engine.
-struct Journal(Option<File>);
-
-impl Local<JournalWork, Result<()>> for Journal {
-    fn run(&mut self, work: JournalWork) -> Result<()> {
-        let Some(file) = &mut self.0 else {
-            return Ok(());
-        };
-        match work {
-            JournalWork::Append(record) => file
-                .write_all(record.to_line().as_bytes())
-                .map_err(|e| Error::io("writing the batch journal", e)),
-            JournalWork::Sync => file
-                .sync_data()
-                .map_err(|e| Error::io("syncing the batch journal", e)),
-        }
-    }
-}
-
-/// Opens (creating) the journal at `path` and reads back what it holds; the file is cut
-/// after its last complete record (a record torn by a crash is dropped).
-fn open_journal(path: &Path) -> Result<(File, JournalReplay)> {
-    let context = || format!("opening the batch journal {}", path.display());
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io(context(), e))?;
-    let replay = JournalReplay::read_from(BufReader::new(&mut file))?;
-    file.set_len(replay.valid_len())
-        .and_then(|()| file.seek(SeekFrom::End(0)))
-        .map_err(|e| Error::io(context(), e))?;
-    Ok((file, replay))
-}
 
 impl Client {
     /// Runs a task for each of `requests`, crash-safe, and iterates over what happens:
@@ -149,13 +109,10 @@ impl Client {
         &self,
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
-    ) -> Result<Engine<Batch, Journal>> {
+    ) -> Result<Engine<Batch, JournalFile>> {
         let (journal, replay) = match options.get_journal() {
-            Some(path) => {
-                let (file, replay) = open_journal(path)?;
-                (Some(file), replay)
-            }
-            None => (None, JournalReplay::new()),
+            Some(path) => JournalFile::open(path)?,
+            None => (JournalFile::none(), JournalReplay::new()),
         };
         let wall_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -168,6 +125,6 @@ impl Client {
             self.now(),
             wall_ms,
         )?;
-        Ok(Engine::with_local(self, batch, Journal(journal)))
+        Ok(Engine::with_local(self, batch, journal))
     }
 }

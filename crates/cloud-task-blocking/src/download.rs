@@ -1,112 +1,33 @@
 //! Downloads of result files and uploaded files, driven by the core's [`Download`]
 //! machine: this file only writes the chunks it hands out.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
 use cloud_task_core::machine::DownloadWork;
-use cloud_task_core::{
-    Download, DownloadOptions, Downloaded, Error, MAX_PART_RECORD, PartBook, PartRecord, Result,
-    WRITE_PIECE,
-};
+use cloud_task_core::{Download, DownloadOptions, Downloaded, Error, Result, WRITE_PIECE};
+use cloud_task_local::{PartFile, PreparedPart};
 
 use crate::client::Client;
 use crate::engine::{Engine, Local};
 
 /// Where the chunks of a download go.
-enum Sink<'a, 'p> {
+enum Sink<'a> {
     /// A partial file on disk, with its record.
-    Part(&'a mut PartFile<'p>),
+    Part(&'a mut PartFile),
     /// A writer: written in order, never rewound.
     Writer(&'a mut dyn Write),
 }
 
-/// A partial file on disk, with its record; the core's [`PartBook`] decides what to keep.
-struct PartFile<'p> {
-    file: File,
-    part: &'p Path,
-    record: &'p Path,
-    book: PartBook,
-}
-
-impl PartFile<'_> {
-    /// Empties the partial file and forgets its record.
-    fn restart(&mut self) -> Result<()> {
-        let io = |e| Error::io(format!("cannot empty {}", self.part.display()), e);
-        // Only a file that holds bytes is emptied (a truncation makes some file systems
-        // write the file out early, as they do for a file replaced by a rewrite).
-        if self.file.metadata().map_err(io)?.len() > 0 {
-            self.file.set_len(0).map_err(io)?;
-        }
-        self.book.restarted();
-        remove_if_present(self.record)
-    }
-
-    /// Writes the record when the book says it changed (after the bytes it names: `File`
-    /// has no buffer of its own, so they are in the file).
-    fn remember(&mut self, validator: Option<&str>, total: Option<u64>) -> Result<()> {
-        match self.book.written(validator, total) {
-            Some(json) => std::fs::write(self.record, json)
-                .map_err(|e| Error::io(format!("cannot write {}", self.record.display()), e)),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The record beside a partial file, read back (at most [`MAX_PART_RECORD`] bytes and one
-/// more, so that a larger file is told apart), and the partial file's length.
-fn read_back(record: &Path, part: &Path) -> (Option<Vec<u8>>, Option<u64>) {
-    let bytes = File::open(record).ok().and_then(|file| {
-        let mut bytes = Vec::new();
-        file.take(MAX_PART_RECORD + 1)
-            .read_to_end(&mut bytes)
-            .ok()
-            .map(|_| bytes)
-    });
-    let held = std::fs::metadata(part).ok().map(|m| m.len());
-    (bytes, held)
-}
-
-impl Local<DownloadWork, Result<()>> for Sink<'_, '_> {
+impl Local<DownloadWork, Result<()>> for Sink<'_> {
     fn run(&mut self, work: DownloadWork) -> Result<()> {
-        match work {
-            DownloadWork::Write {
-                offset,
-                bytes,
-                validator,
-                total,
-            } => self.write(offset, &bytes, validator.as_deref(), total),
-            DownloadWork::Restart => self.restart(),
-        }
-    }
-}
-
-impl Sink<'_, '_> {
-    /// Writes `bytes` at `offset`, and records the validator they were read under.
-    fn write(
-        &mut self,
-        offset: u64,
-        bytes: &[u8],
-        validator: Option<&str>,
-        total: Option<u64>,
-    ) -> Result<()> {
-        match self {
-            Sink::Part(part) => {
-                let io = |e| Error::io(format!("cannot write {}", part.part.display()), e);
-                part.file.seek(SeekFrom::Start(offset)).map_err(io)?;
-                write_pieces(&mut part.file, bytes).map_err(io)?;
-                part.remember(validator, total)
-            }
-            Sink::Writer(writer) => write_pieces(*writer, bytes).map_err(writer_error),
-        }
-    }
-
-    /// The server sends the whole file again: empties the destination.
-    fn restart(&mut self) -> Result<()> {
-        match self {
-            Sink::Part(part) => part.restart(),
-            Sink::Writer(_) => Err(Error::protocol(
+        match (self, work) {
+            (Sink::Part(part), work) => part.run(work),
+            (Sink::Writer(writer), DownloadWork::Write { bytes, .. }) => bytes
+                .chunks(WRITE_PIECE)
+                .try_for_each(|piece| writer.write_all(piece))
+                .map_err(writer_error),
+            (Sink::Writer(_), DownloadWork::Restart) => Err(Error::protocol(
                 "download",
                 "the file changed during the download (the server sent it whole again) and a writer cannot be rewound: download it again, or to a path",
             )),
@@ -114,24 +35,8 @@ impl Sink<'_, '_> {
     }
 }
 
-/// Writes `bytes` in pieces of [`WRITE_PIECE`] (see there why).
-fn write_pieces(writer: &mut (impl Write + ?Sized), bytes: &[u8]) -> std::io::Result<()> {
-    bytes
-        .chunks(WRITE_PIECE)
-        .try_for_each(|piece| writer.write_all(piece))
-}
-
 fn writer_error(e: std::io::Error) -> Error {
     Error::io("cannot write the download to its writer", e)
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(format!("cannot remove {}", path.display()), e))
-        }
-        _ => Ok(()),
-    }
 }
 
 impl Client {
@@ -168,54 +73,16 @@ impl Client {
         let path = path.as_ref();
         let span = tracing::debug_span!("cloud_task_download", path = %path.display());
         let _entered = span.enter();
-        let part = PartRecord::part_path(path);
-        let record = PartRecord::record_path(path);
-        let (kept, held) = read_back(&record, &part);
-        let (book, resume) = PartBook::open(url, kept.as_deref(), held);
-        let starts_over = resume.is_none();
-        let download = Download::new(self.config(), url, &options, resume.clone(), self.now())?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(&part)
-            .map_err(|e| Error::io(format!("cannot open {}", part.display()), e))?;
-        let mut held = PartFile {
-            file,
-            part: &part,
-            record: &record,
-            book,
-        };
-        if starts_over {
-            held.restart()?;
-        }
-        let outcome = self.drive_download(download, &options, &mut Sink::Part(&mut held));
-        let flushed = held.file.flush();
-        let downloaded = match outcome {
-            Ok(downloaded) => downloaded,
+        let prepared = PreparedPart::new(path, url);
+        let download = Download::new(self.config(), url, &options, prepared.resume(), self.now())?;
+        let mut held = prepared.open()?;
+        match self.drive_download(download, &options, &mut Sink::Part(&mut held)) {
+            Ok(downloaded) => held.finish(downloaded),
             Err(error) => {
-                if !held.book.keeps_part() {
-                    drop(held);
-                    let _ = std::fs::remove_file(&part);
-                }
-                return Err(error);
+                held.abandon();
+                Err(error)
             }
-        };
-        let io = |e| Error::io(format!("cannot write {}", part.display()), e);
-        flushed.map_err(io)?;
-        // Never longer than the file (a partial file holds no more than it).
-        if held.file.metadata().map_err(io)?.len() > downloaded.size {
-            held.file.set_len(downloaded.size).map_err(io)?;
         }
-        drop(held);
-        std::fs::rename(&part, path).map_err(|e| {
-            Error::io(
-                format!("cannot rename {} to {}", part.display(), path.display()),
-                e,
-            )
-        })?;
-        remove_if_present(&record)?;
-        Ok(downloaded)
     }
 
     /// Downloads `url` into `writer`, in order, with the bounds of
@@ -239,7 +106,7 @@ impl Client {
         &self,
         download: Download,
         options: &DownloadOptions,
-        sink: &mut Sink<'_, '_>,
+        sink: &mut Sink<'_>,
     ) -> Result<Downloaded> {
         Engine::with_local(self, download, sink)
             .run(|_, p| options.report_progress(p.written, p.total))

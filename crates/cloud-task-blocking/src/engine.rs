@@ -16,26 +16,7 @@ use cloud_task_core::{CancelToken, Result, Transmit};
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
 
-/// Runs the local work of a machine: reads a source, writes a sink, appends to a journal.
-pub(crate) trait Local<W, D> {
-    /// Does `work` to its end and answers its outcome.
-    fn run(&mut self, work: W) -> D;
-}
-
-impl<W, D, L: Local<W, D> + ?Sized> Local<W, D> for &mut L {
-    fn run(&mut self, work: W) -> D {
-        (**self).run(work)
-    }
-}
-
-/// The local side of a machine that asks for no local work.
-pub(crate) struct NoLocal;
-
-impl Local<NoWork, NoWork> for NoLocal {
-    fn run(&mut self, work: NoWork) -> NoWork {
-        match work {}
-    }
-}
+pub(crate) use cloud_task_local::{Local, NoLocal};
 
 /// What the engine hands its caller: an event of the machine, or its end.
 pub(crate) enum Next<E, O> {

@@ -2,13 +2,13 @@
 //! opens sources, reads the byte ranges the machine asks for (on the caller's thread), and
 //! hands the parts to the client's sender threads.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 
 use cloud_task_core::machine::{UploadWork, UploadWorkDone};
 use cloud_task_core::{Error, Result, Upload, UploadOptions, UploadedFile, check_upload_source};
+use cloud_task_local::{ReadOnce, part_len, read_at};
 
 use crate::client::Client;
 use crate::engine::{Engine, Local};
@@ -100,9 +100,7 @@ impl Client {
     ) -> Result<UploadedFile> {
         let source = Source::<_, std::io::Empty>::Sequential {
             reader,
-            position: 0,
-            keep: options.get_retries() > 1,
-            kept: HashMap::new(),
+            once: ReadOnce::new(options.get_retries() > 1),
         };
         self.upload_source(source, len, file_name, "reading the upload source", options)
     }
@@ -151,12 +149,7 @@ enum Source<R, S> {
     Seekable(S),
     /// A reader read once, in order: a part's bytes are kept from its read until the
     /// machine reports it uploaded, for its retries.
-    Sequential {
-        reader: R,
-        position: u64,
-        keep: bool,
-        kept: HashMap<u32, Vec<u8>>,
-    },
+    Sequential { reader: R, once: ReadOnce },
 }
 
 impl<R: Read, S: Read + Seek> Source<R, S> {
@@ -164,31 +157,15 @@ impl<R: Read, S: Read + Seek> Source<R, S> {
     fn read(&mut self, part: u32, offset: u64, len: u64, context: &str) -> Result<Vec<u8>> {
         match self {
             Source::Seekable(source) => read_at(source, offset, len, context),
-            Source::Sequential {
-                reader,
-                position,
-                keep,
-                kept,
-            } => {
-                if let Some(bytes) = kept.get(&part) {
-                    return Ok(bytes.clone());
-                }
-                if offset != *position {
-                    return Err(Error::io(
-                        context,
-                        std::io::Error::other(format!(
-                            "part {part} starts at byte {offset}, but a reader read once is at byte {position}"
-                        )),
-                    ));
+            Source::Sequential { reader, once } => {
+                if let Some(bytes) = once.before(part, offset, context)? {
+                    return Ok(bytes);
                 }
                 let mut buffer = vec![0; part_len(len)?];
                 reader
                     .read_exact(&mut buffer)
                     .map_err(|e| Error::io(context, e))?;
-                *position += len;
-                if *keep {
-                    kept.insert(part, buffer.clone());
-                }
+                once.after(part, &buffer);
                 Ok(buffer)
             }
         }
@@ -196,33 +173,8 @@ impl<R: Read, S: Read + Seek> Source<R, S> {
 
     /// Part `part` is uploaded: its kept bytes, if any, go.
     fn release(&mut self, part: u32) {
-        if let Source::Sequential { kept, .. } = self {
-            kept.remove(&part);
+        if let Source::Sequential { once, .. } = self {
+            once.release(part);
         }
     }
-}
-
-/// A part's length as a buffer size.
-fn part_len(len: u64) -> Result<usize> {
-    usize::try_from(len).map_err(|_| {
-        Error::invalid_input(
-            "len",
-            format!("a part of {len} bytes does not fit in memory"),
-        )
-    })
-}
-
-/// Reads exactly `len` bytes at `offset` of `source`.
-fn read_at<S: Read + Seek>(
-    source: &mut S,
-    offset: u64,
-    len: u64,
-    context: &str,
-) -> Result<Vec<u8>> {
-    let mut buffer = vec![0; part_len(len)?];
-    source
-        .seek(SeekFrom::Start(offset))
-        .and_then(|_| source.read_exact(&mut buffer))
-        .map_err(|e| Error::io(context, e))?;
-    Ok(buffer)
 }

@@ -1,0 +1,52 @@
+//! What the OOMOL Cloud Task SDK keeps on the user's machine, written once for both of its
+//! clients: the local work the core's machines ask for.
+//!
+//! The core's machines never touch a file: they ask their driver for local work
+//! ([`DownloadWork`](cloud_task_core::machine::DownloadWork),
+//! [`JournalWork`](cloud_task_core::machine::JournalWork), the reads of an upload). This
+//! crate does that work with plain `std` I/O, behind one trait, [`Local`]:
+//!
+//! - [`PartFile`]: a download to a path, resumable: `path.part` and its record
+//!   `path.part.json`, renamed to `path` once whole;
+//! - [`JournalFile`]: a batch journal, appended and synced as the batch says, read back to
+//!   resume from;
+//! - [`read_at`] and [`ReadOnce`]: the byte ranges of an upload's source, from a seekable
+//!   source, or from a reader that can be read only once.
+//!
+//! The blocking client runs it on the caller's thread; the async client on tokio's
+//! blocking pool, so that no file operation ever blocks an async runtime.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod download;
+mod journal;
+mod source;
+
+use cloud_task_core::machine::NoWork;
+
+pub use download::{PartFile, PreparedPart};
+pub use journal::JournalFile;
+pub use source::{ReadOnce, part_len, read_at};
+
+/// Does the local work `W` a machine asks for, answering its outcome `D` (fed back to the
+/// machine with [`Machine::handle_work`](cloud_task_core::machine::Machine::handle_work)).
+pub trait Local<W, D> {
+    /// Does `work` to its end and answers its outcome.
+    fn run(&mut self, work: W) -> D;
+}
+
+impl<W, D, L: Local<W, D> + ?Sized> Local<W, D> for &mut L {
+    fn run(&mut self, work: W) -> D {
+        (**self).run(work)
+    }
+}
+
+/// The local side of a machine that asks for no local work.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLocal;
+
+impl Local<NoWork, NoWork> for NoLocal {
+    fn run(&mut self, work: NoWork) -> NoWork {
+        match work {}
+    }
+}
