@@ -6,13 +6,14 @@
 //! ([`Engine::run`]) or a stream ([`stream`]). A new machine of the core costs no loop
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
-use std::collections::VecDeque;
 use std::future::{Future, pending};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 
-use cloud_task_core::machine::{Machine, NoWork, Step};
-use cloud_task_core::{CancelToken, HttpResponse, RequestId, Result, Transmit};
+use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
+use std::time::Duration;
+
+use cloud_task_core::{HttpResponse, RequestId, Result, Transmit};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::client::Client;
@@ -112,22 +113,17 @@ pub(crate) enum Next<E, O> {
 type Answer = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send>>;
 
 /// Drives one machine on a client: sends its requests (each cut off at its deadline),
-/// sleeps on the client's timer, turns its cancel token into [`Machine::cancel`], runs its
-/// local work, and hands out its events and its end.
+/// sleeps on the client's timer, races its cancel token, runs its local work, and hands
+/// out its events and its end. What needs no I/O is the core's [`Driving`].
 pub(crate) struct Engine<M, L = NoLocal> {
     client: Client,
-    machine: M,
+    driving: Driving<M>,
     local: L,
-    token: Option<CancelToken>,
-    cancelled: bool,
     /// Requests sent and not answered yet.
     in_flight: FuturesUnordered<Answer>,
-    /// Requests handed out by the machine, not sent yet: a single one, followed by a wait
-    /// for its answer, is sent without a box.
-    ready: VecDeque<Transmit>,
 }
 
-impl<M: Machine> Engine<M, NoLocal>
+impl<M> Engine<M, NoLocal>
 where
     M: Machine<Work = NoWork, WorkDone = NoWork>,
 {
@@ -140,15 +136,14 @@ where
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// An engine whose local work is done by `local`.
     pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-        let token = machine.cancel_token().cloned();
+        let in_flight = FuturesUnordered::new();
+        let driving = Driving::new(machine);
+        let client = client.clone();
         Engine {
-            client: client.clone(),
-            machine,
+            client,
+            driving,
             local,
-            token,
-            cancelled: false,
-            in_flight: FuturesUnordered::new(),
-            ready: VecDeque::new(),
+            in_flight,
         }
     }
 
@@ -156,7 +151,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     pub(crate) async fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
         loop {
             match self.next().await {
-                Next::Event(event) => on_event(&self.machine, event),
+                Next::Event(event) => on_event(self.driving.machine(), event),
                 Next::Done(output) => return output,
             }
         }
@@ -166,100 +161,50 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// called again).
     pub(crate) async fn next(&mut self) -> Next<M::Event, M::Output> {
         loop {
-            if !self.cancelled && self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
-                self.cancel();
+            let idle = self.in_flight.is_empty();
+            let drive = self.driving.next(self.client.now(), idle, true);
+            if !matches!(drive, Drive::SendAlone(_)) {
+                while let Some(transmit) = self.driving.take_ready() {
+                    self.in_flight.push(Box::pin(self.client.send(transmit)));
+                }
             }
-            let now = self.client.now();
-            let wait = match self.machine.poll_step(now) {
-                Step::Send(transmit) => {
-                    self.ready.push_back(transmit);
-                    continue;
+            match drive {
+                Drive::SendAlone(transmit) => self.send_alone(transmit).await,
+                Drive::Work(work) => self.work(work).await,
+                Drive::Emit(event) => return Next::Event(event),
+                Drive::Sleep(duration) => self.wait(Some(duration)).await,
+                // Nothing in flight to wait for (never so when a machine says so): a bound.
+                Drive::AwaitAnswer(bound) if self.in_flight.is_empty() => {
+                    self.wait(Some(bound)).await;
                 }
-                Step::AwaitAnswer(_) if self.ready.len() == 1 && self.in_flight.is_empty() => {
-                    self.send_alone().await;
-                    continue;
-                }
-                Step::AwaitAnswer(bound) => {
-                    self.flush();
-                    if self.in_flight.is_empty() {
-                        // Nothing to wait for (never so when a machine says so): a bound.
-                        Wait::Sleep(bound)
-                    } else {
-                        Wait::Answer
-                    }
-                }
-                Step::Sleep(duration) => {
-                    self.flush();
-                    Wait::Sleep(duration)
-                }
-                Step::Work(work) => {
-                    self.flush();
-                    self.work(work).await;
-                    continue;
-                }
-                Step::Emit(event) => {
-                    self.flush();
-                    return Next::Event(event);
-                }
-                Step::Done(output) => {
-                    self.ready.clear();
+                // Each request in flight is cut off at its own deadline.
+                Drive::AwaitAnswer(_) => self.wait(None).await,
+                Drive::Done(output) => {
                     self.in_flight.clear();
                     return Next::Done(output);
                 }
-            };
-            self.wait(wait).await;
+            }
         }
     }
 
-    fn cancel(&mut self) {
-        self.cancelled = true;
-        self.machine.cancel();
-    }
-
-    /// The token to race, while it has not fired yet.
-    fn live_token(&self) -> Option<CancelToken> {
-        self.token.clone().filter(|_| !self.cancelled)
-    }
-
-    /// Sends every ready request.
-    fn flush(&mut self) {
-        while let Some(transmit) = self.ready.pop_front() {
-            self.in_flight.push(Box::pin(self.client.send(transmit)));
-        }
-    }
-
-    /// Sends the one ready request and waits for its answer (or the token).
-    async fn send_alone(&mut self) {
-        let Some(transmit) = self.ready.pop_front() else {
-            return;
-        };
+    /// Sends the one request and waits for its answer (or the token).
+    async fn send_alone(&mut self, transmit: Transmit) {
         let send = self.client.send(transmit);
-        match self.live_token() {
-            None => {
-                let (id, outcome) = send.await;
-                self.feed(id, outcome);
-            }
-            Some(token) => {
-                tokio::select! {
-                    biased;
-                    () = token.cancelled() => self.cancel(),
-                    (id, outcome) = send => self.feed(id, outcome),
-                }
-            }
-        }
+        let (id, outcome) = match self.driving.live_token().cloned() {
+            None => send.await,
+            Some(token) => tokio::select! {
+                biased;
+                () = token.cancelled() => return self.driving.cancel(),
+                answer = send => answer,
+            },
+        };
+        self.driving.answer(id, outcome, self.client.now());
     }
 
-    fn feed(&mut self, id: RequestId, outcome: Result<HttpResponse>) {
-        let now = self.client.now();
-        match outcome {
-            Ok(response) => self.machine.handle_response(id, response, now),
-            Err(error) => self.machine.handle_transport_error(id, error, now),
-        }
-    }
-
-    /// Sleeps (or waits for an answer), waking early on an answer or the token.
-    async fn wait(&mut self, wait: Wait) {
-        let token = self.live_token();
+    /// Sleeps `duration` on the timer (`None`: no sleep), waking early on an answer or the
+    /// token.
+    async fn wait(&mut self, duration: Option<Duration>) {
+        let token = self.driving.live_token().cloned();
         let cancelled = async {
             match &token {
                 Some(token) => token.cancelled().await,
@@ -268,10 +213,9 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         };
         let timer = Arc::clone(&self.client.inner.timer);
         let sleep = async {
-            match wait {
-                Wait::Sleep(duration) => timer.sleep(duration).await,
-                // Each request in flight is cut off at its own deadline.
-                Wait::Answer => pending().await,
+            match duration {
+                Some(duration) => timer.sleep(duration).await,
+                None => pending().await,
             }
         };
         let in_flight = &mut self.in_flight;
@@ -284,8 +228,8 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         };
         tokio::select! {
             biased;
-            () = cancelled => self.cancel(),
-            Some((id, outcome)) = answer => self.feed(id, outcome),
+            () = cancelled => self.driving.cancel(),
+            Some((id, outcome)) = answer => self.driving.answer(id, outcome, self.client.now()),
             () = sleep => {}
         }
     }
@@ -294,10 +238,9 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     async fn work(&mut self, work: M::Work) {
         let Engine {
             client,
-            machine,
+            driving,
             local,
             in_flight,
-            ..
         } = self;
         let mut work = pin!(local.run(work));
         let done = loop {
@@ -305,25 +248,12 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 biased;
                 done = &mut work => break done,
                 Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                    let now = client.now();
-                    match outcome {
-                        Ok(response) => machine.handle_response(id, response, now),
-                        Err(error) => machine.handle_transport_error(id, error, now),
-                    }
+                    driving.answer(id, outcome, client.now());
                 }
             }
         };
-        machine.handle_work(done, client.now());
+        driving.work_done(done, client.now());
     }
-}
-
-/// How the engine waits.
-#[derive(Clone, Copy)]
-enum Wait {
-    /// On the timer, this long.
-    Sleep(std::time::Duration),
-    /// For an answer only.
-    Answer,
 }
 
 /// What a stream does with one thing its engine handed out.
@@ -361,7 +291,7 @@ where
         loop {
             let next = engine.next().await;
             let ended = matches!(next, Next::Done(_));
-            match map(&engine.machine, next) {
+            match map(engine.driving.machine(), next) {
                 Flow::Yield(item) if !ended => return Some((item, Some((Ok(engine), map)))),
                 Flow::Yield(item) | Flow::Last(item) => return Some((item, None)),
                 Flow::End => return None,

@@ -167,9 +167,8 @@ mod transport;
 mod upload;
 
 pub use batch::BatchRun;
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, TaskHandle};
 pub use follow::TaskEvents;
-pub use handle::TaskHandle;
 pub use list::TaskList;
 pub use poll::Watch;
 pub use timer::{Timer, TokioTimer};

@@ -1,13 +1,13 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-#[cfg(doc)]
-use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
 use cloud_task_core::machine::Progress;
 use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
 };
+#[cfg(doc)]
+use cloud_task_core::{DEFAULT_AWAIT_MANY_IN_FLIGHT, Error};
 use tracing::Instrument;
 
 use crate::client::Client;

@@ -1,14 +1,15 @@
 //! [`Client`] and [`ClientBuilder`]: configuration and the one generic `execute` path.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+#[cfg(doc)]
+use cloud_task_core::ConfigBuilder;
 use cloud_task_core::{
-    ApiKey, Call, Config, ConfigBuilder, CreateTask, CreateTaskRequest, CreateTaskResponse,
-    Dashboard, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse,
-    LatestTaskItem, ListTasks, ListTasksQuery, Operation, PauseResponse, RequestId, Result,
-    SetTasksPause, TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
+    Call, CreateTask, CreateTaskRequest, CreateTaskResponse, Dashboard, GetDashboard,
+    GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse, LatestTaskItem, ListTasks,
+    ListTasksQuery, Operation, PauseResponse, RequestId, Result, SetTasksPause, TaskDetail,
+    TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
 
 use crate::engine::Engine;
@@ -16,73 +17,54 @@ use crate::senders::Senders;
 use crate::timer::{StdTimer, Timer};
 use crate::transport::{HttpTransport, UreqTransport};
 
-/// The blocking Cloud Task client.
-///
-/// Cheap to clone and `Send + Sync`: clones share one configuration, one transport (one
-/// connection pool) and one timer, and can be used from many threads at once. Every method
-/// builds its request with `cloud-task-core`, sends it through the [`HttpTransport`], and
-/// parses the answer with the core.
-///
-/// ```no_run
-/// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest};
-///
-/// let client = Client::new("my-api-key")?;
-/// let outcome = client.create_and_wait(
-///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("text", "hi"),
-///     AwaitOptions::new(),
-/// )?;
-/// println!("{} -> {:?}", outcome.task_id, outcome.result.result_data);
-/// # Ok::<(), cloud_task_blocking::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Client {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) transport: Arc<dyn HttpTransport>,
-    pub(crate) timer: Arc<dyn Timer>,
-    pub(crate) senders: Senders,
-    /// The package descriptions read so far.
-    pub(crate) packages: cloud_task_core::PackageCache,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
+cloud_task_core::__client! {
+    /// The blocking Cloud Task client.
+    ///
+    /// Cheap to clone and `Send + Sync`: clones share one configuration, one transport (one
+    /// connection pool) and one timer, and can be used from many threads at once. Every method
+    /// builds its request with `cloud-task-core`, sends it through the [`HttpTransport`], and
+    /// parses the answer with the core.
+    ///
+    /// ```no_run
+    /// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest};
+    ///
+    /// let client = Client::new("my-api-key")?;
+    /// let outcome = client.create_and_wait(
+    ///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("text", "hi"),
+    ///     AwaitOptions::new(),
+    /// )?;
+    /// println!("{} -> {:?}", outcome.task_id, outcome.result.result_data);
+    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// ```
+    client;
+    /// One task of the user's, by its ID: what [`Client::submit`] answers, and what
+    /// [`Client::task`] makes of an ID kept from earlier (another run, another process), to
+    /// re-attach to a task that is still running.
+    ///
+    /// It holds the client (cheap to clone) and the ID, nothing else: every method asks the
+    /// server. Waiting on it never cancels the task; an error of a wait names the task
+    /// ([`Error::task_id`](cloud_task_core::Error::task_id)).
+    ///
+    /// ```no_run
+    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
+    /// use cloud_task_blocking::{AwaitOptions, CreateTaskRequest, DownloadOptions};
+    /// let task = client
+    ///     .submit(CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("text", "hi"))
+    ///     ?;
+    /// println!("started {}", task.id()); // keep it: client.task(id) finds it again
+    /// let result = task.wait(AwaitOptions::new())?;
+    /// if result.result_url.is_some() {
+    ///     task.download_result("out.txt", DownloadOptions::new())?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    handle;
+    transport: HttpTransport;
+    timer: Timer;
+    senders: Senders,
 }
 
 impl Client {
-    /// A client for the official service with this API key.
-    ///
-    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the key is empty or cannot be sent in a
-    /// header.
-    pub fn new(api_key: impl Into<ApiKey>) -> Result<Client> {
-        Client::builder().api_key(api_key).build()
-    }
-
-    /// A builder with the defaults: official base URLs, no API key, 30 s per request.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from the environment: `OOMOL_API_KEY` (required),
-    /// `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` (optional).
-    pub fn from_env() -> Result<Client> {
-        Client::builder()
-            .config(ConfigBuilder::from_env().require_api_key(true))
-            .build()
-    }
-
-    /// The configuration (base URLs, headers; its `Debug` hides the key).
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
     /// Runs any core operation: builds its request (refusing bad input before anything is
     /// sent), sends it once through the core's [`Call`] (which bounds its time and body and
     /// follows redirects within the origin only), and parses the response.

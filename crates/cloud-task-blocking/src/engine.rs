@@ -8,10 +8,8 @@
 //! ([`Engine::run`]) or an iterator ([`Steps`]). A new machine of the core costs no loop
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
-use std::collections::VecDeque;
-
-use cloud_task_core::machine::{Machine, NoWork, Step};
-use cloud_task_core::{CancelToken, Result, Transmit};
+use cloud_task_core::Result;
+use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
@@ -26,18 +24,15 @@ pub(crate) enum Next<E, O> {
 
 /// Drives one machine on a client: sends its requests (on this thread when nothing can
 /// interrupt the wait and the transport bounds itself, else on the sender threads, each
-/// cut off at its deadline), sleeps on the client's timer, turns its cancel token into
-/// [`Machine::cancel`], runs its local work, and hands out its events and its end.
+/// cut off at its deadline), sleeps on the client's timer, watches its cancel token, runs
+/// its local work, and hands out its events and its end. What needs no I/O is the core's
+/// [`Driving`].
 pub(crate) struct Engine<M, L = NoLocal> {
     client: Client,
-    machine: M,
+    driving: Driving<M>,
     local: L,
-    token: Option<CancelToken>,
-    cancelled: bool,
     /// The requests on sender threads; made at the first request that needs one.
     flights: Option<Flights>,
-    /// Requests handed out by the machine, not sent yet.
-    ready: VecDeque<Transmit>,
 }
 
 impl<M> Engine<M, NoLocal>
@@ -53,28 +48,26 @@ where
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// An engine whose local work is done by `local`.
     pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-        let token = machine.cancel_token().cloned();
+        let driving = Driving::new(machine);
+        let client = client.clone();
         Engine {
-            client: client.clone(),
-            machine,
+            client,
+            driving,
             local,
-            token,
-            cancelled: false,
             flights: None,
-            ready: VecDeque::new(),
         }
     }
 
     /// The machine.
     pub(crate) fn machine(&self) -> &M {
-        &self.machine
+        self.driving.machine()
     }
 
     /// Drives the machine to its end, handing each event to `on_event`.
     pub(crate) fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
         loop {
             match self.next() {
-                Next::Event(event) => on_event(&self.machine, event),
+                Next::Event(event) => on_event(self.driving.machine(), event),
                 Next::Done(output) => return output,
             }
         }
@@ -84,95 +77,50 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// called again).
     pub(crate) fn next(&mut self) -> Next<M::Event, M::Output> {
         loop {
-            if !self.cancelled && self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
-                self.cancel();
+            let idle = self.flights.as_ref().is_none_or(Flights::is_idle);
+            // A lone request goes on this thread when nothing can interrupt its wait and
+            // the transport bounds itself.
+            let alone =
+                !self.driving.is_cancellable() && self.client.inner.transport.bounds_itself();
+            let drive = self.driving.next(self.client.now(), idle, alone);
+            if !matches!(drive, Drive::SendAlone(_)) {
+                while let Some(transmit) = self.driving.take_ready() {
+                    self.flights().send(transmit);
+                }
             }
-            let pause = match self.machine.poll_step(self.client.now()) {
-                Step::Send(transmit) => {
-                    self.ready.push_back(transmit);
-                    continue;
+            match drive {
+                Drive::SendAlone(transmit) => {
+                    let (id, outcome) = self.client.send_here(transmit);
+                    self.driving.answer(id, outcome, self.client.now());
                 }
-                Step::AwaitAnswer(_) if self.sends_inline() => {
-                    if let Some(transmit) = self.ready.pop_front() {
-                        let (id, outcome) = self.client.send_here(transmit);
-                        self.feed(id, outcome);
-                    }
-                    continue;
-                }
-                Step::AwaitAnswer(bound) => {
-                    self.flush();
-                    Pause::Answer(bound)
-                }
-                Step::Sleep(duration) => {
-                    self.flush();
-                    Pause::Sleep(duration)
-                }
-                Step::Work(work) => {
-                    self.flush();
+                Drive::Work(work) => {
                     let done = self.local.run(work);
-                    self.machine.handle_work(done, self.client.now());
-                    continue;
+                    self.driving.work_done(done, self.client.now());
                 }
-                Step::Emit(event) => {
-                    self.flush();
-                    return Next::Event(event);
-                }
-                Step::Done(output) => {
+                Drive::Emit(event) => return Next::Event(event),
+                Drive::Sleep(duration) => self.wait(Pause::Sleep(duration)),
+                Drive::AwaitAnswer(bound) => self.wait(Pause::Answer(bound)),
+                Drive::Done(output) => {
                     // Requests still queued are never sent: the flights go with the engine.
-                    self.ready.clear();
                     self.flights = None;
                     return Next::Done(output);
                 }
-            };
-            self.wait(pause);
+            }
         }
-    }
-
-    /// True when the one ready request can be sent on this thread: nothing else is in
-    /// flight, no token can interrupt the wait, and the transport bounds itself.
-    fn sends_inline(&self) -> bool {
-        self.ready.len() == 1
-            && self.flights.as_ref().is_none_or(Flights::is_idle)
-            && (self.cancelled || self.token.is_none())
-            && self.client.inner.transport.bounds_itself()
-    }
-
-    fn cancel(&mut self) {
-        self.cancelled = true;
-        self.machine.cancel();
     }
 
     fn flights(&mut self) -> &mut Flights {
-        let (client, token) = (&self.client, self.token.as_ref());
+        let (client, token) = (&self.client, self.driving.live_token());
         self.flights
             .get_or_insert_with(|| Flights::new(client, token))
-    }
-
-    /// Sends every ready request on the sender threads.
-    fn flush(&mut self) {
-        while let Some(transmit) = self.ready.pop_front() {
-            self.flights().send(transmit);
-        }
-    }
-
-    fn feed(
-        &mut self,
-        id: cloud_task_core::RequestId,
-        outcome: Result<cloud_task_core::HttpResponse>,
-    ) {
-        let now = self.client.now();
-        match outcome {
-            Ok(response) => self.machine.handle_response(id, response, now),
-            Err(error) => self.machine.handle_transport_error(id, error, now),
-        }
     }
 
     /// Sleeps (or waits for an answer), waking early on an answer or the token.
     fn wait(&mut self, pause: Pause) {
         match self.flights().next(pause) {
-            Some(Event::Answer(id, outcome)) => self.feed(id, outcome),
-            Some(Event::Cancelled) if !self.cancelled => self.cancel(),
-            Some(Event::Cancelled) | None => {}
+            Some(Event::Answer(id, outcome)) => self.driving.answer(id, outcome, self.client.now()),
+            Some(Event::Cancelled) => self.driving.cancel(),
+            None => {}
         }
     }
 }
@@ -238,7 +186,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>, T> Iterator for Steps<M, L, T> 
             StepsState::Running(mut engine) => {
                 let next = engine.next();
                 let ended = matches!(next, Next::Done(_));
-                match (self.map)(&engine.machine, next) {
+                match (self.map)(engine.driving.machine(), next) {
                     Flow::Yield(item) if !ended => {
                         self.state = StepsState::Running(engine);
                         Some(item)

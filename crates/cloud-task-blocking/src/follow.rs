@@ -3,6 +3,8 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
+#[cfg(doc)]
+use cloud_task_core::Error;
 use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
 
 use crate::client::Client;

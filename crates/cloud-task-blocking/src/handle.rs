@@ -8,52 +8,10 @@ use cloud_task_core::{
 };
 use std::io::Write;
 
-use crate::client::Client;
+use crate::client::{Client, TaskHandle};
 use crate::follow::TaskEvents;
 
-/// One task of the user's, by its ID: what [`Client::submit`] answers, and what
-/// [`Client::task`] makes of an ID kept from earlier (another run, another process), to
-/// re-attach to a task that is still running.
-///
-/// It holds the client (cheap to clone) and the ID, nothing else: every method asks the
-/// server. Waiting on it never cancels the task; an error of a wait names the task
-/// ([`Error::task_id`](cloud_task_core::Error::task_id)).
-///
-/// ```no_run
-/// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
-/// use cloud_task_blocking::{AwaitOptions, CreateTaskRequest, DownloadOptions};
-/// let task = client
-///     .submit(CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("text", "hi"))
-///     ?;
-/// println!("started {}", task.id()); // keep it: client.task(id) finds it again
-/// let result = task.wait(AwaitOptions::new())?;
-/// if result.result_url.is_some() {
-///     task.download_result("out.txt", DownloadOptions::new())?;
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct TaskHandle {
-    client: Client,
-    id: String,
-}
-
-impl std::fmt::Debug for TaskHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskHandle").field("id", &self.id).finish()
-    }
-}
-
 impl Client {
-    /// The handle of task `id` (nothing is sent; a bad ID is reported by the first call
-    /// that uses it).
-    pub fn task(&self, id: impl Into<String>) -> TaskHandle {
-        TaskHandle {
-            client: self.clone(),
-            id: id.into(),
-        }
-    }
-
     /// Starts a task (once: never retried, as [`create_task`](Self::create_task)) and
     /// answers its handle.
     pub fn submit(&self, request: CreateTaskRequest) -> Result<TaskHandle> {
@@ -63,16 +21,6 @@ impl Client {
 }
 
 impl TaskHandle {
-    /// The task's ID.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The client it asks through.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Its result now (one request): in progress, success or failure.
     pub fn result(&self) -> Result<TaskResult> {
         self.client.get_task_result(&self.id)

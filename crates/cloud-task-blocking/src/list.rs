@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 
+#[cfg(doc)]
+use cloud_task_core::Error;
 use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
 
 use crate::client::Client;

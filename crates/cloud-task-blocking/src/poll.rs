@@ -1,13 +1,13 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
-#[cfg(doc)]
-use cloud_task_core::DEFAULT_AWAIT_MANY_IN_FLIGHT;
 use cloud_task_core::machine::Progress;
 use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
 };
+#[cfg(doc)]
+use cloud_task_core::{DEFAULT_AWAIT_MANY_IN_FLIGHT, Error};
 
 use crate::client::Client;
 use crate::engine::{Engine, Flow, Next, NoLocal, Steps};

@@ -962,3 +962,111 @@ impl AwaitOptions {
         Ok(())
     }
 }
+
+/// Defines a driver's `Client` (a handle on its shared `Inner`, cheap to clone) with its
+/// constructors (`new`, `builder`, `from_env`) and `config`, and its `TaskHandle` (a task
+/// found again by its ID) with `Client::task` and the handle's accessors: written once for
+/// both drivers. The driver defines `Inner` (with a `config: Config` field),
+/// `ClientBuilder::build`, and every method that sends.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __client {
+    (
+        $(#[$client_meta:meta])*
+        client;
+        $(#[$handle_meta:meta])*
+        handle;
+        transport: $transport:path;
+        timer: $timer:path;
+        $($field:ident: $ty:ty,)*
+    ) => {
+        $(#[$client_meta])*
+        #[derive(Clone)]
+        pub struct Client {
+            pub(crate) inner: ::std::sync::Arc<Inner>,
+        }
+
+        /// What the clones of a client share.
+        pub(crate) struct Inner {
+            pub(crate) config: $crate::Config,
+            pub(crate) transport: ::std::sync::Arc<dyn $transport>,
+            pub(crate) timer: ::std::sync::Arc<dyn $timer>,
+            /// The package descriptions read so far.
+            pub(crate) packages: $crate::PackageCache,
+            $(pub(crate) $field: $ty,)*
+        }
+
+        impl ::std::fmt::Debug for Client {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Client")
+                    .field("config", &self.inner.config)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl Client {
+            /// A client for the official service with this API key.
+            ///
+            /// Fails with [`Error::InvalidInput`]($crate::Error::InvalidInput) when the key
+            /// is empty or cannot be sent in a header.
+            pub fn new(api_key: impl Into<$crate::ApiKey>) -> $crate::Result<Client> {
+                Client::builder().api_key(api_key).build()
+            }
+
+            /// A builder with the defaults: official base URLs, no API key, 30 s per
+            /// request.
+            pub fn builder() -> ClientBuilder {
+                ClientBuilder::default()
+            }
+
+            /// A client configured from the environment: `OOMOL_API_KEY` (required),
+            /// `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` (optional); see
+            /// [`ConfigBuilder::from_env`]($crate::ConfigBuilder::from_env) for every
+            /// variable read.
+            pub fn from_env() -> $crate::Result<Client> {
+                Client::builder()
+                    .config($crate::ConfigBuilder::from_env().require_api_key(true))
+                    .build()
+            }
+
+            /// The configuration (base URLs, headers; its `Debug` hides the key).
+            pub fn config(&self) -> &$crate::Config {
+                &self.inner.config
+            }
+
+            /// The handle of task `id` (nothing is sent; a bad ID is reported by the first
+            /// call that uses it).
+            pub fn task(&self, id: impl Into<String>) -> TaskHandle {
+                TaskHandle {
+                    client: self.clone(),
+                    id: id.into(),
+                }
+            }
+        }
+
+        $(#[$handle_meta])*
+        #[derive(Clone)]
+        pub struct TaskHandle {
+            pub(crate) client: Client,
+            pub(crate) id: String,
+        }
+
+        impl ::std::fmt::Debug for TaskHandle {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("TaskHandle").field("id", &self.id).finish()
+            }
+        }
+
+        impl TaskHandle {
+            /// The task's ID.
+            pub fn id(&self) -> &str {
+                &self.id
+            }
+
+            /// The client it asks through.
+            pub fn client(&self) -> &Client {
+                &self.client
+            }
+        }
+    };
+}

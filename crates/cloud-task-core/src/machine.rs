@@ -41,6 +41,7 @@
 //! - When [`Machine::cancel_token`] fires, call [`Machine::cancel`] once and keep asking:
 //!   the machine ends (a batch still reads the answers of its creates in flight).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,6 +126,135 @@ pub trait Machine {
     /// The token whose firing an engine turns into [`cancel`](Self::cancel), if any.
     fn cancel_token(&self) -> Option<&CancelToken> {
         None
+    }
+}
+
+/// What an engine does next for the machine it drives; the answer of [`Driving::next`].
+///
+/// The requests the machine handed out before this ([`Driving::take_ready`]) are sent
+/// first, except for [`SendAlone`](Drive::SendAlone), which carries the only one.
+#[must_use]
+#[derive(Debug)]
+// The transmit is handed straight to the transport: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Drive<E, O, W> {
+    /// Send this request and wait for its answer (or the cancel token): nothing else is in
+    /// flight, and the machine waits for nothing else. A driver may send it on the caller's
+    /// thread, without a task or a queue.
+    SendAlone(Transmit),
+    /// Do this local work, then feed its outcome with [`Driving::work_done`].
+    Work(W),
+    /// Hand this to the caller.
+    Emit(E),
+    /// Sleep this long on the clock, waking early on an answer or the cancel token.
+    Sleep(Duration),
+    /// Wait for an answer of a request in flight (at most this long, a bound), not on the
+    /// clock.
+    AwaitAnswer(Duration),
+    /// The machine is over.
+    Done(O),
+}
+
+/// The part of an engine that needs no I/O, the same for every driver: the machine, the
+/// cancel token it watches (turned into one [`Machine::cancel`]), and the requests it
+/// handed out that are not sent yet. A driver's engine asks [`next`](Self::next), sends
+/// what [`take_ready`](Self::take_ready) gives, does what the [`Drive`] says, and feeds
+/// the outcomes back.
+#[derive(Debug)]
+pub struct Driving<M> {
+    machine: M,
+    token: Option<CancelToken>,
+    cancelled: bool,
+    ready: VecDeque<Transmit>,
+}
+
+impl<M: Machine> Driving<M> {
+    /// Drives `machine`, watching its own cancel token.
+    pub fn new(machine: M) -> Self {
+        let token = machine.cancel_token().cloned();
+        Driving {
+            machine,
+            token,
+            cancelled: false,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    /// The cancel token to race with a wait, until it has fired and been fed.
+    pub fn live_token(&self) -> Option<&CancelToken> {
+        self.token.as_ref().filter(|_| !self.cancelled)
+    }
+
+    /// True when a wait must be interruptible (a token is watched, and has not fired yet).
+    pub fn is_cancellable(&self) -> bool {
+        self.live_token().is_some()
+    }
+
+    /// The token fired: the machine is cancelled, once.
+    pub fn cancel(&mut self) {
+        if !self.cancelled {
+            self.cancelled = true;
+            self.machine.cancel();
+        }
+    }
+
+    /// What to do next, at `now`. `idle`: no request of the driver's is in flight;
+    /// `alone`: the driver may send a lone request and wait for it without its queue.
+    pub fn next(
+        &mut self,
+        now: Instant,
+        idle: bool,
+        alone: bool,
+    ) -> Drive<M::Event, M::Output, M::Work> {
+        if self.token.as_ref().is_some_and(CancelToken::is_cancelled) {
+            self.cancel();
+        }
+        loop {
+            return match self.machine.poll_step(now) {
+                Step::Send(transmit) => {
+                    self.ready.push_back(transmit);
+                    continue;
+                }
+                Step::AwaitAnswer(_) if alone && idle && self.ready.len() == 1 => {
+                    match self.ready.pop_front() {
+                        Some(transmit) => Drive::SendAlone(transmit),
+                        None => continue,
+                    }
+                }
+                Step::AwaitAnswer(bound) => Drive::AwaitAnswer(bound),
+                Step::Sleep(duration) => Drive::Sleep(duration),
+                Step::Work(work) => Drive::Work(work),
+                Step::Emit(event) => Drive::Emit(event),
+                Step::Done(output) => {
+                    // What was not sent never will be.
+                    self.ready.clear();
+                    Drive::Done(output)
+                }
+            };
+        }
+    }
+
+    /// The next request to send (before doing what [`next`](Self::next) said).
+    pub fn take_ready(&mut self) -> Option<Transmit> {
+        self.ready.pop_front()
+    }
+
+    /// Feeds the answer (or the transport's failure) of request `id`.
+    pub fn answer(&mut self, id: RequestId, outcome: Result<HttpResponse>, now: Instant) {
+        match outcome {
+            Ok(response) => self.machine.handle_response(id, response, now),
+            Err(error) => self.machine.handle_transport_error(id, error, now),
+        }
+    }
+
+    /// Feeds the outcome of the local work it asked for.
+    pub fn work_done(&mut self, done: M::WorkDone, now: Instant) {
+        self.machine.handle_work(done, now);
     }
 }
 

@@ -1,6 +1,9 @@
 //! What a batch hands out: how each input ended, its events, its counts, and the actions
 //! of its machine.
 
+#[cfg(doc)]
+#[allow(unused_imports)]
+use super::*;
 use std::time::Duration;
 
 use crate::error::Error;

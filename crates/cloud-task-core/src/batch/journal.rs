@@ -1,6 +1,9 @@
 //! The batch journal: the identity of an input, the records written, and a journal read
 //! back to resume from.
 
+#[cfg(doc)]
+#[allow(unused_imports)]
+use super::*;
 use std::collections::HashMap;
 use std::fmt;
 

@@ -1,6 +1,9 @@
 //! Settling the creates whose outcome is unknown: a walk of the account's task list that
 //! matches tasks to inputs by their identity.
 
+#[cfg(doc)]
+#[allow(unused_imports)]
+use super::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 

@@ -1,5 +1,8 @@
 //! How a batch runs: [`BatchOptions`] and its defaults.
 
+#[cfg(doc)]
+#[allow(unused_imports)]
+use super::*;
 use crate::wait::AwaitOptions;
 
 /// The default number of creates in flight at once.
