@@ -288,14 +288,16 @@ where
             Ok(engine) => engine,
             Err(error) => return Some((Err(error), None)),
         };
-        loop {
-            let next = engine.next().await;
-            let ended = matches!(next, Next::Done(_));
-            match map(engine.driving.machine(), next) {
-                Flow::Yield(item) if !ended => return Some((item, Some((Ok(engine), map)))),
-                Flow::Yield(item) | Flow::Last(item) => return Some((item, None)),
-                Flow::End => return None,
-            }
+        let next = engine.next().await;
+        let ended = matches!(next, Next::Done(_));
+        match map(engine.driving.machine(), next) {
+            Flow::Yield(item) if !ended => Some((item, Some((Ok(engine), map)))),
+            Flow::Yield(item) | Flow::Last(item) => Some((item, None)),
+            Flow::End => None,
         }
     })
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

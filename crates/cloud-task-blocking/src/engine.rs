@@ -198,3 +198,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>, T> Iterator for Steps<M, L, T> 
         }
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -686,3 +686,158 @@ impl Machine for Batch {
         self.options().get_await_options().get_cancel_token()
     }
 }
+
+/// A scripted machine, to test an engine (feature `test-util`): it hands out the steps of
+/// its script in order and records everything it is fed.
+#[cfg(feature = "test-util")]
+pub mod testing {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use super::{Machine, Step};
+    use crate::cancel::CancelToken;
+    use crate::config::Config;
+    use crate::error::Error;
+    use crate::exchange::{Call, CallAction};
+    use crate::seam::{HttpResponse, RequestId};
+
+    /// One step of a script.
+    #[derive(Debug, Clone)]
+    pub enum Scene {
+        /// Hand out a `GET` of this path of the configuration's base URL (its deadline is
+        /// the configuration's timeout from now).
+        Send(&'static str),
+        /// Ask for this local work.
+        Work(u32),
+        /// Hand this event out.
+        Emit(u32),
+        /// Ask to sleep this long.
+        Sleep(Duration),
+        /// Ask to wait for an answer (at most this long).
+        AwaitAnswer(Duration),
+        /// End with this output.
+        Done(&'static str),
+    }
+
+    /// What a scripted machine was fed, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Fed {
+        /// The answer to request `path` (the path it was sent to), with its status.
+        Answer(&'static str, u16),
+        /// The transport's failure of request `path`, with the error's text.
+        Failed(&'static str, String),
+        /// The outcome of local work.
+        Work(u32),
+        /// A cancellation.
+        Cancel,
+    }
+
+    /// A machine that plays a script (see [`Scene`]) and records what it is fed
+    /// ([`Fed`]). Once cancelled, or once its script is played, it ends: with `"cancelled"`
+    /// or `"end"`.
+    #[derive(Debug)]
+    pub struct Scripted {
+        config: Config,
+        script: VecDeque<Scene>,
+        sent: Vec<(RequestId, &'static str)>,
+        fed: Arc<Mutex<Vec<Fed>>>,
+        token: Option<CancelToken>,
+        cancelled: bool,
+    }
+
+    impl Scripted {
+        /// A machine playing `script`, sending to `config`'s base URL.
+        pub fn new(config: &Config, script: impl IntoIterator<Item = Scene>) -> Self {
+            Scripted {
+                config: config.clone(),
+                script: script.into_iter().collect(),
+                sent: Vec::new(),
+                fed: Arc::default(),
+                token: None,
+                cancelled: false,
+            }
+        }
+
+        /// Watches `token` (an engine turns its firing into [`Machine::cancel`]).
+        pub fn cancel_token(mut self, token: CancelToken) -> Self {
+            self.token = Some(token);
+            self
+        }
+
+        /// What it was fed so far (shared: read it after the machine moved into an engine).
+        pub fn fed(&self) -> Arc<Mutex<Vec<Fed>>> {
+            Arc::clone(&self.fed)
+        }
+
+        fn log(&self, fed: Fed) {
+            self.fed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(fed);
+        }
+
+        fn path_of(&self, id: RequestId) -> &'static str {
+            self.sent
+                .iter()
+                .find(|(sent, _)| *sent == id)
+                .map_or("?", |(_, path)| path)
+        }
+    }
+
+    impl Machine for Scripted {
+        type Event = u32;
+        type Output = &'static str;
+        type Work = u32;
+        type WorkDone = u32;
+
+        fn poll_step(&mut self, now: Instant) -> Step<u32, &'static str, u32> {
+            if self.cancelled {
+                return Step::Done("cancelled");
+            }
+            match self.script.pop_front() {
+                None => Step::Done("end"),
+                Some(Scene::Send(path)) => {
+                    let url = format!("{}{path}", self.config.base_url());
+                    let request = http::Request::get(url)
+                        .body(Vec::new())
+                        .expect("a scripted request");
+                    let mut call = Call::new(&self.config, "scripted", request, now);
+                    match call.poll_action(now) {
+                        CallAction::Send(transmit) => {
+                            self.sent.push((transmit.id, path));
+                            Step::Send(transmit)
+                        }
+                        _ => Step::Done("a call that sends nothing"),
+                    }
+                }
+                Some(Scene::Work(n)) => Step::Work(n),
+                Some(Scene::Emit(n)) => Step::Emit(n),
+                Some(Scene::Sleep(d)) => Step::Sleep(d),
+                Some(Scene::AwaitAnswer(d)) => Step::AwaitAnswer(d),
+                Some(Scene::Done(output)) => Step::Done(output),
+            }
+        }
+
+        fn handle_response(&mut self, id: RequestId, response: HttpResponse, _now: Instant) {
+            self.log(Fed::Answer(self.path_of(id), response.status().as_u16()));
+        }
+
+        fn handle_transport_error(&mut self, id: RequestId, error: Error, _now: Instant) {
+            self.log(Fed::Failed(self.path_of(id), error.to_string()));
+        }
+
+        fn handle_work(&mut self, done: u32, _now: Instant) {
+            self.log(Fed::Work(done));
+        }
+
+        fn cancel(&mut self) {
+            self.log(Fed::Cancel);
+            self.cancelled = true;
+        }
+
+        fn cancel_token(&self) -> Option<&CancelToken> {
+            self.token.as_ref()
+        }
+    }
+}
