@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod convert;
 mod errors;
 mod params;
 mod server;
