@@ -119,8 +119,9 @@ pub(crate) struct Engine<M, L = NoLocal> {
     client: Client,
     driving: Driving<M>,
     local: L,
-    /// Requests sent and not answered yet.
-    in_flight: FuturesUnordered<Answer>,
+    /// Requests sent and not answered yet (made at the first that needs it: a lone
+    /// request is awaited as it is).
+    in_flight: Option<FuturesUnordered<Answer>>,
 }
 
 impl<M> Engine<M, NoLocal>
@@ -136,14 +137,13 @@ where
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// An engine whose local work is done by `local`.
     pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-        let in_flight = FuturesUnordered::new();
         let driving = Driving::new(machine);
         let client = client.clone();
         Engine {
             client,
             driving,
             local,
-            in_flight,
+            in_flight: None,
         }
     }
 
@@ -161,11 +161,14 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// called again).
     pub(crate) async fn next(&mut self) -> Next<M::Event, M::Output> {
         loop {
-            let idle = self.in_flight.is_empty();
+            let idle = self.idle();
             let drive = self.driving.next(self.client.now(), idle, true);
             if !matches!(drive, Drive::SendAlone(_)) {
                 while let Some(transmit) = self.driving.take_ready() {
-                    self.in_flight.push(Box::pin(self.client.send(transmit)));
+                    let send = Box::pin(self.client.send(transmit));
+                    self.in_flight
+                        .get_or_insert_with(FuturesUnordered::new)
+                        .push(send);
                 }
             }
             match drive {
@@ -174,17 +177,24 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 Drive::Emit(event) => return Next::Event(event),
                 Drive::Sleep(duration) => self.wait(Some(duration)).await,
                 // Nothing in flight to wait for (never so when a machine says so): a bound.
-                Drive::AwaitAnswer(bound) if self.in_flight.is_empty() => {
+                Drive::AwaitAnswer(bound) if self.idle() => {
                     self.wait(Some(bound)).await;
                 }
                 // Each request in flight is cut off at its own deadline.
                 Drive::AwaitAnswer(_) => self.wait(None).await,
                 Drive::Done(output) => {
-                    self.in_flight.clear();
+                    self.in_flight = None;
                     return Next::Done(output);
                 }
             }
         }
+    }
+
+    /// True when no request is in flight.
+    fn idle(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_none_or(FuturesUnordered::is_empty)
     }
 
     /// Sends the one request and waits for its answer (or the token).
@@ -218,12 +228,11 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 None => pending().await,
             }
         };
-        let in_flight = &mut self.in_flight;
+        let in_flight = self.in_flight.as_mut().filter(|f| !f.is_empty());
         let answer = async {
-            if in_flight.is_empty() {
-                pending().await
-            } else {
-                in_flight.next().await
+            match in_flight {
+                Some(in_flight) => in_flight.next().await,
+                None => pending().await,
             }
         };
         tokio::select! {
@@ -243,14 +252,17 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             in_flight,
         } = self;
         let mut work = pin!(local.run(work));
-        let done = loop {
-            tokio::select! {
-                biased;
-                done = &mut work => break done,
-                Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                    driving.answer(id, outcome, client.now());
+        let done = match in_flight.as_mut() {
+            None => work.await,
+            Some(in_flight) => loop {
+                tokio::select! {
+                    biased;
+                    done = &mut work => break done,
+                    Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                        driving.answer(id, outcome, client.now());
+                    }
                 }
-            }
+            },
         };
         driving.work_done(done, client.now());
     }

@@ -165,7 +165,10 @@ pub struct Driving<M> {
     machine: M,
     token: Option<CancelToken>,
     cancelled: bool,
-    ready: VecDeque<Transmit>,
+    /// The requests handed out and not sent yet: the first one kept inline (a call hands
+    /// out one: no allocation for it), the others after it.
+    first: Option<Transmit>,
+    more: VecDeque<Transmit>,
 }
 
 impl<M: Machine> Driving<M> {
@@ -176,7 +179,8 @@ impl<M: Machine> Driving<M> {
             machine,
             token,
             cancelled: false,
-            ready: VecDeque::new(),
+            first: None,
+            more: VecDeque::new(),
         }
     }
 
@@ -217,22 +221,28 @@ impl<M: Machine> Driving<M> {
         loop {
             return match self.machine.poll_step(now) {
                 Step::Send(transmit) => {
-                    self.ready.push_back(transmit);
+                    match self.first {
+                        None if self.more.is_empty() => self.first = Some(transmit),
+                        _ => self.more.push_back(transmit),
+                    }
                     continue;
                 }
-                Step::AwaitAnswer(_) if alone && idle && self.ready.len() == 1 => {
-                    match self.ready.pop_front() {
-                        Some(transmit) => Drive::SendAlone(transmit),
-                        None => continue,
+                Step::AwaitAnswer(bound) => match self.first.take() {
+                    Some(transmit) if alone && idle && self.more.is_empty() => {
+                        Drive::SendAlone(transmit)
                     }
-                }
-                Step::AwaitAnswer(bound) => Drive::AwaitAnswer(bound),
+                    first => {
+                        self.first = first;
+                        Drive::AwaitAnswer(bound)
+                    }
+                },
                 Step::Sleep(duration) => Drive::Sleep(duration),
                 Step::Work(work) => Drive::Work(work),
                 Step::Emit(event) => Drive::Emit(event),
                 Step::Done(output) => {
                     // What was not sent never will be.
-                    self.ready.clear();
+                    self.first = None;
+                    self.more.clear();
                     Drive::Done(output)
                 }
             };
@@ -241,7 +251,7 @@ impl<M: Machine> Driving<M> {
 
     /// The next request to send (before doing what [`next`](Self::next) said).
     pub fn take_ready(&mut self) -> Option<Transmit> {
-        self.ready.pop_front()
+        self.first.take().or_else(|| self.more.pop_front())
     }
 
     /// Feeds the answer (or the transport's failure) of request `id`.
