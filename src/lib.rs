@@ -62,7 +62,7 @@
 //! # The live view: events, task handles, result files
 //!
 //! One stream tells the whole story of a task: its progress, each entry of its logs typed
-//! ([`LogEvent`]: a block's lines, outputs and end, parsed back from the strings the API
+//! ([`LogEvent`](models::LogEvent): a block's lines, outputs and end, parsed back from the strings the API
 //! sends), and its result last. A task handle (`client.task(id)`) finds a task again by its ID;
 //! a result file downloads to a path (resumable) or a writer, in bounded memory.
 //!
