@@ -139,7 +139,7 @@ pub use seam::{HttpRequest, HttpResponse};
 pub use batch::{
     Batch, BatchAction, BatchCounts, BatchEvent, BatchItem, BatchOptions, BatchOutcome,
     DEFAULT_CREATES_IN_FLIGHT, DEFAULT_MAX_REFUSALS, JournalRecord, JournalReplay, MAX_HOLD,
-    input_identity,
+    MAX_JOURNAL_LINE, input_identity,
 };
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{

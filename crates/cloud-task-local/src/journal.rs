@@ -1,7 +1,7 @@
 //! A batch journal on disk: opened (created when missing) and read back to resume from,
 //! then appended and synced as the batch says.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions, TryLockError};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -24,11 +24,35 @@ impl JournalFile {
         JournalFile { file: None }
     }
 
-    /// Opens (creating) the journal at `path` and reads back what it holds; the file is
-    /// cut after its last complete record (a record torn by a crash is dropped), and
-    /// records are appended after it.
+    /// Opens (creating) the journal at `path`, owns it, and reads back what it holds; the
+    /// file is cut after its last complete record (a record torn by a crash is dropped),
+    /// and records are appended after it.
+    ///
+    /// What it refuses, before writing anything:
+    /// - a path that is not a regular file (a directory, a FIFO, a device, a socket):
+    ///   nothing is opened, so nothing can block on it;
+    /// - a journal another batch has open (this one's lock, an exclusive advisory lock
+    ///   held until the journal is dropped): two batches on one journal would create every
+    ///   task twice;
+    /// - a file that is not a batch journal, or a line over
+    ///   [`MAX_JOURNAL_LINE`](cloud_task_core::MAX_JOURNAL_LINE): it is left as it is.
     pub fn open(path: &Path) -> Result<(JournalFile, JournalReplay)> {
         let context = || format!("opening the batch journal {}", path.display());
+        match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(Error::invalid_input(
+                    "journal",
+                    format!(
+                        "{} is not a regular file ({}): a batch journal must be one",
+                        path.display(),
+                        kind_of(&metadata)
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(context(), e)),
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -36,6 +60,22 @@ impl JournalFile {
             .truncate(false)
             .open(path)
             .map_err(|e| Error::io(context(), e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = lock_holder(&file)
+                    .map(|pid| format!(" (process {pid})"))
+                    .unwrap_or_default();
+                return Err(Error::invalid_input(
+                    "journal",
+                    format!(
+                        "{} is in use by another batch{holder}: wait for it to end, or name another journal",
+                        path.display()
+                    ),
+                ));
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(context(), e)),
+        }
         let replay = JournalReplay::read_from(BufReader::new(&mut file))?;
         file.set_len(replay.valid_len())
             .and_then(|()| file.seek(SeekFrom::End(0)))
@@ -58,5 +98,59 @@ impl Local<JournalWork, Result<()>> for JournalFile {
                 .sync_data()
                 .map_err(|e| Error::io("syncing the batch journal", e)),
         }
+    }
+}
+
+/// What kind of file `metadata` describes, in words.
+fn kind_of(metadata: &Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
+/// The process that holds the lock of `file`, when the system says (Linux: `/proc/locks`,
+/// read up to 1 MiB).
+fn lock_holder(file: &File) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let inode = file.metadata().ok()?.ino();
+        let mut locks = String::new();
+        File::open("/proc/locks")
+            .ok()?
+            .take(1 << 20)
+            .read_to_string(&mut locks)
+            .ok()?;
+        // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`: the PID, then major:minor:inode.
+        locks.lines().find_map(|line| {
+            if line.contains("->") {
+                return None; // a process waiting for the lock, not holding it
+            }
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (pid, id) = (fields.get(4)?, fields.get(5)?);
+            let ino: u64 = id.rsplit(':').next()?.parse().ok()?;
+            (ino == inode).then(|| pid.parse().ok()).flatten()
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
     }
 }

@@ -199,3 +199,102 @@ fn read_at_reads_exactly_the_range_or_fails() {
     let error = read_at(&mut source, 8, 4, "the source").unwrap_err();
     assert!(error.to_string().contains("the source"), "{error}");
 }
+
+/// The records of a journal that holds a header and one `sending` record.
+fn a_journal(path: &std::path::Path) -> Vec<u8> {
+    let config = Config::builder().api_key("k").build().unwrap();
+    let inputs = vec![CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("n", 1)];
+    let start = std::time::Instant::now();
+    let options = BatchOptions::new().account_limits(false);
+    let mut batch = Batch::new(&config, inputs, options, start, 1).unwrap();
+    let (mut journal, _) = JournalFile::open(path).unwrap();
+    loop {
+        match batch.poll_action(start) {
+            BatchAction::Record(record) => journal.run(JournalWork::Append(record)).unwrap(),
+            BatchAction::Sync => journal.run(JournalWork::Sync).unwrap(),
+            _ => break,
+        }
+    }
+    drop(journal);
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_journal_in_use_by_another_batch_is_refused_naming_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.journal");
+    let (first, _) = JournalFile::open(&path).unwrap();
+    let error = JournalFile::open(&path).unwrap_err().to_string();
+    assert!(error.contains("in use by another batch"), "{error}");
+    if cfg!(target_os = "linux") {
+        let me = format!("process {}", std::process::id());
+        assert!(error.contains(&me), "{error}");
+    }
+    drop(first);
+    assert!(
+        JournalFile::open(&path).is_ok(),
+        "free again once the first is done"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_journal_is_refused_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    for content in [
+        &b"sk-live-0123456789abcdef"[..], // a key file: no newline at all
+        b"hello\nworld\n",
+        b"{\"t\":\"created\",\"i\":0,\"input\":\"ab\",\"task\":\"t\"}\n", // no header
+    ] {
+        let path = dir.path().join("precious");
+        std::fs::write(&path, content).unwrap();
+        let error = JournalFile::open(&path).unwrap_err().to_string();
+        assert!(error.contains("journal"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), content, "untouched");
+    }
+}
+
+#[test]
+fn a_header_torn_by_a_crash_is_recovered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.journal");
+    let whole = a_journal(&path);
+    let header_len = whole.iter().position(|&b| b == b'\n').unwrap() + 1;
+    // The very first write cut short: part of the header, no newline.
+    std::fs::write(&path, &whole[..header_len / 2]).unwrap();
+    let (_, replay) = JournalFile::open(&path).unwrap();
+    assert!(replay.is_empty());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"",
+        "the torn header is cut off"
+    );
+    // A torn line in the middle is an error naming it.
+    let mut damaged = whole[..header_len].to_vec();
+    damaged.extend_from_slice(b"{\"t\":\"sen");
+    damaged.extend_from_slice(&whole[header_len..]);
+    std::fs::write(&path, &damaged).unwrap();
+    let error = JournalFile::open(&path).unwrap_err().to_string();
+    assert!(error.contains("line 2"), "{error}");
+}
+
+#[cfg(unix)]
+#[test]
+fn only_a_regular_file_is_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut refused = vec![
+        (dir.path().to_path_buf(), "a directory"),
+        ("/dev/zero".into(), "a device"),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        refused.push((fifo, "a FIFO"));
+    }
+    for (path, kind) in refused {
+        let error = JournalFile::open(&path).unwrap_err().to_string();
+        assert!(
+            error.contains(kind) && error.contains("regular file"),
+            "{error}"
+        );
+    }
+}

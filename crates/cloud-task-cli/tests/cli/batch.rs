@@ -243,3 +243,68 @@ fn ctrl_c_stops_creating_and_leaves_created_tasks_running() {
     let text = std::fs::read_to_string(&journal).unwrap();
     assert_eq!(text.matches(r#""t":"created""#).count(), 4);
 }
+
+#[test]
+fn a_second_batch_on_a_journal_in_use_is_refused_and_nothing_is_created_twice() {
+    const N: usize = 20;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = write_inputs(dir.path(), N, ",\"durationMs\":30000");
+    let journal = dir.path().join("batch.journal");
+    let args = [
+        "batch",
+        &inputs,
+        "--block",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--interval",
+        "20ms",
+    ];
+    let mut first = std::process::Command::new(BIN)
+        .envs(server.env())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first batch holds the journal once its header is written.
+    let started = Instant::now();
+    while std::fs::metadata(&journal).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first batch never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = server.run(&args);
+    assert_ne!(
+        code(&second),
+        0,
+        "the second batch ran: {}",
+        stderr(&second)
+    );
+    assert!(
+        stderr(&second).contains("in use by another batch"),
+        "{}",
+        stderr(&second)
+    );
+    // The first goes on alone: every input created once.
+    while server.emulator.stats().count(Route::CreateTask) < N as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first batch stalled"
+        );
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first batch ended early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), N as u64);
+    assert!(tasks_per_input(&server).values().all(|c| *c == 1));
+}

@@ -18,6 +18,14 @@ use crate::ops::CreateTaskRequest;
 /// The journal's format version.
 pub(super) const JOURNAL_VERSION: u32 = 1;
 
+/// The longest line a journal may hold: 64 MiB (a `done` record carries the result's data,
+/// itself bounded by the largest response body read, 32 MiB by default). A longer line is
+/// refused, naming it, instead of being read on.
+pub const MAX_JOURNAL_LINE: usize = 64 << 20;
+
+/// How every journal starts: its header record is serialised with this first.
+const HEADER_START: &[u8] = br#"{"t":"batch""#;
+
 /// The identity of an input in a journal: the first 128 bits of the SHA-256 of its
 /// canonical JSON (`packageName`, `packageVersion`, `blockName`, `inputValues`, object keys
 /// sorted at every level, no inputs the same as `{}`), as 32 hex digits.
@@ -237,15 +245,31 @@ impl JournalReplay {
     }
 
     /// Reads one line, `\n` included. A line without `\n` is taken as the torn last record
-    /// of a crash and ignored; a complete line that is not a record, a first record that
-    /// is not the header, or a record contradicting an earlier one about the same input is
-    /// an [`Error::InvalidInput`] naming the line.
+    /// of a crash and ignored, when it can be one: after the header, or as the start of a
+    /// header (a file of anything else, without a newline, is not a journal). A complete
+    /// line that is not a record, a first record that is not the header, a line longer
+    /// than [`MAX_JOURNAL_LINE`], or a record contradicting an earlier one about the same
+    /// input is an [`Error::InvalidInput`] naming the line: a file that is not a journal is
+    /// refused before anything is written to it.
     pub fn read_line(&mut self, line: &[u8]) -> Result<(), Error> {
         if self.torn {
             return Err(self.bad("a record follows a torn one: the journal is damaged"));
         }
         self.lines += 1;
+        if line.len() > MAX_JOURNAL_LINE {
+            return Err(self.bad(&format!(
+                "the line is longer than {} MiB: this is not a batch journal",
+                MAX_JOURNAL_LINE >> 20
+            )));
+        }
         if line.last() != Some(&b'\n') {
+            let could_be_header = HEADER_START.starts_with(line) || line.starts_with(HEADER_START);
+            if !self.header && !could_be_header {
+                return Err(self.bad(
+                    "this is not a batch journal (a journal starts with its header record); \
+                     the file is left as it is: name another path",
+                ));
+            }
             self.torn = true;
             return Ok(());
         }
@@ -253,8 +277,15 @@ impl JournalReplay {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let record: Record = serde_json::from_slice(line)
-            .map_err(|e| self.bad(&format!("it is not a batch journal record ({e})")))?;
+        let record: Record = serde_json::from_slice(line).map_err(|e| {
+            if self.header {
+                self.bad(&format!("it is not a batch journal record ({e})"))
+            } else {
+                self.bad(&format!(
+                    "this is not a batch journal ({e}); the file is left as it is: name another path"
+                ))
+            }
+        })?;
         self.records += 1;
         if !self.header {
             return match record {
@@ -311,13 +342,17 @@ impl JournalReplay {
     }
 
     /// Reads every line of `reader` (a journal file opened by the driver): see
-    /// [`read_line`](Self::read_line). Read errors are [`Error::Io`].
+    /// [`read_line`](Self::read_line). Each line is read up to [`MAX_JOURNAL_LINE`] bytes
+    /// and one more, whatever the file holds. Read errors are [`Error::Io`].
     pub fn read_from(mut reader: impl std::io::BufRead) -> Result<JournalReplay, Error> {
+        use std::io::{BufRead, Read};
         let mut replay = JournalReplay::new();
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = reader
+            // One byte past the bound, so that a longer line is told apart and refused.
+            let n = (&mut reader)
+                .take(MAX_JOURNAL_LINE as u64 + 1)
                 .read_until(b'\n', &mut line)
                 .map_err(|e| Error::io("reading the batch journal", e))?;
             if n == 0 {

@@ -32,7 +32,7 @@ mod lookup;
 mod options;
 
 pub use events::{BatchAction, BatchCounts, BatchEvent, BatchItem, BatchOutcome};
-pub use journal::{JournalRecord, JournalReplay, input_identity};
+pub use journal::{JournalRecord, JournalReplay, MAX_JOURNAL_LINE, input_identity};
 pub use options::{BatchOptions, DEFAULT_CREATES_IN_FLIGHT, DEFAULT_MAX_REFUSALS};
 
 use journal::{JOURNAL_VERSION, Known, Record};

@@ -516,3 +516,30 @@ fn a_lookup_that_finds_nothing_ends_at_its_answer_not_at_a_timeout() {
     // The lookup waits 2 s for a create the server may still be making, then no more.
     assert!(run.waited < Duration::from_secs(3), "{:?}", run.waited);
 }
+
+#[test]
+fn a_journal_line_is_read_up_to_its_bound_whatever_the_file_holds() {
+    use std::io::{BufReader, Read};
+    // A header, then a line that never ends (as `/dev/zero` or a runaway writer would).
+    let header = "{\"t\":\"batch\",\"v\":1,\"inputs\":1,\"at\":0}\n";
+    let endless = std::io::repeat(b'x').take(cloud_task_core::MAX_JOURNAL_LINE as u64 * 4);
+    let reader = BufReader::new(header.as_bytes().chain(endless));
+    let error = cloud_task_core::JournalReplay::read_from(reader).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("line 2") && text.contains("64 MiB"), "{text}");
+}
+
+#[test]
+fn a_file_without_a_newline_is_a_torn_header_only_when_it_starts_like_one() {
+    use cloud_task_core::JournalReplay;
+    let mut torn = JournalReplay::new();
+    torn.read_line(b"{\"t\":\"bat").unwrap();
+    assert!(torn.is_empty());
+    for foreign in [&b"sk-live-secret"[..], b"{\"other\":1}", b"#!/bin/sh"] {
+        let error = JournalReplay::new()
+            .read_line(foreign)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a batch journal"), "{error}");
+    }
+}
