@@ -121,7 +121,7 @@ impl Client {
             })
         });
         BatchRun {
-            inner: Box::pin(start.flatten()),
+            inner: Box::pin(start.flatten().fuse()),
             counts,
         }
     }

@@ -280,6 +280,7 @@ pub(crate) enum Flow<T> {
 
 /// The engine as a stream: `map` turns each event and the end into items. A failed start
 /// is the stream's one item. Nothing is sent until the stream is polled; dropping it stops.
+/// Fused: polled again after its end, it answers `None` again.
 pub(crate) fn stream<M, L, T>(
     engine: Result<Engine<M, L>>,
     map: impl FnMut(&M, Next<M::Event, M::Output>) -> Flow<Result<T>> + Send + 'static,
@@ -294,7 +295,7 @@ where
     T: Send + 'static,
 {
     let state = Some((engine, map));
-    futures_util::stream::unfold(state, |state| async move {
+    let stream = futures_util::stream::unfold(state, |state| async move {
         let (engine, mut map) = state?;
         let mut engine = match engine {
             Ok(engine) => engine,
@@ -307,7 +308,8 @@ where
             Flow::Yield(item) | Flow::Last(item) => Some((item, None)),
             Flow::End => None,
         }
-    })
+    });
+    futures_util::StreamExt::fuse(stream)
 }
 
 #[cfg(test)]

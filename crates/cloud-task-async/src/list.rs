@@ -52,7 +52,8 @@ impl Client {
             futures_util::stream::iter(tasks)
         });
         TaskList {
-            inner: Box::pin(tasks),
+            // Fused: asked again after its end, it answers `None` again.
+            inner: Box::pin(tasks.fuse()),
             pages,
         }
     }

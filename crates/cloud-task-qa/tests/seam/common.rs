@@ -1,0 +1,32 @@
+//! What both clients' seam tests share: the configuration and the request and response
+//! helpers (driver-independent: the core's types).
+
+use cloud_task_core::http::{self, StatusCode};
+use cloud_task_core::{Config, HttpRequest, HttpResponse};
+
+pub const KEY: &str = "sk-seam-secret";
+
+/// The configuration every test client uses.
+pub fn config() -> Config {
+    Config::builder()
+        .api_key(KEY)
+        .base_url("https://api.test")
+        .upload_base_url("https://upload.test/files")
+        .build()
+        .expect("valid test configuration")
+}
+
+/// True when two requests are the same on the wire: method, URI, headers and body.
+pub fn same_request(a: &HttpRequest, b: &HttpRequest) -> bool {
+    a.method() == b.method()
+        && a.uri() == b.uri()
+        && a.headers() == b.headers()
+        && a.body() == b.body()
+}
+
+/// A response with `status` and a JSON (or any) body.
+pub fn response(status: u16, body: &str) -> HttpResponse {
+    let mut response = http::Response::new(body.as_bytes().to_vec());
+    *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
+    response
+}
