@@ -156,15 +156,6 @@ pub fn response(status: u16, body: &str) -> HttpResponse {
     response
 }
 
-/// A response carrying a `Retry-After` header.
-pub fn response_retry_after(status: u16, body: &str, seconds: u64) -> HttpResponse {
-    let mut response = response(status, body);
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-    response
-}
-
 /// Makes `mock` answer `answers` in order, one per request, each request checked by
 /// `check`; any request past the last answer fails the test.
 pub fn answer_in_order(

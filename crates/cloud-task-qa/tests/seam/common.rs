@@ -30,3 +30,12 @@ pub fn response(status: u16, body: &str) -> HttpResponse {
     *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
     response
 }
+
+/// A response carrying a `Retry-After` header.
+pub fn response_retry_after(status: u16, body: &str, seconds: u64) -> HttpResponse {
+    let mut response = response(status, body);
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    response
+}

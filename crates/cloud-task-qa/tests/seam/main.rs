@@ -43,6 +43,9 @@ mod async_client {
 
     #[path = "../ops.rs"]
     mod ops;
+
+    #[path = "../waits.rs"]
+    mod waits;
 }
 
 mod blocking_client {
@@ -75,4 +78,7 @@ mod blocking_client {
 
     #[path = "../ops.rs"]
     mod ops;
+
+    #[path = "../waits.rs"]
+    mod waits;
 }

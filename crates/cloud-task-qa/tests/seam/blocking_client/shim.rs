@@ -34,6 +34,10 @@ impl FakeTimer {
     pub fn sleeps(&self) -> Vec<Duration> {
         self.state.lock().unwrap().1.clone()
     }
+
+    pub fn elapsed(&self) -> Duration {
+        self.state.lock().unwrap().0
+    }
 }
 
 impl Timer for FakeTimer {
