@@ -9,114 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use cloud_task_async::core::{
-    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadErrorCode, UploadInit,
-    part_retry_delay,
-};
+use cloud_task_async::core::{HttpRequest, HttpResponse, part_retry_delay};
 use cloud_task_async::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::support::{FakeTimer, MockTransport, client, config, response, same_request};
+use crate::support::{FakeTimer, client, response};
 
 const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
     "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
 const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
-
-/// A mock of the three steps: init and final URL must equal the core's requests; parts are
-/// recorded, and part 2 fails `part2_failures` times with a 500 first.
-fn upload_mock(part2_failures: usize, parts: Arc<Mutex<Vec<HttpRequest>>>) -> MockTransport {
-    let init = UploadInit::for_file("data.bin", 12)
-        .request(&config())
-        .unwrap();
-    let url = GetUploadUrl::new("up-1").request(&config()).unwrap();
-    let mut mock = MockTransport::new();
-    mock.expect_send()
-        .times(1)
-        .withf(move |r, _| same_request(r, &init))
-        .returning(|_, _| Ok(response(200, INIT_3_PARTS)));
-    let failures = Arc::new(AtomicU64::new(part2_failures as u64));
-    mock.expect_send()
-        .withf(|r, _| r.method() == "PUT")
-        .returning(move |r, _| {
-            let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
-                failures.fetch_sub(1, SeqCst);
-                500
-            } else {
-                200
-            };
-            parts.lock().unwrap().push(r);
-            Ok(response(status, ""))
-        });
-    mock.expect_send()
-        .withf(move |r, _| same_request(r, &url))
-        .returning(|_, _| Ok(response(200, URL_ANSWER)));
-    mock
-}
-
-#[tokio::test]
-async fn upload_bytes_sends_the_core_requests_and_parts_without_credentials() {
-    let parts = Arc::new(Mutex::new(Vec::new()));
-    let timer = FakeTimer::new();
-    let client = client(upload_mock(1, parts.clone()), &timer);
-    let progress = Arc::new(Mutex::new(Vec::new()));
-    let seen = progress.clone();
-    let options = UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p));
-    let file = client
-        .upload_bytes(&b"aaaabbbbcc12"[..], "data.bin", options)
-        .await
-        .unwrap();
-    assert_eq!(file.url, "https://files.test/up-1.bin");
-    assert_eq!(*progress.lock().unwrap(), [33, 66, 99, 100]);
-    // Part 2 failed once: one wait of part_retry_delay(1), then a second try.
-    assert_eq!(timer.sleeps(), [part_retry_delay(1)]);
-    let parts = parts.lock().unwrap();
-    assert_eq!(parts.len(), 4);
-    for part in parts.iter() {
-        assert_eq!(part.headers().len(), 1, "{:?}", part.headers());
-        assert_eq!(part.headers()["content-type"], "application/octet-stream");
-        let expected: &[u8] = match part.uri().path() {
-            "/p/1" => b"aaaa",
-            "/p/2" => b"bbbb",
-            "/p/3" => b"cc12",
-            other => panic!("unexpected part {other}"),
-        };
-        assert_eq!(part.body(), expected);
-    }
-}
-
-#[tokio::test]
-async fn a_part_failing_every_try_exhausts_its_retries() {
-    let parts = Arc::new(Mutex::new(Vec::new()));
-    let timer = FakeTimer::new();
-    let mock = upload_mock(usize::MAX, parts.clone());
-    let error = client(mock, &timer)
-        .upload_bytes(
-            &b"aaaabbbbcc12"[..],
-            "data.bin",
-            UploadOptions::new().retries(3).concurrency(1),
-        )
-        .await
-        .unwrap_err();
-    match &error {
-        Error::Upload(u) => {
-            assert_eq!(u.code, UploadErrorCode::RetryExhausted);
-            assert!(
-                u.message.starts_with("Failed after 3 attempts: "),
-                "{}",
-                u.message
-            );
-        }
-        other => panic!("expected an upload error, got {other:?}"),
-    }
-    assert_eq!(timer.sleeps(), [part_retry_delay(1), part_retry_delay(2)]);
-    let tries_of_part_2 = parts
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.uri().path() == "/p/2")
-        .count();
-    assert_eq!(tries_of_part_2, 3);
-}
 
 /// A fake upload service: `parts` parts of `part_size` bytes; each part `PUT` stays in
 /// flight for a few scheduler turns (or forever with `hang`). It records the bodies, the

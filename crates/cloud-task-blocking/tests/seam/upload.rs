@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
 use cloud_task_blocking::core::{
-    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadErrorCode, UploadInit,
-    part_retry_delay,
+    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadInit, part_retry_delay,
 };
 use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 
@@ -61,128 +60,6 @@ fn count_path(parts: &Mutex<Vec<HttpRequest>>, path: &str) -> usize {
         .iter()
         .filter(|r| r.uri().path() == path)
         .count()
-}
-
-#[test]
-fn upload_bytes_sends_the_core_requests_and_parts_without_credentials() {
-    let parts = Arc::new(Mutex::new(Vec::new()));
-    let timer = FakeTimer::new();
-    let client = client(upload_mock(1, parts.clone()), &timer);
-    let progress = Arc::new(Mutex::new(Vec::new()));
-    let seen = progress.clone();
-    let options = UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p));
-    let file = client
-        .upload_bytes(b"aaaabbbbcc12", "data.bin", options)
-        .unwrap();
-    assert_eq!(file.url, "https://files.test/up-1.bin");
-    assert_eq!(*progress.lock().unwrap(), [33, 66, 99, 100]);
-    // Part 2 failed once: one wait of part_retry_delay(1), then a second try. Parts 1 and 3
-    // are answered on their own threads: one that lands during the wait ends that sleep
-    // early (no time passes on the fake clock) and the wait starts again, so the sleeps
-    // may be one or more, each of the delay, and the time waited is the delay once.
-    let sleeps = timer.sleeps();
-    assert!(!sleeps.is_empty(), "no wait before the second try");
-    assert!(
-        sleeps.iter().all(|d| *d == part_retry_delay(1)),
-        "{sleeps:?}"
-    );
-    assert_eq!(timer.elapsed(), part_retry_delay(1));
-    let parts = parts.lock().unwrap();
-    assert_eq!(parts.len(), 4);
-    for part in parts.iter() {
-        assert_eq!(part.headers().len(), 1, "{:?}", part.headers());
-        assert_eq!(part.headers()["content-type"], "application/octet-stream");
-        let expected: &[u8] = match part.uri().path() {
-            "/p/1" => b"aaaa",
-            "/p/2" => b"bbbb",
-            "/p/3" => b"cc12",
-            other => panic!("unexpected part {other}"),
-        };
-        assert_eq!(part.body(), expected);
-    }
-}
-
-#[test]
-fn a_part_failing_every_try_exhausts_its_retries_and_stops_the_upload() {
-    let parts = Arc::new(Mutex::new(Vec::new()));
-    let timer = FakeTimer::new();
-    let mock = upload_mock(u64::MAX, parts.clone());
-    let error = client(mock, &timer)
-        .upload_bytes(
-            b"aaaabbbbcc12",
-            "data.bin",
-            UploadOptions::new().retries(3).concurrency(1),
-        )
-        .unwrap_err();
-    match &error {
-        Error::Upload(u) => {
-            assert_eq!(u.code, UploadErrorCode::RetryExhausted);
-            assert!(
-                u.message.starts_with("Failed after 3 attempts: "),
-                "{}",
-                u.message
-            );
-        }
-        other => panic!("expected an upload error, got {other:?}"),
-    }
-    assert_eq!(timer.sleeps(), [part_retry_delay(1), part_retry_delay(2)]);
-    assert_eq!(count_path(&parts, "/p/2"), 3);
-    // One part at a time: part 3 never started after part 2 gave up (nor the final URL,
-    // which the mock would have answered).
-    assert_eq!(count_path(&parts, "/p/3"), 0);
-}
-
-#[test]
-fn a_missing_presigned_url_fails_before_any_part() {
-    let mut mock = MockTransport::new();
-    mock.expect_send()
-        .times(1)
-        .withf(|r, _| r.uri().path().ends_with("/init"))
-        .returning(|_, _| {
-            Ok(response(
-                200,
-                r#"{"data":{"upload_id":"u","part_size":4,"total_parts":2,"presigned_urls":{"1":"https://s.test/1"}}}"#,
-            ))
-        });
-    let error = client(mock, &FakeTimer::new())
-        .upload_bytes(b"12345678", "a.txt", UploadOptions::new())
-        .unwrap_err();
-    assert!(
-        matches!(&error, Error::Upload(u) if u.code == UploadErrorCode::MissingPresignedUrl),
-        "{error:?}"
-    );
-}
-
-#[test]
-fn an_empty_file_sends_no_part() {
-    let mut mock = MockTransport::new();
-    let init = UploadInit::for_file("empty.txt", 0)
-        .request(&config())
-        .unwrap();
-    mock.expect_send()
-        .times(1)
-        .withf(move |r, _| same_request(r, &init))
-        .returning(|_, _| {
-            Ok(response(
-                200,
-                r#"{"data":{"upload_id":"u","part_size":4,"total_parts":0,"presigned_urls":{}}}"#,
-            ))
-        });
-    mock.expect_send()
-        .times(1)
-        .withf(|r, _| r.uri().path().ends_with("/u/url"))
-        .returning(|_, _| Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#)));
-    let progress = Arc::new(Mutex::new(Vec::new()));
-    let seen = progress.clone();
-    let file = client(mock, &FakeTimer::new())
-        .upload_bytes(
-            [],
-            "empty.txt",
-            UploadOptions::new().on_progress(move |p| seen.lock().unwrap().push(p)),
-        )
-        .unwrap();
-    assert_eq!(file.url, "https://files.test/u");
-    assert_eq!(*progress.lock().unwrap(), [100]);
 }
 
 /// A fake upload service: parts of `part_size` bytes. It records the bodies, proves with a
@@ -462,16 +339,4 @@ fn cancelling_with_parts_in_flight_starts_no_new_part() {
     assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
     assert_eq!(store.parts_sent(), 2);
     assert_eq!(store.urls_asked.load(SeqCst), 0);
-}
-
-#[test]
-fn a_cancelled_token_sends_nothing() {
-    let mut mock = MockTransport::new();
-    mock.expect_send().never();
-    let token = CancelToken::new();
-    token.cancel();
-    let error = client(mock, &FakeTimer::new())
-        .upload_bytes(b"abc", "a.txt", UploadOptions::new().cancel_token(token))
-        .unwrap_err();
-    assert!(matches!(error, Error::Cancelled(_)));
 }

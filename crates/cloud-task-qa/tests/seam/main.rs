@@ -46,6 +46,9 @@ mod async_client {
 
     #[path = "../waits.rs"]
     mod waits;
+
+    #[path = "../uploads.rs"]
+    mod uploads;
 }
 
 mod blocking_client {
@@ -81,4 +84,7 @@ mod blocking_client {
 
     #[path = "../waits.rs"]
     mod waits;
+
+    #[path = "../uploads.rs"]
+    mod uploads;
 }

@@ -18,6 +18,9 @@ mockall::mock! {
     }
 }
 
+/// True when a sleep of the client is asked for once per wait: the engine waits for an answer and the sleep together: answers that are ready come before the sleep starts.
+pub const EXACT_SLEEPS: bool = true;
+
 /// A clock that only moves when a sleep of the client completes, recording every sleep.
 #[derive(Clone)]
 pub struct FakeTimer {

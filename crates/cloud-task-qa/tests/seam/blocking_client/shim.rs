@@ -16,6 +16,9 @@ mockall::mock! {
     }
 }
 
+/// True when a sleep of the client is asked for once per wait: parts are answered on sender threads: one that lands during a sleep ends it early, and the sleep starts again.
+pub const EXACT_SLEEPS: bool = false;
+
 /// A clock that only moves when a sleep of the client completes, recording every sleep.
 #[derive(Clone)]
 pub struct FakeTimer {
