@@ -6,7 +6,8 @@
 //! Each scenario file is compiled twice, in the module of each client, where `sdk` is that
 //! client's crate, `shim` its mocked transport and fake timer, and three macros say how a
 //! call is made: `run!` (awaited, or not), `all!` (a stream collected, or an iterator) and
-//! `seam_test!` (a tokio test, or a plain one). What only one client has stays in its crate.
+//! `seam_test!` (a tokio test, or a plain one). What only one client has (its cancellation from elsewhere, its fake services) is in its
+//! own module beside them.
 
 // Each scenario file is compiled once per client, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -49,6 +50,10 @@ mod async_client {
 
     #[path = "../uploads.rs"]
     mod uploads;
+
+    // What only this client has.
+    mod polling;
+    mod upload;
 }
 
 mod blocking_client {
@@ -87,4 +92,9 @@ mod blocking_client {
 
     #[path = "../uploads.rs"]
     mod uploads;
+
+    // What only this client has.
+    mod polling;
+    mod threads;
+    mod upload;
 }

@@ -1,60 +1,22 @@
-//! The async client under the seam suite: its mocked transport, its fake timer, and how a
-//! call is awaited.
+//! The async client under the seam suite: its mocked transport, its fake timer, its fake
+//! services, and how it is cancelled from elsewhere.
 
+use cloud_task_async::SendLimits;
+use std::future::pending;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cloud_task_async::core::{HttpRequest, HttpResponse};
-use cloud_task_async::{Client, HttpTransport, Result, SendLimits, Timer};
+use cloud_task_async::{Client, HttpTransport, Result, Timer};
 
-use crate::common::{KEY, config};
+pub use crate::common::{KEY, config, response, same_request};
 
 mockall::mock! {
     pub Transport {}
     #[async_trait]
     impl HttpTransport for Transport {
         async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse>;
-    }
-}
-
-/// True when a sleep of the client is asked for once per wait: the engine waits for an answer and the sleep together: answers that are ready come before the sleep starts.
-pub const EXACT_SLEEPS: bool = true;
-
-/// A clock that only moves when a sleep of the client completes, recording every sleep.
-#[derive(Clone)]
-pub struct FakeTimer {
-    start: Instant,
-    state: Arc<Mutex<(Duration, Vec<Duration>)>>,
-}
-
-impl FakeTimer {
-    pub fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            state: Arc::default(),
-        }
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.state.lock().unwrap().1.clone()
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.state.lock().unwrap().0
-    }
-}
-
-#[async_trait]
-impl Timer for FakeTimer {
-    fn now(&self) -> Instant {
-        self.start + self.state.lock().unwrap().0
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        self.state.lock().unwrap().1.push(duration);
-        tokio::task::yield_now().await;
-        self.state.lock().unwrap().0 += duration;
     }
 }
 
@@ -69,6 +31,141 @@ pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
         .timer(timer.clone())
         .build()
         .expect("valid test client")
+}
+
+/// True when a sleep of the client is asked for once per wait: the engine waits for an answer and the sleep together: answers that are ready come before the sleep starts.
+pub const EXACT_SLEEPS: bool = true;
+
+/// A clock that only moves when a sleep of the client completes, recording every sleep. With `blocking`,
+/// sleeps never end (to test cancellation during a wait).
+#[derive(Clone)]
+pub struct FakeTimer {
+    start: Instant,
+    state: Arc<Mutex<TimerState>>,
+    blocking: bool,
+}
+
+#[derive(Default)]
+struct TimerState {
+    elapsed: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl FakeTimer {
+    pub fn new() -> Self {
+        FakeTimer {
+            start: Instant::now(),
+            state: Arc::default(),
+            blocking: false,
+        }
+    }
+
+    pub fn blocking() -> Self {
+        FakeTimer {
+            blocking: true,
+            ..FakeTimer::new()
+        }
+    }
+
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().sleeps.clone()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.state.lock().unwrap().elapsed
+    }
+}
+
+#[async_trait]
+impl Timer for FakeTimer {
+    fn now(&self) -> Instant {
+        self.start + self.state.lock().unwrap().elapsed
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.state.lock().unwrap().sleeps.push(duration);
+        // Time passes only for a sleep that completes (a dropped one does not advance it).
+        tokio::task::yield_now().await;
+        if self.blocking {
+            pending::<()>().await;
+        }
+        self.state.lock().unwrap().elapsed += duration;
+    }
+}
+
+/// Makes `mock` answer `answers` in order, one per request, each request checked by
+/// `check`; any request past the last answer fails the test.
+pub fn answer_in_order(
+    mock: &mut MockTransport,
+    answers: Vec<Result<HttpResponse>>,
+    check: impl Fn(&HttpRequest) -> bool + Send + Sync + Clone + 'static,
+) {
+    let mut sequence = mockall::Sequence::new();
+    for answer in answers {
+        let check = check.clone();
+        let mut answer = Some(answer);
+        mock.expect_send()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .withf(move |request, _| check(request))
+            .returning(move |_, _| answer.take().expect("answered once"));
+    }
+}
+
+/// A transport that never answers (a request stuck in flight).
+pub struct Hang;
+
+#[async_trait]
+impl HttpTransport for Hang {
+    async fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
+        pending().await
+    }
+}
+
+/// A fake server of many tasks, for `await_many`: a task answers `running` on its first
+/// poll and succeeds on its second (with `{"id": <task id>}` as data), except tasks named
+/// `fail-*` (failed), `now-*` (success at once) and `hang-*` (running forever). It records
+/// how many polls were in flight at once.
+#[derive(Default)]
+pub struct Fleet {
+    in_flight: std::sync::atomic::AtomicUsize,
+    pub max_in_flight: std::sync::atomic::AtomicUsize,
+    pub polls: std::sync::atomic::AtomicUsize,
+    seen: Mutex<std::collections::HashMap<String, u32>>,
+}
+
+#[async_trait]
+impl HttpTransport for Fleet {
+    async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, SeqCst);
+        self.polls.fetch_add(1, SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.in_flight.fetch_sub(1, SeqCst);
+        let path = request.uri().path();
+        let id = path
+            .strip_prefix("/v3/users/me/tasks/")
+            .and_then(|p| p.strip_suffix("/result"))
+            .expect("a result poll")
+            .to_owned();
+        let count = {
+            let mut seen = self.seen.lock().unwrap();
+            let count = seen.entry(id.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let body = if id.starts_with("fail-") {
+            r#"{"status":"failed","error":"boom"}"#.to_owned()
+        } else if id.starts_with("hang-") || (count < 2 && !id.starts_with("now-")) {
+            r#"{"status":"running","progress":50}"#.to_owned()
+        } else {
+            format!(r#"{{"status":"success","resultURL":null,"resultData":{{"id":"{id}"}}}}"#)
+        };
+        Ok(response(200, &body))
+    }
 }
 
 /// A client with default headers of its own, on `transport`.

@@ -1,63 +1,28 @@
-//! The blocking client under the seam suite: its mocked transport, its fake timer, and how
-//! a call is made.
+//! The blocking client under the seam suite: its mocked transport, its fake timer, its fake
+//! services, and how it is cancelled from elsewhere.
 
-use std::sync::{Arc, Mutex};
+use cloud_task_blocking::SendLimits;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use cloud_task_blocking::core::{CancelToken, HttpRequest, HttpResponse};
-use cloud_task_blocking::{Client, Error, HttpTransport, Result, SendLimits, Timer};
+use cloud_task_blocking::core::{HttpRequest, HttpResponse};
+use cloud_task_blocking::{CancelToken, Client, Error, HttpTransport, Result, Timer};
 
-use crate::common::{KEY, config};
+pub use crate::common::{KEY, config, response, same_request};
 
 mockall::mock! {
     pub Transport {}
     impl HttpTransport for Transport {
-        fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse>;
+        fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
     }
 }
 
-/// True when a sleep of the client is asked for once per wait: parts are answered on sender threads: one that lands during a sleep ends it early, and the sleep starts again.
-pub const EXACT_SLEEPS: bool = false;
-
-/// A clock that only moves when a sleep of the client completes, recording every sleep.
-#[derive(Clone)]
-pub struct FakeTimer {
-    start: Instant,
-    state: Arc<Mutex<(Duration, Vec<Duration>)>>,
-}
-
-impl FakeTimer {
-    pub fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            state: Arc::default(),
-        }
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.state.lock().unwrap().1.clone()
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.state.lock().unwrap().0
-    }
-}
-
-impl Timer for FakeTimer {
-    fn now(&self) -> Instant {
-        self.start + self.state.lock().unwrap().0
-    }
-
-    fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(Error::cancelled());
-        }
-        let mut state = self.state.lock().unwrap();
-        state.1.push(duration);
-        state.0 += duration;
-        Ok(())
-    }
-}
+/// How long a test waits for another thread before failing (never reached when the code
+/// under test works; only a deadlock would hit it).
+pub const DEADLOCK: Duration = Duration::from_secs(20);
 
 /// A client on `transport` with a fake timer.
 pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
@@ -70,6 +35,211 @@ pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
         .timer(timer.clone())
         .build()
         .expect("valid test client")
+}
+
+/// True when a sleep of the client is asked for once per wait: parts are answered on sender threads: one that lands during a sleep ends it early, and the sleep starts again.
+pub const EXACT_SLEEPS: bool = false;
+
+/// A clock that only moves when a sleep of the client completes, recording every sleep.
+/// With `blocking`, sleeps last until their token fires (to test cancellation during a
+/// wait).
+#[derive(Clone)]
+pub struct FakeTimer {
+    start: Instant,
+    state: Arc<(Mutex<TimerState>, Condvar)>,
+    blocking: bool,
+}
+
+#[derive(Default)]
+struct TimerState {
+    elapsed: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl FakeTimer {
+    pub fn new() -> Self {
+        FakeTimer {
+            start: Instant::now(),
+            state: Arc::default(),
+            blocking: false,
+        }
+    }
+
+    pub fn blocking() -> Self {
+        FakeTimer {
+            blocking: true,
+            ..FakeTimer::new()
+        }
+    }
+
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.0.lock().unwrap().sleeps.clone()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.state.0.lock().unwrap().elapsed
+    }
+
+    /// Blocks until at least `n` sleeps have started.
+    pub fn wait_for_sleeps(&self, n: usize) {
+        let (state, condvar) = &*self.state;
+        let (state, timeout) = condvar
+            .wait_timeout_while(state.lock().unwrap(), DEADLOCK, |s| s.sleeps.len() < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "only {} sleeps", state.sleeps.len());
+    }
+}
+
+impl Timer for FakeTimer {
+    fn now(&self) -> Instant {
+        self.start + self.state.0.lock().unwrap().elapsed
+    }
+
+    fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
+        {
+            let mut state = self.state.0.lock().unwrap();
+            state.sleeps.push(duration);
+            self.state.1.notify_all();
+        }
+        if self.blocking {
+            let token = cancel.expect("a blocking sleep needs a token to end it");
+            let (fired, wait) = std::sync::mpsc::channel();
+            let _guard = token.on_cancel(move || {
+                let _ = fired.send(());
+            });
+            wait.recv_timeout(DEADLOCK).expect("the token fires");
+            return Err(Error::cancelled());
+        }
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::cancelled());
+        }
+        // Time passes only for a sleep that completes.
+        self.state.0.lock().unwrap().elapsed += duration;
+        Ok(())
+    }
+}
+
+/// Runs `f` on another thread, cancels `token` (from this thread) once `timer` has started
+/// a sleep, and answers what `f` returned.
+pub fn cancel_during_first_sleep<T: Send>(
+    timer: &FakeTimer,
+    token: &CancelToken,
+    f: impl FnOnce() -> T + Send,
+) -> T {
+    std::thread::scope(|scope| {
+        let running = scope.spawn(f);
+        timer.wait_for_sleeps(1);
+        token.cancel();
+        running.join().expect("the cancelled call returns")
+    })
+}
+
+/// Makes `mock` answer `answers` in order, one per request, each request checked by
+/// `check`; any request past the last answer fails the test.
+pub fn answer_in_order(
+    mock: &mut MockTransport,
+    answers: Vec<Result<HttpResponse>>,
+    check: impl Fn(&HttpRequest) -> bool + Send + Sync + Clone + 'static,
+) {
+    let mut sequence = mockall::Sequence::new();
+    for answer in answers {
+        let check = check.clone();
+        let mut answer = Some(answer);
+        mock.expect_send()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .withf(move |request, _| check(request))
+            .returning(move |_, _| answer.take().expect("answered once"));
+    }
+}
+
+/// Counts requests in flight; with a gate, holds each request until `gate` of them are in
+/// flight at once (proving that many run in parallel), then lets everything through.
+#[derive(Default)]
+pub struct InFlight {
+    state: Mutex<(usize, bool)>,
+    condvar: Condvar,
+    gate: usize,
+    pub max: AtomicUsize,
+}
+
+impl InFlight {
+    pub fn gated(gate: usize) -> Self {
+        InFlight {
+            gate,
+            ..InFlight::default()
+        }
+    }
+
+    /// Call at the start of a request.
+    pub fn enter(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.0 += 1;
+        self.max.fetch_max(state.0, SeqCst);
+        if state.0 >= self.gate {
+            state.1 = true;
+            self.condvar.notify_all();
+        }
+        let (state, timeout) = self
+            .condvar
+            .wait_timeout_while(state, DEADLOCK, |s| !s.1)
+            .unwrap();
+        assert!(!timeout.timed_out(), "only {} in flight", state.0);
+    }
+
+    /// Call at the end of a request.
+    pub fn leave(&self) {
+        self.state.lock().unwrap().0 -= 1;
+    }
+}
+
+/// A fake server of many tasks, for `await_many`: a task answers `running` on its first
+/// poll and succeeds on its second (with `{"id": <task id>}` as data), except tasks named
+/// `fail-*` (failed), `now-*` (success at once) and `hang-*` (running forever). It records
+/// how many polls were in flight at once.
+pub struct Fleet {
+    pub in_flight: InFlight,
+    pub polls: AtomicUsize,
+    seen: Mutex<HashMap<String, u32>>,
+}
+
+impl Fleet {
+    /// A fleet that holds the first polls until `gate` are in flight at once.
+    pub fn gated(gate: usize) -> Self {
+        Fleet {
+            in_flight: InFlight::gated(gate),
+            polls: AtomicUsize::new(0),
+            seen: Mutex::default(),
+        }
+    }
+}
+
+impl HttpTransport for Fleet {
+    fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
+        self.in_flight.enter();
+        self.polls.fetch_add(1, SeqCst);
+        let path = request.uri().path();
+        let id = path
+            .strip_prefix("/v3/users/me/tasks/")
+            .and_then(|p| p.strip_suffix("/result"))
+            .expect("a result poll")
+            .to_owned();
+        let count = {
+            let mut seen = self.seen.lock().unwrap();
+            let count = seen.entry(id.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let body = if id.starts_with("fail-") {
+            r#"{"status":"failed","error":"boom"}"#.to_owned()
+        } else if id.starts_with("hang-") || (count < 2 && !id.starts_with("now-")) {
+            r#"{"status":"running","progress":50}"#.to_owned()
+        } else {
+            format!(r#"{{"status":"success","resultURL":null,"resultData":{{"id":"{id}"}}}}"#)
+        };
+        self.in_flight.leave();
+        Ok(response(200, &body))
+    }
 }
 
 /// A client with settings of its own, on `transport`.

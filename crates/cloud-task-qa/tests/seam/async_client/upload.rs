@@ -13,7 +13,7 @@ use cloud_task_async::core::{HttpRequest, HttpResponse, part_retry_delay};
 use cloud_task_async::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::support::{FakeTimer, client, response};
+use super::shim::{FakeTimer, client, response};
 
 const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
     "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;

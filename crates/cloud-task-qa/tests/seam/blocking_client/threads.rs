@@ -1,8 +1,6 @@
-//! What only the blocking client has among the operations: one client shared by threads.
-//! Every operation's request, answer and error mapping is in the seam suite that both
-//! clients share (`crates/cloud-task-qa/tests/seam`).
+//! One blocking client shared by threads.
 
-use crate::support::{FakeTimer, MockTransport, client, response};
+use super::shim::{FakeTimer, MockTransport, client, response};
 
 #[test]
 fn the_client_is_cheap_to_clone_and_shareable_across_threads() {

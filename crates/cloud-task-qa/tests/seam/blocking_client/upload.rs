@@ -12,11 +12,11 @@ use cloud_task_blocking::core::{
 };
 use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 
-use crate::common::pseudo_random;
-use crate::support::{
+use super::shim::{
     DEADLOCK, FakeTimer, InFlight, MockTransport, cancel_during_first_sleep, client, config,
     response, same_request,
 };
+use crate::common::pseudo_random;
 
 const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
     "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
