@@ -14,13 +14,16 @@ use super::sdk::{CancelToken, Error, UploadOptions};
 use super::shim::{EXACT_SLEEPS, FakeTimer, MockTransport, client};
 use crate::common::{config, response, same_request};
 
-const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
+pub(super) const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
     "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
-const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
+pub(super) const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
 
 /// A mock of the three steps: init and final URL must equal the core's requests; parts are
 /// recorded, and part 2 fails `part2_failures` times with a 500 first.
-fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> MockTransport {
+pub(super) fn upload_mock(
+    part2_failures: u64,
+    parts: Arc<Mutex<Vec<HttpRequest>>>,
+) -> MockTransport {
     let init = UploadInit::for_file("data.bin", 12)
         .request(&config())
         .unwrap();
@@ -49,7 +52,7 @@ fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> Mock
     mock
 }
 
-fn count_path(parts: &Mutex<Vec<HttpRequest>>, path: &str) -> usize {
+pub(super) fn count_path(parts: &Mutex<Vec<HttpRequest>>, path: &str) -> usize {
     parts
         .lock()
         .unwrap()

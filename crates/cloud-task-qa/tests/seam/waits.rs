@@ -15,11 +15,11 @@ use super::sdk::{
 use super::shim::{FakeTimer, MockTransport, client};
 use crate::common::{config, response, response_retry_after, same_request};
 
-const RUNNING_10: &str = r#"{"status":"running","progress":10}"#;
+pub(super) const RUNNING_10: &str = r#"{"status":"running","progress":10}"#;
 const RUNNING_50: &str = r#"{"status":"running","progress":50}"#;
 const SUCCESS: &str = r#"{"status":"success","resultURL":"https://r","resultData":[{"ok":true}]}"#;
 
-fn io_error() -> Error {
+pub(super) fn io_error() -> Error {
     Error::transport(
         TransportErrorKind::Io,
         std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
@@ -27,7 +27,7 @@ fn io_error() -> Error {
 }
 
 /// Clones an answer (transport errors are rebuilt: `Error` is not `Clone`).
-fn copy(answer: &Result<HttpResponse>) -> Result<HttpResponse> {
+pub(super) fn copy(answer: &Result<HttpResponse>) -> Result<HttpResponse> {
     match answer {
         Ok(r) => {
             let mut copy = response(r.status().as_u16(), std::str::from_utf8(r.body()).unwrap());
@@ -72,7 +72,7 @@ fn reference_schedule(
 
 /// A mock answering `answers` to result polls of task `t`, in order, each poll checked
 /// against the core's request; a poll past the last answer fails the test.
-fn poll_mock(answers: &[Result<HttpResponse>]) -> MockTransport {
+pub(super) fn poll_mock(answers: &[Result<HttpResponse>]) -> MockTransport {
     let expected = Arc::new(GetTaskResult::new("t").request(&config()).unwrap());
     let mut mock = MockTransport::new();
     let mut sequence = mockall::Sequence::new();

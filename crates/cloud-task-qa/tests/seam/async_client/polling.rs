@@ -5,45 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use cloud_task_async::core::{GetTaskResult, HttpResponse, Operation, TransportErrorKind};
 use cloud_task_async::{AwaitOptions, CancelToken, Error, Result};
 
-use super::shim::{
-    FakeTimer, Fleet, Hang, MockTransport, answer_in_order, client, config, response, same_request,
-};
-
-const RUNNING_10: &str = r#"{"status":"running","progress":10}"#;
-
-fn io_error() -> Error {
-    Error::transport(
-        TransportErrorKind::Io,
-        std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
-    )
-}
-
-/// Clones an answer (transport errors are rebuilt: `Error` is not `Clone`).
-fn copy(answer: &Result<HttpResponse>) -> Result<HttpResponse> {
-    match answer {
-        Ok(r) => {
-            let mut copy = response(r.status().as_u16(), std::str::from_utf8(r.body()).unwrap());
-            *copy.headers_mut() = r.headers().clone();
-            Ok(copy)
-        }
-        Err(_) => Err(io_error()),
-    }
-}
-
-/// A mock answering `answers` to result polls of task `t`, each poll checked against the
-/// core's request.
-fn poll_mock(answers: &[Result<HttpResponse>]) -> MockTransport {
-    let expected = GetTaskResult::new("t").request(&config()).unwrap();
-    let expected = Arc::new(expected);
-    let mut mock = MockTransport::new();
-    answer_in_order(&mut mock, answers.iter().map(copy).collect(), move |r| {
-        same_request(r, &expected)
-    });
-    mock
-}
+use super::shim::{FakeTimer, Fleet, Hang, client, response};
+use super::waits::{RUNNING_10, poll_mock};
 
 #[tokio::test]
 async fn cancelling_ends_a_wait_during_a_sleep() {

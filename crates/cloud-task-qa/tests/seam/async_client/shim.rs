@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use cloud_task_async::core::{HttpRequest, HttpResponse};
 use cloud_task_async::{Client, HttpTransport, Result, Timer};
 
-pub use crate::common::{KEY, config, response, same_request};
+pub use crate::common::{KEY, config, response};
 
 mockall::mock! {
     pub Transport {}
@@ -90,25 +90,6 @@ impl Timer for FakeTimer {
             pending::<()>().await;
         }
         self.state.lock().unwrap().elapsed += duration;
-    }
-}
-
-/// Makes `mock` answer `answers` in order, one per request, each request checked by
-/// `check`; any request past the last answer fails the test.
-pub fn answer_in_order(
-    mock: &mut MockTransport,
-    answers: Vec<Result<HttpResponse>>,
-    check: impl Fn(&HttpRequest) -> bool + Send + Sync + Clone + 'static,
-) {
-    let mut sequence = mockall::Sequence::new();
-    for answer in answers {
-        let check = check.clone();
-        let mut answer = Some(answer);
-        mock.expect_send()
-            .times(1)
-            .in_sequence(&mut sequence)
-            .withf(move |request, _| check(request))
-            .returning(move |_, _| answer.take().expect("answered once"));
     }
 }
 

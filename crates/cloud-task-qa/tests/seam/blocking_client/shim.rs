@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cloud_task_blocking::core::{HttpRequest, HttpResponse};
 use cloud_task_blocking::{CancelToken, Client, Error, HttpTransport, Result, Timer};
 
-pub use crate::common::{KEY, config, response, same_request};
+pub use crate::common::{KEY, config, response};
 
 mockall::mock! {
     pub Transport {}
@@ -132,25 +132,6 @@ pub fn cancel_during_first_sleep<T: Send>(
         token.cancel();
         running.join().expect("the cancelled call returns")
     })
-}
-
-/// Makes `mock` answer `answers` in order, one per request, each request checked by
-/// `check`; any request past the last answer fails the test.
-pub fn answer_in_order(
-    mock: &mut MockTransport,
-    answers: Vec<Result<HttpResponse>>,
-    check: impl Fn(&HttpRequest) -> bool + Send + Sync + Clone + 'static,
-) {
-    let mut sequence = mockall::Sequence::new();
-    for answer in answers {
-        let check = check.clone();
-        let mut answer = Some(answer);
-        mock.expect_send()
-            .times(1)
-            .in_sequence(&mut sequence)
-            .withf(move |request, _| check(request))
-            .returning(move |_, _| answer.take().expect("answered once"));
-    }
 }
 
 /// Counts requests in flight; with a gate, holds each request until `gate` of them are in

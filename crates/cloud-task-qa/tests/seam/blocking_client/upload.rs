@@ -7,60 +7,12 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
-use cloud_task_blocking::core::{
-    GetUploadUrl, HttpRequest, HttpResponse, Operation, UploadInit, part_retry_delay,
-};
+use cloud_task_blocking::core::{HttpRequest, HttpResponse, part_retry_delay};
 use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptions};
 
-use super::shim::{
-    DEADLOCK, FakeTimer, InFlight, MockTransport, cancel_during_first_sleep, client, config,
-    response, same_request,
-};
+use super::shim::{DEADLOCK, FakeTimer, InFlight, cancel_during_first_sleep, client, response};
+use super::uploads::{count_path, upload_mock};
 use crate::common::pseudo_random;
-
-const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
-    "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
-const URL_ANSWER: &str = r#"{"data":{"url":"https://files.test/up-1.bin","expires_at":null,"file_name":"data.bin","file_size":12,"mime_type":"application/octet-stream"}}"#;
-
-/// A mock of the three steps: init and final URL must equal the core's requests; parts are
-/// recorded, and part 2 fails `part2_failures` times with a 500 first.
-fn upload_mock(part2_failures: u64, parts: Arc<Mutex<Vec<HttpRequest>>>) -> MockTransport {
-    let init = UploadInit::for_file("data.bin", 12)
-        .request(&config())
-        .unwrap();
-    let url = GetUploadUrl::new("up-1").request(&config()).unwrap();
-    let mut mock = MockTransport::new();
-    mock.expect_send()
-        .times(1)
-        .withf(move |r, _| same_request(r, &init))
-        .returning(|_, _| Ok(response(200, INIT_3_PARTS)));
-    let failures = Arc::new(AtomicU64::new(part2_failures));
-    mock.expect_send()
-        .withf(|r, _| r.method() == "PUT")
-        .returning(move |r, _| {
-            let status = if r.uri().path() == "/p/2" && failures.load(SeqCst) > 0 {
-                failures.fetch_sub(1, SeqCst);
-                500
-            } else {
-                200
-            };
-            parts.lock().unwrap().push(r);
-            Ok(response(status, ""))
-        });
-    mock.expect_send()
-        .withf(move |r, _| same_request(r, &url))
-        .returning(|_, _| Ok(response(200, URL_ANSWER)));
-    mock
-}
-
-fn count_path(parts: &Mutex<Vec<HttpRequest>>, path: &str) -> usize {
-    parts
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.uri().path() == path)
-        .count()
-}
 
 /// A fake upload service: parts of `part_size` bytes. It records the bodies, proves with a
 /// gate that `concurrency` parts are in flight at once (never more), and checks at each
