@@ -9,6 +9,7 @@ use cloud_task_async::{AwaitOptions, CancelToken, Error, Result};
 
 use super::shim::{FakeTimer, Fleet, Hang, client, response};
 use super::waits::{RUNNING_10, poll_mock};
+use crate::common::check_fleet_results;
 
 #[tokio::test]
 async fn cancelling_ends_a_wait_during_a_sleep() {
@@ -57,18 +58,7 @@ async fn await_many_keeps_input_order_and_bounds_polls_in_flight() {
         )
         .await;
     assert_eq!(results.len(), 100);
-    for (id, result) in ids.iter().zip(&results) {
-        match id.as_str() {
-            "fail-3" => {
-                assert!(matches!(result, Err(Error::TaskFailed(f)) if f.task_id == "fail-3"))
-            }
-            "" => assert!(matches!(result, Err(Error::InvalidInput(_)))),
-            id => assert_eq!(
-                result.as_ref().unwrap().result_data.as_ref().unwrap()["id"],
-                id
-            ),
-        }
-    }
+    check_fleet_results(&ids, &results);
     assert_eq!(fleet.max_in_flight.load(SeqCst), 7);
     // Two polls per task, one for the failed one, none for the empty ID.
     assert_eq!(fleet.polls.load(SeqCst), 98 * 2 + 1);

@@ -3,14 +3,14 @@
 
 use cloud_task_async::SendLimits;
 use std::future::pending;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cloud_task_async::core::{HttpRequest, HttpResponse};
 use cloud_task_async::{Client, HttpTransport, Result, Timer};
 
-pub use crate::common::{KEY, config, response};
+pub use crate::common::{FakeTimer, KEY, config, fleet_answer, response};
 
 mockall::mock! {
     pub Transport {}
@@ -36,60 +36,20 @@ pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
 /// True when a sleep of the client is asked for once per wait: the engine waits for an answer and the sleep together: answers that are ready come before the sleep starts.
 pub const EXACT_SLEEPS: bool = true;
 
-/// A clock that only moves when a sleep of the client completes, recording every sleep. With `blocking`,
-/// sleeps never end (to test cancellation during a wait).
-#[derive(Clone)]
-pub struct FakeTimer {
-    start: Instant,
-    state: Arc<Mutex<TimerState>>,
-    blocking: bool,
-}
-
-#[derive(Default)]
-struct TimerState {
-    elapsed: Duration,
-    sleeps: Vec<Duration>,
-}
-
-impl FakeTimer {
-    pub fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            state: Arc::default(),
-            blocking: false,
-        }
-    }
-
-    pub fn blocking() -> Self {
-        FakeTimer {
-            blocking: true,
-            ..FakeTimer::new()
-        }
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.state.lock().unwrap().sleeps.clone()
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.state.lock().unwrap().elapsed
-    }
-}
-
 #[async_trait]
 impl Timer for FakeTimer {
     fn now(&self) -> Instant {
-        self.start + self.state.lock().unwrap().elapsed
+        FakeTimer::now(self)
     }
 
     async fn sleep(&self, duration: Duration) {
-        self.state.lock().unwrap().sleeps.push(duration);
+        self.started(duration);
         // Time passes only for a sleep that completes (a dropped one does not advance it).
         tokio::task::yield_now().await;
-        if self.blocking {
+        if self.is_blocking() {
             pending::<()>().await;
         }
-        self.state.lock().unwrap().elapsed += duration;
+        self.completed(duration);
     }
 }
 
@@ -126,26 +86,8 @@ impl HttpTransport for Fleet {
             tokio::task::yield_now().await;
         }
         self.in_flight.fetch_sub(1, SeqCst);
-        let path = request.uri().path();
-        let id = path
-            .strip_prefix("/v3/users/me/tasks/")
-            .and_then(|p| p.strip_suffix("/result"))
-            .expect("a result poll")
-            .to_owned();
-        let count = {
-            let mut seen = self.seen.lock().unwrap();
-            let count = seen.entry(id.clone()).or_default();
-            *count += 1;
-            *count
-        };
-        let body = if id.starts_with("fail-") {
-            r#"{"status":"failed","error":"boom"}"#.to_owned()
-        } else if id.starts_with("hang-") || (count < 2 && !id.starts_with("now-")) {
-            r#"{"status":"running","progress":50}"#.to_owned()
-        } else {
-            format!(r#"{{"status":"success","resultURL":null,"resultData":{{"id":"{id}"}}}}"#)
-        };
-        Ok(response(200, &body))
+        let answer = fleet_answer(&self.seen, &request);
+        Ok(answer)
     }
 }
 

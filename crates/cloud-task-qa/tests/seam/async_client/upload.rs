@@ -14,6 +14,7 @@ use cloud_task_async::{CancelToken, Error, HttpTransport, Result, UploadOptions}
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::shim::{FakeTimer, client, response};
+use crate::common::{pseudo_random, store_init};
 
 const INIT_3_PARTS: &str = r#"{"data":{"upload_id":"up-1","part_size":4,"total_parts":3,
     "presigned_urls":{"1":"https://store.test/p/1?sig=a","2":"https://store.test/p/2?sig=b","3":"https://store.test/p/3?sig=c"}}}"#;
@@ -64,18 +65,7 @@ impl HttpTransport for Store {
     async fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path().to_owned();
         if path.ends_with("/init") {
-            let urls: Vec<String> = (1..=self.parts)
-                .map(|n| format!(r#""{n}":"https://store.test/part/{n}""#))
-                .collect();
-            return Ok(response(
-                200,
-                &format!(
-                    r#"{{"data":{{"upload_id":"u","part_size":{},"total_parts":{},"presigned_urls":{{{}}}}}}}"#,
-                    self.part_size,
-                    self.parts,
-                    urls.join(",")
-                ),
-            ));
+            return Ok(store_init(self.part_size, self.parts));
         }
         if path.ends_with("/url") {
             return Ok(response(200, r#"{"data":{"url":"https://files.test/u"}}"#));
@@ -128,18 +118,6 @@ impl AsyncRead for CountingReader {
         self.read.fetch_add(n as u64, SeqCst);
         Poll::Ready(Ok(()))
     }
-}
-
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test]

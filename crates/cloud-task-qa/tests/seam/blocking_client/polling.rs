@@ -9,6 +9,7 @@ use cloud_task_blocking::{AwaitOptions, BackoffStrategy, CancelToken, Error, Res
 
 use super::shim::{FakeTimer, Fleet, cancel_during_first_sleep, client, response};
 use super::waits::{RUNNING_10, poll_mock};
+use crate::common::check_fleet_results;
 
 #[test]
 fn cancelling_from_another_thread_ends_a_wait_during_a_sleep() {
@@ -43,18 +44,7 @@ fn await_many_keeps_input_order_and_bounds_polls_in_flight() {
         .max_in_flight(7);
     let results = client.await_many(ids.clone(), options);
     assert_eq!(results.len(), 100);
-    for (id, result) in ids.iter().zip(&results) {
-        match id.as_str() {
-            "fail-3" => {
-                assert!(matches!(result, Err(Error::TaskFailed(f)) if f.task_id == "fail-3"))
-            }
-            "" => assert!(matches!(result, Err(Error::InvalidInput(_)))),
-            id => assert_eq!(
-                result.as_ref().unwrap().result_data.as_ref().unwrap()["id"],
-                id
-            ),
-        }
-    }
+    check_fleet_results(&ids, &results);
     // The gate held the first polls until 7 were in flight: never more.
     assert_eq!(fleet.in_flight.max.load(SeqCst), 7);
     // Two polls per task, one for the failed one, none for the empty ID.

@@ -5,13 +5,13 @@ use cloud_task_blocking::SendLimits;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use cloud_task_blocking::core::{HttpRequest, HttpResponse};
 use cloud_task_blocking::{CancelToken, Client, Error, HttpTransport, Result, Timer};
 
-pub use crate::common::{KEY, config, response};
+pub use crate::common::{DEADLOCK, FakeTimer, KEY, config, fleet_answer, response};
 
 mockall::mock! {
     pub Transport {}
@@ -19,10 +19,6 @@ mockall::mock! {
         fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse>;
     }
 }
-
-/// How long a test waits for another thread before failing (never reached when the code
-/// under test works; only a deadlock would hit it).
-pub const DEADLOCK: Duration = Duration::from_secs(20);
 
 /// A client on `transport` with a fake timer.
 pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
@@ -40,68 +36,14 @@ pub fn client(transport: impl HttpTransport, timer: &FakeTimer) -> Client {
 /// True when a sleep of the client is asked for once per wait: parts are answered on sender threads: one that lands during a sleep ends it early, and the sleep starts again.
 pub const EXACT_SLEEPS: bool = false;
 
-/// A clock that only moves when a sleep of the client completes, recording every sleep.
-/// With `blocking`, sleeps last until their token fires (to test cancellation during a
-/// wait).
-#[derive(Clone)]
-pub struct FakeTimer {
-    start: Instant,
-    state: Arc<(Mutex<TimerState>, Condvar)>,
-    blocking: bool,
-}
-
-#[derive(Default)]
-struct TimerState {
-    elapsed: Duration,
-    sleeps: Vec<Duration>,
-}
-
-impl FakeTimer {
-    pub fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            state: Arc::default(),
-            blocking: false,
-        }
-    }
-
-    pub fn blocking() -> Self {
-        FakeTimer {
-            blocking: true,
-            ..FakeTimer::new()
-        }
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.state.0.lock().unwrap().sleeps.clone()
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.state.0.lock().unwrap().elapsed
-    }
-
-    /// Blocks until at least `n` sleeps have started.
-    pub fn wait_for_sleeps(&self, n: usize) {
-        let (state, condvar) = &*self.state;
-        let (state, timeout) = condvar
-            .wait_timeout_while(state.lock().unwrap(), DEADLOCK, |s| s.sleeps.len() < n)
-            .unwrap();
-        assert!(!timeout.timed_out(), "only {} sleeps", state.sleeps.len());
-    }
-}
-
 impl Timer for FakeTimer {
     fn now(&self) -> Instant {
-        self.start + self.state.0.lock().unwrap().elapsed
+        FakeTimer::now(self)
     }
 
     fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
-        {
-            let mut state = self.state.0.lock().unwrap();
-            state.sleeps.push(duration);
-            self.state.1.notify_all();
-        }
-        if self.blocking {
+        self.started(duration);
+        if self.is_blocking() {
             let token = cancel.expect("a blocking sleep needs a token to end it");
             let (fired, wait) = std::sync::mpsc::channel();
             let _guard = token.on_cancel(move || {
@@ -114,7 +56,7 @@ impl Timer for FakeTimer {
             return Err(Error::cancelled());
         }
         // Time passes only for a sleep that completes.
-        self.state.0.lock().unwrap().elapsed += duration;
+        self.completed(duration);
         Ok(())
     }
 }
@@ -199,27 +141,9 @@ impl HttpTransport for Fleet {
     fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         self.in_flight.enter();
         self.polls.fetch_add(1, SeqCst);
-        let path = request.uri().path();
-        let id = path
-            .strip_prefix("/v3/users/me/tasks/")
-            .and_then(|p| p.strip_suffix("/result"))
-            .expect("a result poll")
-            .to_owned();
-        let count = {
-            let mut seen = self.seen.lock().unwrap();
-            let count = seen.entry(id.clone()).or_default();
-            *count += 1;
-            *count
-        };
-        let body = if id.starts_with("fail-") {
-            r#"{"status":"failed","error":"boom"}"#.to_owned()
-        } else if id.starts_with("hang-") || (count < 2 && !id.starts_with("now-")) {
-            r#"{"status":"running","progress":50}"#.to_owned()
-        } else {
-            format!(r#"{{"status":"success","resultURL":null,"resultData":{{"id":"{id}"}}}}"#)
-        };
+        let answer = fleet_answer(&self.seen, &request);
         self.in_flight.leave();
-        Ok(response(200, &body))
+        Ok(answer)
     }
 }
 

@@ -13,6 +13,7 @@ use cloud_task_blocking::{CancelToken, Error, HttpTransport, Result, UploadOptio
 use super::shim::{DEADLOCK, FakeTimer, InFlight, cancel_during_first_sleep, client, response};
 use super::uploads::{count_path, upload_mock};
 use crate::common::pseudo_random;
+use crate::common::store_init;
 
 /// A fake upload service: parts of `part_size` bytes. It records the bodies, proves with a
 /// gate that `concurrency` parts are in flight at once (never more), and checks at each
@@ -74,18 +75,7 @@ impl HttpTransport for Store {
     fn send(&self, request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
         let path = request.uri().path().to_owned();
         if path.ends_with("/init") {
-            let urls: Vec<String> = (1..=self.parts)
-                .map(|n| format!(r#""{n}":"https://store.test/part/{n}""#))
-                .collect();
-            return Ok(response(
-                200,
-                &format!(
-                    r#"{{"data":{{"upload_id":"u","part_size":{},"total_parts":{},"presigned_urls":{{{}}}}}}}"#,
-                    self.part_size,
-                    self.parts,
-                    urls.join(",")
-                ),
-            ));
+            return Ok(store_init(self.part_size, self.parts));
         }
         if path.ends_with("/url") {
             self.urls_asked.fetch_add(1, SeqCst);
