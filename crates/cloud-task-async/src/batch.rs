@@ -1,6 +1,5 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,41 +14,21 @@ use futures_util::StreamExt;
 use crate::client::Client;
 use crate::engine::{self, Engine, Flow, Next, OnPool, on_pool};
 
-/// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
-/// report and per input ended, then the end. An `Err` (the journal could not be written,
-/// or a bad input or journal refused before anything was sent) ends it.
-///
-/// `Unpin`: call `next()` directly. [`counts`](Self::counts) says where the batch stands
-/// at any time. Dropping the stream stops the batch where it is: tasks created keep
-/// running, and a create in flight is recorded as sent, to be looked up by a resume.
-pub struct BatchRun {
-    inner: Pin<Box<dyn futures_core::Stream<Item = Result<BatchEvent>> + Send>>,
-    counts: Arc<Mutex<BatchCounts>>,
+boxed_stream! {
+    /// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
+    /// report and per input ended, then the end. An `Err` (the journal could not be written,
+    /// or a bad input or journal refused before anything was sent) ends it.
+    ///
+    /// `Unpin`: call `next()` directly. [`counts`](Self::counts) says where the batch stands
+    /// at any time. Dropping the stream stops the batch where it is: tasks created keep
+    /// running, and a create in flight is recorded as sent, to be looked up by a resume.
+    BatchRun => BatchEvent, with counts: Arc<Mutex<BatchCounts>>, shown by counts
 }
 
 impl BatchRun {
     /// Where the batch stands (queued, running, done, failed, unknown, ...).
     pub fn counts(&self) -> BatchCounts {
         *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl futures_core::Stream for BatchRun {
-    type Item = Result<BatchEvent>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-impl std::fmt::Debug for BatchRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchRun")
-            .field("counts", &self.counts())
-            .finish()
     }
 }
 

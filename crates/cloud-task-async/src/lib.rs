@@ -114,15 +114,11 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// Defines an `Unpin` boxed stream type with a private constructor.
+/// Defines an `Unpin` boxed stream type: with a private constructor, or with a side value
+/// (`with field: Type, shown by getter`) that its `Debug` shows through `getter`.
 macro_rules! boxed_stream {
     ($(#[$doc:meta])* $name:ident => $item:ty) => {
-        $(#[$doc])*
-        pub struct $name {
-            inner: std::pin::Pin<
-                Box<dyn futures_core::Stream<Item = cloud_task_core::Result<$item>> + Send>,
-            >,
-        }
+        boxed_stream!(@type $(#[$doc])* $name => $item {});
 
         impl $name {
             fn new(
@@ -134,6 +130,32 @@ macro_rules! boxed_stream {
             }
         }
 
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident => $item:ty, with $field:ident: $fty:ty, shown by $getter:ident) => {
+        boxed_stream!(@type $(#[$doc])* $name => $item { $field: $fty, });
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field(stringify!($getter), &self.$getter())
+                    .finish()
+            }
+        }
+    };
+    (@type $(#[$doc:meta])* $name:ident => $item:ty { $($field:ident: $fty:ty,)? }) => {
+        $(#[$doc])*
+        pub struct $name {
+            inner: std::pin::Pin<
+                Box<dyn futures_core::Stream<Item = cloud_task_core::Result<$item>> + Send>,
+            >,
+            $($field: $fty,)?
+        }
+
         impl futures_core::Stream for $name {
             type Item = cloud_task_core::Result<$item>;
 
@@ -142,12 +164,6 @@ macro_rules! boxed_stream {
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<Option<Self::Item>> {
                 self.inner.as_mut().poll_next(cx)
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(stringify!($name))
             }
         }
     };

@@ -1,6 +1,5 @@
 //! `list_all`: every task across pages, driven by the core's [`Paginator`].
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -59,35 +58,15 @@ impl Client {
     }
 }
 
-/// A stream of [`TaskListItem`]s across pages, from [`Client::list_all`]. `Unpin`: call
-/// `next()` directly.
-pub struct TaskList {
-    inner: Pin<Box<dyn futures_core::Stream<Item = Result<TaskListItem>> + Send>>,
-    pages: Arc<AtomicU64>,
+boxed_stream! {
+    /// A stream of [`TaskListItem`]s across pages, from [`Client::list_all`]. `Unpin`: call
+    /// `next()` directly.
+    TaskList => TaskListItem, with pages: Arc<AtomicU64>, shown by pages
 }
 
 impl TaskList {
     /// Pages read so far.
     pub fn pages(&self) -> u64 {
         self.pages.load(Ordering::Relaxed)
-    }
-}
-
-impl futures_core::Stream for TaskList {
-    type Item = Result<TaskListItem>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-impl std::fmt::Debug for TaskList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskList")
-            .field("pages", &self.pages())
-            .finish()
     }
 }

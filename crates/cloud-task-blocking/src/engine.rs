@@ -125,6 +125,37 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 }
 
+/// Defines the iterator type of a task's machine on its [`Steps`]: `Iterator`, fused, and
+/// a `Debug` naming the task while it runs.
+macro_rules! task_iter {
+    ($(#[$meta:meta])* $name:ident($machine:ident) => $item:ty) => {
+        $(#[$meta])*
+        pub struct $name {
+            steps: crate::engine::Steps<$machine, crate::engine::NoLocal, $item>,
+        }
+
+        impl Iterator for $name {
+            type Item = cloud_task_core::Result<$item>;
+
+            fn next(&mut self) -> Option<Self::Item> {
+                self.steps.next()
+            }
+        }
+
+        impl std::iter::FusedIterator for $name {}
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("task_id", &self.steps.machine().map($machine::task_id))
+                    .field("ended", &self.steps.is_ended())
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use task_iter;
+
 /// What an iterator does with one thing its engine handed out.
 pub(crate) enum Flow<T> {
     /// Yield it and go on.

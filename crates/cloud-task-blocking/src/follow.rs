@@ -1,14 +1,11 @@
 //! The live view of a task: [`Client::events`], driven by the core's [`Follower`].
 
-use std::fmt;
-use std::iter::FusedIterator;
-
 #[cfg(doc)]
 use cloud_task_core::Error;
-use cloud_task_core::{AwaitOptions, Follower, Result, TaskEvent};
+use cloud_task_core::{AwaitOptions, Follower, TaskEvent};
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
+use crate::engine::{Engine, Flow, Next, Steps, task_iter};
 
 impl Client {
     /// The whole story of a task as one iterator: its status and progress changes, each
@@ -59,26 +56,8 @@ impl Client {
     }
 }
 
-/// An iterator of [`TaskEvent`]s, from [`Client::events`]. Each `next` blocks until the next event.
-pub struct TaskEvents {
-    steps: Steps<Follower, NoLocal, TaskEvent>,
-}
-
-impl Iterator for TaskEvents {
-    type Item = Result<TaskEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.steps.next()
-    }
-}
-
-impl FusedIterator for TaskEvents {}
-
-impl fmt::Debug for TaskEvents {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskEvents")
-            .field("task_id", &self.steps.machine().map(Follower::task_id))
-            .field("ended", &self.steps.is_ended())
-            .finish()
-    }
+task_iter! {
+    /// An iterator of [`TaskEvent`]s, from [`Client::events`]. Each `next` blocks until the
+    /// next event.
+    TaskEvents(Follower) => TaskEvent
 }

@@ -1,6 +1,3 @@
-use std::fmt;
-use std::iter::FusedIterator;
-
 use cloud_task_core::machine::Progress;
 use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
@@ -10,7 +7,7 @@ use cloud_task_core::{
 use cloud_task_core::{DEFAULT_AWAIT_MANY_IN_FLIGHT, Error};
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
+use crate::engine::{Engine, Flow, Next, Steps, task_iter};
 
 impl Client {
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
@@ -162,26 +159,7 @@ pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
     options.report_progress(task_id, p.progress, &p.status);
 }
 
-/// The iterator of [`Client::watch`]: [`WatchEvent`]s until the task finishes.
-pub struct Watch {
-    steps: Steps<Poller, NoLocal, WatchEvent>,
-}
-
-impl Iterator for Watch {
-    type Item = Result<WatchEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.steps.next()
-    }
-}
-
-impl FusedIterator for Watch {}
-
-impl fmt::Debug for Watch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watch")
-            .field("task_id", &self.steps.machine().map(Poller::task_id))
-            .field("ended", &self.steps.is_ended())
-            .finish()
-    }
+task_iter! {
+    /// The iterator of [`Client::watch`]: [`WatchEvent`]s until the task finishes.
+    Watch(Poller) => WatchEvent
 }

@@ -278,6 +278,37 @@ pub struct Progress {
     pub status: TaskStatus,
 }
 
+/// The inputs every machine takes as its own inherent methods do.
+macro_rules! delegate_answers {
+    ($machine:ident) => {
+        fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
+            $machine::handle_response(self, id, response, now);
+        }
+
+        fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
+            $machine::handle_transport_error(self, id, error, now);
+        }
+    };
+}
+
+/// [`Machine::cancel`] as the machine's own `cancel`.
+macro_rules! delegate_cancel {
+    ($machine:ident) => {
+        fn cancel(&mut self) {
+            $machine::cancel(self);
+        }
+    };
+}
+
+/// [`Machine::handle_work`] of a machine that asks for no local work.
+macro_rules! no_work {
+    () => {
+        fn handle_work(&mut self, done: NoWork, _now: Instant) {
+            match done {}
+        }
+    };
+}
+
 impl Machine for Call {
     type Event = Infallible;
     type Output = Result<HttpResponse>;
@@ -293,21 +324,11 @@ impl Machine for Call {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Call::handle_response(self, id, response, now);
-    }
+    delegate_answers!(Call);
 
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Call::handle_transport_error(self, id, error, now);
-    }
+    no_work!();
 
-    fn handle_work(&mut self, done: NoWork, _now: Instant) {
-        match done {}
-    }
-
-    fn cancel(&mut self) {
-        Call::cancel(self);
-    }
+    delegate_cancel!(Call);
 }
 
 impl<T: DeserializeOwned> Machine for Poller<T> {
@@ -326,21 +347,11 @@ impl<T: DeserializeOwned> Machine for Poller<T> {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Poller::handle_response(self, id, response, now);
-    }
+    delegate_answers!(Poller);
 
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Poller::handle_transport_error(self, id, error, now);
-    }
+    no_work!();
 
-    fn handle_work(&mut self, done: NoWork, _now: Instant) {
-        match done {}
-    }
-
-    fn cancel(&mut self) {
-        Poller::cancel(self);
-    }
+    delegate_cancel!(Poller);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.options().get_cancel_token()
@@ -371,21 +382,11 @@ impl<T: DeserializeOwned> Machine for PollerSet<T> {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        PollerSet::handle_response(self, id, response, now);
-    }
+    delegate_answers!(PollerSet);
 
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        PollerSet::handle_transport_error(self, id, error, now);
-    }
+    no_work!();
 
-    fn handle_work(&mut self, done: NoWork, _now: Instant) {
-        match done {}
-    }
-
-    fn cancel(&mut self) {
-        PollerSet::cancel(self);
-    }
+    delegate_cancel!(PollerSet);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.options().get_cancel_token()
@@ -408,21 +409,11 @@ impl Machine for Paginator {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Paginator::handle_response(self, id, response, now);
-    }
+    delegate_answers!(Paginator);
 
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Paginator::handle_transport_error(self, id, error, now);
-    }
+    no_work!();
 
-    fn handle_work(&mut self, done: NoWork, _now: Instant) {
-        match done {}
-    }
-
-    fn cancel(&mut self) {
-        Paginator::cancel(self);
-    }
+    delegate_cancel!(Paginator);
 }
 
 impl<T: DeserializeOwned> Machine for Follower<T> {
@@ -441,21 +432,11 @@ impl<T: DeserializeOwned> Machine for Follower<T> {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Follower::handle_response(self, id, response, now);
-    }
+    delegate_answers!(Follower);
 
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Follower::handle_transport_error(self, id, error, now);
-    }
+    no_work!();
 
-    fn handle_work(&mut self, done: NoWork, _now: Instant) {
-        match done {}
-    }
-
-    fn cancel(&mut self) {
-        Follower::cancel(self);
-    }
+    delegate_cancel!(Follower);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.options().get_cancel_token()
@@ -519,13 +500,7 @@ impl Machine for Download {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Download::handle_response(self, id, response, now);
-    }
-
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Download::handle_transport_error(self, id, error, now);
-    }
+    delegate_answers!(Download);
 
     fn handle_work(&mut self, done: Result<()>, _now: Instant) {
         if let Err(error) = done {
@@ -533,9 +508,7 @@ impl Machine for Download {
         }
     }
 
-    fn cancel(&mut self) {
-        Download::cancel(self);
-    }
+    delegate_cancel!(Download);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.get_cancel_token()
@@ -605,13 +578,7 @@ impl Machine for Upload {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Upload::handle_response(self, id, response, now);
-    }
-
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Upload::handle_transport_error(self, id, error, now);
-    }
+    delegate_answers!(Upload);
 
     fn handle_work(&mut self, done: UploadWorkDone, now: Instant) {
         if let UploadWorkDone::Read { part, bytes } = done {
@@ -619,9 +586,7 @@ impl Machine for Upload {
         }
     }
 
-    fn cancel(&mut self) {
-        Upload::cancel(self);
-    }
+    delegate_cancel!(Upload);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.get_cancel_token()
@@ -674,13 +639,7 @@ impl Machine for Batch {
         }
     }
 
-    fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
-        Batch::handle_response(self, id, response, now);
-    }
-
-    fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
-        Batch::handle_transport_error(self, id, error, now);
-    }
+    delegate_answers!(Batch);
 
     fn handle_work(&mut self, done: Result<()>, _now: Instant) {
         if let Err(error) = done {
@@ -688,9 +647,7 @@ impl Machine for Batch {
         }
     }
 
-    fn cancel(&mut self) {
-        Batch::cancel(self);
-    }
+    delegate_cancel!(Batch);
 
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.options().get_await_options().get_cancel_token()
