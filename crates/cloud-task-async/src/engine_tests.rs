@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cloud_task_core::machine::testing::{Fed, Scene, Scripted};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted};
 use cloud_task_core::{CancelToken, Config, HttpRequest, HttpResponse, Result, SendLimits};
 use tokio::sync::Notify;
 
@@ -46,38 +46,30 @@ impl HttpTransport for Arc<Paths> {
 /// Records every sleep; a sleep of an hour or more never ends (for waits to cancel), any
 /// other ends at once and moves the clock on.
 #[derive(Clone)]
-struct FakeTimer {
-    start: Instant,
-    elapsed: Arc<Mutex<Duration>>,
-    sleeps: Arc<Mutex<Vec<Duration>>>,
-}
+struct FakeTimer(FakeClock);
 
 impl FakeTimer {
     fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            elapsed: Arc::default(),
-            sleeps: Arc::default(),
-        }
+        FakeTimer(FakeClock::starting_at(Instant::now()))
     }
 
     fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps.lock().unwrap().clone()
+        self.0.sleeps()
     }
 }
 
 #[async_trait]
 impl Timer for FakeTimer {
     fn now(&self) -> Instant {
-        self.start + *self.elapsed.lock().unwrap()
+        self.0.now()
     }
 
     async fn sleep(&self, duration: Duration) {
-        self.sleeps.lock().unwrap().push(duration);
+        self.0.asked(duration);
         if duration >= HOUR {
             pending::<()>().await;
         }
-        *self.elapsed.lock().unwrap() += duration;
+        self.0.advance(duration);
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use cloud_task_core::machine::testing::{Fed, Scene, Scripted};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted};
 use cloud_task_core::{CancelToken, Config, Error, HttpRequest, HttpResponse, Result, SendLimits};
 
 use super::{Engine, Local, Next};
@@ -78,33 +78,25 @@ impl HttpTransport for Arc<Paths> {
 /// Records every sleep; a sleep of an hour or more lasts until its token fires (for waits
 /// to cancel), any other ends at once and moves the clock on.
 #[derive(Clone)]
-struct FakeTimer {
-    start: Instant,
-    elapsed: Arc<Mutex<Duration>>,
-    sleeps: Arc<Mutex<Vec<Duration>>>,
-}
+struct FakeTimer(FakeClock);
 
 impl FakeTimer {
     fn new() -> Self {
-        FakeTimer {
-            start: Instant::now(),
-            elapsed: Arc::default(),
-            sleeps: Arc::default(),
-        }
+        FakeTimer(FakeClock::starting_at(Instant::now()))
     }
 
     fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps.lock().unwrap().clone()
+        self.0.sleeps()
     }
 }
 
 impl Timer for FakeTimer {
     fn now(&self) -> Instant {
-        self.start + *self.elapsed.lock().unwrap()
+        self.0.now()
     }
 
     fn sleep(&self, duration: Duration, cancel: Option<&CancelToken>) -> Result<()> {
-        self.sleeps.lock().unwrap().push(duration);
+        self.0.asked(duration);
         if duration >= HOUR {
             let (woken, wake) = mpsc::channel();
             let _guard = cancel.map(|token| {
@@ -117,7 +109,7 @@ impl Timer for FakeTimer {
                 Err(_) => panic!("a sleep of an hour was never woken"),
             };
         }
-        *self.elapsed.lock().unwrap() += duration;
+        self.0.advance(duration);
         Ok(())
     }
 }

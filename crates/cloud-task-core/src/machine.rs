@@ -807,4 +807,51 @@ pub mod testing {
             self.token.as_ref()
         }
     }
+
+    /// A fake clock for an engine's timer under test: it reads its start plus the time
+    /// its completed sleeps add, and records every sleep asked for. Shared by its clones.
+    /// (It reads the real clock once, for its start.)
+    #[derive(Debug, Clone)]
+    pub struct FakeClock {
+        start: Instant,
+        state: Arc<Mutex<(Duration, Vec<Duration>)>>,
+    }
+
+    impl FakeClock {
+        /// A clock at `start`.
+        pub fn starting_at(start: Instant) -> Self {
+            FakeClock {
+                start,
+                state: Arc::default(),
+            }
+        }
+
+        /// Its instant.
+        pub fn now(&self) -> Instant {
+            self.start + self.state.lock().unwrap_or_else(PoisonError::into_inner).0
+        }
+
+        /// A sleep of `duration` was asked for.
+        pub fn asked(&self, duration: Duration) {
+            self.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .1
+                .push(duration);
+        }
+
+        /// Time passes: a sleep of `duration` completed.
+        pub fn advance(&self, duration: Duration) {
+            self.state.lock().unwrap_or_else(PoisonError::into_inner).0 += duration;
+        }
+
+        /// Every sleep asked for, in order.
+        pub fn sleeps(&self) -> Vec<Duration> {
+            self.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .1
+                .clone()
+        }
+    }
 }
