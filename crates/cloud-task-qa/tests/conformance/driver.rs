@@ -111,6 +111,8 @@ pub trait Driver: Sized {
         options: AwaitOptions,
     ) -> Result<TaskOutcome>;
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest>;
+    /// The client's `Debug` (plain and pretty) and its configuration's.
+    fn debug(&self) -> String;
 }
 
 /// The per-request timeout of the suite's clients: far above any answer on loopback, far
@@ -347,6 +349,11 @@ impl Driver for AsyncDriver {
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
         self.runtime.block_on(self.client.dry_run(request))
     }
+
+    fn debug(&self) -> String {
+        let client = &self.client;
+        format!("{client:?} {client:#?} {:?}", client.config())
+    }
 }
 
 /// The blocking client.
@@ -526,5 +533,10 @@ impl Driver for BlockingDriver {
 
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
         self.client.dry_run(request)
+    }
+
+    fn debug(&self) -> String {
+        let client = &self.client;
+        format!("{client:?} {client:#?} {:?}", client.config())
     }
 }

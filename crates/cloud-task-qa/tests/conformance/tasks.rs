@@ -22,7 +22,15 @@ conformance!(
     await_many_of_a_hundred_tasks,
     watch_ends_on_success_without_repeats,
     a_wrong_key_fails_fast_while_polling,
+    a_client_shows_its_urls_but_never_its_key,
 );
+
+fn a_client_shows_its_urls_but_never_its_key<D: Driver>() {
+    let (emulator, _clock) = virtual_emulator(|b| b);
+    let shown = D::of(&emulator).debug();
+    assert!(shown.contains(emulator.base_url().as_str()), "{shown}");
+    assert!(!shown.contains(emulator.api_key().as_str()), "{shown}");
+}
 
 fn every_operation_against_the_emulator<D: Driver>() {
     let (emulator, _clock) = virtual_emulator(|b| b);

@@ -7,13 +7,15 @@
 use std::time::Duration;
 
 use cloud_task_async::{
-    AwaitOptions, CancelToken, CreateTaskRequest, Error, ListTasksQuery, UploadOptions,
+    AwaitOptions, CancelToken, ConfigBuilder, CreateTaskRequest, Error, ListTasksQuery,
+    UploadOptions,
 };
 use cloud_task_emulator::{Emulator, Fault, FaultRule, Route};
 use cloud_task_qa::loopback::{Received, Reply, Server};
 use serde_json::json;
 
-use crate::support::{FAST, REQUEST_TIMEOUT, echo};
+use crate::driver::Driver;
+use crate::support::{FAST, REQUEST_TIMEOUT, conformance, echo};
 
 /// The API key the emulator accepts.
 const KEY: &str = "qa-secret-key-7f3a9c1e5b";
@@ -69,122 +71,55 @@ fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
-#[tokio::test]
-async fn the_async_client_shows_no_secret_anywhere() {
-    let emulator = Emulator::builder()
-        .api_key(KEY)
-        .time_scale(FAST)
-        .part_size(1024)
-        .start()
-        .await
-        .unwrap();
-    let builder = || {
-        cloud_task_async::Client::builder()
+#[test]
+fn no_debug_shows_a_secret() {
+    let key = cloud_task_core::ApiKey::from(KEY);
+    assert_no_secret("ApiKey", &format!("{key} {key:?}"));
+    let with_secrets = || {
+        cloud_task_core::ConfigBuilder::default()
             .api_key(KEY)
             .default_header("Cookie", format!("oomol-token={TOKEN}"))
-            .base_url(emulator.base_url())
-            .upload_base_url(emulator.upload_base_url())
-            .timeout(REQUEST_TIMEOUT)
     };
-    assert_no_secret("ClientBuilder Debug", &format!("{:?}", builder()));
-    let client = builder().build().unwrap();
-    assert_no_secret("Client Debug", &format!("{client:?} {client:#?}"));
-    assert_no_secret("Config Debug", &format!("{:?}", client.config()));
-    let api_key = client.config().api_key().unwrap();
-    assert_no_secret("ApiKey", &format!("{api_key} {api_key:?}"));
-
-    let mut errors = Vec::new();
-    // A wrong key: 401.
-    let wrong = builder().api_key(WRONG_KEY).build().unwrap();
-    errors.push(wrong.get_dashboard().await.unwrap_err());
-    errors.push(wrong.await_result("t-1", quick()).await.unwrap_err());
-    // Nobody listening: a transport error.
-    let nowhere = builder().base_url(closed_port_url()).build().unwrap();
-    errors.push(nowhere.list_tasks(ListTasksQuery::new()).await.unwrap_err());
-    // A task that fails, one that runs out of time, a missing task, a cancelled wait.
-    let fail = CreateTaskRequest::new("@oomol/fail", "1.0.0", "main").input("message", "boom");
-    errors.push(client.create_and_wait(fail, quick()).await.unwrap_err());
-    let slow = CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
-    errors.push(
-        client
-            .create_and_wait(slow, quick().timeout(Duration::from_millis(50)))
-            .await
-            .unwrap_err(),
-    );
-    errors.push(client.get_task("no-such-task").await.unwrap_err());
-    let token = CancelToken::new();
-    token.cancel();
-    errors.push(
-        client
-            .await_result("t-1", quick().cancel_token(token))
-            .await
-            .unwrap_err(),
-    );
-    // A broken body; a part that fails every try.
-    emulator.add_fault(FaultRule::new(Route::Dashboard, Fault::MalformedBody).times(1));
-    errors.push(client.get_dashboard().await.unwrap_err());
-    emulator.add_fault(FaultRule::new(Route::UploadPart, Fault::ServiceUnavailable));
-    errors.push(
-        client
-            .upload_bytes(vec![7u8; 3000], "a.bin", UploadOptions::new().retries(1))
-            .await
-            .unwrap_err(),
-    );
-    emulator.clear_faults();
-    assert_eq!(errors.len(), 9);
-    for error in &errors {
-        assert_error_clean("an async error", error);
-    }
-
-    // Part uploads carry neither the key nor any default header.
-    let outcome = client
-        .create_and_wait(echo(json!({ "ok": true })), quick())
-        .await
-        .unwrap();
-    assert_no_secret("an outcome", &format!("{outcome:?}"));
-    emulator.reset_stats();
-    client
-        .upload_bytes(vec![1u8; 3000], "a.bin", UploadOptions::new())
-        .await
-        .unwrap();
-    check_part_headers(&emulator.stats());
+    let builder = cloud_task_async::Client::builder().config(with_secrets());
+    assert_no_secret("ClientBuilder Debug", &format!("{builder:?} {builder:#?}"));
+    let builder = cloud_task_blocking::Client::builder().config(with_secrets());
+    assert_no_secret("ClientBuilder Debug", &format!("{builder:?} {builder:#?}"));
 }
 
-#[test]
-fn the_blocking_client_shows_no_secret_anywhere() {
+conformance!(no_error_nor_outcome_of_a_client_shows_a_secret);
+
+/// Every kind of error each client can give, and an outcome, show no secret; part
+/// uploads carry neither the key nor any default header.
+fn no_error_nor_outcome_of_a_client_shows_a_secret<D: Driver>() {
     let emulator = Emulator::builder()
         .api_key(KEY)
         .time_scale(FAST)
         .part_size(1024)
         .start_blocking()
         .unwrap();
-    let builder = || {
-        cloud_task_blocking::Client::builder()
+    let with_secrets = |config: ConfigBuilder| {
+        config
             .api_key(KEY)
             .default_header("Cookie", format!("oomol-token={TOKEN}"))
-            .base_url(emulator.base_url())
-            .upload_base_url(emulator.upload_base_url())
             .timeout(REQUEST_TIMEOUT)
     };
-    assert_no_secret("ClientBuilder Debug", &format!("{:?}", builder()));
-    let client = builder().build().unwrap();
-    assert_no_secret("Client Debug", &format!("{client:?} {client:#?}"));
-    assert_no_secret("Config Debug", &format!("{:?}", client.config()));
+    let client = D::of_with(&emulator, with_secrets);
+    assert_no_secret("Client Debug", &client.debug());
 
     let mut errors = Vec::new();
-    let wrong = builder().api_key(WRONG_KEY).build().unwrap();
+    // A wrong key: 401.
+    let wrong = D::of_with(&emulator, |c| with_secrets(c).api_key(WRONG_KEY));
     errors.push(wrong.get_dashboard().unwrap_err());
     errors.push(wrong.await_result("t-1", quick()).unwrap_err());
-    let nowhere = builder().base_url(closed_port_url()).build().unwrap();
+    // Nobody listening: a transport error.
+    let nowhere = D::of_with(&emulator, |c| with_secrets(c).base_url(closed_port_url()));
     errors.push(nowhere.list_tasks(ListTasksQuery::new()).unwrap_err());
+    // A task that fails, one that runs out of time, a missing task, a cancelled wait.
     let fail = CreateTaskRequest::new("@oomol/fail", "1.0.0", "main").input("message", "boom");
     errors.push(client.create_and_wait(fail, quick()).unwrap_err());
     let slow = CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
-    errors.push(
-        client
-            .create_and_wait(slow, quick().timeout(Duration::from_millis(50)))
-            .unwrap_err(),
-    );
+    let short = quick().timeout(Duration::from_millis(50));
+    errors.push(client.create_and_wait(slow, short).unwrap_err());
     errors.push(client.get_task("no-such-task").unwrap_err());
     let token = CancelToken::new();
     token.cancel();
@@ -193,12 +128,14 @@ fn the_blocking_client_shows_no_secret_anywhere() {
             .await_result("t-1", quick().cancel_token(token))
             .unwrap_err(),
     );
+    // A broken body; a part that fails every try.
     emulator.add_fault(FaultRule::new(Route::Dashboard, Fault::MalformedBody).times(1));
     errors.push(client.get_dashboard().unwrap_err());
     emulator.add_fault(FaultRule::new(Route::UploadPart, Fault::ServiceUnavailable));
+    let once = UploadOptions::new().retries(1);
     errors.push(
         client
-            .upload_bytes(vec![7u8; 3000], "a.bin", UploadOptions::new().retries(1))
+            .upload_bytes(vec![7u8; 3000], "a.bin", once)
             .unwrap_err(),
     );
     // The upload ended at the first failed part; the parts already on the wire end in the
@@ -207,9 +144,13 @@ fn the_blocking_client_shows_no_secret_anywhere() {
     emulator.clear_faults();
     assert_eq!(errors.len(), 9);
     for error in &errors {
-        assert_error_clean("a blocking error", error);
+        assert_error_clean("an error", error);
     }
 
+    let outcome = client
+        .create_and_wait(echo(json!({ "ok": true })), quick())
+        .unwrap();
+    assert_no_secret("an outcome", &format!("{outcome:?}"));
     emulator.reset_stats();
     client
         .upload_bytes(vec![1u8; 3000], "a.bin", UploadOptions::new())
@@ -320,49 +261,21 @@ fn assert_refused(status: u16, outcome: Result<(), Error>, servers: &Redirect) {
     );
 }
 
-#[tokio::test]
-async fn the_async_client_never_follows_a_redirect_to_another_host() {
-    for (status, post) in REDIRECTS {
-        let servers = tokio::task::spawn_blocking(move || Redirect::start(status))
-            .await
-            .unwrap();
-        let client = cloud_task_async::Client::builder()
-            .api_key(KEY)
-            .default_header("Cookie", format!("oomol-token={TOKEN}"))
-            .default_header("X-Api-Key", TOKEN)
-            .default_header("X-Oomol-Token", TOKEN)
-            .base_url(servers.api.url("127.0.0.1"))
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .unwrap();
-        let outcome = if post {
-            client.create_task(echo(json!({}))).await.map(drop)
-        } else {
-            client.get_task_result("t-1").await.map(drop)
-        };
-        let servers = tokio::task::spawn_blocking(move || {
-            assert_refused(status, outcome, &servers);
-            servers
-        })
-        .await
-        .unwrap();
-        drop(servers);
-    }
-}
+conformance!(a_client_never_follows_a_redirect_to_another_host);
 
-#[test]
-fn the_blocking_client_never_follows_a_redirect_to_another_host() {
+fn a_client_never_follows_a_redirect_to_another_host<D: Driver>() {
+    let emulator = Emulator::builder().api_key(KEY).start_blocking().unwrap();
     for (status, post) in REDIRECTS {
         let servers = Redirect::start(status);
-        let client = cloud_task_blocking::Client::builder()
-            .api_key(KEY)
-            .default_header("Cookie", format!("oomol-token={TOKEN}"))
-            .default_header("X-Api-Key", TOKEN)
-            .default_header("X-Oomol-Token", TOKEN)
-            .base_url(servers.api.url("127.0.0.1"))
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .unwrap();
+        let client = D::of_with(&emulator, |config| {
+            config
+                .api_key(KEY)
+                .default_header("Cookie", format!("oomol-token={TOKEN}"))
+                .default_header("X-Api-Key", TOKEN)
+                .default_header("X-Oomol-Token", TOKEN)
+                .base_url(servers.api.url("127.0.0.1"))
+                .timeout(REQUEST_TIMEOUT)
+        });
         let outcome = if post {
             client.create_task(echo(json!({}))).map(drop)
         } else {
