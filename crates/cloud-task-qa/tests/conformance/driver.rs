@@ -29,6 +29,10 @@ pub trait Driver: Sized {
         Self::of_with(emulator, |config| config)
     }
 
+    /// A client of the server at `url` (its task API and its upload API), configured by
+    /// `configure`: for servers that are not the emulator.
+    fn at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self;
+
     fn create_task(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse>;
     fn get_task(&self, task_id: &str) -> Result<TaskDetail>;
     fn get_task_detail(&self, task_id: &str) -> Result<TaskDetail>;
@@ -127,6 +131,16 @@ fn config_of(
     configure(emulator.client_config().timeout(REQUEST_TIMEOUT))
 }
 
+/// The configuration of a client of the server at `url`.
+fn config_at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> ConfigBuilder {
+    configure(
+        ConfigBuilder::default()
+            .base_url(url)
+            .upload_base_url(url)
+            .timeout(REQUEST_TIMEOUT),
+    )
+}
+
 /// The async client, on a runtime of its own.
 pub struct AsyncDriver {
     runtime: tokio::runtime::Runtime,
@@ -149,6 +163,20 @@ impl Driver for AsyncDriver {
             builder = builder.timer(VirtualTimer::new(clock));
         }
         // reqwest's client is made (and later used) within the runtime.
+        let client = {
+            let _entered = runtime.enter();
+            builder.build().expect("a valid client")
+        };
+        AsyncDriver { runtime, client }
+    }
+
+    fn at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let builder = cloud_task_async::Client::builder().config(config_at(url, configure));
         let client = {
             let _entered = runtime.enter();
             builder.build().expect("a valid client")
@@ -371,6 +399,13 @@ impl Driver for BlockingDriver {
         if let Some(clock) = emulator.clock() {
             builder = builder.timer(VirtualTimer::new(clock));
         }
+        BlockingDriver {
+            client: builder.build().expect("a valid client"),
+        }
+    }
+
+    fn at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
+        let builder = cloud_task_blocking::Client::builder().config(config_at(url, configure));
         BlockingDriver {
             client: builder.build().expect("a valid client"),
         }

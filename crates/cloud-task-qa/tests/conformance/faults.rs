@@ -47,7 +47,7 @@ fn transport_failures_map_to_the_core_kinds<D: Driver>() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap();
     drop(listener);
-    let nowhere = D::of_with(&emulator, |c| c.base_url(format!("http://{closed}")));
+    let nowhere = D::at(&format!("http://{closed}"), |c| c.api_key("k"));
     let error = nowhere.get_dashboard().unwrap_err();
     assert_eq!(kind(error), TransportErrorKind::Connect);
 }

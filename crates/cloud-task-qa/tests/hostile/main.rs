@@ -4,6 +4,10 @@
 //! on a file, or hold a whole file in memory. Each test is bounded in time and sends
 //! traffic to 127.0.0.1 only.
 
+#[path = "../conformance/driver.rs"]
+#[allow(dead_code)] // the hostile suite uses a part of the adapter
+mod driver;
+
 mod bodies;
 mod deadlines;
 mod keys;
@@ -15,6 +19,38 @@ use std::time::Duration;
 /// The per-request timeout of the tests' clients unless a test says otherwise: long enough
 /// never to be what ends a test that works.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A client of `url` (task API and upload API) through the conformance adapter, with
+/// `configure` applied.
+pub fn client<D: driver::Driver>(
+    url: &str,
+    configure: impl FnOnce(cloud_task_core::ConfigBuilder) -> cloud_task_core::ConfigBuilder,
+) -> D {
+    D::at(url, |c| {
+        configure(c.api_key("hostile-test-key").timeout(REQUEST_TIMEOUT))
+    })
+}
+
+/// Generates, for each scenario `name<D: Driver>()`, the tests `name::async_client` and
+/// `name::blocking_client` (as the conformance suite does).
+macro_rules! conformance {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn async_client() {
+                    super::$name::<crate::driver::AsyncDriver>();
+                }
+
+                #[test]
+                fn blocking_client() {
+                    super::$name::<crate::driver::BlockingDriver>();
+                }
+            }
+        )+
+    };
+}
+pub(crate) use conformance;
 
 /// An async client of `url` (task API and upload API), with `configure` applied.
 pub fn async_client(
