@@ -12,7 +12,8 @@ use cloud_task_core::{
 use cloud_task_emulator::Emulator;
 use cloud_task_qa::hostile::{Hostile, Mode};
 
-use crate::{async_client, blocking_client, runtime, within};
+use crate::driver::Driver;
+use crate::{async_client, blocking_client, conformance, runtime, within};
 
 fn one_second() -> AwaitOptions {
     AwaitOptions::new().timeout(Duration::from_secs(1))
@@ -109,57 +110,44 @@ fn a_call_never_answered_ends_at_the_request_timeout() {
     }
 }
 
-#[test]
-fn statuses_retrying_cannot_mend_end_a_wait_at_once() {
+conformance!(
+    statuses_retrying_cannot_mend_end_a_wait_at_once,
+    the_last_poll_before_the_deadline_finds_a_finished_task,
+    zero_intervals_and_timeouts_are_refused_before_anything_is_sent,
+    a_cancelled_create_and_wait_keeps_the_task_id,
+);
+
+fn statuses_retrying_cannot_mend_end_a_wait_at_once<D: Driver>() {
     for status in [400, 405, 410, 422] {
         let server = Hostile::start(Mode::Status(status)).unwrap();
-        let options = || AwaitOptions::new().interval(Duration::from_millis(10));
-        let check = |error: Error| match error {
+        let options = AwaitOptions::new().interval(Duration::from_millis(10));
+        let client: D = crate::client(&server.url(), |c| c);
+        match within(Duration::from_secs(5), || {
+            client.await_result("t-1", options).unwrap_err()
+        }) {
             Error::Api(api) => assert_eq!(api.status.as_u16(), status),
             other => panic!("HTTP {status}: {other:?}"),
-        };
-        let blocking = blocking_client(&server.url(), |b| b);
-        within(Duration::from_secs(5), || {
-            check(blocking.await_result("t-1", options()).unwrap_err())
-        });
-        let client = async_client(&server.url(), |b| b);
-        within(Duration::from_secs(5), || {
-            check(
-                runtime()
-                    .block_on(client.await_result("t-1", options()))
-                    .unwrap_err(),
-            );
-        });
-        assert_eq!(server.requests(), 2, "HTTP {status}: one poll per driver");
+        }
+        assert_eq!(server.requests(), 1, "HTTP {status}: one poll");
     }
 }
 
-#[test]
-fn the_last_poll_before_the_deadline_finds_a_finished_task() {
+fn the_last_poll_before_the_deadline_finds_a_finished_task<D: Driver>() {
     // An interval longer than the whole timeout: the first poll says running, and the
     // task finishes meanwhile. The last poll, shortly before the deadline, finds it.
-    let options = || {
-        AwaitOptions::new()
-            .interval(Duration::from_secs(60))
-            .timeout(Duration::from_secs(2))
-    };
+    let options = AwaitOptions::new()
+        .interval(Duration::from_secs(60))
+        .timeout(Duration::from_secs(2));
     let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
-    let blocking = blocking_client(&server.url(), |b| b);
+    let client: D = crate::client(&server.url(), |c| c);
     let result = within(Duration::from_secs(4), || {
-        blocking.await_result("t-1", options())
-    });
-    assert!(result.is_ok(), "{result:?}");
-    let server = Hostile::start(Mode::RunningThenSuccess { polls: 1 }).unwrap();
-    let client = async_client(&server.url(), |b| b);
-    let result = within(Duration::from_secs(4), || {
-        runtime().block_on(client.await_result("t-1", options()))
+        client.await_result("t-1", options)
     });
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(server.requests(), 2);
 }
 
-#[test]
-fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent() {
+fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent<D: Driver>() {
     let server = Hostile::start(Mode::Status(500)).unwrap();
     let request = || CreateTaskRequest::new("@oomol/echo", "1.0.0", "main");
     for (options, field) in [
@@ -179,42 +167,24 @@ fn zero_intervals_and_timeouts_are_refused_before_anything_is_sent() {
             Error::InvalidInput(e) => assert_eq!(e.field, field),
             other => panic!("{field}: {other:?}"),
         };
-        let blocking = blocking_client(&server.url(), |b| b);
+        let client: D = crate::client(&server.url(), |c| c);
         check(
-            blocking
+            client
                 .create_and_wait(request(), options.clone())
                 .unwrap_err(),
         );
-        check(blocking.await_result("t-1", options.clone()).unwrap_err());
-        let client = async_client(&server.url(), |b| b);
-        check(
-            runtime()
-                .block_on(client.create_and_wait(request(), options.clone()))
-                .unwrap_err(),
-        );
+        check(client.await_result("t-1", options.clone()).unwrap_err());
     }
     assert_eq!(server.requests(), 0, "nothing was created or polled");
 }
 
-#[test]
-fn a_cancelled_create_and_wait_keeps_the_task_id() {
+fn a_cancelled_create_and_wait_keeps_the_task_id<D: Driver>() {
     let emulator = Emulator::builder()
         .time_scale(1.0)
         .start_blocking()
         .unwrap();
-    let slow =
-        || CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
-    let check = |error: Error| {
-        let task_id = error.task_id().expect("the created task's ID").to_owned();
-        assert!(matches!(error, Error::Cancelled(_)), "{error:?}");
-        task_id
-    };
-    let url = emulator.base_url();
-    let blocking = cloud_task_blocking::Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(&url)
-        .build()
-        .unwrap();
+    let slow = CreateTaskRequest::new("@oomol/slow", "1.0.0", "main").input("durationMs", 60_000);
+    let client = D::of(&emulator);
     let token = CancelToken::new();
     let canceller = token.clone();
     let cancel_soon = std::thread::spawn(move || {
@@ -224,30 +194,12 @@ fn a_cancelled_create_and_wait_keeps_the_task_id() {
     let options = AwaitOptions::new()
         .interval(Duration::from_millis(50))
         .cancel_token(token);
-    let task_id = within(Duration::from_secs(5), || {
-        check(blocking.create_and_wait(slow(), options).unwrap_err())
+    let error = within(Duration::from_secs(5), || {
+        client.create_and_wait(slow, options).unwrap_err()
     });
     cancel_soon.join().unwrap();
+    let task_id = error.task_id().expect("the created task's ID").to_owned();
+    assert!(matches!(error, Error::Cancelled(_)), "{error:?}");
     // The task is there, still running.
-    assert!(!blocking.get_task_result(&task_id).unwrap().is_terminal());
-
-    let client = cloud_task_async::Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(&url)
-        .build()
-        .unwrap();
-    let token = CancelToken::new();
-    let options = AwaitOptions::new()
-        .interval(Duration::from_millis(50))
-        .cancel_token(token.clone());
-    let task_id = runtime().block_on(async {
-        let wait = client.create_and_wait(slow(), options);
-        tokio::pin!(wait);
-        tokio::select! {
-            outcome = &mut wait => panic!("the wait ended by itself: {outcome:?}"),
-            () = tokio::time::sleep(Duration::from_millis(300)) => token.cancel(),
-        }
-        check(wait.await.unwrap_err())
-    });
-    assert!(!blocking.get_task_result(&task_id).unwrap().is_terminal());
+    assert!(!client.get_task_result(&task_id).unwrap().is_terminal());
 }
