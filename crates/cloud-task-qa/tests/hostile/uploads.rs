@@ -1,6 +1,7 @@
 //! Uploads: a path that is not a regular file is refused before it is opened (a named pipe
 //! would block for ever); a server asking for one part the size of a large file is refused
-//! before any part is read; cancelling ends an upload at once in both drivers.
+//! before any part is read; cancelling ends an upload at once. Each written once, run
+//! against both clients.
 
 use std::time::Duration;
 
@@ -8,10 +9,16 @@ use cloud_task_core::{CancelToken, Error, Limit, UploadOptions};
 use cloud_task_emulator::{Emulator, Fault, FaultRule, Route};
 use cloud_task_qa::hostile::{Hostile, Mode};
 
-use crate::{async_client, blocking_client, runtime, within};
+use crate::driver::Driver;
+use crate::{conformance, within};
 
-#[test]
-fn a_named_pipe_or_a_directory_is_refused_before_it_is_opened() {
+conformance!(
+    a_named_pipe_or_a_directory_is_refused_before_it_is_opened,
+    one_part_the_size_of_a_large_file_is_refused_before_any_part,
+    cancelling_an_upload_returns_at_once,
+);
+
+fn a_named_pipe_or_a_directory_is_refused_before_it_is_opened<D: Driver>() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
@@ -23,20 +30,11 @@ fn a_named_pipe_or_a_directory_is_refused_before_it_is_opened() {
         }
         other => panic!("{other:?}"),
     };
-    let blocking = blocking_client(&server.url(), |b| b);
-    let client = async_client(&server.url(), |b| b);
+    let client: D = crate::client(&server.url(), |c| c);
     if made.is_ok_and(|s| s.success()) {
         within(Duration::from_secs(5), || {
             check(
-                blocking
-                    .upload_file(&fifo, UploadOptions::new())
-                    .unwrap_err(),
-                "not a regular file",
-            );
-            check(
-                runtime()
-                    .block_on(client.upload_file(&fifo, UploadOptions::new()))
-                    .unwrap_err(),
+                client.upload_file(&fifo, UploadOptions::new()).unwrap_err(),
                 "not a regular file",
             );
         });
@@ -44,29 +42,23 @@ fn a_named_pipe_or_a_directory_is_refused_before_it_is_opened() {
         eprintln!("note: mkfifo is not available here; only the directory case runs");
     }
     check(
-        blocking
+        client
             .upload_file(dir.path(), UploadOptions::new())
-            .unwrap_err(),
-        "is a directory",
-    );
-    check(
-        runtime()
-            .block_on(client.upload_file(dir.path(), UploadOptions::new()))
             .unwrap_err(),
         "is a directory",
     );
     assert_eq!(server.requests(), 0);
 }
 
-#[test]
-fn one_part_the_size_of_a_large_file_is_refused_before_any_part() {
+fn one_part_the_size_of_a_large_file_is_refused_before_any_part<D: Driver>() {
     let size: u64 = 256 << 20;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("large.bin");
     // Sparse: no disk is used, and nothing is read before the refusal.
     std::fs::File::create(&path).unwrap().set_len(size).unwrap();
     let server = Hostile::start(Mode::OnePartUpload { size }).unwrap();
-    let check = |error: Error| match error {
+    let client: D = crate::client(&server.url(), |c| c);
+    match client.upload_file(&path, UploadOptions::new()).unwrap_err() {
         Error::Limit(l) => {
             assert_eq!(
                 (l.limit, l.max, l.operation),
@@ -74,30 +66,17 @@ fn one_part_the_size_of_a_large_file_is_refused_before_any_part() {
             );
         }
         other => panic!("{other:?}"),
-    };
-    let blocking = blocking_client(&server.url(), |b| b);
-    check(
-        blocking
-            .upload_file(&path, UploadOptions::new())
-            .unwrap_err(),
-    );
-    let client = async_client(&server.url(), |b| b);
-    check(
-        runtime()
-            .block_on(client.upload_file(&path, UploadOptions::new()))
-            .unwrap_err(),
-    );
+    }
     let seen = server.seen();
     assert!(seen.iter().all(|r| r.target.ends_with("/init")), "{seen:?}");
     // A small file under the same huge part size holds only its own bytes: served.
-    let small = blocking
+    let small = client
         .upload_bytes(vec![0u8; 1 << 20], "small.bin", UploadOptions::new())
         .unwrap();
     assert_eq!(small.url, "http://files.test/big.bin");
 }
 
-#[test]
-fn cancelling_an_upload_returns_at_once_in_both_drivers() {
+fn cancelling_an_upload_returns_at_once<D: Driver + Sync>() {
     let emulator = Emulator::builder()
         .time_scale(0.01)
         .part_size(1024)
@@ -118,18 +97,13 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
             std::thread::sleep(Duration::from_millis(5));
         }
     };
-    let blocking = cloud_task_blocking::Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(emulator.base_url())
-        .upload_base_url(emulator.upload_base_url())
-        .build()
-        .unwrap();
+    let client = D::of(&emulator);
     let token = CancelToken::new();
     let options = UploadOptions::new()
         .concurrency(2)
         .cancel_token(token.clone());
     let outcome = std::thread::scope(|scope| {
-        let upload = scope.spawn(|| blocking.upload_bytes(data.clone(), "x.bin", options));
+        let upload = scope.spawn(|| client.upload_bytes(data.clone(), "x.bin", options));
         parts_in_flight(2);
         within(Duration::from_secs(2), || {
             token.cancel();
@@ -142,24 +116,4 @@ fn cancelling_an_upload_returns_at_once_in_both_drivers() {
         2,
         "no new part after the cancel"
     );
-
-    let client = cloud_task_async::Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(emulator.base_url())
-        .upload_base_url(emulator.upload_base_url())
-        .build()
-        .unwrap();
-    let token = CancelToken::new();
-    let options = UploadOptions::new()
-        .concurrency(2)
-        .cancel_token(token.clone());
-    let rt = runtime();
-    let upload = rt.spawn(async move { client.upload_bytes(data, "x.bin", options).await });
-    parts_in_flight(4);
-    let outcome = within(Duration::from_secs(2), || {
-        token.cancel();
-        rt.block_on(upload).unwrap()
-    });
-    assert!(matches!(outcome, Err(Error::Cancelled(_))), "{outcome:?}");
-    assert_eq!(emulator.stats().count(Route::UploadPart), 4);
 }
