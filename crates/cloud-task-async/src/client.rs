@@ -38,14 +38,6 @@ cloud_task_core::__client! {
     /// # Ok(()) }
     /// ```
     client;
-    /// One task of the user's, by its ID: what [`Client::submit`] answers, and what
-    /// [`Client::task`] makes of an ID kept from earlier (another run, another process), to
-    /// re-attach to a task that is still running.
-    ///
-    /// It holds the client (cheap to clone) and the ID, nothing else: every method asks the
-    /// server. Waiting on it never cancels the task; an error of a wait names the task
-    /// ([`Error::task_id`](cloud_task_core::Error::task_id)).
-    ///
     /// ```no_run
     /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
     /// use cloud_task_async::{AwaitOptions, CreateTaskRequest, DownloadOptions};

@@ -124,29 +124,9 @@ pub(crate) struct Engine<M, L = NoLocal> {
     in_flight: Option<FuturesUnordered<Answer>>,
 }
 
-impl<M> Engine<M, NoLocal>
-where
-    M: Machine<Work = NoWork, WorkDone = NoWork>,
-{
-    /// An engine for a machine that asks for no local work.
-    pub(crate) fn new(client: &Client, machine: M) -> Self {
-        Engine::with_local(client, machine, NoLocal)
-    }
-}
+cloud_task_core::__engine_constructors!(in_flight);
 
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
-    /// An engine whose local work is done by `local`.
-    pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-        let driving = Driving::new(machine);
-        let client = client.clone();
-        Engine {
-            client,
-            driving,
-            local,
-            in_flight: None,
-        }
-    }
-
     /// Drives the machine to its end, handing each event to `on_event`.
     pub(crate) async fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
         loop {

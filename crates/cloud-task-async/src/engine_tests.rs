@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, engine_config};
 use cloud_task_core::{CancelToken, Config, HttpRequest, HttpResponse, Result, SendLimits};
 use tokio::sync::Notify;
 
@@ -84,10 +84,11 @@ impl Local<u32, u32> for Recorder {
     }
 }
 
+/// A client of the engine's test configuration on `transport` and `timer`.
 fn client(transport: &Arc<Paths>, timer: &FakeTimer) -> Client {
-    Client::builder()
-        .base_url("http://engine.test")
-        .timeout(Duration::from_millis(100))
+    let config = engine_config(Duration::from_millis(100));
+    let builder = Client::builder().config(config);
+    builder
         .transport(Arc::clone(transport))
         .timer(timer.clone())
         .build()
@@ -95,11 +96,7 @@ fn client(transport: &Arc<Paths>, timer: &FakeTimer) -> Client {
 }
 
 fn config() -> Config {
-    Config::builder()
-        .base_url("http://engine.test")
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap()
+    engine_config(Duration::from_millis(100)).build().unwrap()
 }
 
 fn fed(log: &Arc<Mutex<Vec<Fed>>>) -> Vec<Fed> {

@@ -9,7 +9,7 @@
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
 use cloud_task_core::Result;
-use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
+use cloud_task_core::machine::{Drive, Driving, Machine};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
@@ -35,29 +35,9 @@ pub(crate) struct Engine<M, L = NoLocal> {
     flights: Option<Flights>,
 }
 
-impl<M> Engine<M, NoLocal>
-where
-    M: Machine<Work = NoWork, WorkDone = NoWork>,
-{
-    /// An engine for a machine that asks for no local work.
-    pub(crate) fn new(client: &Client, machine: M) -> Self {
-        Engine::with_local(client, machine, NoLocal)
-    }
-}
+cloud_task_core::__engine_constructors!(flights);
 
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
-    /// An engine whose local work is done by `local`.
-    pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-        let driving = Driving::new(machine);
-        let client = client.clone();
-        Engine {
-            client,
-            driving,
-            local,
-            flights: None,
-        }
-    }
-
     /// The machine.
     pub(crate) fn machine(&self) -> &M {
         self.driving.machine()

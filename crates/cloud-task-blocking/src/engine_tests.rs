@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, engine_config};
 use cloud_task_core::{CancelToken, Config, Error, HttpRequest, HttpResponse, Result, SendLimits};
 
 use super::{Engine, Local, Next};
@@ -125,10 +125,11 @@ impl Local<u32, u32> for Recorder {
     }
 }
 
+/// A client of the engine's test configuration on `transport` and `timer`.
 fn client(transport: &Arc<Paths>, timer: &FakeTimer) -> Client {
-    Client::builder()
-        .base_url("http://engine.test")
-        .timeout(Duration::from_millis(100))
+    let config = engine_config(Duration::from_millis(100));
+    let builder = Client::builder().config(config);
+    builder
         .transport(Arc::clone(transport))
         .timer(timer.clone())
         .build()
@@ -141,11 +142,7 @@ fn config() -> Config {
 
 /// A configuration whose requests have `timeout` to answer.
 fn config_for(timeout: Duration) -> Config {
-    Config::builder()
-        .base_url("http://engine.test")
-        .timeout(timeout)
-        .build()
-        .unwrap()
+    engine_config(timeout).build().unwrap()
 }
 
 fn fed(log: &Arc<Mutex<Vec<Fed>>>) -> Vec<Fed> {

@@ -1044,6 +1044,14 @@ macro_rules! __client {
             }
         }
 
+        /// One task of the user's, by its ID: what [`Client::submit`] answers, and what
+        /// [`Client::task`] makes of an ID kept from earlier (another run, another process),
+        /// to re-attach to a task that is still running.
+        ///
+        /// It holds the client (cheap to clone) and the ID, nothing else: every method asks
+        /// the server. Waiting on it never cancels the task; an error of a wait names the
+        /// task ([`Error::task_id`]($crate::Error::task_id)).
+        ///
         $(#[$handle_meta])*
         #[derive(Clone)]
         pub struct TaskHandle {
@@ -1066,6 +1074,41 @@ macro_rules! __client {
             /// The client it asks through.
             pub fn client(&self) -> &Client {
                 &self.client
+            }
+        }
+    };
+}
+
+/// Defines a driver's engine constructors: `Engine::new` for a machine that asks for no
+/// local work, `Engine::with_local` otherwise, both starting with nothing in flight (`$io`,
+/// the driver's own `Option` of requests in flight). Written once for both drivers: each
+/// defines `Engine`, `Client`, `Local` and `NoLocal`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engine_constructors {
+    ($io:ident) => {
+        impl<M> Engine<M, NoLocal>
+        where
+            M: $crate::machine::Machine<
+                    Work = $crate::machine::NoWork,
+                    WorkDone = $crate::machine::NoWork,
+                >,
+        {
+            /// An engine for a machine that asks for no local work.
+            pub(crate) fn new(client: &Client, machine: M) -> Self {
+                Engine::with_local(client, machine, NoLocal)
+            }
+        }
+
+        impl<M: $crate::machine::Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
+            /// An engine whose local work is done by `local`.
+            pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
+                Engine {
+                    client: client.clone(),
+                    driving: $crate::machine::Driving::new(machine),
+                    local,
+                    $io: None,
+                }
             }
         }
     };

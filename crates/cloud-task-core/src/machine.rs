@@ -854,4 +854,12 @@ pub mod testing {
                 .clone()
         }
     }
+
+    /// The configuration of an engine under test: the base URL `http://engine.test`, and
+    /// `timeout` per request (the deadline of every request a [`Scripted`] hands out).
+    pub fn engine_config(timeout: Duration) -> crate::config::ConfigBuilder {
+        Config::builder()
+            .base_url("http://engine.test")
+            .timeout(timeout)
+    }
 }
