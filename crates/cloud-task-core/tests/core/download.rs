@@ -23,6 +23,15 @@ struct Files {
 }
 
 impl Files {
+    /// `len` bytes under the validator [`ETAG`], served in ranges or not.
+    fn of(len: usize, ranges: bool) -> Files {
+        Files {
+            data: data(len),
+            etag: ETAG,
+            ranges,
+        }
+    }
+
     fn answer(&self, request: &HttpRequest) -> HttpResponse {
         let range = header(request.headers(), "range")
             .and_then(|r| r.strip_prefix("bytes="))
@@ -129,11 +138,7 @@ fn chunks_of_1k() -> DownloadOptions {
 
 #[test]
 fn a_file_comes_chunk_by_chunk_in_order() {
-    let files = Files {
-        data: data(2560),
-        etag: ETAG,
-        ranges: true,
-    };
+    let files = Files::of(2560, true);
     let (seen, outcome) = run(
         &config(),
         "https://files.test/r/out.txt",
@@ -165,11 +170,7 @@ fn a_file_comes_chunk_by_chunk_in_order() {
 
 #[test]
 fn a_partial_file_resumes_where_it_stopped_unless_the_file_changed() {
-    let files = Files {
-        data: data(3000),
-        etag: ETAG,
-        ranges: true,
-    };
+    let files = Files::of(3000, true);
     let held = files.data[..1000].to_vec();
     let (seen, outcome) = run(
         &config(),
@@ -211,11 +212,7 @@ fn a_partial_file_resumes_where_it_stopped_unless_the_file_changed() {
 
 #[test]
 fn a_server_without_ranges_sends_the_file_whole() {
-    let files = Files {
-        data: data(1500),
-        etag: ETAG,
-        ranges: false,
-    };
+    let files = Files::of(1500, false);
     let (seen, outcome) = run(
         &config(),
         "https://files.test/x",
@@ -230,11 +227,7 @@ fn a_server_without_ranges_sends_the_file_whole() {
 
 #[test]
 fn failed_tries_are_retried_with_waits_and_other_statuses_end_it() {
-    let files = Files {
-        data: data(2048),
-        etag: ETAG,
-        ranges: true,
-    };
+    let files = Files::of(2048, true);
     let mut count = 0;
     let (seen, outcome) = run(
         &config(),
@@ -351,11 +344,7 @@ fn ranges_of(request: &HttpRequest) -> (u64, u64) {
 
 #[test]
 fn credentials_go_only_to_the_configured_origins() {
-    let files = Files {
-        data: data(10),
-        etag: ETAG,
-        ranges: true,
-    };
+    let files = Files::of(10, true);
     let config = Config::builder()
         .api_key(crate::KEY)
         .base_url("https://api.test")

@@ -166,24 +166,11 @@ async fn filters_by_status_workload_package_and_type() {
     // Empty parameters are ignored, as clients never send them.
     assert_eq!(get("status=&workloadID=".into()).await.len(), 3);
     let item = &api.get(&format!("{TASKS}?status=failed")).await.body["tasks"][0];
-    for key in [
-        "taskID",
-        "taskType",
-        "ownerID",
-        "subscriptionID",
-        "packageID",
-        "status",
-        "progress",
-        "workload",
-        "workloadID",
-        "resultURL",
-        "failedMessage",
-        "createdAt",
-        "updatedAt",
-        "startTime",
-        "endTime",
-        "schedulerPayload",
-    ] {
+    // Every key of a listed task, as the official SDKs read them.
+    let keys = "taskID taskType ownerID subscriptionID packageID status progress workload \
+                workloadID resultURL failedMessage createdAt updatedAt startTime endTime \
+                schedulerPayload";
+    for key in keys.split_whitespace() {
         assert!(item.get(key).is_some(), "{key} missing from {item}");
     }
     assert_eq!(
