@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, engine_config};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, WorkLog, engine_config};
 use cloud_task_core::{CancelToken, Config, HttpRequest, HttpResponse, Result, SendLimits};
 use tokio::sync::Notify;
 
@@ -75,12 +75,11 @@ impl Timer for FakeTimer {
 
 /// Local work that records what it did, answering the work's own number.
 #[derive(Default)]
-struct Recorder(Vec<u32>);
+struct Recorder(WorkLog);
 
 impl Local<u32, u32> for Recorder {
     async fn run(&mut self, work: u32) -> u32 {
-        self.0.push(work);
-        work
+        self.0.record(work)
     }
 }
 
@@ -278,7 +277,7 @@ async fn local_work_is_done_in_order_before_the_next_step() {
     assert!(matches!(engine.next().await, Next::Event(3)));
     // Both works were done and fed back before the event was handed out.
     assert_eq!(fed(&log), [Fed::Work(1), Fed::Work(2)]);
-    assert_eq!(engine.local.0, [1, 2]);
+    assert_eq!(engine.local.0.0, [1, 2]);
 }
 
 #[tokio::test]

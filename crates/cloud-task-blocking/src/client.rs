@@ -5,12 +5,16 @@ use std::time::Instant;
 
 #[cfg(doc)]
 use cloud_task_core::ConfigBuilder;
-use cloud_task_core::{
-    Call, CreateTask, CreateTaskRequest, CreateTaskResponse, Dashboard, GetDashboard,
-    GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse, LatestTaskItem, ListTasks,
-    ListTasksQuery, Operation, PauseResponse, RequestId, Result, SetTasksPause, TaskDetail,
-    TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
+use cloud_task_core::models::{
+    CreateTaskResponse, Dashboard, LatestTaskItem, PauseResponse, TaskDetail, TaskLogs, TaskPage,
+    TaskResult,
 };
+use cloud_task_core::ops::{
+    CreateTask, CreateTaskRequest, GetDashboard, GetLatestTasks, GetTask, GetTaskLogs,
+    GetTaskResult, ListTasks, ListTasksQuery, Operation, SetTasksPause, WorkloadIds,
+};
+use cloud_task_core::seam::{HttpResponse, RequestId, Transmit};
+use cloud_task_core::{Call, Result};
 
 use crate::engine::Engine;
 use crate::senders::Senders;
@@ -28,12 +32,22 @@ cloud_task_core::__client! {
     /// ```no_run
     /// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest};
     ///
-    /// let client = Client::new("my-api-key")?;
-    /// let outcome = client.create_and_wait(
-    ///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("text", "hi"),
-    ///     AwaitOptions::new(),
-    /// )?;
-    /// println!("{} -> {:?}", outcome.task_id, outcome.result.result_data);
+    /// let client = Client::from_env()?;
+    /// // One client, shared by the threads of a pool: one connection pool for all.
+    /// let workers: Vec<_> = ["a", "b", "c"]
+    ///     .into_iter()
+    ///     .map(|text| {
+    ///         let client = client.clone();
+    ///         std::thread::spawn(move || {
+    ///             let request = CreateTaskRequest::new("@oomol/echo", "1.0.0", "main");
+    ///             client.create_and_wait(request.input("text", text), AwaitOptions::new())
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for worker in workers {
+    ///     let outcome = worker.join().expect("the worker ran")?;
+    ///     println!("{}: {:?}", outcome.task_id, outcome.result.result_data);
+    /// }
     /// # Ok::<(), cloud_task_blocking::Error>(())
     /// ```
     client;

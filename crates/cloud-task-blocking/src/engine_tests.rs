@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, engine_config};
+use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, WorkLog, engine_config};
 use cloud_task_core::{CancelToken, Config, Error, HttpRequest, HttpResponse, Result, SendLimits};
 
 use super::{Engine, Local, Next};
@@ -116,12 +116,11 @@ impl Timer for FakeTimer {
 
 /// Local work that records what it did, answering the work's own number.
 #[derive(Default)]
-struct Recorder(Vec<u32>);
+struct Recorder(WorkLog);
 
 impl Local<u32, u32> for Recorder {
     fn run(&mut self, work: u32) -> u32 {
-        self.0.push(work);
-        work
+        self.0.record(work)
     }
 }
 
@@ -364,7 +363,7 @@ fn local_work_is_done_in_order_before_the_next_step() {
     assert!(matches!(engine.next(), Next::Event(3)));
     // Both works were done and fed back before the event was handed out.
     assert_eq!(fed(&log), [Fed::Work(1), Fed::Work(2)]);
-    assert_eq!(engine.local.0, [1, 2]);
+    assert_eq!(engine.local.0.0, [1, 2]);
 }
 
 #[test]

@@ -1078,38 +1078,3 @@ macro_rules! __client {
         }
     };
 }
-
-/// Defines a driver's engine constructors: `Engine::new` for a machine that asks for no
-/// local work, `Engine::with_local` otherwise, both starting with nothing in flight (`$io`,
-/// the driver's own `Option` of requests in flight). Written once for both drivers: each
-/// defines `Engine`, `Client`, `Local` and `NoLocal`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __engine_constructors {
-    ($io:ident) => {
-        impl<M> Engine<M, NoLocal>
-        where
-            M: $crate::machine::Machine<
-                    Work = $crate::machine::NoWork,
-                    WorkDone = $crate::machine::NoWork,
-                >,
-        {
-            /// An engine for a machine that asks for no local work.
-            pub(crate) fn new(client: &Client, machine: M) -> Self {
-                Engine::with_local(client, machine, NoLocal)
-            }
-        }
-
-        impl<M: $crate::machine::Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
-            /// An engine whose local work is done by `local`.
-            pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
-                Engine {
-                    client: client.clone(),
-                    driving: $crate::machine::Driving::new(machine),
-                    local,
-                    $io: None,
-                }
-            }
-        }
-    };
-}

@@ -654,6 +654,41 @@ impl Machine for Batch {
     }
 }
 
+/// Defines a driver's engine constructors: `Engine::new` for a machine that asks for no
+/// local work, `Engine::with_local` otherwise, both starting with nothing in flight (`$io`,
+/// the driver's own `Option` of requests in flight). Written once for both drivers: each
+/// defines `Engine`, `Client`, `Local` and `NoLocal`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engine_constructors {
+    ($io:ident) => {
+        impl<M> Engine<M, NoLocal>
+        where
+            M: $crate::machine::Machine<
+                    Work = $crate::machine::NoWork,
+                    WorkDone = $crate::machine::NoWork,
+                >,
+        {
+            /// An engine for a machine that asks for no local work.
+            pub(crate) fn new(client: &Client, machine: M) -> Self {
+                Engine::with_local(client, machine, NoLocal)
+            }
+        }
+
+        impl<M: $crate::machine::Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
+            /// An engine whose local work is done by `local`.
+            pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
+                Engine {
+                    client: client.clone(),
+                    driving: $crate::machine::Driving::new(machine),
+                    local,
+                    $io: None,
+                }
+            }
+        }
+    };
+}
+
 /// A scripted machine, to test an engine (feature `test-util`): it hands out the steps of
 /// its script in order and records everything it is fed.
 #[cfg(feature = "test-util")]
@@ -861,5 +896,18 @@ pub mod testing {
         Config::builder()
             .base_url("http://engine.test")
             .timeout(timeout)
+    }
+
+    /// The local work of a [`Scripted`] machine, recorded in order: each work answers its
+    /// own number. An engine's test implements its driver's local-work trait on it.
+    #[derive(Debug, Default)]
+    pub struct WorkLog(pub Vec<u32>);
+
+    impl WorkLog {
+        /// Records `work` and answers its outcome.
+        pub fn record(&mut self, work: u32) -> u32 {
+            self.0.push(work);
+            work
+        }
     }
 }

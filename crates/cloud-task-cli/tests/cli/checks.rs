@@ -49,16 +49,9 @@ fn info_lists_blocks_and_inputs() {
 #[test]
 fn a_bad_input_is_a_usage_error_naming_it_and_creates_nothing() {
     let server = Server::start();
-    let output = server.run(&[
-        "run",
-        "@oomol/echo",
-        "1.0.0",
-        "main",
-        "-i",
-        "txt=1",
-        "-i",
-        "count=-1",
-    ]);
+    // (Words without spaces: the command line as a user types it.)
+    let line = "run @oomol/echo 1.0.0 main -i txt=1 -i count=-1";
+    let output = server.run(&line.split(' ').collect::<Vec<_>>());
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     let err = stderr(&output);
     for expected in [
