@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, WorkLog, engine_config};
+use cloud_task_core::machine::testing::{
+    FakeClock, Fed, Scene, Scripted, WorkLog, engine_config, three_requests,
+};
 use cloud_task_core::{CancelToken, Config, HttpRequest, HttpResponse, Result, SendLimits};
 use tokio::sync::Notify;
 
@@ -146,15 +148,7 @@ async fn it_sleeps_as_asked_and_hands_out_events_in_order() {
 #[tokio::test]
 async fn every_request_handed_out_is_sent_and_each_answer_fed_back() {
     let (transport, timer) = (Arc::new(Paths::default()), FakeTimer::new());
-    let script = [
-        Scene::Send("/a"),
-        Scene::Send("/b"),
-        Scene::Send("/c"),
-        Scene::AwaitAnswer(HOUR),
-        Scene::AwaitAnswer(HOUR),
-        Scene::AwaitAnswer(HOUR),
-    ];
-    let machine = Scripted::new(&config(), script);
+    let machine = Scripted::new(&config(), three_requests());
     let log = machine.fed();
     let engine = Engine::with_local(&client(&transport, &timer), machine, Recorder::default());
     assert_eq!(run_all(engine).await.1, "end");

@@ -9,7 +9,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use cloud_task_core::machine::testing::{FakeClock, Fed, Scene, Scripted, WorkLog, engine_config};
+use cloud_task_core::machine::testing::{
+    FakeClock, Fed, Scene, Scripted, WorkLog, engine_config, three_requests,
+};
 use cloud_task_core::{CancelToken, Config, Error, HttpRequest, HttpResponse, Result, SendLimits};
 
 use super::{Engine, Local, Next};
@@ -114,16 +116,6 @@ impl Timer for FakeTimer {
     }
 }
 
-/// Local work that records what it did, answering the work's own number.
-#[derive(Default)]
-struct Recorder(WorkLog);
-
-impl Local<u32, u32> for Recorder {
-    fn run(&mut self, work: u32) -> u32 {
-        self.0.record(work)
-    }
-}
-
 /// A client of the engine's test configuration on `transport` and `timer`.
 fn client(transport: &Arc<Paths>, timer: &FakeTimer) -> Client {
     let config = engine_config(Duration::from_millis(100));
@@ -146,6 +138,16 @@ fn config_for(timeout: Duration) -> Config {
 
 fn fed(log: &Arc<Mutex<Vec<Fed>>>) -> Vec<Fed> {
     log.lock().unwrap().clone()
+}
+
+/// Local work that records what it did, answering the work's own number.
+#[derive(Default)]
+struct Recorder(WorkLog);
+
+impl Local<u32, u32> for Recorder {
+    fn run(&mut self, work: u32) -> u32 {
+        self.0.record(work)
+    }
 }
 
 fn run_all<L: Local<u32, u32>>(mut engine: Engine<Scripted, L>) -> (Vec<u32>, &'static str) {
@@ -181,15 +183,7 @@ fn it_sleeps_as_asked_and_hands_out_events_in_order() {
 #[test]
 fn every_request_handed_out_is_sent_and_each_answer_fed_back() {
     let (transport, timer) = (Arc::new(Paths::default()), FakeTimer::new());
-    let script = [
-        Scene::Send("/a"),
-        Scene::Send("/b"),
-        Scene::Send("/c"),
-        Scene::AwaitAnswer(HOUR),
-        Scene::AwaitAnswer(HOUR),
-        Scene::AwaitAnswer(HOUR),
-    ];
-    let machine = Scripted::new(&config(), script);
+    let machine = Scripted::new(&config(), three_requests());
     let log = machine.fed();
     let engine = Engine::with_local(&client(&transport, &timer), machine, Recorder::default());
     assert_eq!(run_all(engine).1, "end");

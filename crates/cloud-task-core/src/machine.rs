@@ -910,4 +910,18 @@ pub mod testing {
             work
         }
     }
+
+    /// A script of three requests handed out at once (`/a`, `/b`, `/c`), then a wait for
+    /// each answer: every engine must send all three before waiting, and feed each answer.
+    pub fn three_requests() -> Vec<Scene> {
+        let wait = Scene::AwaitAnswer(Duration::from_secs(3600));
+        vec![
+            Scene::Send("/a"),
+            Scene::Send("/b"),
+            Scene::Send("/c"),
+            wait.clone(),
+            wait.clone(),
+            wait,
+        ]
+    }
 }
