@@ -535,6 +535,14 @@ impl Download {
                 if self.validator.is_some() && validator.is_some() && validator != self.validator {
                     return self.broken("the file changed between two chunks");
                 }
+                // With or without a validator: chunks of files of two sizes are two files.
+                if let (Some(known), Some(total)) = (self.total, range.total)
+                    && known != total
+                {
+                    return self.broken(
+                        "the file's size changed between two chunks: they are of two versions of it",
+                    );
+                }
                 self.validator = self.validator.take().or(validator);
                 self.total = range.total.or(self.total);
                 self.failures = 0;

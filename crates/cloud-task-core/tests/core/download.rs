@@ -331,6 +331,30 @@ fn a_hostile_server_cannot_splice_overfill_or_dribble_a_chunk() {
         1024,
         "only the first version's chunk was written"
     );
+    // Without any validator, a total that changes between two chunks is two versions of
+    // the file: the second chunk is refused, not spliced after the first.
+    let mut count = 0;
+    let (seen, outcome) = run(
+        &config(),
+        "https://files.test/x",
+        chunks_of_1k(),
+        None,
+        |r| {
+            count += 1;
+            let total = if count == 1 { 4000 } else { 5000 };
+            let (start, end) = ranges_of(r);
+            Ok(http::Response::builder()
+                .status(206)
+                .header("content-range", format!("bytes {start}-{end}/{total}"))
+                .body(vec![1; (end - start + 1) as usize])
+                .unwrap())
+        },
+    );
+    match &outcome {
+        Err(Error::Protocol(p)) => assert!(p.message.contains("size changed"), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(seen.file.len(), 1024, "only the first chunk was written");
 }
 
 /// The range a request asks for.
