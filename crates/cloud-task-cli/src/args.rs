@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use cloud_task_emulator::cli::EmulatorArgs;
 
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration, parse_size};
 use crate::inputs::{InputPair, parse_input};
 
 /// Shown after the main help.
@@ -337,6 +337,10 @@ pub struct DownloadArgs {
     /// Tries per chunk [default: 3].
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// The largest file written, e.g. `512MiB`: a larger one is refused before it fills
+    /// the disk [default: 16GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// How to wait for the task.
     #[command(flatten)]
     pub wait: WaitOptions,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use cloud_task_async::core::DEFAULT_BASE_URL;
-use cloud_task_async::core::{PartRecord, TaskFailedError};
+use cloud_task_async::core::{DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, PartRecord, TaskFailedError};
 use cloud_task_async::{
     AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, DownloadOptions, Error,
     ListTasksQuery, TaskEvent, TaskEvents, TaskPage, TaskResult, TaskSuccess, UploadOptions, Watch,
@@ -772,7 +772,9 @@ impl Context {
                 .map_err(Failure::from)?
                 .to_owned()
         };
-        let mut options = DownloadOptions::new().cancel_token(self.interrupt.clone());
+        let mut options = DownloadOptions::new()
+            .cancel_token(self.interrupt.clone())
+            .max_size(args.max_size.unwrap_or(DEFAULT_TOOL_MAX_DOWNLOAD_SIZE));
         if let Some(retries) = args.retries {
             options = options.retries(retries);
         }

@@ -1,4 +1,5 @@
-//! Durations on the command line: `500ms`, `2s`, `10m`, `1h`, `1.5s`, `1h30m`.
+//! Durations on the command line (`500ms`, `2s`, `10m`, `1h`, `1.5s`, `1h30m`) and sizes
+//! (`512`, `64KiB`, `100MiB`, `16GiB`).
 
 use std::time::Duration;
 
@@ -74,6 +75,42 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{ms}ms")
 }
 
+/// Parses a size in bytes: a whole number, with an optional binary unit `KiB`, `MiB`,
+/// `GiB` or `TiB` (`K`, `M`, `G`, `T` too), e.g. `512`, `64KiB`, `16GiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let examples = "write e.g. 1048576, 512MiB or 16GiB";
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    if number.is_empty() {
+        return Err(format!("`{text}` is not a size: {examples}"));
+    }
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        "T" | "TiB" => 40,
+        other => {
+            return Err(format!(
+                "`{text}` has an unknown unit `{other}`: use KiB, MiB, GiB or TiB ({examples})"
+            ));
+        }
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is too large"))?;
+    let bytes = value
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if bytes == 0 {
+        return Err(format!("`{text}` must be greater than zero"));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +156,31 @@ mod tests {
         }
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn sizes_read_binary_units_and_refuse_with_a_reason() {
+        for (text, expected) in [
+            ("512", 512),
+            ("64KiB", 64 << 10),
+            ("100M", 100 << 20),
+            ("16GiB", 16 << 30),
+            (" 2 TiB ", 2 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(expected), "{text}");
+        }
+        for (text, reason) in [
+            ("", "not a size"),
+            ("GiB", "not a size"),
+            ("-1", "not a size"),
+            ("1.5GiB", "unknown unit `.5GiB`"),
+            ("10GB", "unknown unit `GB`"),
+            ("0", "greater than zero"),
+            ("99999999999TiB", "too large"),
+            ("99999999999999999999", "too large"),
+        ] {
+            let error = parse_size(text).unwrap_err();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! document printed with `--json`.
 
 use cloud_task_async::Error;
+use cloud_task_async::core::Limit;
 use serde_json::{Map, Value, json};
 
 use crate::output::Ui;
@@ -299,6 +300,11 @@ impl From<Error> for Failure {
             }
             Error::Io(_) => Failure::new(Exit::Usage, "io", text),
             Error::Cancelled(_) => Failure::interrupted(),
+            Error::Limit(limit) if limit.limit == Limit::DownloadSize => {
+                Failure::new(Exit::Api, "limit", text).with_hint(
+                    "the file is larger than `download` writes unless told: if it is expected, pass a larger --max-size (e.g. --max-size 64GiB)",
+                )
+            }
             Error::Limit(_) => Failure::new(Exit::Api, "limit", text).with_hint(
                 "the server sent more than this client accepts; if it is expected, raise the limit in your own client",
             ),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::HttpResponse;
 use crate::cancel::CancelToken;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 use crate::exchange::{Flight, Landing, RequestId, Transmit, same_origin};
 use crate::retry::is_retryable_status;
 use crate::upload::part_retry_delay;
@@ -31,6 +31,9 @@ pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 /// dirty pages, where the same bytes in pieces of this size do not: measured on Linux,
 /// a 1 GiB download went from 100–250 MiB/s to the raw client's 1 GiB/s.
 pub const WRITE_PIECE: usize = 256 * 1024;
+/// The bound the command line and the MCP server put on a download's size unless told
+/// otherwise: 16 GiB.
+pub const DEFAULT_TOOL_MAX_DOWNLOAD_SIZE: u64 = 16 * 1024 * 1024 * 1024;
 /// How many times each chunk is tried by default.
 pub const DEFAULT_DOWNLOAD_RETRIES: u32 = 3;
 
@@ -70,6 +73,7 @@ impl Resume {
 pub struct DownloadOptions {
     chunk_size: u64,
     retries: u32,
+    max_size: Option<u64>,
     on_progress: Option<DownloadProgressFn>,
     cancel: Option<CancelToken>,
 }
@@ -79,6 +83,7 @@ impl Default for DownloadOptions {
         DownloadOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
             retries: DEFAULT_DOWNLOAD_RETRIES,
+            max_size: None,
             on_progress: None,
             cancel: None,
         }
@@ -96,6 +101,17 @@ impl DownloadOptions {
     /// in memory at once.
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes;
+        self
+    }
+
+    /// The largest file the download writes, in bytes (default: no bound). A file the
+    /// server says is larger (its `Content-Range` total) is refused before a byte of it is
+    /// written, and a file of unknown size (`bytes a-b/*`) ends with [`Error::Limit`]
+    /// ([`Limit::DownloadSize`](crate::Limit::DownloadSize)) at the chunk that would pass
+    /// the bound: set it wherever the server is not trusted with the disk. The CLI and the
+    /// MCP server set [`DEFAULT_TOOL_MAX_DOWNLOAD_SIZE`].
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
         self
     }
 
@@ -121,6 +137,11 @@ impl DownloadOptions {
     /// The chunk size.
     pub fn get_chunk_size(&self) -> u64 {
         self.chunk_size
+    }
+
+    /// The largest file the download writes, if bounded.
+    pub fn get_max_size(&self) -> Option<u64> {
+        self.max_size
     }
 
     /// Tries per chunk.
@@ -267,6 +288,7 @@ pub struct Download {
     credentials: bool,
     chunk_size: u64,
     retries: u32,
+    max_size: Option<u64>,
     failures: u32,
     offset: u64,
     total: Option<u64>,
@@ -317,6 +339,7 @@ impl Download {
             credentials,
             chunk_size: options.chunk_size,
             retries: options.retries,
+            max_size: options.max_size,
             failures: 0,
             offset: resume.offset,
             total: None,
@@ -543,6 +566,11 @@ impl Download {
                         "the file's size changed between two chunks: they are of two versions of it",
                     );
                 }
+                if let Some(max) = self.max_size
+                    && (range.total.is_some_and(|total| total > max) || self.offset + len > max)
+                {
+                    return self.too_large(max);
+                }
                 self.validator = self.validator.take().or(validator);
                 self.total = range.total.or(self.total);
                 self.failures = 0;
@@ -569,6 +597,11 @@ impl Download {
             }
             StatusCode::OK => {
                 // The whole file: the server ignores ranges, or it changed since.
+                if let Some(max) = self.max_size
+                    && response.body().len() as u64 > max
+                {
+                    return self.too_large(max);
+                }
                 if self.offset > 0 {
                     self.actions.push_back(DownloadAction::Restart);
                 }
@@ -610,6 +643,10 @@ impl Download {
             content_type: self.content_type.clone(),
             validator: self.validator.clone(),
         }));
+    }
+
+    fn too_large(&mut self, max: u64) {
+        self.state = State::Finished(Err(Error::limit("download", Limit::DownloadSize, max)));
     }
 
     fn broken(&mut self, what: &str) {

@@ -175,6 +175,28 @@ fn download_saves_a_result_file_by_task_id_or_url() {
     let output = server.run(&["download", url, "-o", "-"]);
     assert_eq!(stdout(&output), "hello from the cloud");
     assert_no_key(&output);
+    // A file over --max-size is refused before it is written; a size must have a known unit.
+    let small = dir.path().join("small.txt");
+    let output = server.run(&[
+        "download",
+        url,
+        "-o",
+        small.to_str().unwrap(),
+        "--max-size",
+        "19",
+    ]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("larger than 19 bytes") && stderr(&output).contains("--max-size"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!small.exists());
+    let output = server.run(&["download", url, "-o", "-", "--max-size", "1KiB"]);
+    assert_eq!(stdout(&output), "hello from the cloud");
+    let output = server.run(&["download", url, "-o", "-", "--max-size", "10GB"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("unknown unit `GB`"));
 }
 
 #[test]

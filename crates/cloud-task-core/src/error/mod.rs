@@ -753,6 +753,9 @@ pub enum Limit {
     /// The most same-origin redirects one call follows
     /// ([`ConfigBuilder::max_redirects`](crate::ConfigBuilder::max_redirects)).
     Redirects,
+    /// The largest file a download writes
+    /// ([`DownloadOptions::max_size`](crate::DownloadOptions::max_size)).
+    DownloadSize,
 }
 
 impl Limit {
@@ -763,6 +766,7 @@ impl Limit {
             Limit::UploadBuffer => "max_upload_buffer",
             Limit::Pages => "max_pages",
             Limit::Redirects => "max_redirects",
+            Limit::DownloadSize => "max_size",
         }
     }
 }
@@ -795,10 +799,15 @@ impl fmt::Display for LimitError {
             ),
             Limit::Pages => format!("more than {} pages", self.max),
             Limit::Redirects => format!("more than {} redirects", self.max),
+            Limit::DownloadSize => format!("the file is larger than {} bytes", self.max),
+        };
+        let whose = match self.limit {
+            Limit::DownloadSize => "the download's options",
+            _ => "the client's builder",
         };
         write!(
             f,
-            "{}: {what} (limit {}; raise it on the client's builder)",
+            "{}: {what} (limit {}; raise it on {whose})",
             self.operation, self.limit
         )
     }

@@ -1,13 +1,13 @@
 //! The download machine against a scripted file server: chunks in order with `Range`,
 //! resume with `If-Range`, a file that changed, a server without ranges, retries, and
-//! hostile answers; credentials only to the configured origins.
+//! hostile answers, a bound on the size; credentials only to the configured origins.
 
 use std::time::{Duration, Instant};
 
 use cloud_task_core::http::StatusCode;
 use cloud_task_core::{
     CancelToken, Config, Download, DownloadAction, DownloadOptions, Downloaded, Error, HttpRequest,
-    HttpResponse, Resume, http,
+    HttpResponse, Limit, Resume, http,
 };
 
 use crate::{config, header};
@@ -424,4 +424,67 @@ fn bad_input_and_a_cancel() {
     );
     assert!(matches!(outcome, Err(Error::Cancelled(_))));
     assert!(seen.requests.is_empty());
+}
+
+/// The bound `max_size` sets, whatever the server says or does not say.
+#[test]
+fn max_size_bounds_what_a_server_can_write() {
+    fn limit(outcome: &Result<Downloaded, Error>, max: u64) {
+        match outcome {
+            Err(Error::Limit(l)) => {
+                assert_eq!((l.limit, l.max), (Limit::DownloadSize, max), "{l}");
+                assert!(l.to_string().contains("max_size"), "{l}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let url = "https://files.test/x";
+    // A known size over the bound: refused at the first answer, nothing written.
+    let files = Files::of(4000, true);
+    let (seen, outcome) = run(&config(), url, chunks_of_1k().max_size(3999), None, |r| {
+        Ok(files.answer(r))
+    });
+    limit(&outcome, 3999);
+    assert!(seen.file.is_empty() && seen.requests.len() == 1, "{seen:?}");
+    // Exactly the bound is whole.
+    let (seen, outcome) = run(&config(), url, chunks_of_1k().max_size(4000), None, |r| {
+        Ok(files.answer(r))
+    });
+    assert_eq!(outcome.unwrap().size, 4000);
+    assert_eq!(seen.file, data(4000));
+    // The whole file in one answer (no ranges): the same bound.
+    let whole = Files::of(4000, false);
+    let (seen, outcome) = run(&config(), url, chunks_of_1k().max_size(3000), None, |r| {
+        Ok(whole.answer(r))
+    });
+    limit(&outcome, 3000);
+    assert!(seen.file.is_empty());
+    // An endless file of unknown size (`bytes a-b/*`): it stops at the chunk that would
+    // pass the bound, having written no more than it.
+    let (seen, outcome) = run(&config(), url, chunks_of_1k().max_size(10_000), None, |r| {
+        let (start, end) = ranges_of(r);
+        Ok(http::Response::builder()
+            .status(206)
+            .header("content-range", format!("bytes {start}-{end}/*"))
+            .body(vec![7; (end - start + 1) as usize])
+            .unwrap())
+    });
+    limit(&outcome, 10_000);
+    assert_eq!(seen.file.len(), 9 * 1024, "the chunks under the bound");
+    assert_eq!(seen.requests.len(), 10);
+    // Without the option, the same server is read past it.
+    let mut answers = 0;
+    let (seen, outcome) = run(&config(), url, chunks_of_1k(), None, |r| {
+        answers += 1;
+        let (start, end) = ranges_of(r);
+        let end = if answers == 20 { start + 9 } else { end };
+        Ok(http::Response::builder()
+            .status(206)
+            .header("content-range", format!("bytes {start}-{end}/*"))
+            .body(vec![7; (end - start + 1) as usize])
+            .unwrap())
+    });
+    assert_eq!(outcome.unwrap().size, 19 * 1024 + 10);
+    assert_eq!(seen.file.len(), 19 * 1024 + 10);
+    assert_eq!(DownloadOptions::new().get_max_size(), None);
 }

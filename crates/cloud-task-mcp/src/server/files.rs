@@ -90,7 +90,9 @@ impl CloudTaskServer {
             .require_result_url(&task_id)
             .map_err(|e| ToolError::from_sdk(&e))?
             .to_owned();
-        let options = DownloadOptions::new().cancel_token(call_token(&context));
+        let options = DownloadOptions::new()
+            .cancel_token(call_token(&context))
+            .max_size(cloud_task_async::core::DEFAULT_TOOL_MAX_DOWNLOAD_SIZE);
         let downloaded = match self.client().download(&url, &params.path, options).await {
             Ok(downloaded) => downloaded,
             Err(Error::Cancelled(_)) => {
