@@ -871,7 +871,8 @@ impl Events {
 }
 
 /// The file name a download is saved under by default: the last segment of the URL's
-/// path, made of plain characters only (anything else becomes `_`), else `download`.
+/// path, made of plain characters only (anything else becomes `_`), without leading dots
+/// and at most [`MAX_DEFAULT_NAME`] bytes, else `download`.
 fn file_name_of(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or_default();
     let path = path.split_once("://").map_or(path, |(_, rest)| rest);
@@ -887,12 +888,19 @@ fn file_name_of(url: &str) -> String {
             }
         })
         .collect();
+    // Never a hidden file (`.bashrc`, `.git`), never `..`, never longer than a file
+    // system's name (255 bytes): the server does not choose a dotfile in the directory.
+    let name = name.trim_start_matches('.');
+    let name = &name[..name.len().min(MAX_DEFAULT_NAME)];
     if name.trim_matches('.').is_empty() {
         "download".to_owned()
     } else {
-        name
+        name.to_owned()
     }
 }
+
+/// The longest default file name of a download, in bytes (ASCII only, see [`file_name_of`]).
+const MAX_DEFAULT_NAME: usize = 200;
 
 /// A word as the shell reads it: as is when it is plain, else in single quotes.
 fn shell_quote(word: &str) -> String {
@@ -910,6 +918,29 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_file_name_is_plain_visible_and_in_the_directory() {
+        for (url, name) in [
+            ("https://files.test/r/1/result.txt?sig=x", "result.txt"),
+            ("https://files.test/r/1/.bashrc", "bashrc"),
+            ("https://files.test/r/1/..npmrc#frag", "npmrc"),
+            ("https://files.test/r/1/.git", "git"),
+            ("https://files.test/r/1/..", "download"),
+            ("https://files.test/r/1/...", "download"),
+            ("https://files.test/r/1/", "download"),
+            ("https://files.test", "download"),
+            (
+                "https://files.test/r/%2e%2e%2fetc%2fpasswd",
+                "_2e_2e_2fetc_2fpasswd",
+            ),
+            ("https://files.test/r/a\\b c", "a_b_c"),
+        ] {
+            assert_eq!(file_name_of(url), name, "{url}");
+        }
+        let long = format!("https://files.test/{}", "x".repeat(1000));
+        assert_eq!(file_name_of(&long).len(), MAX_DEFAULT_NAME);
+    }
 
     #[test]
     fn words_are_quoted_only_when_needed() {
