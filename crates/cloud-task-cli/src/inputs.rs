@@ -1,6 +1,6 @@
 //! A task's inputs from `--input KEY=VALUE` and `--inputs JSON|@FILE`.
 
-use std::io::Read;
+use cloud_task_local::{MAX_INPUTS_FILE, read_bounded, read_small};
 
 use serde_json::{Map, Value};
 
@@ -111,15 +111,15 @@ pub fn input_values(
     Ok(values)
 }
 
-/// Reads a file, or stdin for `-`.
+/// Reads a regular file, or stdin for `-`, of at most [`MAX_INPUTS_FILE`] bytes.
 fn read_source(path: &str) -> std::io::Result<String> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
+    let bytes = if path == "-" {
+        read_bounded(std::io::stdin().lock(), MAX_INPUTS_FILE, "it")?
     } else {
-        std::fs::read_to_string(path)
-    }
+        read_small(std::path::Path::new(path), MAX_INPUTS_FILE, "it")?
+    };
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 /// Parses a JSON object, saying what is wrong otherwise.

@@ -11,7 +11,9 @@
 //! - [`JournalFile`]: a batch journal, appended and synced as the batch says, read back to
 //!   resume from;
 //! - [`read_at`] and [`ReadOnce`]: the byte ranges of an upload's source, from a seekable
-//!   source, or from a reader that can be read only once.
+//!   source, or from a reader that can be read only once;
+//! - [`read_small`] and [`read_bounded`]: a small file (inputs, a key) read whole, a
+//!   regular file only and with a bound.
 //!
 //! The blocking client runs it on the caller's thread; the async client on tokio's
 //! blocking pool, so that no file operation ever blocks an async runtime.
@@ -20,12 +22,14 @@
 
 mod download;
 mod journal;
+mod small;
 mod source;
 
 use cloud_task_core::machine::NoWork;
 
 pub use download::{PartFile, PreparedPart};
 pub use journal::JournalFile;
+pub use small::{MAX_INPUTS_FILE, read_bounded, read_small};
 pub use source::{ReadOnce, part_len, read_at};
 
 /// Does the local work `W` a machine asks for, answering its outcome `D` (fed back to the

@@ -133,8 +133,25 @@ fn inputs_come_from_json_a_file_or_stdin_and_input_wins() {
 #[test]
 fn bad_inputs_are_usage_errors_and_nothing_is_created() {
     let server = Server::start();
-    let cases: [(&[&str], &str); 4] = [
+    // A file one byte over the bound of an inputs file.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(cloud_task_local::MAX_INPUTS_FILE + 1)
+        .unwrap();
+    let at_big = format!("@{}", big.display());
+    let too_big = format!(
+        "it is larger than {} bytes",
+        cloud_task_local::MAX_INPUTS_FILE
+    );
+    let cases: [(&[&str], &str); 6] = [
         (&["--inputs", "{oops"], "error: --inputs: not valid JSON"),
+        (
+            &["--inputs", "@/dev/zero"],
+            "error: --inputs @/dev/zero: cannot read /dev/zero: it is not a regular file",
+        ),
+        (&["--inputs", &at_big], &too_big),
         (
             &["--inputs", "[1]"],
             "error: --inputs: expected a JSON object of inputs, got an array",
