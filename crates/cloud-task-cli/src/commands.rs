@@ -745,7 +745,7 @@ impl Context {
         if let Some((bar, _)) = &bar {
             bar.finish_and_clear();
         }
-        let file = outcome.map_err(Failure::from)?;
+        let file = outcome.map_err(Failure::upload)?;
         if self.ui.json {
             return self.ui.out_json(&file);
         }

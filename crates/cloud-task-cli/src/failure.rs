@@ -137,6 +137,20 @@ impl Failure {
         failure
     }
 
+    /// The failure of an upload. A source that ends before the size it had when the
+    /// upload began got shorter while its parts were sent: that is a failed upload (exit
+    /// 3), not a usage error, since something was sent.
+    pub fn upload(error: Error) -> Self {
+        match &error {
+            Error::Io(io) if io.source.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Failure::new(Exit::Api, "upload", error.to_string()).with_hint(
+                    "the file got shorter while it was uploaded: upload it again once it stops changing",
+                )
+            }
+            _ => Failure::from(error),
+        }
+    }
+
     /// Adds a hint (printed on its own line after the error).
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -368,6 +382,30 @@ mod tests {
 
     fn ui(secret: Option<&str>) -> Ui {
         Ui::plain(true, false, secret.map(str::to_owned))
+    }
+
+    #[test]
+    fn a_file_that_shrinks_during_an_upload_is_a_failed_upload() {
+        let shrank = || {
+            Error::io(
+                "reading /tmp/a.bin",
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+            )
+        };
+        let failure = Failure::upload(shrank());
+        assert_eq!(failure.exit(), Exit::Api);
+        assert!(
+            failure.message().contains("/tmp/a.bin"),
+            "{}",
+            failure.message()
+        );
+        // Elsewhere, and for a file that cannot be opened, a local error is a usage error.
+        assert_eq!(Failure::from(shrank()).exit(), Exit::Usage);
+        let missing = Error::io(
+            "opening /tmp/none",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(Failure::upload(missing).exit(), Exit::Usage);
     }
 
     #[test]
