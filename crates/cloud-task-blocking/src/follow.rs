@@ -42,11 +42,7 @@ impl Client {
         TaskEvents {
             steps: Steps::new(engine, |follower, next| match next {
                 Next::Event(event) => {
-                    if let TaskEvent::Progress { status, progress } = &event {
-                        follower
-                            .options()
-                            .report_progress(follower.task_id(), *progress, status);
-                    }
+                    follower.report(&event);
                     Flow::Yield(Ok(event))
                 }
                 Next::Done(Ok(())) => Flow::End,

@@ -268,6 +268,16 @@ impl<T> Follower<T> {
         self.poller.options()
     }
 
+    /// Calls the options' progress callback for a [`TaskEvent::Progress`] (nothing for
+    /// another event). A driver calls it on each event it hands out, so that the callback
+    /// sees exactly the progress the caller sees.
+    pub fn report(&self, event: &TaskEvent) {
+        if let TaskEvent::Progress { status, progress } = event {
+            self.options()
+                .report_progress(self.task_id(), *progress, status);
+        }
+    }
+
     /// The page of logs being read (from 1), and how many of its entries were handed out.
     pub fn log_position(&self) -> (u32, usize) {
         (self.page, self.seen)

@@ -426,3 +426,45 @@ fn a_cancel_after_the_success_keeps_the_result() {
         FollowAction::Done(Err(Error::Misuse(_)))
     ));
 }
+
+/// `Follower::report`, which both clients call on each event they hand out: the progress
+/// callbacks see each `Progress` event, once, with the task's ID, and no other event.
+#[test]
+fn report_calls_the_progress_callbacks_for_progress_events_only() {
+    use std::sync::{Arc, Mutex};
+    let task = Task {
+        ends_at: Duration::from_secs(5),
+        every: Duration::from_millis(500),
+        lag: Duration::ZERO,
+        session_end: true,
+        fail: false,
+    };
+    let run = follow(&task, fixed(1000), &config());
+    run.outcome.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (plain, by_task) = (seen.clone(), seen.clone());
+    let options = fixed(1000)
+        .on_progress(move |p, s| plain.lock().unwrap().push((None, p, s.clone())))
+        .on_task_progress(move |id, p, s| {
+            by_task
+                .lock()
+                .unwrap()
+                .push((Some(id.to_owned()), p, s.clone()))
+        });
+    let follower = Follower::new(&config(), "t-1", &options, Instant::now()).unwrap();
+    for event in &run.events {
+        follower.report(event);
+    }
+    let expected: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TaskEvent::Progress { status, progress } => Some((*progress, status.clone())),
+            _ => None,
+        })
+        .flat_map(|(p, s)| [(None, p, s.clone()), (Some("t-1".to_owned()), p, s)])
+        .collect();
+    assert!(!expected.is_empty(), "the run had progress events");
+    assert!(run.events.len() * 2 > expected.len(), "and other events");
+    assert_eq!(*seen.lock().unwrap(), expected);
+}
