@@ -575,3 +575,25 @@ impl Driver for BlockingDriver {
         format!("{client:?} {client:#?} {:?}", client.config())
     }
 }
+
+/// Generates, for each scenario `name<D: Driver>()`, the tests `name::async_client` and
+/// `name::blocking_client`. Every test binary that mounts this module as `crate::driver`
+/// uses it.
+macro_rules! conformance {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn async_client() {
+                    super::$name::<crate::driver::AsyncDriver>();
+                }
+
+                #[test]
+                fn blocking_client() {
+                    super::$name::<crate::driver::BlockingDriver>();
+                }
+            }
+        )+
+    };
+}
+pub(crate) use conformance;

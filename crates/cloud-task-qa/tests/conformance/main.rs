@@ -13,6 +13,7 @@
 mod checks;
 mod downloads;
 mod driver;
+pub(crate) use driver::conformance;
 mod faults;
 mod live;
 mod tasks;
@@ -22,27 +23,6 @@ mod waits;
 use cloud_task_core::CreateTaskRequest;
 use cloud_task_emulator::{BlockingEmulator, Emulator, EmulatorBuilder, ManualClock};
 use serde_json::Value;
-
-/// Generates, for each scenario `name<D: Driver>()`, the tests `name::async_client` and
-/// `name::blocking_client`.
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn async_client() {
-                    super::$name::<crate::driver::AsyncDriver>();
-                }
-
-                #[test]
-                fn blocking_client() {
-                    super::$name::<crate::driver::BlockingDriver>();
-                }
-            }
-        )+
-    };
-}
-pub(crate) use conformance;
 
 /// An emulator in virtual time (a manual clock, seed 0) as `configure` sets it up, and the
 /// clock.

@@ -7,6 +7,7 @@
 #[path = "../conformance/driver.rs"]
 #[allow(dead_code)] // the hostile suite uses a part of the adapter
 mod driver;
+pub(crate) use driver::conformance;
 
 mod bodies;
 mod deadlines;
@@ -30,27 +31,6 @@ pub fn client<D: driver::Driver>(
         configure(c.api_key("hostile-test-key").timeout(REQUEST_TIMEOUT))
     })
 }
-
-/// Generates, for each scenario `name<D: Driver>()`, the tests `name::async_client` and
-/// `name::blocking_client` (as the conformance suite does).
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn async_client() {
-                    super::$name::<crate::driver::AsyncDriver>();
-                }
-
-                #[test]
-                fn blocking_client() {
-                    super::$name::<crate::driver::BlockingDriver>();
-                }
-            }
-        )+
-    };
-}
-pub(crate) use conformance;
 
 /// An async client of `url` (task API and upload API), with `configure` applied.
 pub fn async_client(

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub(crate) use crate::driver::conformance;
+
 use cloud_task_async::CreateTaskRequest;
 use cloud_task_emulator::{BlockingEmulator, EmulatorHandle};
 use serde_json::Value;
@@ -42,24 +44,3 @@ pub fn echo(inputs: Value) -> CreateTaskRequest {
     };
     CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input_values(map)
 }
-
-/// Generates, for each scenario `name<D: Driver>()`, the tests `name::async_client` and
-/// `name::blocking_client` (as the conformance suite does).
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn async_client() {
-                    super::$name::<crate::driver::AsyncDriver>();
-                }
-
-                #[test]
-                fn blocking_client() {
-                    super::$name::<crate::driver::BlockingDriver>();
-                }
-            }
-        )+
-    };
-}
-pub(crate) use conformance;
