@@ -7,6 +7,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
 /// An error answer: a status and a JSON `{"message": ...}` body.
+#[derive(Debug)]
 pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl ApiError {

@@ -67,6 +67,7 @@ pub(crate) async fn upload_part(
             signature(query.as_deref()).as_deref(),
             content_length,
             request.into_body(),
+            shared.now_epoch_ms(),
         )
         .await?;
     let mut response = Response::new(Body::empty());
@@ -89,16 +90,21 @@ pub(crate) async fn download(
     let mut selection = None;
     let (size, mime, body) = shared
         .uploads
-        .download(&id, signature(query.as_deref()).as_deref(), |size| {
-            let chosen = files::select(&headers, size, &etag);
-            let range = match chosen {
-                files::Selection::Part(start, end) => (start, end),
-                files::Selection::Whole => (0, size),
-                files::Selection::Unsatisfiable => (0, 0),
-            };
-            selection = Some(chosen);
-            range
-        })
+        .download(
+            &id,
+            signature(query.as_deref()).as_deref(),
+            |size| {
+                let chosen = files::select(&headers, size, &etag);
+                let range = match chosen {
+                    files::Selection::Part(start, end) => (start, end),
+                    files::Selection::Whole => (0, size),
+                    files::Selection::Unsatisfiable => (0, 0),
+                };
+                selection = Some(chosen);
+                range
+            },
+            shared.now_epoch_ms(),
+        )
         .await?;
     let selection = selection.unwrap_or(files::Selection::Whole);
     Ok(files::answer(selection, size, &etag, mime, |_, _| body))
