@@ -36,8 +36,17 @@ pub fn rss_kib() -> Option<u64> {
     status_field("VmRSS:")
 }
 
+/// The resident set size of process `pid` now, in KiB (`VmRSS`); `None` off Linux.
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    status_field_of(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
 fn status_field(name: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_field_of("/proc/self/status", name)
+}
+
+fn status_field_of(path: &str, name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
     status
         .lines()
         .find(|l| l.starts_with(name))?
