@@ -27,6 +27,7 @@
 
 mod convert;
 mod errors;
+mod lines;
 mod params;
 mod server;
 pub mod types;
@@ -37,6 +38,7 @@ use cloud_task_async::{Client, Error};
 use rmcp::ServiceExt;
 
 pub use crate::errors::ToolError;
+pub use crate::lines::MAX_REQUEST_LINE;
 pub use crate::server::{CloudTaskServer, MAX_BASE64_UPLOAD, block_tool_name};
 
 /// The environment variable naming the package whose blocks become tools.
@@ -157,8 +159,24 @@ pub async fn serve_stdio(client: Client, options: McpOptions) -> Result<(), Serv
     let server = CloudTaskServer::new(client, options)
         .await
         .map_err(ServeError::Start)?;
+    serve_lines(server, tokio::io::stdin(), tokio::io::stdout()).await
+}
+
+/// Serves MCP on `read` and `write` (newline-delimited JSON-RPC, as on stdio), with the
+/// bound on one request line: [`MAX_REQUEST_LINE`] bytes, and a JSON-RPC error for a
+/// request past it.
+async fn serve_lines<R, W>(server: CloudTaskServer, read: R, write: W) -> Result<(), ServeError>
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let guarded = lines::LineGuard::new(read, MAX_REQUEST_LINE);
+    // rmcp's own limit is never reached: the guard cuts a line at MAX_REQUEST_LINE.
+    let transport =
+        rmcp::transport::async_rw::AsyncRwTransport::<rmcp::RoleServer, _, _>::new(guarded, write)
+            .with_max_line_length(MAX_REQUEST_LINE + 2);
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(transport)
         .await
         .map_err(|e| ServeError::Protocol(e.to_string()))?;
     running

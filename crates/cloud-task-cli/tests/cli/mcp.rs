@@ -913,3 +913,84 @@ fn wait_bounded(child: std::process::Child, limit: Duration) -> Option<std::proc
         }
     }
 }
+
+#[test]
+fn requests_up_to_the_documented_size_are_read_and_larger_ones_get_an_error() {
+    use base64::Engine as _;
+    let server = Server::start();
+    runtime().block_on(async {
+        let session = Session::start(&server, &[]).await;
+        // 20 MiB decoded: a 27 MiB line, past rmcp's own 16 MiB limit, within the
+        // documented 32 MiB of upload_base64.
+        let bytes: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let uploaded = structured(
+            &session
+                .call(
+                    "upload_base64",
+                    json!({"fileName": "big.bin", "dataBase64": encoded}),
+                )
+                .await,
+        );
+        assert_eq!(uploaded["fileSize"], bytes.len());
+        drop(encoded);
+
+        // A line past MAX_REQUEST_LINE: a JSON-RPC error that says so, in time.
+        let too_big = "A".repeat(cloud_task_mcp::MAX_REQUEST_LINE + 1024);
+        let params = CallToolRequestParams::new("upload_base64")
+            .with_arguments(object(json!({"fileName": "x.bin", "dataBase64": too_big})));
+        let refused = tokio::time::timeout(DEADLINE, session.client.call_tool(params))
+            .await
+            .expect("answered in time");
+        let error = match refused {
+            Err(rmcp::ServiceError::McpError(error)) => error,
+            other => panic!("not a JSON-RPC error: {other:?}"),
+        };
+        assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_REQUEST);
+        assert!(error.message.contains("over the"), "{}", error.message);
+        assert!(error.message.contains("32 MiB"), "{}", error.message);
+        // The connection goes on.
+        let dashboard = structured(&session.call("get_dashboard", json!({})).await);
+        assert!(dashboard.is_object(), "{dashboard}");
+        assert_eq!(server.emulator.stats().count(Route::UploadInit), 1);
+        session.close().await;
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_as_a_journal_or_a_file_is_refused_and_other_calls_go_on() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap().to_owned();
+    runtime().block_on(async {
+        let session = Session::start(&server, &[]).await;
+        // Sent together: neither may hold the others up (no writer ever opens the FIFO).
+        let batch = session.call(
+            "run_batch",
+            json!({"packageName": "@oomol/echo", "packageVersion": "1.0.0",
+                   "blockName": "main", "inputs": [{"text": "a"}],
+                   "journal": fifo, "waitSeconds": 1}),
+        );
+        let upload = session.call("upload_file", json!({"path": fifo}));
+        let dashboard = session.call("get_dashboard", json!({}));
+        let (batch, upload, dashboard) = tokio::join!(batch, upload, dashboard);
+        assert_eq!(batch.is_error, Some(true));
+        assert!(
+            text(&batch).contains("not a regular file"),
+            "{}",
+            text(&batch)
+        );
+        assert_eq!(upload.is_error, Some(true));
+        assert!(text(&upload).contains("regular file"), "{}", text(&upload));
+        assert!(structured(&dashboard).is_object());
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+        session.close().await;
+    });
+}

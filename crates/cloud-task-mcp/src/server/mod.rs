@@ -371,6 +371,23 @@ impl CloudTaskServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CloudTaskServer {
+    /// The request that stands for a line past the limit (see `lines`) is answered with a
+    /// JSON-RPC error that says so; any other unknown method, as rmcp does.
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        if request.method == crate::lines::OVERSIZED_METHOD {
+            return Err(crate::lines::oversized_error(request.params.as_ref()));
+        }
+        Err(ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            request.method,
+            None,
+        ))
+    }
+
     fn get_info(&self) -> ServerConfig {
         let mut instructions = String::from(
             "Runs OOMOL blocks as serverless Cloud Task tasks. get_package_info describes a \
