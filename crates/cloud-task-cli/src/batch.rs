@@ -84,9 +84,9 @@ fn result_line(item: &BatchItem) -> Value {
             Some(json!({"resultURL": success.result_url, "resultData": success.result_data})),
             None,
         ),
-        BatchOutcome::Failed(error) => ("failed", None, Some(error.to_string())),
-        BatchOutcome::NotCreated(error) => ("not_created", None, Some(error.to_string())),
-        BatchOutcome::Unknown(error) => ("unknown", None, Some(error.to_string())),
+        BatchOutcome::Failed(error) => ("failed", None, Some(error.exact_text())),
+        BatchOutcome::NotCreated(error) => ("not_created", None, Some(error.exact_text())),
+        BatchOutcome::Unknown(error) => ("unknown", None, Some(error.exact_text())),
         _ => ("cancelled", None, None),
     };
     let mut line = json!({"index": item.index, "taskID": item.task_id, "status": status});

@@ -13,9 +13,9 @@ pub(crate) fn batch_entry(item: BatchItem, known: Option<String>) -> BatchEntry 
         BatchOutcome::Succeeded(success) => {
             ("success", success.result_url, success.result_data, None)
         }
-        BatchOutcome::Failed(error) => ("failed", None, None, Some(error.to_string())),
-        BatchOutcome::NotCreated(error) => ("not_created", None, None, Some(error.to_string())),
-        BatchOutcome::Unknown(error) => ("unknown", None, None, Some(error.to_string())),
+        BatchOutcome::Failed(error) => ("failed", None, None, Some(error.exact_text())),
+        BatchOutcome::NotCreated(error) => ("not_created", None, None, Some(error.exact_text())),
+        BatchOutcome::Unknown(error) => ("unknown", None, None, Some(error.exact_text())),
         _ => ("unfinished", None, None, None),
     };
     BatchEntry {

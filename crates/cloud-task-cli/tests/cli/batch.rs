@@ -308,3 +308,31 @@ fn a_second_batch_on_a_journal_in_use_is_refused_and_nothing_is_created_twice() 
     assert_eq!(server.emulator.stats().count(Route::CreateTask), N as u64);
     assert!(tasks_per_input(&server).values().all(|c| *c == 1));
 }
+
+#[test]
+fn a_wait_that_times_out_says_how_long_it_waited() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tasks.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"packageName":"@oomol/slow","packageVersion":"1.0.0","blockName":"main","inputValues":{"durationMs":3600000}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = server.run(&[
+        "batch",
+        path.to_str().unwrap(),
+        "--interval",
+        "20ms",
+        "--timeout",
+        "300ms",
+    ]);
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let error = line["error"].as_str().unwrap();
+    // The official text would say "after 1 minutes".
+    assert_eq!(error, "Task polling timeout after 300 ms", "{line}");
+    assert_ne!(code(&out), 0);
+}
