@@ -184,8 +184,23 @@ pub(crate) fn map_reqwest_error(error: reqwest::Error) -> Error {
     } else {
         TransportErrorKind::Other
     };
-    // reqwest's Display shows the URL; presigned URLs carry signatures in their query.
-    Error::transport(kind, error.without_url())
+    // reqwest's Display shows the URL; presigned URLs carry signatures in their query:
+    // only the authority is kept.
+    let host = error.url().and_then(authority);
+    let error = Error::transport(kind, error.without_url());
+    match host {
+        Some(host) => error.with_host(host),
+        None => error,
+    }
+}
+
+/// `host[:port]` of a URL.
+fn authority(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
 }
 
 /// A response body read up to a limit: one chunk kept as is, more gathered.

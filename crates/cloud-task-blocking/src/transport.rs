@@ -202,6 +202,12 @@ impl HttpTransport for UreqTransport {
             return Err(limits.elapsed());
         }
         let (parts, body) = request.into_parts();
+        // Kept to name the host of a failure (a reference count, no copy).
+        let authority = parts.uri.authority().cloned();
+        let failed = |error: ureq::Error| match &authority {
+            Some(authority) => map_ureq_error(error).with_host(authority.as_str()),
+            None => map_ureq_error(error),
+        };
         let bodiless = body.is_empty()
             && matches!(
                 parts.method,
@@ -213,7 +219,7 @@ impl HttpTransport for UreqTransport {
         } else {
             self.run(http::Request::from_parts(parts, body), limits)
         }
-        .map_err(map_ureq_error)?;
+        .map_err(failed)?;
         let (parts, mut body) = response.into_parts();
         let announced = parts
             .headers
@@ -229,7 +235,7 @@ impl HttpTransport for UreqTransport {
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => limits.body_too_large(),
-                other => map_ureq_error(other),
+                other => failed(other),
             })?;
         Ok(http::Response::from_parts(parts, bytes))
     }

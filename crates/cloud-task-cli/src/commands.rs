@@ -234,7 +234,14 @@ impl Context {
     async fn check(&self, client: &Client, request: &CreateTaskRequest) -> Result<(), Failure> {
         let checked = self.interruptible(client.check_inputs(request)).await;
         checked.map_err(|failure| {
-            if failure.status() == Some(404) {
+            if failure.kind() == "network" {
+                // The registry is another host than the task API's: say which, and how
+                // to go without it.
+                failure.with_hint(format!(
+                    "the input check reads the block's description from the registry at {}: set --registry-url (or OOMOL_REGISTRY_URL), or pass --no-check to create the task without checking",
+                    output::clean(client.config().registry_url())
+                ))
+            } else if failure.status() == Some(404) {
                 failure.with_hint(format!(
                     "the registry does not know {}@{}: check the name and version, or pass --no-check to create the task without checking",
                     output::clean(&request.package_name),
@@ -285,7 +292,12 @@ impl Context {
             .interruptible(client.get_package_info(package, version))
             .await
             .map_err(|failure| {
-                if failure.status() == Some(404) {
+                if failure.kind() == "network" {
+                    failure.with_hint(format!(
+                        "package descriptions are read from the registry at {}: check your network, or set --registry-url (or OOMOL_REGISTRY_URL)",
+                        output::clean(client.config().registry_url())
+                    ))
+                } else if failure.status() == Some(404) {
                     failure.with_hint("check the package name and version")
                 } else {
                     failure

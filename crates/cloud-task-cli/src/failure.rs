@@ -200,6 +200,11 @@ impl Failure {
         self.status
     }
 
+    /// The short machine-readable name of the failure (`network`, `api`, ...).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// The one-line message (without `error: `).
     #[cfg(test)]
     pub fn message(&self) -> &str {

@@ -149,6 +149,67 @@ pub fn normalize_base_url(url: &str) -> String {
     stripped.to_owned()
 }
 
+/// The upload and registry base URLs that follow a task API base URL, when they are not
+/// given: see [`derived_urls`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DerivedUrls {
+    /// The upload API base URL.
+    pub upload_base_url: String,
+    /// The registry base URL.
+    pub registry_url: String,
+}
+
+/// The upload and registry base URLs of the environment a task API base URL (normalised,
+/// as [`normalize_base_url`] does) belongs to, so that pointing a client at another
+/// environment moves every host, and the API key never goes to a host the user did not
+/// name:
+///
+/// - the default base URL ([`DEFAULT_BASE_URL`]): the official hosts
+///   ([`DEFAULT_UPLOAD_BASE_URL`], [`DEFAULT_REGISTRY_URL`]);
+/// - a host `cloud-task.{domain}` (OOMOL's layout, e.g. a staging domain): `llm.{domain}`
+///   for uploads and `registry.{domain}`, with the same scheme and port;
+/// - any other (a local emulator, a proxy): the same origin, as the emulator serves all
+///   three APIs.
+///
+/// An explicit URL ([`ConfigBuilder::upload_base_url`], [`ConfigBuilder::registry_url`],
+/// or their environment variables) always wins.
+///
+/// ```
+/// use cloud_task_core::derived_urls;
+///
+/// let staging = derived_urls("https://cloud-task.oomol.dev");
+/// assert_eq!(staging.registry_url, "https://registry.oomol.dev");
+/// assert_eq!(staging.upload_base_url, "https://llm.oomol.dev/api/tasks/files/remote-cache");
+/// let local = derived_urls("http://127.0.0.1:8080");
+/// assert_eq!(local.registry_url, "http://127.0.0.1:8080");
+/// assert_eq!(local.upload_base_url, "http://127.0.0.1:8080/api/tasks/files/remote-cache");
+/// ```
+pub fn derived_urls(base_url: &str) -> DerivedUrls {
+    let base = normalize_base_url(base_url);
+    if base == DEFAULT_BASE_URL {
+        return DerivedUrls {
+            upload_base_url: DEFAULT_UPLOAD_BASE_URL.to_owned(),
+            registry_url: DEFAULT_REGISTRY_URL.to_owned(),
+        };
+    }
+    let upload_path = DEFAULT_UPLOAD_BASE_URL
+        .strip_prefix("https://llm.oomol.com")
+        .unwrap_or("/api/tasks/files/remote-cache");
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base.as_str()));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let (upload, registry) = match authority.strip_prefix("cloud-task.") {
+        Some(domain) if !domain.is_empty() => {
+            (format!("llm.{domain}"), format!("registry.{domain}"))
+        }
+        _ => (authority.to_owned(), authority.to_owned()),
+    };
+    DerivedUrls {
+        upload_base_url: format!("{scheme}://{upload}{upload_path}"),
+        registry_url: format!("{scheme}://{registry}"),
+    }
+}
+
 /// Everything an operation needs to build its request.
 ///
 /// Cheap to clone (shared inside). Build one with [`Config::builder`], or take the defaults
@@ -215,12 +276,16 @@ impl Config {
         ConfigBuilder::default()
     }
 
-    /// A builder starting from this configuration.
+    /// A builder starting from this configuration. An upload or registry URL that is the
+    /// one [derived](derived_urls) from the base URL stays derived: it follows a new base
+    /// URL given to the builder.
     pub fn to_builder(&self) -> ConfigBuilder {
+        let derived = derived_urls(&self.inner.base_url);
+        let given = |url: &String, derived: String| (*url != derived).then(|| url.clone());
         ConfigBuilder {
             base_url: self.inner.base_url.clone(),
-            upload_base_url: self.inner.upload_base_url.clone(),
-            registry_url: self.inner.registry_url.clone(),
+            upload_base_url: given(&self.inner.upload_base_url, derived.upload_base_url),
+            registry_url: given(&self.inner.registry_url, derived.registry_url),
             api_key: self.inner.api_key.clone(),
             default_headers: self.inner.default_headers.clone(),
             pending_headers: Vec::new(),
@@ -395,8 +460,10 @@ fn is_secret_header(name: &HeaderName) -> bool {
 #[derive(Clone)]
 pub struct ConfigBuilder {
     base_url: String,
-    upload_base_url: String,
-    registry_url: String,
+    /// `None`: derived from the base URL in `build`.
+    upload_base_url: Option<String>,
+    /// `None`: derived from the base URL in `build`.
+    registry_url: Option<String>,
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     pending_headers: Vec<(String, String)>,
@@ -410,8 +477,8 @@ impl Default for ConfigBuilder {
     fn default() -> Self {
         ConfigBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
-            upload_base_url: DEFAULT_UPLOAD_BASE_URL.to_owned(),
-            registry_url: DEFAULT_REGISTRY_URL.to_owned(),
+            upload_base_url: None,
+            registry_url: None,
             api_key: None,
             default_headers: HeaderMap::new(),
             pending_headers: Vec::new(),
@@ -469,10 +536,10 @@ impl ConfigBuilder {
             self.base_url = url;
         }
         if let Some(url) = get(ENV_UPLOAD_BASE_URL).or_else(|| get(ENV_UPLOAD_BASE_URL_FALLBACK)) {
-            self.upload_base_url = url;
+            self.upload_base_url = Some(url);
         }
         if let Some(url) = get(ENV_REGISTRY_URL).or_else(|| get(ENV_REGISTRY_URL_FALLBACK)) {
-            self.registry_url = url;
+            self.registry_url = Some(url);
         }
         self
     }
@@ -484,16 +551,18 @@ impl ConfigBuilder {
         self
     }
 
-    /// The upload API base URL (default [`DEFAULT_UPLOAD_BASE_URL`]).
+    /// The upload API base URL. When not given, it follows the base URL (see
+    /// [`derived_urls`]): [`DEFAULT_UPLOAD_BASE_URL`] for the default base URL.
     pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
-        self.upload_base_url = url.into();
+        self.upload_base_url = Some(url.into());
         self
     }
 
-    /// The registry base URL (default [`DEFAULT_REGISTRY_URL`]), where package
-    /// descriptions are read (`GetPackageInfo`).
+    /// The registry base URL, where package descriptions are read (`GetPackageInfo`,
+    /// the input checks). When not given, it follows the base URL (see
+    /// [`derived_urls`]): [`DEFAULT_REGISTRY_URL`] for the default base URL.
     pub fn registry_url(mut self, url: impl Into<String>) -> Self {
-        self.registry_url = url.into();
+        self.registry_url = Some(url.into());
         self
     }
 
@@ -609,13 +678,22 @@ impl ConfigBuilder {
         self.check_bounds()?;
         self.await_defaults.validate()?;
         let base_url = validate_url("base_url", &normalize_base_url(&self.base_url))?;
+        let derived = derived_urls(&base_url);
         let upload_base_url = validate_url(
             "upload_base_url",
-            self.upload_base_url.trim().trim_end_matches('/'),
+            self.upload_base_url
+                .as_deref()
+                .unwrap_or(&derived.upload_base_url)
+                .trim()
+                .trim_end_matches('/'),
         )?;
         let registry_url = validate_url(
             "registry_url",
-            self.registry_url.trim().trim_end_matches('/'),
+            self.registry_url
+                .as_deref()
+                .unwrap_or(&derived.registry_url)
+                .trim()
+                .trim_end_matches('/'),
         )?;
         let mut default_headers = self.default_headers;
         for (name, value) in self.pending_headers {

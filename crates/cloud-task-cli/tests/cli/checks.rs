@@ -4,7 +4,7 @@
 use cloud_task_emulator::Route;
 use serde_json::json;
 
-use crate::support::{Server, assert_no_key, code, json, stderr, stdout};
+use crate::support::{KEY, Server, assert_no_key, bare, code, json, stderr, stdout};
 
 #[test]
 fn info_lists_blocks_and_inputs() {
@@ -167,4 +167,66 @@ fn dry_run_prints_the_body_and_sends_nothing() {
     assert_eq!(code(&unchecked), 0);
     assert_eq!(json(&unchecked)["blockName"], "main");
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+}
+
+#[test]
+fn a_custom_base_url_alone_checks_inputs_against_its_own_registry() {
+    let server = Server::start();
+    // Only the task API's URL: the registry and uploads follow it, to the same origin.
+    let output = bare()
+        .env("OOMOL_API_KEY", KEY)
+        .args([
+            "create",
+            "@oomol/echo",
+            "1.0.0",
+            "main",
+            "--input",
+            "text=hi",
+            "--base-url",
+            &server.emulator.base_url(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(server.emulator.stats().count(Route::PackageInfo), 1);
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
+    assert_no_key(&output);
+}
+
+#[test]
+fn an_unreachable_registry_is_named_with_the_flags_that_avoid_it() {
+    let server = Server::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let registry = format!("http://127.0.0.1:{port}");
+    let output = server.run(&[
+        "create",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+        "--input",
+        "text=hi",
+        "--registry-url",
+        &registry,
+        "--json",
+    ]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let doc = json(&output);
+    assert_eq!(doc["error"]["kind"], "network");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("host 127.0.0.1:{port}")),
+        "{message}"
+    );
+    let hint = doc["error"]["hint"].as_str().unwrap();
+    assert!(hint.contains(&registry), "{hint}");
+    assert!(
+        hint.contains("--registry-url") && hint.contains("--no-check"),
+        "{hint}"
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+    assert_no_key(&output);
 }

@@ -166,8 +166,25 @@ impl Error {
     pub fn transport(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
         Error::Transport(TransportError {
             kind,
+            host: None,
             source: source.into(),
         })
+    }
+
+    /// Names the host a [transport error](Error::Transport) was about (the authority of
+    /// the request's URL: host and port); other errors are answered as they are.
+    ///
+    /// ```
+    /// use cloud_task_core::{Error, TransportErrorKind};
+    ///
+    /// let error = Error::transport(TransportErrorKind::Connect, "refused").with_host("registry.oomol.com");
+    /// assert_eq!(error.to_string(), "could not connect (host registry.oomol.com)");
+    /// ```
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        if let Error::Transport(transport) = &mut self {
+            transport.host = Some(one_line(&host.into()));
+        }
+        self
     }
 
     /// An [`Error::Io`] saying what was being done (`context`, e.g. `"reading /tmp/a.pdf"`).
@@ -243,6 +260,35 @@ impl Error {
         }
     }
 
+    /// This error's text where the official SDKs would not print it (a batch's outcome
+    /// lines, the CLI, the MCP server): as [`Display`](fmt::Display), except that a
+    /// [timeout](Error::Timeout) says exactly how long it waited (`Task polling timeout
+    /// after 3 s`), where `Display` keeps the official text and its rounded minutes
+    /// (`after 1 minutes` for any wait under 90 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloud_task_core::{Error, TimeoutError};
+    ///
+    /// let error = Error::Timeout(Box::new(TimeoutError::new("t-1", Duration::from_secs(3), None)));
+    /// assert_eq!(error.to_string(), "Task polling timeout after 1 minutes");
+    /// assert_eq!(error.exact_text(), "Task polling timeout after 3 s");
+    /// ```
+    pub fn exact_text(&self) -> String {
+        let Error::Timeout(timeout) = self else {
+            return self.to_string();
+        };
+        let mut text = format!(
+            "Task polling timeout after {}",
+            exact_duration(timeout.timeout)
+        );
+        if let Some(e) = &timeout.last_error {
+            text.push_str(". Last polling request error: ");
+            text.push_str(&e.reason());
+        }
+        one_line(&text)
+    }
+
     /// The text used as "reason" when this error is quoted in another message (the timeout
     /// error's `Last polling request error: {reason}`): an API error body's `message` (or
     /// `error`) string, else this error's text followed by its causes.
@@ -314,12 +360,18 @@ impl fmt::Display for TransportErrorKind {
 }
 
 /// The request failed at the transport level; the cause is in `source()`.
+///
+/// Its text names the host when the transport said which one it was (both drivers' own
+/// transports do): `could not connect (host registry.oomol.com)`.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind}")]
+#[error("{kind}{}", host.as_deref().map(|h| format!(" (host {h})")).unwrap_or_default())]
 #[non_exhaustive]
 pub struct TransportError {
     /// What kind of failure it was.
     pub kind: TransportErrorKind,
+    /// The host (and port, when the URL names one) of the request that failed, when the
+    /// transport said: never a path or a query.
+    pub host: Option<String>,
     /// The HTTP stack's own error.
     #[source]
     pub source: BoxError,
@@ -510,6 +562,20 @@ impl TaskFailedError {
             status_code: Some(StatusCode::PAYMENT_REQUIRED),
             detail: api.body.clone(),
         }
+    }
+}
+
+/// A duration in the largest unit that states it exactly: `2 minutes`, `90 s`, `1500 ms`.
+fn exact_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms == 0 || !ms.is_multiple_of(1000) {
+        format!("{ms} ms")
+    } else if !ms.is_multiple_of(60_000) {
+        format!("{} s", ms / 1000)
+    } else if ms == 60_000 {
+        "1 minute".to_owned()
+    } else {
+        format!("{} minutes", ms / 60_000)
     }
 }
 

@@ -1,5 +1,6 @@
 use cloud_task_core::{
-    ApiKey, Config, DEFAULT_UPLOAD_BASE_URL, Error, GetDashboard, Operation, normalize_base_url,
+    ApiKey, Config, DEFAULT_REGISTRY_URL, DEFAULT_UPLOAD_BASE_URL, Error, GetDashboard, Operation,
+    normalize_base_url,
 };
 
 use crate::{KEY, header};
@@ -239,7 +240,57 @@ fn environment_variables() {
     let config = Config::builder().with_env(env).build().unwrap();
     assert_eq!(config.api_key().unwrap().expose_secret(), "env-key");
     assert_eq!(config.base_url(), "http://127.0.0.1:1");
-    assert_eq!(config.upload_base_url(), DEFAULT_UPLOAD_BASE_URL);
+    // A blank upload URL is not given: it follows the base URL.
+    assert_eq!(
+        config.upload_base_url(),
+        "http://127.0.0.1:1/api/tasks/files/remote-cache"
+    );
+}
+
+#[test]
+fn the_upload_and_registry_hosts_follow_a_custom_base_url() {
+    // The key never goes to the public hosts when the task API is elsewhere.
+    let local = Config::builder()
+        .base_url("http://127.0.0.1:9/v3")
+        .build()
+        .unwrap();
+    assert_eq!(local.registry_url(), "http://127.0.0.1:9");
+    assert_eq!(
+        local.upload_base_url(),
+        "http://127.0.0.1:9/api/tasks/files/remote-cache"
+    );
+    let staging = Config::builder()
+        .base_url("https://cloud-task.oomol.dev:8443")
+        .build()
+        .unwrap();
+    assert_eq!(staging.registry_url(), "https://registry.oomol.dev:8443");
+    assert_eq!(
+        staging.upload_base_url(),
+        "https://llm.oomol.dev:8443/api/tasks/files/remote-cache"
+    );
+    // The default base URL keeps the official hosts; an explicit URL always wins.
+    let official = Config::builder().build().unwrap();
+    assert_eq!(official.registry_url(), DEFAULT_REGISTRY_URL);
+    assert_eq!(official.upload_base_url(), DEFAULT_UPLOAD_BASE_URL);
+    let explicit = Config::builder()
+        .base_url("http://127.0.0.1:9")
+        .registry_url("https://registry.oomol.com/")
+        .build()
+        .unwrap();
+    assert_eq!(explicit.registry_url(), DEFAULT_REGISTRY_URL);
+    // A derived URL follows the base URL through to_builder; a given one stays.
+    let moved = local
+        .to_builder()
+        .base_url("http://127.0.0.1:10")
+        .build()
+        .unwrap();
+    assert_eq!(moved.registry_url(), "http://127.0.0.1:10");
+    let kept = explicit
+        .to_builder()
+        .base_url("http://127.0.0.1:10")
+        .build()
+        .unwrap();
+    assert_eq!(kept.registry_url(), DEFAULT_REGISTRY_URL);
 }
 
 #[test]
