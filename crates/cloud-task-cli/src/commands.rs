@@ -47,16 +47,10 @@ pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
             .read_line(&mut line)
             .map_err(unreadable)?;
     } else {
-        // The key file is small: read its first line at most (and never a FIFO's end).
-        let metadata = std::fs::metadata(path).map_err(unreadable)?;
-        if !metadata.is_file() {
-            return Err(Failure::usage(format!(
-                "cannot read the API key from {}: not a regular file",
-                path.display()
-            )));
-        }
+        // The key file is small: a regular file (never a FIFO), its first line at most.
+        cloud_task_local::regular_file(path, "an API key file").map_err(unreadable)?;
         let file = std::fs::File::open(path).map_err(unreadable)?;
-        std::io::BufReader::new(std::io::Read::take(file, 64 * 1024))
+        std::io::BufReader::new(std::io::Read::take(file, cloud_task_local::MAX_KEY_FILE))
             .read_line(&mut line)
             .map_err(unreadable)?;
     }

@@ -116,7 +116,11 @@ fn read_source(path: &str) -> std::io::Result<String> {
     let bytes = if path == "-" {
         read_bounded(std::io::stdin().lock(), MAX_INPUTS_FILE, "it")?
     } else {
-        read_small(std::path::Path::new(path), MAX_INPUTS_FILE, "it")?
+        read_small(
+            std::path::Path::new(path),
+            MAX_INPUTS_FILE,
+            "an inputs file",
+        )?
     };
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))

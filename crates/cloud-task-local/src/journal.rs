@@ -1,7 +1,7 @@
 //! A batch journal on disk: opened (created when missing) and read back to resume from,
 //! then appended and synced as the batch says.
 
-use std::fs::{File, Metadata, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -38,19 +38,12 @@ impl JournalFile {
     ///   [`MAX_JOURNAL_LINE`](cloud_task_core::MAX_JOURNAL_LINE): it is left as it is.
     pub fn open(path: &Path) -> Result<(JournalFile, JournalReplay)> {
         let context = || format!("opening the batch journal {}", path.display());
-        match std::fs::metadata(path) {
-            Ok(metadata) if !metadata.is_file() => {
-                return Err(Error::invalid_input(
-                    "journal",
-                    format!(
-                        "{} is not a regular file ({}): a batch journal must be one",
-                        path.display(),
-                        kind_of(&metadata)
-                    ),
-                ));
-            }
+        match crate::regular_file(path, "a batch journal") {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                return Err(Error::invalid_input("journal", e.to_string()));
+            }
             Err(e) => return Err(Error::io(context(), e)),
         }
         let mut file = OpenOptions::new()
@@ -99,28 +92,6 @@ impl Local<JournalWork, Result<()>> for JournalFile {
                 .map_err(|e| Error::io("syncing the batch journal", e)),
         }
     }
-}
-
-/// What kind of file `metadata` describes, in words.
-fn kind_of(metadata: &Metadata) -> &'static str {
-    let kind = metadata.file_type();
-    if kind.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    "not a regular file"
 }
 
 /// The process that holds the lock of `file`, when the system says (Linux: `/proc/locks`,

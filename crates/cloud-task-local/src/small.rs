@@ -1,5 +1,8 @@
-//! Small local files read whole, with a bound: inputs files, key files.
+//! The checks of every local file the SDK, the CLI and the MCP server read: only a
+//! regular file ([`regular_file`]), and small files read whole with a bound
+//! ([`read_small`]): inputs files, key files.
 
+use std::fs::Metadata;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -7,10 +10,63 @@ use std::path::Path;
 /// task's inputs (the API refuses larger bodies long before).
 pub const MAX_INPUTS_FILE: u64 = 16 * 1024 * 1024;
 
+/// The most bytes read of an API key file: 64 KiB (a key is under 100).
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// The metadata of `path` when it is a regular file (symbolic links followed). A
+/// directory, a FIFO, a device or a socket is refused with
+/// [`io::ErrorKind::InvalidInput`], naming what it is and what was wanted (`what`, e.g.
+/// `"a batch journal"`), before anything opens it: opening a FIFO blocks until a writer
+/// comes, and a device such as `/dev/zero` never ends. A missing file is the system's
+/// [`io::ErrorKind::NotFound`].
+///
+/// ```
+/// # use cloud_task_local::regular_file;
+/// let error = regular_file(&std::env::temp_dir(), "an inputs file").unwrap_err();
+/// assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+/// assert!(error.to_string().contains("is a directory, not a regular file: an inputs file must be one"));
+/// ```
+pub fn regular_file(path: &Path, what: &str) -> io::Result<Metadata> {
+    let metadata = std::fs::metadata(path)?;
+    if metadata.is_file() {
+        return Ok(metadata);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {}, not a regular file: {what} must be one",
+            path.display(),
+            kind_of(&metadata)
+        ),
+    ))
+}
+
+/// What kind of file `metadata` describes, in words.
+pub(crate) fn kind_of(metadata: &Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
 /// Reads a small file whole: a regular file only (a directory, a FIFO or a device is
 /// refused before it is opened, so that `/dev/zero` cannot fill the memory nor a FIFO
-/// hang the caller), of at most `max` bytes. `what` names the file in the errors, e.g.
-/// `--inputs @inputs.json`.
+/// hang the caller), of at most `max` bytes. `what` says what the file was to be, e.g.
+/// `"an inputs file"`; errors name the path.
 ///
 /// ```
 /// # use cloud_task_local::read_small;
@@ -18,19 +74,13 @@ pub const MAX_INPUTS_FILE: u64 = 16 * 1024 * 1024;
 /// std::fs::write(&dir, b"{}").unwrap();
 /// assert_eq!(read_small(&dir, 16, "the inputs file").unwrap(), b"{}");
 /// let error = read_small(&dir, 1, "the inputs file").unwrap_err();
-/// assert!(error.to_string().contains("larger than 1 bytes"));
+/// assert!(error.to_string().ends_with("is larger than 1 bytes, the most read"));
 /// # std::fs::remove_file(&dir).unwrap();
 /// ```
 pub fn read_small(path: &Path, max: u64, what: &str) -> io::Result<Vec<u8>> {
-    let metadata = std::fs::metadata(path)?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what} is not a regular file (a directory, FIFO or device is refused)"),
-        ));
-    }
+    regular_file(path, what)?;
     let file = std::fs::File::open(path)?;
-    read_bounded(file, max, what)
+    read_bounded(file, max, &path.display().to_string())
 }
 
 /// Reads `reader` to its end, refusing more than `max` bytes (stdin given as `-`, say).

@@ -423,3 +423,25 @@ fn wait_options_the_sdk_refuses_create_no_task() {
     );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
 }
+
+#[test]
+fn a_key_file_that_is_a_device_or_a_directory_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, kind) in [
+        (std::path::PathBuf::from("/dev/zero"), "a device"),
+        (dir.path().to_path_buf(), "a directory"),
+    ] {
+        let output = bare()
+            .env("OOMOL_BASE_URL", "http://127.0.0.1:9")
+            .args(["dashboard", "--api-key-file"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!("{} is {kind}, not a regular file", path.display())),
+            "{err}"
+        );
+    }
+}

@@ -142,14 +142,15 @@ fn bad_inputs_are_usage_errors_and_nothing_is_created() {
         .unwrap();
     let at_big = format!("@{}", big.display());
     let too_big = format!(
-        "it is larger than {} bytes",
+        "{} is larger than {} bytes",
+        big.display(),
         cloud_task_local::MAX_INPUTS_FILE
     );
     let cases: [(&[&str], &str); 6] = [
         (&["--inputs", "{oops"], "error: --inputs: not valid JSON"),
         (
             &["--inputs", "@/dev/zero"],
-            "error: --inputs @/dev/zero: cannot read /dev/zero: it is not a regular file",
+            "error: --inputs @/dev/zero: cannot read /dev/zero: /dev/zero is a device, not a regular file: an inputs file must be one",
         ),
         (&["--inputs", &at_big], &too_big),
         (
