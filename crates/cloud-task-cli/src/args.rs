@@ -189,6 +189,10 @@ pub struct McpArgs {
         allow_hyphen_values = true
     )]
     pub interval: Duration,
+    /// Confine the file tools (upload_file, download_result, run_batch's journal) to this
+    /// directory: relative paths are taken from it, paths out of it are refused.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// What to run: a block of a package, and its inputs.

@@ -16,6 +16,9 @@ impl Context {
             .window(args.window)
             .interval(args.interval)
             .notes(!self.global.quiet);
+        if let Some(root) = args.root {
+            options = options.root(root);
+        }
         options = match args.package.as_deref() {
             Some([name, version]) => options.package(name, version),
             _ => options.package_from_env(),

@@ -29,9 +29,11 @@ mod convert;
 mod errors;
 mod lines;
 mod params;
+mod root;
 mod server;
 pub mod types;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cloud_task_async::{Client, Error};
@@ -61,6 +63,12 @@ pub struct McpOptions {
     /// Write a line to stderr when a task is created, a wait is cancelled, a file is
     /// uploaded or saved (stdout carries the protocol alone).
     pub notes: bool,
+    /// The directory the file tools are confined to (`upload_file`, `download_result`,
+    /// `run_batch`'s journal), as the MCP filesystem server has roots: a relative path is
+    /// taken from it, and a path out of it (absolute, through `..` or a symbolic link) is
+    /// refused. `None` (the default): paths are the agent's, relative to the server's
+    /// working directory.
+    pub root: Option<PathBuf>,
 }
 
 impl Default for McpOptions {
@@ -70,6 +78,7 @@ impl Default for McpOptions {
             window: Duration::from_secs(50),
             interval: Duration::from_secs(3),
             notes: true,
+            root: None,
         }
     }
 }
@@ -113,6 +122,12 @@ impl McpOptions {
     /// The time between polls.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
+        self
+    }
+
+    /// Confines the file tools to `dir` (see [`root`](Self::root)).
+    pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.root = Some(dir.into());
         self
     }
 

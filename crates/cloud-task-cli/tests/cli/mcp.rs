@@ -994,3 +994,81 @@ fn a_fifo_named_as_a_journal_or_a_file_is_refused_and_other_calls_go_on() {
         session.close().await;
     });
 }
+
+#[test]
+fn with_a_root_the_file_tools_stay_under_it() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"inside").unwrap();
+    std::fs::write(outside.path().join("secret.txt"), b"outside").unwrap();
+    let root = dir.path().to_str().unwrap().to_owned();
+    runtime().block_on(async {
+        let session = Session::start(&server, &["--root", &root]).await;
+        // A relative path is taken from the root.
+        let uploaded = structured(
+            &session
+                .call("upload_file", json!({"path": "notes.txt"}))
+                .await,
+        );
+        assert_eq!(fetch(&uploaded["url"]).await, b"inside");
+        let secret = outside.path().join("secret.txt");
+        for path in [secret.to_str().unwrap(), "../secret.txt"] {
+            let refused = session.call("upload_file", json!({"path": path})).await;
+            assert_eq!(refused.is_error, Some(true));
+            assert!(
+                text(&refused).contains("outside the directory"),
+                "{}",
+                text(&refused)
+            );
+        }
+        let run = structured(
+            &session
+                .call(
+                    "run_task",
+                    json!({"packageName": "@oomol/file", "packageVersion": "1.0.0",
+                           "blockName": "main", "inputValues": {"text": "file body"}}),
+                )
+                .await,
+        );
+        let escape = outside.path().join("result.txt");
+        let refused = session
+            .call(
+                "download_result",
+                json!({"taskId": run["taskId"], "path": escape.to_str().unwrap()}),
+            )
+            .await;
+        assert_eq!(refused.is_error, Some(true));
+        assert!(!escape.exists());
+        let saved = structured(
+            &session
+                .call(
+                    "download_result",
+                    json!({"taskId": run["taskId"], "path": "result.txt"}),
+                )
+                .await,
+        );
+        assert_eq!(saved["size"], 9);
+        assert_eq!(
+            std::fs::read(dir.path().join("result.txt")).unwrap(),
+            b"file body"
+        );
+        let creates = server.emulator.stats().count(Route::CreateTask);
+        let batch = session
+            .call(
+                "run_batch",
+                json!({"packageName": "@oomol/echo", "packageVersion": "1.0.0",
+                       "blockName": "main", "inputs": [{"text": "a"}],
+                       "journal": "../batch.journal", "waitSeconds": 1}),
+            )
+            .await;
+        assert_eq!(batch.is_error, Some(true));
+        assert!(
+            text(&batch).contains("outside the directory"),
+            "{}",
+            text(&batch)
+        );
+        assert_eq!(server.emulator.stats().count(Route::CreateTask), creates);
+        session.close().await;
+    });
+}

@@ -18,10 +18,11 @@ impl CloudTaskServer {
         Parameters(params): Parameters<UploadFileParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<UploadedInfo>, ToolError> {
+        let path = self.local_path(&params.path)?;
         let options = UploadOptions::new().cancel_token(call_token(&context));
         let uploaded = self
             .client()
-            .upload_file(&params.path, options)
+            .upload_file(&path, options)
             .await
             .map_err(|e| self.upload_failed(&e))?;
         self.note(&format!("uploaded {}", params.path));
@@ -64,6 +65,7 @@ impl CloudTaskServer {
         context: RequestContext<RoleServer>,
     ) -> Result<Json<DownloadedInfo>, ToolError> {
         check_task_id(&params.task_id)?;
+        let path = self.local_path(&params.path)?;
         let task_id = params.task_id;
         let result = self
             .client()
@@ -93,7 +95,7 @@ impl CloudTaskServer {
         let options = DownloadOptions::new()
             .cancel_token(call_token(&context))
             .max_size(cloud_task_async::core::DEFAULT_TOOL_MAX_DOWNLOAD_SIZE);
-        let downloaded = match self.client().download(&url, &params.path, options).await {
+        let downloaded = match self.client().download(&url, &path, options).await {
             Ok(downloaded) => downloaded,
             Err(Error::Cancelled(_)) => {
                 return Err(ToolError::new(format!(

@@ -56,6 +56,8 @@ struct Inner {
     options: McpOptions,
     /// The configured package's description, read once at start.
     package: Option<Arc<PackageInfo>>,
+    /// The directory the file tools are confined to, resolved at start.
+    root: Option<crate::root::Root>,
 }
 
 impl std::fmt::Debug for CloudTaskServer {
@@ -69,11 +71,26 @@ impl std::fmt::Debug for CloudTaskServer {
 }
 
 impl CloudTaskServer {
+    /// The local path to use for a path an agent gave: confined to the root when the
+    /// server has one, else as given.
+    pub(crate) fn local_path(&self, given: &str) -> Result<std::path::PathBuf, ToolError> {
+        match &self.inner.root {
+            Some(root) => root.confine(given).map_err(ToolError::new),
+            None => Ok(std::path::PathBuf::from(given)),
+        }
+    }
+
     /// A server on `client`. With a package in `options`, its description is read first
     /// (an error when it cannot be: a server that was asked for a package's tools and
     /// cannot offer them should not start) and each of its blocks becomes a tool.
     pub async fn new(client: Client, options: McpOptions) -> Result<Self, Error> {
         options.validate()?;
+        let root = match &options.root {
+            Some(dir) => {
+                Some(crate::root::Root::new(dir).map_err(|e| Error::invalid_input("root", e))?)
+            }
+            None => None,
+        };
         let package = match &options.package {
             Some((name, version)) => Some(client.get_package_info(name, version).await?),
             None => None,
@@ -93,6 +110,7 @@ impl CloudTaskServer {
                 client,
                 options,
                 package,
+                root,
             }),
             tool_router,
         })
@@ -398,6 +416,13 @@ impl ServerHandler for CloudTaskServer {
              upload_base64 turn a file into a URL for a block input; download_result saves a \
              result file.",
         );
+        if let Some(root) = &self.inner.root {
+            instructions.push_str(&format!(
+                " File paths (upload_file, download_result, run_batch's journal) must be under \
+                 {}; a relative path is taken from there.",
+                root.dir().display()
+            ));
+        }
         if let Some(info) = &self.inner.package {
             instructions.push_str(&format!(
                 " The block_* tools run the blocks of {}@{} with their own inputs.",

@@ -49,7 +49,7 @@ impl CloudTaskServer {
                 .cancel_token(stop.clone()),
         );
         if let Some(journal) = &params.journal {
-            options = options.journal(journal);
+            options = options.journal(self.local_path(journal)?);
         }
         if let Some(concurrency) = params.concurrency {
             options = options.max_active(concurrency);
