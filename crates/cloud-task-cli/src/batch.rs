@@ -24,6 +24,8 @@ fn read_inputs(args: &BatchArgs) -> Result<Vec<CreateTaskRequest>, Failure> {
     let reader: Box<dyn BufRead> = if args.inputs.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
+        // A regular file only: a FIFO would hang the open, a device never end.
+        cloud_task_local::regular_file(&args.inputs, "a batch inputs file").map_err(unreadable)?;
         Box::new(std::io::BufReader::new(
             std::fs::File::open(&args.inputs).map_err(unreadable)?,
         ))

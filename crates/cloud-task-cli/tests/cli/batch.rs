@@ -174,6 +174,21 @@ fn bad_lines_and_a_changed_input_file_are_refused_before_anything_is_sent() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("line 1 of"), "{}", stderr(&out));
     assert!(stderr(&out).contains("--block"), "{}", stderr(&out));
+    // A device (or a FIFO) is refused before it is opened: /dev/zero would be read forever.
+    let out = server.run(&[
+        "batch",
+        "/dev/zero",
+        "--block",
+        "@oomol/echo",
+        "1.0.0",
+        "main",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("/dev/zero is a device, not a regular file"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
 
     let journal = dir.path().join("j");
