@@ -63,7 +63,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "URL",
-        help = "The upload API base URL [env: OOMOL_UPLOAD_BASE_URL, else CLOUD_TASK_UPLOAD_BASE_URL] [default: https://llm.oomol.com/api/tasks/files/remote-cache]"
+        help = "The upload API base URL [env: OOMOL_UPLOAD_BASE_URL, else CLOUD_TASK_UPLOAD_BASE_URL] [default: follows --base-url; https://llm.oomol.com/api/tasks/files/remote-cache for the default one]"
     )]
     pub upload_base_url: Option<String>,
 
@@ -72,7 +72,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "URL",
-        help = "The registry base URL, where block descriptions are read [env: OOMOL_REGISTRY_URL, else CLOUD_TASK_REGISTRY_URL] [default: https://registry.oomol.com]"
+        help = "The registry base URL, where block descriptions are read [env: OOMOL_REGISTRY_URL, else CLOUD_TASK_REGISTRY_URL] [default: follows --base-url; https://registry.oomol.com for the default one]"
     )]
     pub registry_url: Option<String>,
 
