@@ -533,7 +533,14 @@ impl Batch {
                 at.extend(self.hold_until);
             }
         }
-        if self.lookup.is_none() && self.unknown_waiting > 0 {
+        // The lookup starts only once no create is pending or in flight (`step_lookup`):
+        // before, its time is no reason to wake (a lookup due while a create is held
+        // would make every wait zero, a busy loop until the hold ends).
+        if self.lookup.is_none()
+            && self.unknown_waiting > 0
+            && self.pending.is_empty()
+            && self.creates.is_empty()
+        {
             at.extend(self.lookup_after);
         }
         if self.lookup.is_some() {

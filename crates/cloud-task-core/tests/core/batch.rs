@@ -543,3 +543,28 @@ fn a_file_without_a_newline_is_a_torn_header_only_when_it_starts_like_one() {
         assert!(error.contains("not a batch journal"), "{error}");
     }
 }
+
+/// Found by the `batch_journal` fuzz target: a lookup falling due while a refused create
+/// was held made every wait zero until the hold ended (a busy loop of the driver).
+#[test]
+fn a_lookup_due_while_a_create_is_held_is_no_reason_to_spin() {
+    let start = Instant::now();
+    let options = BatchOptions::new()
+        .account_limits(false)
+        .creates_in_flight(1);
+    let mut batch = Batch::new(&config(), inputs(2), options, start, WALL).unwrap();
+    let mut refused = 0;
+    // `drive` fails on a wait of zero while no create is in flight.
+    let run = drive(&mut batch, start, |t, i, _| match (t.name, i) {
+        ("create_task", Some(0)) => Err(Error::transport(TransportErrorKind::Io, "reset")),
+        ("create_task", Some(1)) if refused < 6 => {
+            refused += 1;
+            Err(Error::transport(TransportErrorKind::Connect, "refused"))
+        }
+        ("list_tasks", _) => Ok(response(200, json!({"tasks": [], "nextToken": null}))),
+        _ => echo(t, i, |t| panic!("{}", t.name)),
+    });
+    assert_eq!(run.creates, vec![0, 1, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(run.items.len(), 2);
+    assert!(run.items.iter().any(BatchItem::is_success));
+}
