@@ -11,6 +11,10 @@
 //! | [`upload_plan`] | the upload plan, from an arbitrary `init` answer and file size |
 //! | [`retry_after_header`] | the `Retry-After` header and the API error of a non-2xx answer |
 //! | [`package_info`] | a registry description, and the check of arbitrary inputs against it |
+//! | [`batch_journal`] | a batch crashed at any point, its journal cut by the crash, replayed and resumed; or arbitrary bytes as a journal |
+//! | [`download`] | the download machine against a host serving two versions of a file, misbehaving; and a part record read back |
+//! | [`follower`] | the live view of a task against a server writing logs, ending and failing as the input says |
+//! | [`log_event`] | the typing of a log entry with stringified, raw and broken fields |
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,14 @@ use cloud_task_core::{
     UploadPlan, UploadTarget, api_error, retry_after,
 };
 use serde_json::Value;
+
+mod download;
+mod follow;
+mod journal;
+
+pub use download::download;
+pub use follow::{follower, log_event};
+pub use journal::batch_journal;
 
 /// Reads structured values off the front of fuzz input; answers zeros once it runs out.
 #[derive(Debug, Clone)]
@@ -60,6 +72,11 @@ impl<'a> Input<'a> {
         let (head, rest) = self.data.split_at(n.min(self.data.len()));
         self.data = rest;
         head
+    }
+
+    /// How many bytes are left.
+    pub fn data_left(&self) -> usize {
+        self.data.len()
     }
 
     /// Everything left.

@@ -221,6 +221,94 @@ proptest! {
     }
 }
 
+proptest! {
+    // Each case drives a whole batch (twice), a download or a follower: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_journal_crashed_anywhere_and_resumed(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        let mut data = data;
+        if let Some(mode) = data.first_mut() {
+            *mode &= 0x7f;
+        }
+        targets::batch_journal(&data);
+    }
+
+    #[test]
+    fn batch_journal_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        let mut data = data;
+        if let Some(mode) = data.first_mut() {
+            *mode |= 0x80;
+        }
+        targets::batch_journal(&data);
+    }
+
+    #[test]
+    fn batch_journal_from_journal_like_lines(
+        n in 1u8..7,
+        lines in prop::collection::vec((0usize..5, 0u64..8, "[a-z0-9-]{0,6}"), 0..12),
+        torn in 0usize..40,
+    ) {
+        // Records as a batch writes them, of the inputs the target resumes (some of
+        // other inputs, or past them): the replay and the resume's deep paths.
+        let identity = |i: u64| {
+            cloud_task_core::input_identity(
+                &cloud_task_core::CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("i", i),
+            )
+        };
+        let mut text = format!("{}\n", json!({"t": "batch", "v": 1, "inputs": n, "at": 1}));
+        for (kind, i, task) in &lines {
+            let input = if *i == 7 { "another".to_owned() } else { identity(*i) };
+            let record = match kind {
+                0 => json!({"t": "sending", "i": i, "input": input, "at": 1}),
+                1 => json!({"t": "created", "i": i, "input": input, "task": task}),
+                2 => json!({"t": "not_created", "i": i, "input": input, "error": "refused"}),
+                3 => json!({"t": "unknown", "i": i, "input": input, "error": "reset"}),
+                _ => json!({"t": "done", "i": i, "input": input, "task": task, "status": "success"}),
+            };
+            text.push_str(&format!("{record}\n"));
+        }
+        let cut = text.len() - torn.min(text.len());
+        // Mode: raw journal; the input count; the options byte; then the journal.
+        let mut data = vec![0x80, n - 1, 0];
+        data.extend_from_slice(&text.as_bytes()[..cut]);
+        targets::batch_journal(&data);
+    }
+
+    #[test]
+    fn download_against_a_misbehaving_host(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        targets::download(&data);
+    }
+
+    #[test]
+    fn download_part_records(url in prop::sample::select(vec![
+        "https://files.example/r/1/out.bin", "https://files.example/r/2/out.bin", "",
+    ]), validator in "\\PC{0,6}", total in prop::option::of(0u64..5000), held in any::<u8>()) {
+        let record = json!({"url": url, "validator": validator, "total": total}).to_string();
+        prop_assume!(record.len() < 128);
+        // Versions of 0 bytes, no ETags (no resume), one try; then the record and its held length.
+        let mut data = vec![0, 0, 0, 0, record.len() as u8];
+        data.extend(record.as_bytes());
+        data.push(held);
+        targets::download(&data);
+    }
+
+    #[test]
+    fn follower_against_a_task_server(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        targets::follower(&data);
+    }
+
+    #[test]
+    fn log_event_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        targets::log_event(&data);
+    }
+
+    #[test]
+    fn log_event_from_entries(entry in json()) {
+        targets::log_event(entry.to_string().as_bytes());
+    }
+}
+
 /// The targets reach their deep paths: a valid init answer is planned and checked part by
 /// part, a valid answer of each operation is accepted, a poller fed a success succeeds.
 #[test]
@@ -245,4 +333,37 @@ fn valid_inputs_reach_the_targets_deep_paths() {
     let mut data = vec![0, 10, 0, 1, 0, success.len() as u8];
     data.extend_from_slice(success);
     assert!(targets::poller(&data));
+}
+
+/// Every input a fuzzer once failed on, kept under `fuzz/regressions/<target>/`, replayed
+/// through the same target: a crash found once stays fixed.
+#[test]
+fn the_fuzz_regressions_replay() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let mut replayed = 0;
+    for target in std::fs::read_dir(&root).expect("fuzz/regressions is readable") {
+        let target = target.unwrap().path();
+        let name = target.file_name().unwrap().to_string_lossy().into_owned();
+        for input in std::fs::read_dir(&target).unwrap() {
+            let data = std::fs::read(input.unwrap().path()).unwrap();
+            match name.as_str() {
+                "responses" => drop(targets::responses(&data)),
+                "poller" => drop(targets::poller(&data)),
+                "upload_plan" => drop(targets::upload_plan(&data)),
+                "retry_after" => targets::retry_after_header(&data),
+                "package_info" => drop(targets::package_info(&data)),
+                "batch_journal" => drop(targets::batch_journal(&data)),
+                "download" => drop(targets::download(&data)),
+                "follower" => drop(targets::follower(&data)),
+                "log_event" => drop(targets::log_event(&data)),
+                other => panic!("fuzz/regressions/{other}: no such target"),
+            }
+            replayed += 1;
+        }
+    }
+    assert!(
+        replayed >= 1,
+        "no regression input under {}",
+        root.display()
+    );
 }
