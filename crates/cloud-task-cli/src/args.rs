@@ -291,6 +291,11 @@ pub struct BatchArgs {
     /// Do not look unknown creates up among the account's tasks.
     #[arg(long)]
     pub no_lookup: bool,
+    /// Do not check each input against its block's description before the batch starts
+    /// (by default every line is: one that does not fit is a usage error, and nothing is
+    /// created).
+    #[arg(long)]
+    pub no_check: bool,
     /// How to wait.
     #[command(flatten)]
     pub wait: WaitOptions,

@@ -1,6 +1,7 @@
 //! `cloud-task batch`: a task per line of a JSON Lines file, through the SDK's crash-safe
 //! `run_many`.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 use cloud_task_async::{
@@ -13,6 +14,9 @@ use crate::args::BatchArgs;
 use crate::commands::Context;
 use crate::failure::Failure;
 use crate::progress::batch_bar;
+
+/// The most problems listed when inputs do not fit their blocks.
+const MAX_LISTED_PROBLEMS: usize = 10;
 
 /// The largest inputs file line, so that a file without line breaks cannot fill memory.
 const MAX_LINE: usize = 16 << 20;
@@ -89,7 +93,17 @@ fn result_line(item: &BatchItem) -> Value {
         BatchOutcome::Failed(error) => ("failed", None, Some(error.exact_text())),
         BatchOutcome::NotCreated(error) => ("not_created", None, Some(error.exact_text())),
         BatchOutcome::Unknown(error) => ("unknown", None, Some(error.exact_text())),
-        _ => ("cancelled", None, None),
+        // Stopped (Ctrl-C): nothing was cancelled on the server, only the waiting.
+        _ if item.task_id.is_some() => (
+            "unfinished",
+            None,
+            Some("the batch stopped waiting; the task keeps running: run the same command with its journal to wait for it".to_owned()),
+        ),
+        _ => (
+            "not_created",
+            None,
+            Some("the batch stopped before this input was created".to_owned()),
+        ),
     };
     let mut line = json!({"index": item.index, "taskID": item.task_id, "status": status});
     if let Some(result) = result {
@@ -99,6 +113,72 @@ fn result_line(item: &BatchItem) -> Value {
         line["error"] = Value::from(error);
     }
     line
+}
+
+impl Context {
+    /// Checks every input against its block's description (each package version read
+    /// once; `latest` pinned to the version it is, as `run` does) before anything is
+    /// created: the inputs that do not fit, each by index, in one usage error.
+    async fn check_all(
+        &self,
+        client: &cloud_task_async::Client,
+        requests: &mut [CreateTaskRequest],
+    ) -> Result<(), Failure> {
+        let mut described = HashMap::new();
+        let mut problems = Vec::new();
+        let mut more = 0;
+        for (index, request) in requests.iter_mut().enumerate() {
+            let key = (
+                request.package_name.clone(),
+                request.package_version.clone(),
+            );
+            if !described.contains_key(&key) {
+                let mut first = request.clone();
+                // The first input of each package version: read its description, pin it.
+                self.check(client, &mut first).await.or_else(|failure| {
+                    if failure.kind() == "invalid_inputs" {
+                        Ok(())
+                    } else {
+                        Err(failure)
+                    }
+                })?;
+                described.insert(key.clone(), first.package_version);
+            }
+            request.package_version = described[&key].clone();
+            let info = client
+                .get_package_info(&request.package_name, &request.package_version)
+                .await
+                .map_err(Failure::from)?;
+            if let Err(error) = info.check(request) {
+                if problems.len() < MAX_LISTED_PROBLEMS {
+                    problems.push(format!(
+                        "input {index}: {}",
+                        crate::output::clean(&error.to_string())
+                    ));
+                } else {
+                    more += 1;
+                }
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let mut message = format!(
+            "{} of {} inputs do not fit their block; nothing was created:",
+            problems.len() + more,
+            requests.len()
+        );
+        for problem in &problems {
+            message.push_str("\n  ");
+            message.push_str(problem);
+        }
+        if more > 0 {
+            message.push_str(&format!("\n  and {more} more"));
+        }
+        Err(Failure::usage(message).with_hint(
+            "`cloud-task info PACKAGE VERSION BLOCK` lists a block's inputs; --no-check runs the batch without checking",
+        ))
+    }
 }
 
 fn counts_message(c: &BatchCounts) -> String {
@@ -116,8 +196,11 @@ fn counts_message(c: &BatchCounts) -> String {
 impl Context {
     /// `batch`.
     pub(crate) async fn batch(&self, args: BatchArgs) -> Result<(), Failure> {
-        let requests = read_inputs(&args)?;
+        let mut requests = read_inputs(&args)?;
         let client = self.client()?;
+        if !args.no_check {
+            self.check_all(&client, &mut requests).await?;
+        }
         let mut options = BatchOptions::new()
             .await_options(self.await_options(&args.wait))
             .lookup_unknown(!args.no_lookup)
@@ -172,13 +255,13 @@ impl Context {
         }
         let summary = json!({
             "total": counts.total, "done": counts.done, "failed": counts.failed,
-            "unknown": counts.unknown, "cancelled": counts.cancelled,
+            "unknown": counts.unknown, "unfinished": counts.cancelled,
         });
         if self.ui.json && args.output.is_some() {
             self.ui.out_json(&summary)?;
         }
         self.ui.note(&format!(
-            "{} inputs: {} succeeded, {} failed or not created, {} unknown, {} cancelled",
+            "{} inputs: {} succeeded, {} failed or not created, {} unknown, {} unfinished",
             counts.total, counts.done, counts.failed, counts.unknown, counts.cancelled
         ));
         if self.interrupt.is_cancelled() {

@@ -203,9 +203,9 @@ impl Context {
     /// timeout). A second Ctrl-C exits at once, saying that the task may exist and how to
     /// find it.
     async fn create_task(&self, client: &Client, spec: &TaskSpec) -> Result<String, Failure> {
-        let request = Self::request(spec)?;
+        let mut request = Self::request(spec)?;
         if !spec.no_check {
-            self.check(client, &request).await?;
+            self.check(client, &mut request).await?;
         }
         let create = client.create_task(request);
         tokio::pin!(create);
@@ -224,9 +224,29 @@ impl Context {
         Ok(created.map_err(Failure::from)?.task_id)
     }
 
-    /// Checks `request` against its block's description (the registry's, read once).
-    async fn check(&self, client: &Client, request: &CreateTaskRequest) -> Result<(), Failure> {
-        let checked = self.interruptible(client.check_inputs(request)).await;
+    /// Checks `request` against its block's description (the registry's, read once), and
+    /// pins its version to the one described: `latest` (or any tag the registry resolves)
+    /// becomes the exact version checked, and a note says which, as the MCP server does.
+    pub(crate) async fn check(
+        &self,
+        client: &Client,
+        request: &mut CreateTaskRequest,
+    ) -> Result<(), Failure> {
+        let described = self
+            .interruptible(client.get_package_info(&request.package_name, &request.package_version))
+            .await;
+        let checked = described.and_then(|info| {
+            if info.package_version != request.package_version {
+                self.ui.note(&format!(
+                    "{}@{} is {}: that version is checked and run",
+                    output::clean(&request.package_name),
+                    output::clean(&request.package_version),
+                    output::clean(&info.package_version)
+                ));
+                request.package_version = info.package_version.clone();
+            }
+            info.check(request).map_err(Failure::from)
+        });
         checked.map_err(|failure| {
             if failure.kind() == "network" {
                 // The registry is another host than the task API's: say which, and how
@@ -250,14 +270,14 @@ impl Context {
     /// `--dry-run`: the checked (unless `--no-check`) request body, on stdout; nothing sent.
     async fn dry_run(&self, spec: &TaskSpec) -> Result<(), Failure> {
         let client = self.client()?;
-        let request = Self::request(spec)?;
+        let mut request = Self::request(spec)?;
         let http = if spec.no_check {
             use cloud_task_async::Operation;
             cloud_task_async::core::CreateTask::new(request.clone())
                 .request(client.config())
                 .map_err(Failure::from)?
         } else {
-            self.check(&client, &request).await?;
+            self.check(&client, &mut request).await?;
             self.interruptible(client.dry_run(&request)).await?
         };
         let body: Value = serde_json::from_slice(http.body())

@@ -50,6 +50,7 @@ fn a_batch_killed_halfway_and_run_again_creates_every_input_once() {
     let output = dir.path().join("results.jsonl");
     let args = [
         "batch",
+        "--no-check",
         &inputs,
         "--block",
         "@oomol/echo",
@@ -135,7 +136,7 @@ fn whole_task_lines_failures_and_the_summary() {
     std::fs::write(
         &path,
         concat!(
-            r#"{"packageName":"@oomol/echo","packageVersion":"1.0.0","blockName":"main","inputValues":{"a":1}}"#,
+            r#"{"packageName":"@oomol/echo","packageVersion":"1.0.0","blockName":"main","inputValues":{"text":"one"}}"#,
             "\n\n",
             r#"{"packageName":"@oomol/fail","packageVersion":"1.0.0","blockName":"main","inputValues":{"message":"nope"}}"#,
             "\n"
@@ -150,7 +151,7 @@ fn whole_task_lines_failures_and_the_summary() {
         .collect();
     lines.sort_by_key(|l| l["index"].as_u64());
     assert_eq!(lines[0]["status"], "success");
-    assert_eq!(lines[0]["result"]["resultData"][0]["a"], 1);
+    assert_eq!(lines[0]["result"]["resultData"][0]["text"], "one");
     assert_eq!(lines[1]["status"], "failed");
     assert!(lines[1]["error"].as_str().unwrap().contains("nope"));
     assert!(lines[1]["taskID"].is_string());
@@ -195,6 +196,7 @@ fn bad_lines_and_a_changed_input_file_are_refused_before_anything_is_sent() {
     let j = journal.to_str().unwrap();
     std::fs::write(&path, "{\"i\":1}\n").unwrap();
     let block = [
+        "--no-check",
         "--block",
         "@oomol/echo",
         "1.0.0",
@@ -222,6 +224,7 @@ fn ctrl_c_stops_creating_and_leaves_created_tasks_running() {
         &server.env(),
         &[
             "batch",
+            "--no-check",
             &inputs,
             "--block",
             "@oomol/echo",
@@ -255,6 +258,18 @@ fn ctrl_c_stops_creating_and_leaves_created_tasks_running() {
         4,
         "the created tasks are named"
     );
+    // Nothing was cancelled on the server: the created tasks are unfinished (they keep
+    // running), the others not created.
+    for line in &cancelled {
+        let expected = if line["taskID"].is_string() {
+            "unfinished"
+        } else {
+            "not_created"
+        };
+        assert_eq!(line["status"], expected, "{line}");
+        assert!(line["error"].is_string(), "{line}");
+    }
+    assert!(!err.contains("cancelled"), "{err}");
     let text = std::fs::read_to_string(&journal).unwrap();
     assert_eq!(text.matches(r#""t":"created""#).count(), 4);
 }
@@ -268,6 +283,7 @@ fn a_second_batch_on_a_journal_in_use_is_refused_and_nothing_is_created_twice() 
     let journal = dir.path().join("batch.journal");
     let args = [
         "batch",
+        "--no-check",
         &inputs,
         "--block",
         "@oomol/echo",
@@ -350,4 +366,58 @@ fn a_wait_that_times_out_says_how_long_it_waited() {
     // The official text would say "after 1 minutes".
     assert_eq!(error, "Task polling timeout after 300 ms", "{line}");
     assert_ne!(code(&out), 0);
+}
+
+#[test]
+fn every_input_is_checked_before_anything_is_created_and_latest_is_pinned() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.jsonl");
+    // Line 2 misspells `text`; line 4 gives a number for it.
+    std::fs::write(
+        &path,
+        "{\"text\":\"a\"}\n{\"txt\":\"b\"}\n\n{\"text\":\"c\"}\n{\"text\":4}\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let block = [
+        "--block",
+        "@oomol/echo",
+        "latest",
+        "main",
+        "--interval",
+        "20ms",
+    ];
+    let out = server.run(&[&["batch", p][..], &block[..]].concat());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 of 4 inputs do not fit their block"),
+        "{err}"
+    );
+    assert!(
+        err.contains("input 1: ") && err.contains("\"txt\""),
+        "{err}"
+    );
+    assert!(err.contains("input 3: "), "{err}");
+    assert!(err.contains("--no-check"), "{err}");
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
+    // Fixed: every input runs, on the version `latest` is (said once).
+    std::fs::write(&path, "{\"text\":\"a\"}\n{\"text\":\"b\"}\n").unwrap();
+    let out = server.run(&[&["batch", p][..], &block[..]].concat());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("@oomol/echo@latest is 1.0.0").count(),
+        1,
+        "{err}"
+    );
+    let tasks = json(&server.run(&["list", "--all", "--json"]));
+    for task in tasks["tasks"].as_array().unwrap() {
+        assert_eq!(
+            task["schedulerPayload"]["packageVersion"], "1.0.0",
+            "{task}"
+        );
+    }
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 2);
 }

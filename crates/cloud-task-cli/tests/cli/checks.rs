@@ -115,14 +115,6 @@ fn a_bad_input_is_a_usage_error_naming_it_and_creates_nothing() {
         "{}",
         stderr(&output)
     );
-    // A version that is not exact cannot be checked.
-    let output = server.run(&["run", "@oomol/echo", "latest", "main", "-i", "text=x"]);
-    assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).contains("exact version"),
-        "{}",
-        stderr(&output)
-    );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 2);
 }
 
@@ -229,4 +221,46 @@ fn an_unreachable_registry_is_named_with_the_flags_that_avoid_it() {
     );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 0);
     assert_no_key(&output);
+}
+
+#[test]
+fn latest_is_resolved_checked_and_said_as_the_mcp_server_does() {
+    let server = Server::start();
+    let output = server.run(&[
+        "run",
+        "@oomol/echo",
+        "latest",
+        "main",
+        "--input",
+        "text=hi",
+        "--interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("@oomol/echo@latest is 1.0.0: that version is checked and run"),
+        "{}",
+        stderr(&output)
+    );
+    let tasks = json(&server.run(&["list", "--all", "--json"]));
+    assert_eq!(
+        tasks["tasks"][0]["schedulerPayload"]["packageVersion"], "1.0.0",
+        "{tasks}"
+    );
+    // A misspelt input of `latest` is refused with the version it was checked against.
+    let refused = server.run(&[
+        "create",
+        "@oomol/echo",
+        "latest",
+        "main",
+        "--input",
+        "txt=hi",
+    ]);
+    assert_eq!(code(&refused), 2);
+    assert!(
+        stderr(&refused).contains("@oomol/echo@1.0.0"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
 }

@@ -158,6 +158,8 @@ pub struct Batch {
     slot_tasks: Vec<String>,
     /// Inputs that have ended.
     ended: usize,
+    /// The inputs whose end the journal already holds (a resume): no second `done`.
+    done_in_journal: HashSet<usize>,
     known_tasks: HashSet<String>,
     out: VecDeque<BatchAction>,
     unsynced: bool,
@@ -274,6 +276,7 @@ impl Batch {
             slot_tasks: Vec::new(),
             ended: 0,
             known_tasks: HashSet::new(),
+            done_in_journal: HashSet::new(),
             out: VecDeque::new(),
             unsynced: false,
             counts: BatchCounts::default(),
@@ -306,8 +309,15 @@ impl Batch {
         }
         for index in 0..total {
             match replay.known.get(&(index as u64)).map(|(_, k)| k) {
-                Some(Known::Created(task) | Known::Done(task)) => {
+                Some(Known::Created(task)) => {
                     batch.items.push(Item::Ended);
+                    batch.attach(index, task.clone(), now, false);
+                }
+                // Its result is read again (a result URL may have expired since), but
+                // the journal keeps the one `done` record it has.
+                Some(Known::Done(task)) => {
+                    batch.items.push(Item::Ended);
+                    batch.done_in_journal.insert(index);
                     batch.attach(index, task.clone(), now, false);
                 }
                 Some(Known::Sending { at } | Known::Unknown { at }) => {
@@ -625,7 +635,9 @@ impl Batch {
                 }
                 Err(_) => None,
             };
-            if let Some((status, success, error)) = done {
+            if let Some((status, success, error)) = done
+                && !self.done_in_journal.remove(&index)
+            {
                 self.record(Record::Done {
                     i: index as u64,
                     input: self.identities[index].clone(),

@@ -568,3 +568,27 @@ fn a_lookup_due_while_a_create_is_held_is_no_reason_to_spin() {
     assert_eq!(run.items.len(), 2);
     assert!(run.items.iter().any(BatchItem::is_success));
 }
+
+#[test]
+fn a_resume_reads_done_inputs_again_but_records_them_done_once() {
+    let start = Instant::now();
+    let options = BatchOptions::new().account_limits(false);
+    let mut batch = Batch::new(&config(), inputs(3), options.clone(), start, WALL).unwrap();
+    let first = drive(&mut batch, start, |t, i, _| {
+        echo(t, i, |t| panic!("{}", t.name))
+    });
+    assert_eq!(first.journal.matches(r#""t":"done""#).count(), 3);
+    let replay = replay(&first.journal);
+    let mut resumed = Batch::resume(&config(), inputs(3), options, &replay, start, WALL).unwrap();
+    let again = drive(&mut resumed, start, |t, i, _| {
+        echo(t, i, |t| panic!("{}", t.name))
+    });
+    assert!(again.creates.is_empty());
+    assert_eq!(again.items.len(), 3);
+    assert!(again.items.iter().all(BatchItem::is_success));
+    assert!(
+        !again.journal.contains(r#""t":"done""#),
+        "a second done record: {}",
+        again.journal
+    );
+}
