@@ -456,7 +456,8 @@ impl Context {
         }
     }
 
-    /// The exact command that resumes waiting for `task_id` (without the key).
+    /// The exact command that resumes waiting for `task_id` (without the key, and without
+    /// the timeout that may have ended the wait).
     fn resume_command(
         &self,
         client: &Client,
@@ -479,9 +480,8 @@ impl Context {
         if wait.interval != DEFAULT_INTERVAL {
             words.extend(["--interval".to_owned(), format_duration(wait.interval)]);
         }
-        if let Some(timeout) = wait.timeout {
-            words.extend(["--timeout".to_owned(), format_duration(timeout)]);
-        }
+        // No --timeout: the wait that ended had it, and the same bound again would end the
+        // resumed wait as soon (add one to the command if wanted).
         words.join(" ")
     }
 

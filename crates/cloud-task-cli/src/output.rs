@@ -460,34 +460,37 @@ pub fn package_info(info: &PackageInfo, blocks: &[BlockInfo]) -> String {
         if block.inputs.is_empty() {
             lines.push("  no inputs".to_owned());
         }
-        let width = block
+        // One row per input, every column padded to its widest cell in this block.
+        let rows: Vec<[String; 4]> = block
             .inputs
             .iter()
-            .map(|h| c(&h.handle).chars().count())
-            .max()
-            .unwrap_or(0);
-        for input in &block.inputs {
-            let need = match input.default_value() {
-                _ if !input.is_optional() => "required".to_owned(),
-                Some(value) => format!("default {}", truncate(&value.to_string(), 40)),
-                None => "optional".to_owned(),
-            };
-            let mut line = format!(
-                "  {:width$}  {:<16}  {}",
-                c(&input.handle),
-                c(&truncate(&input.type_name(), 40)),
-                c(&need)
-            );
-            if let Some(values) = input.json_schema.get("enum").and_then(Value::as_array) {
-                let values: Vec<String> = values.iter().map(Value::to_string).collect();
-                line.push_str(&format!(
-                    "  one of {}",
-                    c(&truncate(&values.join(", "), 60))
-                ));
-            }
-            if !input.description.is_empty() {
-                line.push_str(&format!("  {}", c(&truncate(&input.description, 80))));
-            }
+            .map(|input| {
+                let need = match input.default_value() {
+                    _ if !input.is_optional() => "required".to_owned(),
+                    Some(value) => format!("default {}", truncate(&value.to_string(), 40)),
+                    None => "optional".to_owned(),
+                };
+                let mut rest = Vec::new();
+                if let Some(values) = input.json_schema.get("enum").and_then(Value::as_array) {
+                    let values: Vec<String> = values.iter().map(Value::to_string).collect();
+                    rest.push(format!("one of {}", c(&truncate(&values.join(", "), 60))));
+                }
+                if !input.description.is_empty() {
+                    rest.push(c(&truncate(&input.description, 80)));
+                }
+                [
+                    c(&input.handle),
+                    c(&truncate(&input.type_name(), 40)),
+                    c(&need),
+                    rest.join("  "),
+                ]
+            })
+            .collect();
+        let width =
+            |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
+        let (w0, w1, w2) = (width(0), width(1), width(2));
+        for [handle, kind, need, rest] in &rows {
+            let line = format!("  {handle:w0$}  {kind:w1$}  {need:w2$}  {rest}");
             lines.push(line.trim_end().to_owned());
         }
         if !block.outputs.is_empty() {

@@ -286,7 +286,8 @@ pub struct DownloadParams {
     /// The task's ID (it must have succeeded with a result file).
     pub task_id: String,
     /// Where to save the file on the machine that runs this server (replaced when it
-    /// exists; an interrupted download to the same path resumes).
+    /// exists; an interrupted download to the same path resumes); a relative path is
+    /// taken from the server's working directory, or its root when it has one.
     pub path: String,
 }
 
@@ -503,7 +504,7 @@ pub struct UploadedInfo {
 pub struct DownloadedInfo {
     /// The task's ID.
     pub task_id: String,
-    /// Where the file was saved.
+    /// Where the file was saved, as an absolute path.
     pub path: String,
     /// Its size in bytes.
     pub size: u64,

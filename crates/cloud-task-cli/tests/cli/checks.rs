@@ -27,6 +27,10 @@ fn info_lists_blocks_and_inputs() {
         line("mode")
     );
     assert!(line("options").contains("object | null") && line("options").contains("optional"));
+    // Columns line up: each input's last column starts where the others' do.
+    let column = |handle: &str, text: &str| line(handle).find(text).unwrap();
+    assert_eq!(column("text", "Any text"), column("count", "A count"));
+    assert_eq!(column("count", "A count"), column("mode", "one of"));
 
     let doc = json(&server.run(&["info", "@oomol/file", "latest", "main", "--json"]));
     assert_eq!(doc["packageVersion"], "1.0.0");

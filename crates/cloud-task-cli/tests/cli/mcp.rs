@@ -1049,6 +1049,10 @@ fn with_a_root_the_file_tools_stay_under_it() {
                 .await,
         );
         assert_eq!(saved["size"], 9);
+        // Answered as an absolute path, under the root.
+        let answered = std::path::PathBuf::from(saved["path"].as_str().unwrap());
+        assert!(answered.is_absolute(), "{saved}");
+        assert_eq!(std::fs::read(&answered).unwrap(), b"file body");
         assert_eq!(
             std::fs::read(dir.path().join("result.txt")).unwrap(),
             b"file body"

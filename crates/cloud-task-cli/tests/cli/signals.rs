@@ -82,7 +82,7 @@ fn ctrl_c_with_json_prints_one_document() {
     assert_eq!(
         doc["error"]["resume"],
         format!(
-            "cloud-task --base-url {} --json wait {task_id} --interval 20ms --timeout 1h",
+            "cloud-task --base-url {} --json wait {task_id} --interval 20ms",
             server.emulator.base_url()
         )
     );

@@ -65,7 +65,10 @@ impl CloudTaskServer {
         context: RequestContext<RoleServer>,
     ) -> Result<Json<DownloadedInfo>, ToolError> {
         check_task_id(&params.task_id)?;
+        // Absolute, so that the agent learns where the file is whatever this server's
+        // working directory.
         let path = self.local_path(&params.path)?;
+        let path = std::path::absolute(&path).unwrap_or(path);
         let task_id = params.task_id;
         let result = self
             .client()
@@ -105,10 +108,13 @@ impl CloudTaskServer {
             }
             Err(error) => return Err(ToolError::from_sdk(&error)),
         };
-        self.note(&format!("saved task {task_id}'s result to {}", params.path));
+        self.note(&format!(
+            "saved task {task_id}'s result to {}",
+            path.display()
+        ));
         Ok(Json(DownloadedInfo {
             task_id,
-            path: params.path,
+            path: path.display().to_string(),
             size: downloaded.size,
             content_type: downloaded.content_type,
         }))
