@@ -486,8 +486,12 @@ pub fn package_info(info: &PackageInfo, blocks: &[BlockInfo]) -> String {
                 ]
             })
             .collect();
-        let width =
-            |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
+        let width = |column: usize| {
+            rows.iter()
+                .map(|r| r[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
         let (w0, w1, w2) = (width(0), width(1), width(2));
         for [handle, kind, need, rest] in &rows {
             let line = format!("  {handle:w0$}  {kind:w1$}  {need:w2$}  {rest}");

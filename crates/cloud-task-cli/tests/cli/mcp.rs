@@ -856,7 +856,10 @@ fn inspector() -> Option<PathBuf> {
         "--loglevel=error",
         "--prefix",
     ]);
-    install.arg(&target).arg("@modelcontextprotocol/inspector");
+    // The release the README names (it runs on Node.js 20; later ones may need 22).
+    install
+        .arg(&target)
+        .arg("@modelcontextprotocol/inspector@0.15.0");
     let installed = match install
         .stdin(Stdio::null())
         .stdout(Stdio::null())
