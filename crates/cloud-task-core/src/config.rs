@@ -515,10 +515,20 @@ impl fmt::Debug for ConfigBuilder {
 }
 
 impl ConfigBuilder {
-    /// A builder from the process environment: [`ENV_API_KEY`], [`ENV_BASE_URL`] and
-    /// [`ENV_UPLOAD_BASE_URL`], each used when set and not blank. The base URLs fall back to
-    /// [`ENV_BASE_URL_FALLBACK`] and [`ENV_UPLOAD_BASE_URL_FALLBACK`], the names the
-    /// emulator prints, so `eval "$(cloud-task-emulator ...)"` configures a client.
+    /// A builder from the process environment. This is the one list of the variables
+    /// every client, the CLI and the MCP server read; each is used when set and not blank:
+    ///
+    /// | variable | or else | sets |
+    /// |---|---|---|
+    /// | [`OOMOL_API_KEY`](ENV_API_KEY) | | the API key |
+    /// | [`OOMOL_BASE_URL`](ENV_BASE_URL) | [`CLOUD_TASK_BASE_URL`](ENV_BASE_URL_FALLBACK) | the task API ([`base_url`](Self::base_url)) |
+    /// | [`OOMOL_UPLOAD_BASE_URL`](ENV_UPLOAD_BASE_URL) | [`CLOUD_TASK_UPLOAD_BASE_URL`](ENV_UPLOAD_BASE_URL_FALLBACK) | the upload API ([`upload_base_url`](Self::upload_base_url)) |
+    /// | [`OOMOL_REGISTRY_URL`](ENV_REGISTRY_URL) | [`CLOUD_TASK_REGISTRY_URL`](ENV_REGISTRY_URL_FALLBACK) | the registry ([`registry_url`](Self::registry_url)) |
+    ///
+    /// The `CLOUD_TASK_*` names are those the emulator prints, so that
+    /// `eval "$(cloud-task-emulator --detach ...)"` configures a client. An upload or
+    /// registry URL that is not set follows the base URL ([`derived_urls`]). Proxies come
+    /// from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (the default transports).
     pub fn from_env() -> Self {
         Self::default().with_env(|name| std::env::var(name).ok())
     }
@@ -979,11 +989,10 @@ macro_rules! __config_builder_setters {
             self
         }
 
-        /// A builder from the process environment, as
-        /// [`ConfigBuilder::from_env`](cloud_task_core::ConfigBuilder::from_env) is:
-        /// `OOMOL_API_KEY`, `OOMOL_BASE_URL` (or `CLOUD_TASK_BASE_URL`) and
-        /// `OOMOL_UPLOAD_BASE_URL` (or `CLOUD_TASK_UPLOAD_BASE_URL`), each where set and not
-        /// blank. Unlike `Client::from_env`, a missing key is not an error here.
+        /// A builder from the process environment: the variables of
+        /// [`ConfigBuilder::from_env`](cloud_task_core::ConfigBuilder::from_env), which lists
+        /// them all (the key, the three URLs and their emulator fallbacks). Unlike
+        /// `Client::from_env`, a missing key is not an error here.
         pub fn from_env() -> Self {
             Self::default().config($crate::ConfigBuilder::from_env())
         }
@@ -1097,10 +1106,9 @@ macro_rules! __client {
                 ClientBuilder::default()
             }
 
-            /// A client configured from the environment: `OOMOL_API_KEY` (required),
-            /// `OOMOL_BASE_URL` and `OOMOL_UPLOAD_BASE_URL` (optional); see
-            /// [`ConfigBuilder::from_env`]($crate::ConfigBuilder::from_env) for every
-            /// variable read.
+            /// A client configured from the environment: `OOMOL_API_KEY` (required), and
+            /// the URLs where set; [`ConfigBuilder::from_env`]($crate::ConfigBuilder::from_env)
+            /// lists every variable read.
             pub fn from_env() -> $crate::Result<Client> {
                 Client::builder()
                     .config($crate::ConfigBuilder::from_env().require_api_key(true))
