@@ -59,9 +59,9 @@ impl Client {
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
-    /// use cloud_task_async::{BatchEvent, BatchOptions, Client, CreateTaskRequest};
+    /// use oomol_cloud_task::{BatchEvent, BatchOptions, Client, CreateTaskRequest};
     ///
-    /// # async fn run() -> cloud_task_async::Result<()> {
+    /// # async fn run() -> oomol_cloud_task::Result<()> {
     /// let client = Client::new("my-api-key")?;
     /// let requests = (0..1000).map(|n| {
     ///     CreateTaskRequest::new("@oomol/my-package", "1.0.0", "main").input("n", n)

@@ -24,9 +24,9 @@ cloud_task_core::__client! {
     /// the [`HttpTransport`], and parses the answer with the core.
     ///
     /// ```no_run
-    /// use cloud_task_async::{Client, CreateTaskRequest, AwaitOptions};
+    /// use oomol_cloud_task::{AwaitOptions, Client, CreateTaskRequest};
     ///
-    /// # async fn run() -> cloud_task_async::Result<()> {
+    /// # async fn run() -> oomol_cloud_task::Result<()> {
     /// let client = Client::new("my-api-key")?;
     /// let outcome = client
     ///     .create_and_wait(
@@ -39,8 +39,8 @@ cloud_task_core::__client! {
     /// ```
     client;
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::{AwaitOptions, CreateTaskRequest, DownloadOptions};
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions};
     /// let task = client
     ///     .submit(CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("text", "hi"))
     ///     .await?;
@@ -187,7 +187,7 @@ cloud_task_core::__client_builder! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let client = cloud_task_async::Client::builder()
+    /// let client = oomol_cloud_task::Client::builder()
     ///     .api_key("my-api-key")
     ///     .base_url("https://cloud-task.oomol.com/v3/")
     ///     .default_header("X-Team", "research")
@@ -196,7 +196,7 @@ cloud_task_core::__client_builder! {
     ///     .build()?;
     /// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
     /// assert_eq!(client.config().timeout(), Duration::from_secs(10));
-    /// # Ok::<(), cloud_task_async::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     transport: HttpTransport, default "reqwest";
     timer: Timer, default "tokio's";

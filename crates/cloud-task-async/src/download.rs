@@ -59,8 +59,8 @@ impl Client {
     /// a storage host), redirects within the URL's origin only.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client, url: &str) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::DownloadOptions;
+    /// # async fn run(client: oomol_cloud_task::Client, url: &str) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::DownloadOptions;
     /// let options = DownloadOptions::new().on_progress(|done, total| println!("{done}/{total:?}"));
     /// let downloaded = client.download(url, "result.bin", options).await?;
     /// println!("{} bytes", downloaded.size);

@@ -22,8 +22,8 @@ impl Client {
     /// dropping it stops.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::{AwaitOptions, LogEvent, TaskEvent};
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::{AwaitOptions, TaskEvent, models::LogEvent};
     /// use futures_util::StreamExt;
     /// let mut events = client.events("task-id", AwaitOptions::new());
     /// while let Some(event) = events.next().await {

@@ -8,10 +8,10 @@
 //! client's).
 //!
 //! ```no_run
-//! use cloud_task_async::{AwaitOptions, Client, CreateTaskRequest, UploadOptions};
+//! use oomol_cloud_task::{AwaitOptions, Client, CreateTaskRequest, UploadOptions};
 //! use std::time::Duration;
 //!
-//! # async fn run() -> cloud_task_async::Result<()> {
+//! # async fn run() -> oomol_cloud_task::Result<()> {
 //! let client = Client::from_env()?; // OOMOL_API_KEY
 //!
 //! // Upload an input file, run a block on it and wait for the result.
@@ -31,9 +31,9 @@
 //! The same client runs on any HTTP stack, here a canned one (this example runs as is):
 //!
 //! ```
-//! use cloud_task_async::async_trait; // re-exported: no dependency of your own needed
-//! use cloud_task_async::core::{HttpRequest, HttpResponse};
-//! use cloud_task_async::{Client, CreateTaskRequest, HttpTransport, Result, SendLimits};
+//! use oomol_cloud_task::transport::async_trait; // re-exported: no dependency of your own needed
+//! use oomol_cloud_task::transport::{HttpRequest, HttpResponse};
+//! use oomol_cloud_task::{Client, CreateTaskRequest, Result, transport::{HttpTransport, SendLimits}};
 //!
 //! struct Canned;
 //!

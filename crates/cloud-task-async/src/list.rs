@@ -21,8 +21,8 @@ impl Client {
     /// a failed page) is yielded once and ends the stream.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::ListTasksQuery;
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::ListTasksQuery;
     /// use futures_util::TryStreamExt;
     /// let failed: Vec<_> = client
     ///     .list_all(ListTasksQuery::new().status("failed").size(100))

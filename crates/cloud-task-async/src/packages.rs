@@ -16,7 +16,7 @@ impl Client {
     /// time.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
     /// let info = client.get_package_info("@oomol/pdf-tools", "1.2.0").await?;
     /// for block in &info.blocks {
     ///     for input in &block.inputs {
@@ -77,8 +77,8 @@ impl Client {
     /// `Authorization` header is marked sensitive: print the body, not the headers.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::CreateTaskRequest;
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::CreateTaskRequest;
     /// let request = CreateTaskRequest::new("@oomol/pdf-tools", "1.2.0", "extract").input("pages", 3);
     /// let http = client.dry_run(&request).await?;
     /// println!("{} {}\n{}", http.method(), http.uri(), String::from_utf8_lossy(http.body()));

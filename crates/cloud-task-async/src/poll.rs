@@ -42,8 +42,8 @@ impl Client {
     /// the server). A timeout or a failed task carries the task ID too.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::{AwaitOptions, CreateTaskRequest, TaskOutcome};
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, TaskOutcome};
     /// let TaskOutcome { task_id, result } = client
     ///     .create_and_wait(
     ///         CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("x", 1),
@@ -73,8 +73,8 @@ impl Client {
     /// is called too). Nothing is sent until the stream is polled; dropping it stops.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::{AwaitOptions, WatchEvent};
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::{AwaitOptions, WatchEvent};
     /// use futures_util::StreamExt;
     /// let mut events = client.watch("task-id", AwaitOptions::new());
     /// while let Some(event) = events.next().await {
@@ -115,8 +115,8 @@ impl Client {
     /// obtained are kept.
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) {
-    /// use cloud_task_async::AwaitOptions;
+    /// # async fn run(client: oomol_cloud_task::Client) {
+    /// use oomol_cloud_task::AwaitOptions;
     /// let ids = ["task-1", "task-2", "task-3"];
     /// let options = AwaitOptions::new()
     ///     .max_in_flight(4)

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 /// ```
 /// use std::sync::Mutex;
 /// use std::time::{Duration, Instant};
-/// use cloud_task_async::{Timer, async_trait};
+/// use oomol_cloud_task::transport::{async_trait, Timer};
 ///
 /// /// A clock that jumps forward on every sleep.
 /// struct FakeTimer { start: Instant, elapsed: Mutex<Duration> }

@@ -34,7 +34,7 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 ///   is never sent twice (a task creation must never run twice).
 ///
 /// ```
-/// use cloud_task_async::{HttpTransport, async_trait, core::{HttpRequest, HttpResponse, Result, SendLimits}};
+/// use oomol_cloud_task::{Result, transport::{async_trait, HttpRequest, HttpResponse, HttpTransport, SendLimits}};
 ///
 /// /// Answers 503 to everything (a test double).
 /// struct Unavailable;
@@ -43,13 +43,13 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 /// impl HttpTransport for Unavailable {
 ///     async fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 ///         let mut response = HttpResponse::new(br#"{"message":"down"}"#.to_vec());
-///         *response.status_mut() = cloud_task_async::core::http::StatusCode::SERVICE_UNAVAILABLE;
+///         *response.status_mut() = oomol_cloud_task::http::StatusCode::SERVICE_UNAVAILABLE;
 ///         Ok(response)
 ///     }
 /// }
 ///
-/// let client = cloud_task_async::Client::builder().api_key("k").transport(Unavailable).build()?;
-/// # Ok::<(), cloud_task_async::Error>(())
+/// let client = oomol_cloud_task::Client::builder().api_key("k").transport(Unavailable).build()?;
+/// # Ok::<(), oomol_cloud_task::Error>(())
 /// ```
 #[async_trait]
 pub trait HttpTransport: Send + Sync + 'static {
@@ -104,7 +104,7 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
 /// may forward default headers (other than `Authorization` and `Cookie`) to another host.
 ///
 /// ```
-/// use cloud_task_async::{Client, ReqwestTransport};
+/// use oomol_cloud_task::{Client, transport::ReqwestTransport};
 /// let http = ReqwestTransport::from_builder(reqwest::Client::builder().pool_max_idle_per_host(4))?;
 /// let client = Client::builder().api_key("k").transport(http).build()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

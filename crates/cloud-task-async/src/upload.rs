@@ -117,8 +117,8 @@ impl Client {
     /// [`Error::Cancelled`] (parts in flight are dropped).
     ///
     /// ```no_run
-    /// # async fn run(client: cloud_task_async::Client) -> cloud_task_async::Result<()> {
-    /// use cloud_task_async::UploadOptions;
+    /// # async fn run(client: oomol_cloud_task::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::UploadOptions;
     /// let file = client
     ///     .upload_file("report.pdf", UploadOptions::new().on_progress(|p| println!("{p}%")))
     ///     .await?;

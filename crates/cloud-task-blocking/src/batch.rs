@@ -71,7 +71,7 @@ impl Client {
     /// and only item, before anything is sent.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{BatchEvent, BatchOptions, Client, CreateTaskRequest};
+    /// use oomol_cloud_task::{BatchEvent, BatchOptions, CreateTaskRequest, blocking::Client};
     ///
     /// let client = Client::new("my-api-key")?;
     /// let requests = (0..1000).map(|n| {
@@ -84,7 +84,7 @@ impl Client {
     ///     }
     /// }
     /// println!("{:?}", batch.counts());
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn run_many(
         &self,

@@ -30,7 +30,7 @@ cloud_task_core::__client! {
     /// parses the answer with the core.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest};
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, blocking::Client};
     ///
     /// let client = Client::from_env()?;
     /// // One client, shared by the threads of a pool: one connection pool for all.
@@ -48,12 +48,12 @@ cloud_task_core::__client! {
     ///     let outcome = worker.join().expect("the worker ran")?;
     ///     println!("{}: {:?}", outcome.task_id, outcome.result.result_data);
     /// }
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     client;
     /// ```no_run
-    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
-    /// use cloud_task_blocking::{AwaitOptions, CreateTaskRequest, DownloadOptions};
+    /// # fn run(client: oomol_cloud_task::blocking::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, DownloadOptions};
     /// let task = client
     ///     .submit(CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("text", "hi"))
     ///     ?;
@@ -79,11 +79,11 @@ impl Client {
     /// new endpoint of the core needs no code in this crate.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{Client, core::GetDashboard};
+    /// use oomol_cloud_task::{blocking::Client, sans_io::GetDashboard};
     /// let client = Client::from_env()?;
     /// let dashboard = client.execute(&GetDashboard)?;
     /// println!("{} running", dashboard.count.running);
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
         let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
@@ -209,14 +209,14 @@ cloud_task_core::__client_builder! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let client = cloud_task_blocking::Client::builder()
+    /// let client = oomol_cloud_task::blocking::Client::builder()
     ///     .api_key("my-api-key")
     ///     .base_url("https://cloud-task.oomol.com/v3/")
     ///     .default_header("X-Team", "research")
     ///     .timeout(Duration::from_secs(10))
     ///     .build()?;
     /// assert_eq!(client.config().base_url(), "https://cloud-task.oomol.com");
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     transport: HttpTransport, default "ureq";
     timer: Timer, default "std's";

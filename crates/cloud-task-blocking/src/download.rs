@@ -56,13 +56,13 @@ impl Client {
     /// token from another thread ends it at once.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{Client, DownloadOptions};
+    /// use oomol_cloud_task::{DownloadOptions, blocking::Client};
     /// let client = Client::from_env()?;
     /// # let url = "";
     /// let options = DownloadOptions::new().on_progress(|done, total| println!("{done}/{total:?}"));
     /// let downloaded = client.download(url, "result.bin", options)?;
     /// println!("{} bytes", downloaded.size);
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn download(
         &self,

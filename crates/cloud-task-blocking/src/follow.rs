@@ -23,7 +23,7 @@ impl Client {
     /// page at most, however long the logs. Nothing is sent until `next` is called.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{AwaitOptions, Client, LogEvent, TaskEvent};
+    /// use oomol_cloud_task::{AwaitOptions, TaskEvent, blocking::Client, models::LogEvent};
     /// let client = Client::from_env()?;
     /// for event in client.events("task-id", AwaitOptions::new()) {
     ///     match event? {
@@ -34,7 +34,7 @@ impl Client {
     ///         _ => {}
     ///     }
     /// }
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn events(&self, task_id: &str, options: AwaitOptions) -> TaskEvents {
         let engine = Follower::new(self.config(), task_id, &options, self.now())

@@ -8,7 +8,7 @@
 //! retries and error classification are exactly the core's (and the async client's).
 //!
 //! ```no_run
-//! use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest, UploadOptions};
+//! use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, UploadOptions, blocking::Client};
 //! use std::time::Duration;
 //!
 //! let client = Client::from_env()?; // OOMOL_API_KEY
@@ -22,14 +22,14 @@
 //!         .on_progress(|progress, status| println!("{status}: {progress}%")),
 //! )?;
 //! println!("task {} gave {:?}", outcome.task_id, outcome.result.result_data);
-//! # Ok::<(), cloud_task_blocking::Error>(())
+//! # Ok::<(), oomol_cloud_task::Error>(())
 //! ```
 //!
 //! The same client runs on any HTTP stack, here a canned one (this example runs as is):
 //!
 //! ```
-//! use cloud_task_blocking::core::{HttpRequest, HttpResponse};
-//! use cloud_task_blocking::{Client, CreateTaskRequest, HttpTransport, Result, SendLimits};
+//! use oomol_cloud_task::blocking::transport::{HttpRequest, HttpResponse};
+//! use oomol_cloud_task::{CreateTaskRequest, Result, blocking::Client, blocking::transport::{HttpTransport, SendLimits}};
 //!
 //! struct Canned;
 //!
@@ -43,7 +43,7 @@
 //! let client = Client::builder().api_key("my-api-key").transport(Canned).build()?;
 //! let created = client.create_task(CreateTaskRequest::new("@oomol/echo", "1.0.0", "main"))?;
 //! assert_eq!(created.task_id, "t-1");
-//! # Ok::<(), cloud_task_blocking::Error>(())
+//! # Ok::<(), oomol_cloud_task::Error>(())
 //! ```
 //!
 //! # What is here

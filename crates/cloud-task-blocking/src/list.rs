@@ -23,12 +23,12 @@ impl Client {
     /// a failed page) is yielded once and ends the iteration.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{Client, ListTasksQuery};
+    /// use oomol_cloud_task::{ListTasksQuery, blocking::Client};
     /// let client = Client::from_env()?;
     /// let failed = client
     ///     .list_all(ListTasksQuery::new().status("failed").size(100))
     ///     .collect::<Result<Vec<_>, _>>()?;
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn list_all(&self, query: ListTasksQuery) -> TaskList {
         let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));

@@ -16,7 +16,7 @@ impl Client {
     /// time.
     ///
     /// ```no_run
-    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
+    /// # fn run(client: oomol_cloud_task::blocking::Client) -> oomol_cloud_task::Result<()> {
     /// let info = client.get_package_info("@oomol/pdf-tools", "1.2.0")?;
     /// for block in &info.blocks {
     ///     for input in &block.inputs {
@@ -72,8 +72,8 @@ impl Client {
     /// `Authorization` header is marked sensitive: print the body, not the headers.
     ///
     /// ```no_run
-    /// # fn run(client: cloud_task_blocking::Client) -> cloud_task_blocking::Result<()> {
-    /// use cloud_task_blocking::CreateTaskRequest;
+    /// # fn run(client: oomol_cloud_task::blocking::Client) -> oomol_cloud_task::Result<()> {
+    /// use oomol_cloud_task::CreateTaskRequest;
     /// let request = CreateTaskRequest::new("@oomol/pdf-tools", "1.2.0", "extract").input("pages", 3);
     /// let http = client.dry_run(&request)?;
     /// println!("{} {}\n{}", http.method(), http.uri(), String::from_utf8_lossy(http.body()));

@@ -21,7 +21,7 @@ impl Client {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use cloud_task_blocking::{AwaitOptions, CancelToken, Client, Error};
+    /// use oomol_cloud_task::{AwaitOptions, CancelToken, Error, blocking::Client};
     ///
     /// let client = Client::from_env()?;
     /// let token = CancelToken::new();
@@ -35,7 +35,7 @@ impl Client {
     ///     Err(Error::Cancelled(_)) => println!("gave up"),
     ///     Err(error) => return Err(error),
     /// }
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
         let span = tracing::debug_span!("cloud_task_await", task_id);
@@ -54,13 +54,13 @@ impl Client {
     /// the server). A timeout or a failed task carries the task ID too.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{AwaitOptions, Client, CreateTaskRequest, TaskOutcome};
+    /// use oomol_cloud_task::{AwaitOptions, CreateTaskRequest, TaskOutcome, blocking::Client};
     /// let client = Client::from_env()?;
     /// let TaskOutcome { task_id, result } = client.create_and_wait(
     ///     CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("x", 1),
     ///     AwaitOptions::new().on_progress(|p, s| println!("{s} {p}%")),
     /// )?;
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn create_and_wait(
         &self,
@@ -82,7 +82,7 @@ impl Client {
     /// the next change.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{AwaitOptions, Client, WatchEvent};
+    /// use oomol_cloud_task::{AwaitOptions, WatchEvent, blocking::Client};
     /// let client = Client::from_env()?;
     /// for event in client.watch("task-id", AwaitOptions::new()) {
     ///     match event? {
@@ -91,7 +91,7 @@ impl Client {
     ///         _ => {}
     ///     }
     /// }
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn watch(&self, task_id: &str, options: AwaitOptions) -> Watch {
         let engine = Poller::new(self.config(), task_id, &options, self.now())
@@ -126,7 +126,7 @@ impl Client {
     /// already obtained are kept.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{AwaitOptions, Client};
+    /// use oomol_cloud_task::{AwaitOptions, blocking::Client};
     /// let client = Client::from_env()?;
     /// let ids = ["task-1", "task-2", "task-3"];
     /// let options = AwaitOptions::new()
@@ -138,7 +138,7 @@ impl Client {
     ///         Err(error) => println!("{id}: {error}"),
     ///     }
     /// }
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn await_many(
         &self,

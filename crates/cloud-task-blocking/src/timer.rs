@@ -16,7 +16,7 @@ use cloud_task_core::{CancelToken, Error, Result};
 /// ```
 /// use std::sync::Mutex;
 /// use std::time::{Duration, Instant};
-/// use cloud_task_blocking::{CancelToken, Error, Result, Timer};
+/// use oomol_cloud_task::{CancelToken, Error, Result, blocking::transport::Timer};
 ///
 /// /// A clock that jumps forward on every sleep.
 /// struct FakeTimer { start: Instant, elapsed: Mutex<Duration> }

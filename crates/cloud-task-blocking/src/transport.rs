@@ -38,7 +38,7 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 /// one sender thread, at most 64 of them in all).
 ///
 /// ```
-/// use cloud_task_blocking::{HttpTransport, SendLimits, core::{HttpRequest, HttpResponse, Result}};
+/// use oomol_cloud_task::{Result, blocking::transport::{HttpRequest, HttpResponse, HttpTransport, SendLimits}};
 ///
 /// /// Answers 503 to everything (a test double).
 /// struct Unavailable;
@@ -46,7 +46,7 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 /// impl HttpTransport for Unavailable {
 ///     fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
 ///         let mut response = HttpResponse::new(br#"{"message":"down"}"#.to_vec());
-///         *response.status_mut() = cloud_task_blocking::core::http::StatusCode::SERVICE_UNAVAILABLE;
+///         *response.status_mut() = oomol_cloud_task::http::StatusCode::SERVICE_UNAVAILABLE;
 ///         Ok(response)
 ///     }
 ///
@@ -56,11 +56,11 @@ pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 ///     }
 /// }
 ///
-/// let client = cloud_task_blocking::Client::builder().api_key("k").transport(Unavailable).build()?;
+/// let client = oomol_cloud_task::blocking::Client::builder().api_key("k").transport(Unavailable).build()?;
 /// let error = client.get_dashboard().unwrap_err();
 /// assert_eq!(error.to_string(), "down");
 /// assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
-/// # Ok::<(), cloud_task_blocking::Error>(())
+/// # Ok::<(), oomol_cloud_task::Error>(())
 /// ```
 pub trait HttpTransport: Send + Sync + 'static {
     /// Sends `request` and answers its response (any status), or a transport error,
@@ -112,10 +112,10 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
 /// on every request); it keeps its own resolver.
 ///
 /// ```
-/// use cloud_task_blocking::{Client, UreqTransport};
+/// use oomol_cloud_task::{blocking::Client, blocking::transport::UreqTransport};
 /// let agent: ureq::Agent = ureq::Agent::config_builder().max_idle_connections(4).build().into();
 /// let client = Client::builder().api_key("k").transport(UreqTransport::from(agent)).build()?;
-/// # Ok::<(), cloud_task_blocking::Error>(())
+/// # Ok::<(), oomol_cloud_task::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct UreqTransport {

@@ -33,11 +33,11 @@ impl Client {
     /// answers ignored), as in the async client.
     ///
     /// ```no_run
-    /// use cloud_task_blocking::{Client, UploadOptions};
+    /// use oomol_cloud_task::{UploadOptions, blocking::Client};
     /// let client = Client::from_env()?;
     /// let file = client.upload_file("report.pdf", UploadOptions::new().on_progress(|p| println!("{p}%")))?;
     /// println!("{}", file.url);
-    /// # Ok::<(), cloud_task_blocking::Error>(())
+    /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn upload_file(
         &self,

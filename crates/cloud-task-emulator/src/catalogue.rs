@@ -123,7 +123,7 @@ fn mixed(position: u64) -> u8 {
 /// bytes (a prime).
 ///
 /// ```
-/// assert_eq!(cloud_task_emulator::generated_byte(0), cloud_task_emulator::generated_byte(0));
+/// assert_eq!(oomol_cloud_task::emulator::generated_byte(0), oomol_cloud_task::emulator::generated_byte(0));
 /// ```
 pub fn generated_byte(position: u64) -> u8 {
     mixed(position % PERIOD)

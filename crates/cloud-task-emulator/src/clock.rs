@@ -19,13 +19,13 @@ pub const MANUAL_EPOCH_MS: i64 = 1_767_225_600_000;
 ///
 /// ```
 /// use std::time::Duration;
-/// use cloud_task_emulator::ManualClock;
+/// use oomol_cloud_task::emulator::ManualClock;
 ///
 /// let clock = ManualClock::new();
 /// let shared = clock.clone();
 /// shared.advance(Duration::from_secs(3));
 /// assert_eq!(clock.elapsed(), Duration::from_secs(3));
-/// assert_eq!(clock.epoch_ms(), cloud_task_emulator::MANUAL_EPOCH_MS + 3_000);
+/// assert_eq!(clock.epoch_ms(), oomol_cloud_task::emulator::MANUAL_EPOCH_MS + 3_000);
 /// ```
 #[derive(Clone)]
 pub struct ManualClock {

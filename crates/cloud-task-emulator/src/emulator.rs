@@ -35,7 +35,7 @@ pub const DEFAULT_MAX_QUEUE_SIZE: u64 = 1000;
 /// The entry point: `Emulator::builder()`.
 ///
 /// ```
-/// use cloud_task_emulator::Emulator;
+/// use oomol_cloud_task::emulator::Emulator;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> cloud_task_core::Result<()> {
@@ -159,7 +159,7 @@ impl EmulatorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use cloud_task_emulator::{Emulator, ManualClock};
+    /// use oomol_cloud_task::emulator::{Emulator, ManualClock};
     ///
     /// let clock = ManualClock::new();
     /// let emulator = Emulator::builder().manual_clock(clock.clone()).start_blocking()?;
@@ -422,7 +422,7 @@ macro_rules! accessors {
         ///
         /// ```
         /// # fn main() -> cloud_task_core::Result<()> {
-        /// # let emulator = cloud_task_emulator::Emulator::builder().time_scale(0.01).start_blocking()?;
+        /// # let emulator = oomol_cloud_task::emulator::Emulator::builder().time_scale(0.01).start_blocking()?;
         /// let config = emulator.config().build()?;
         /// assert_eq!(config.base_url(), emulator.base_url());
         /// # Ok(()) }

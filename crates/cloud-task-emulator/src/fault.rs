@@ -180,7 +180,7 @@ impl Fault {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cloud_task_emulator::{Fault, FaultRule, Route};
+/// use oomol_cloud_task::emulator::{Fault, FaultRule, Route};
 ///
 /// // The next two result polls answer 503, then the route behaves again.
 /// let rule = FaultRule::new(Route::TaskResult, Fault::ServiceUnavailable).times(2);

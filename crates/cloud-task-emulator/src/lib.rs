@@ -15,7 +15,7 @@
 //! # Start it from async code
 //!
 //! ```
-//! use cloud_task_emulator::{Emulator, Fault, FaultRule, Route};
+//! use oomol_cloud_task::emulator::{Emulator, Fault, FaultRule, Route};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> cloud_task_core::Result<()> {
@@ -39,7 +39,7 @@
 //! # Start it from blocking code
 //!
 //! ```
-//! use cloud_task_emulator::Emulator;
+//! use oomol_cloud_task::emulator::Emulator;
 //!
 //! let emulator = Emulator::builder().start_blocking()?; // its own runtime and thread
 //! println!("OOMOL_API_KEY={}", emulator.api_key());

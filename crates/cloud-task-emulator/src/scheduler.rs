@@ -50,7 +50,7 @@ const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// always has the same ID, in every emulator.
 ///
 /// ```
-/// use cloud_task_emulator::workload_id;
+/// use oomol_cloud_task::emulator::workload_id;
 /// assert_eq!(workload_id("@oomol/echo", "1.0.0", "main"), workload_id("@oomol/echo", "1.0.0", "main"));
 /// assert_ne!(workload_id("@oomol/echo", "1.0.0", "main"), workload_id("@oomol/echo", "1.0.1", "main"));
 /// ```
