@@ -422,8 +422,8 @@ impl Context {
         wait: &WaitOptions,
         logs: bool,
     ) -> Result<TaskSuccess, Failure> {
-        let options = self.await_options(wait);
         let mut progress = TaskProgress::new(&self.ui, task_id);
+        let options = self.await_options(wait).on_retry(progress.retry_notifier());
         let mut events = if logs {
             Events::Logs(client.events(task_id, options))
         } else {

@@ -79,6 +79,32 @@ impl TaskProgress {
         }
     }
 
+    /// A line printer for a failed poll that will be tried again, for
+    /// [`AwaitOptions::on_retry`](cloud_task_async::AwaitOptions::on_retry): `task ID: rate
+    /// limited (HTTP 429); polling again in 2s`, above the bar. A held-back wait is not a
+    /// silent one.
+    pub fn retry_notifier(
+        &self,
+    ) -> impl Fn(&str, &cloud_task_async::Error, std::time::Duration) + Send + Sync + 'static {
+        let bar = self.bar.clone();
+        let ui = self.ui.clone();
+        move |task_id, error, wait| {
+            let why = match error.status().map(|s| s.as_u16()) {
+                Some(429) => "rate limited (HTTP 429)".to_owned(),
+                _ => error.reason(),
+            };
+            let line = format!(
+                "task {}: {why}; polling again in {}",
+                short_id(task_id),
+                crate::duration::format_duration(wait)
+            );
+            match &bar {
+                Some(bar) => bar.suspend(|| ui.note(&line)),
+                None => ui.note(&line),
+            }
+        }
+    }
+
     /// The wait is over: the bar disappears.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

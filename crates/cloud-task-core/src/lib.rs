@@ -192,6 +192,6 @@ pub use upload::{
 };
 pub use wait::{
     AwaitOptions, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL,
-    FINAL_POLL_WINDOW, MIN_INTERVAL, ProgressFn, TaskProgressFn,
+    FINAL_POLL_WINDOW, MIN_INTERVAL, ProgressFn, RetryFn, TaskProgressFn,
 };
 pub use wire::{RequestBuilder, api_error, check_not_empty, encode_path_segment, parse_json};

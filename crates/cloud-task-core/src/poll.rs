@@ -363,6 +363,7 @@ impl<T: DeserializeOwned> Poller<T> {
                     };
                     self.last_error = Some(Error::Api(api));
                     self.schedule_next(floor, now);
+                    self.report_retry(now);
                 }
             }
             Err(e) => self.failed_poll(e, now),
@@ -417,7 +418,23 @@ impl<T: DeserializeOwned> Poller<T> {
             error => {
                 self.last_error = Some(error);
                 self.schedule_next(None, now);
+                self.report_retry(now);
             }
+        }
+    }
+
+    /// Tells the options' retry callback of the failed poll just scheduled again (not
+    /// when the wait ended on it instead).
+    fn report_retry(&self, now: Instant) {
+        if let (
+            State::Waiting {
+                not_before: Some(until),
+            },
+            Some(error),
+        ) = (&self.state, &self.last_error)
+        {
+            self.options
+                .report_retry(self.task_id(), error, until.saturating_duration_since(now));
         }
     }
 

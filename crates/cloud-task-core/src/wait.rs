@@ -23,6 +23,11 @@ pub type ProgressFn = Arc<dyn Fn(f64, &TaskStatus) + Send + Sync>;
 /// that tells the tasks of `await_many` apart.
 pub type TaskProgressFn = Arc<dyn Fn(&str, f64, &TaskStatus) + Send + Sync>;
 
+/// Called with `(task_id, error, wait)` for each failed poll that will be tried again
+/// after `wait` (a 429 or 503 with its `Retry-After`, a 5xx, a network failure): what a
+/// wait says while it is held back.
+pub type RetryFn = Arc<dyn Fn(&str, &Error, Duration) + Send + Sync>;
+
 /// The shortest interval, max interval or timeout [`AwaitOptions`] accept: 1 ms.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -66,6 +71,7 @@ pub struct AwaitOptions {
     pub(crate) max_in_flight: Option<usize>,
     pub(crate) on_progress: Option<ProgressFn>,
     pub(crate) on_task_progress: Option<TaskProgressFn>,
+    pub(crate) on_retry: Option<RetryFn>,
     pub(crate) cancel: Option<CancelToken>,
 }
 
@@ -117,6 +123,29 @@ impl AwaitOptions {
     pub fn on_progress(mut self, f: impl Fn(f64, &TaskStatus) + Send + Sync + 'static) -> Self {
         self.on_progress = Some(Arc::new(f));
         self
+    }
+
+    /// Called with `(task_id, error, wait)` for each failed poll that will be tried again
+    /// after `wait`: a rate limit (429, with its `Retry-After`), a busy server, a network
+    /// failure. A poll that cannot be mended ends the wait instead, and is not reported.
+    ///
+    /// ```
+    /// # use cloud_task_core::AwaitOptions;
+    /// let options = AwaitOptions::new().on_retry(|task_id, error, wait| {
+    ///     eprintln!("{task_id}: {} — polling again in {wait:?}", error.reason());
+    /// });
+    /// # let _ = options;
+    /// ```
+    pub fn on_retry(mut self, f: impl Fn(&str, &Error, Duration) + Send + Sync + 'static) -> Self {
+        self.on_retry = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls the retry callback, if any.
+    pub fn report_retry(&self, task_id: &str, error: &Error, wait: Duration) {
+        if let Some(f) = &self.on_retry {
+            f(task_id, error, wait);
+        }
     }
 
     /// Called with `(task_id, progress, status)` for each in-progress result, after
@@ -227,6 +256,7 @@ impl AwaitOptions {
                 .on_task_progress
                 .clone()
                 .or_else(|| defaults.on_task_progress.clone()),
+            on_retry: self.on_retry.clone().or_else(|| defaults.on_retry.clone()),
             cancel: self.cancel.clone().or_else(|| defaults.cancel.clone()),
         }
     }
@@ -294,6 +324,7 @@ impl fmt::Debug for AwaitOptions {
                 "on_task_progress",
                 &self.on_task_progress.as_ref().map(|_| "Fn"),
             )
+            .field("on_retry", &self.on_retry.as_ref().map(|_| "Fn"))
             .field("cancel", &self.cancel)
             .finish()
     }

@@ -474,3 +474,25 @@ fn colours_on_a_terminal_unless_no_color() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_wait_held_back_by_a_rate_limit_says_so() {
+    let server = Server::start();
+    server.emulator.add_fault(
+        FaultRule::new(
+            Route::TaskResult,
+            Fault::TooManyRequests {
+                retry_after: std::time::Duration::from_secs(1),
+            },
+        )
+        .times(1),
+    );
+    let output = server.run_task(&["@oomol/echo", "1.0.0", "main", "--input", "text=hi"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("rate limited (HTTP 429); polling again in 1s"),
+        "{err}"
+    );
+    assert_no_key(&output);
+}

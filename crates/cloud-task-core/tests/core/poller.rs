@@ -873,3 +873,54 @@ fn bad_default_options_are_refused_when_the_configuration_is_built() {
     let error = AwaitOptions::new().max_in_flight(0).validate().unwrap_err();
     crate::assert_invalid(error, "max_in_flight", "max_in_flight must be at least 1");
 }
+
+#[test]
+fn each_failed_poll_tried_again_is_reported_with_its_wait() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = AwaitOptions::new()
+        .interval(ms(100))
+        .strategy(BackoffStrategy::Fixed)
+        .on_retry(move |task_id, error, wait| {
+            log.lock().unwrap().push((
+                task_id.to_owned(),
+                error.status().map(|s| s.as_u16()),
+                wait,
+            ));
+        });
+    let run = run(
+        options,
+        vec![
+            Reply::Response(response_with(
+                429,
+                r#"{"message":"slow down"}"#,
+                ("retry-after", "2"),
+            )),
+            Reply::Transport,
+            success(),
+        ],
+    );
+    assert!(run.outcome.is_ok());
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        *seen,
+        vec![
+            ("task-1".to_owned(), Some(429), Duration::from_secs(2)),
+            ("task-1".to_owned(), None, ms(100)),
+        ]
+    );
+    // The waits reported are those the poller then waited.
+    assert_eq!(run.waits, vec![2000, 100]);
+}
+
+#[test]
+fn a_poll_that_ends_the_wait_is_not_reported_as_retried() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = calls.clone();
+    let options = AwaitOptions::new().on_retry(move |_, _, _| {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    let run = run(options, vec![status(404, r#"{"message":"no such task"}"#)]);
+    assert!(run.outcome.is_err());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
