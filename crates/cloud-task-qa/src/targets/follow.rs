@@ -110,7 +110,7 @@ impl TaskServer<'_> {
     }
 }
 
-/// Fuzz target: the follower of a task against a [task server](TaskServer) whose log
+/// Fuzz target: the follower of a task against a task server whose log
 /// entries, end and faults the input chooses. Each entry is handed out once, in order, none
 /// skipped; the root session's end is the last log event; `Finished` comes last and only
 /// for a task that succeeded; and the view ends within a bound of requests (its timeout,
