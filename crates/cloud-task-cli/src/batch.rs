@@ -31,7 +31,12 @@ fn read_inputs(args: &BatchArgs) -> Result<Vec<CreateTaskRequest>, Failure> {
         // A regular file only: a FIFO would hang the open, a device never end.
         cloud_task_local::regular_file(&args.inputs, "a batch inputs file").map_err(unreadable)?;
         Box::new(std::io::BufReader::new(
-            std::fs::File::open(&args.inputs).map_err(unreadable)?,
+            cloud_task_local::open_regular(
+                &args.inputs,
+                "a batch inputs file",
+                std::fs::OpenOptions::new().read(true),
+            )
+            .map_err(unreadable)?,
         ))
     };
     let mut requests = Vec::new();

@@ -49,7 +49,12 @@ pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
     } else {
         // The key file is small: a regular file (never a FIFO), its first line at most.
         cloud_task_local::regular_file(path, "an API key file").map_err(unreadable)?;
-        let file = std::fs::File::open(path).map_err(unreadable)?;
+        let file = cloud_task_local::open_regular(
+            path,
+            "an API key file",
+            std::fs::OpenOptions::new().read(true),
+        )
+        .map_err(unreadable)?;
         std::io::BufReader::new(std::io::Read::take(file, cloud_task_local::MAX_KEY_FILE))
             .read_line(&mut line)
             .map_err(unreadable)?;

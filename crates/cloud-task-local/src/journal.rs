@@ -46,13 +46,19 @@ impl JournalFile {
             }
             Err(e) => return Err(Error::io(context(), e)),
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io(context(), e))?;
+        let mut file = crate::open_regular(
+            path,
+            "a batch journal",
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput => Error::invalid_input("journal", e.to_string()),
+            _ => Error::io(context(), e),
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

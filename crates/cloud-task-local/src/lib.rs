@@ -29,7 +29,9 @@ use cloud_task_core::machine::NoWork;
 
 pub use download::{PartFile, PreparedPart};
 pub use journal::JournalFile;
-pub use small::{MAX_INPUTS_FILE, MAX_KEY_FILE, read_bounded, read_small, regular_file};
+pub use small::{
+    MAX_INPUTS_FILE, MAX_KEY_FILE, open_regular, read_bounded, read_small, regular_file,
+};
 pub use source::{ReadOnce, part_len, read_at};
 
 /// Does the local work `W` a machine asks for, answering its outcome `D` (fed back to the

@@ -2,7 +2,7 @@
 //! regular file ([`regular_file`]), and small files read whole with a bound
 //! ([`read_small`]): inputs files, key files.
 
-use std::fs::Metadata;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -31,14 +31,36 @@ pub fn regular_file(path: &Path, what: &str) -> io::Result<Metadata> {
     if metadata.is_file() {
         return Ok(metadata);
     }
-    Err(io::Error::new(
+    Err(not_regular(path, &metadata, what))
+}
+
+/// Opens `path` with `options` as a regular file, and only as one: on Unix without
+/// blocking (`O_NONBLOCK`), then checked again on the open file (`fstat`), so that a path
+/// swapped for a FIFO or a device after [`regular_file`] looked at it is refused, not
+/// waited on. Reads and writes of a regular file are not changed by the flag.
+pub fn open_regular(path: &Path, what: &str, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(not_regular(path, &metadata, what));
+    }
+    Ok(file)
+}
+
+fn not_regular(path: &Path, metadata: &Metadata, what: &str) -> io::Error {
+    io::Error::new(
         io::ErrorKind::InvalidInput,
         format!(
             "{} is {}, not a regular file: {what} must be one",
             path.display(),
-            kind_of(&metadata)
+            kind_of(metadata)
         ),
-    ))
+    )
 }
 
 /// What kind of file `metadata` describes, in words.
@@ -79,7 +101,7 @@ pub(crate) fn kind_of(metadata: &Metadata) -> &'static str {
 /// ```
 pub fn read_small(path: &Path, max: u64, what: &str) -> io::Result<Vec<u8>> {
     regular_file(path, what)?;
-    let file = std::fs::File::open(path)?;
+    let file = open_regular(path, what, OpenOptions::new().read(true))?;
     read_bounded(file, max, &path.display().to_string())
 }
 
@@ -99,6 +121,40 @@ pub fn read_bounded(reader: impl Read, max: u64, what: &str) -> io::Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO reached by the open itself (as when a path is swapped after its check) is
+    /// refused at once, never waited on for a writer.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_opened_directly_is_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("open-regular-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(open_regular(
+                &path,
+                "a journal",
+                OpenOptions::new().read(true),
+            ));
+        });
+        let opened = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the open returned instead of waiting for a writer");
+        let error = opened.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            error.to_string().contains("is a FIFO, not a regular file"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn an_endless_reader_stops_at_the_bound() {
