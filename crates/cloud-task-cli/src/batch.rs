@@ -29,7 +29,6 @@ fn read_inputs(args: &BatchArgs) -> Result<Vec<CreateTaskRequest>, Failure> {
         Box::new(std::io::stdin().lock())
     } else {
         // A regular file only: a FIFO would hang the open, a device never end.
-        cloud_task_local::regular_file(&args.inputs, "a batch inputs file").map_err(unreadable)?;
         Box::new(std::io::BufReader::new(
             cloud_task_local::open_regular(
                 &args.inputs,
@@ -129,6 +128,7 @@ impl Context {
         client: &cloud_task_async::Client,
         requests: &mut [CreateTaskRequest],
     ) -> Result<(), Failure> {
+        // Each package version is described (and pinned) once, then every input checked.
         let mut described = HashMap::new();
         let mut problems = Vec::new();
         let mut more = 0;
@@ -137,23 +137,16 @@ impl Context {
                 request.package_name.clone(),
                 request.package_version.clone(),
             );
-            if !described.contains_key(&key) {
-                let mut first = request.clone();
-                // The first input of each package version: read its description, pin it.
-                self.check(client, &mut first).await.or_else(|failure| {
-                    if failure.kind() == "invalid_inputs" {
-                        Ok(())
-                    } else {
-                        Err(failure)
-                    }
-                })?;
-                described.insert(key.clone(), first.package_version);
-            }
-            request.package_version = described[&key].clone();
-            let info = client
-                .get_package_info(&request.package_name, &request.package_version)
-                .await
-                .map_err(Failure::from)?;
+            let info = match described.get(&key) {
+                Some(info) => std::sync::Arc::clone(info),
+                None => {
+                    let info = self.describe(client, request).await?;
+                    described.insert(key, std::sync::Arc::clone(&info));
+                    self.pin(&info, request);
+                    info
+                }
+            };
+            info.pin(request);
             if let Err(error) = info.check(request) {
                 if problems.len() < MAX_LISTED_PROBLEMS {
                     problems.push(format!(

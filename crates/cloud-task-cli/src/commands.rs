@@ -8,8 +8,8 @@ use cloud_task_async::core::DEFAULT_BASE_URL;
 use cloud_task_async::core::{DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, PartRecord, TaskFailedError};
 use cloud_task_async::{
     AwaitOptions, BackoffStrategy, CancelToken, Client, CreateTaskRequest, DownloadOptions, Error,
-    ListTasksQuery, TaskEvent, TaskEvents, TaskPage, TaskResult, TaskSuccess, UploadOptions, Watch,
-    WatchEvent,
+    ListTasksQuery, PackageInfo, TaskEvent, TaskEvents, TaskPage, TaskResult, TaskSuccess,
+    UploadOptions, Watch, WatchEvent,
 };
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -48,7 +48,6 @@ pub fn read_key_file(global: &GlobalArgs) -> Result<Option<String>, Failure> {
             .map_err(unreadable)?;
     } else {
         // The key file is small: a regular file (never a FIFO), its first line at most.
-        cloud_task_local::regular_file(path, "an API key file").map_err(unreadable)?;
         let file = cloud_task_local::open_regular(
             path,
             "an API key file",
@@ -237,22 +236,22 @@ impl Context {
         client: &Client,
         request: &mut CreateTaskRequest,
     ) -> Result<(), Failure> {
+        let info = self.describe(client, request).await?;
+        self.pin(&info, request);
+        info.check(request).map_err(Failure::from)
+    }
+
+    /// The description of `request`'s package version, read from the registry once per
+    /// client; a failure says which registry, and how to go without the check.
+    pub(crate) async fn describe(
+        &self,
+        client: &Client,
+        request: &CreateTaskRequest,
+    ) -> Result<std::sync::Arc<PackageInfo>, Failure> {
         let described = self
             .interruptible(client.get_package_info(&request.package_name, &request.package_version))
             .await;
-        let checked = described.and_then(|info| {
-            if info.package_version != request.package_version {
-                self.ui.note(&format!(
-                    "{}@{} is {}: that version is checked and run",
-                    output::clean(&request.package_name),
-                    output::clean(&request.package_version),
-                    output::clean(&info.package_version)
-                ));
-                request.package_version = info.package_version.clone();
-            }
-            info.check(request).map_err(Failure::from)
-        });
-        checked.map_err(|failure| {
+        described.map_err(|failure| {
             if failure.kind() == "network" {
                 // The registry is another host than the task API's: say which, and how
                 // to go without it.
@@ -270,6 +269,19 @@ impl Context {
                 failure
             }
         })
+    }
+
+    /// Pins `request` to the version `info` is of ([`PackageInfo::pin`]), saying so when
+    /// it changed (`@oomol/echo@latest is 1.0.0`).
+    pub(crate) fn pin(&self, info: &PackageInfo, request: &mut CreateTaskRequest) {
+        if let Some(named) = info.pin(request) {
+            self.ui.note(&format!(
+                "{}@{} is {}: that version is checked and run",
+                output::clean(&request.package_name),
+                output::clean(&named),
+                output::clean(&request.package_version)
+            ));
+        }
     }
 
     /// `--dry-run`: the checked (unless `--no-check`) request body, on stdout; nothing sent.

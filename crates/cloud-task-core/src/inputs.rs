@@ -16,6 +16,27 @@ use crate::ops::CreateTaskRequest;
 const MAX_PER_VALUE: usize = 10;
 
 impl PackageInfo {
+    /// Pins `request` to the version this description is of, when it is of the same
+    /// package: a tag the registry resolved (`latest`) becomes the exact version, so that
+    /// what is checked is what runs. Answers the version the request named when it
+    /// changed, for the caller to say so.
+    ///
+    /// ```
+    /// # use cloud_task_core::{CreateTaskRequest, PackageInfo};
+    /// let info: PackageInfo = serde_json::from_value(serde_json::json!({
+    ///     "packageName": "@oomol/echo", "packageVersion": "1.0.0", "blocks": []}))?;
+    /// let mut request = CreateTaskRequest::new("@oomol/echo", "latest", "main");
+    /// assert_eq!(info.pin(&mut request).as_deref(), Some("latest"));
+    /// assert_eq!(request.package_version, "1.0.0");
+    /// assert_eq!(info.pin(&mut request), None);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn pin(&self, request: &mut CreateTaskRequest) -> Option<String> {
+        (request.package_name == self.package_name
+            && request.package_version != self.package_version)
+            .then(|| std::mem::replace(&mut request.package_version, self.package_version.clone()))
+    }
+
     /// Checks `request` against this description: the package and an exact version, the
     /// block, then its inputs ([`BlockInfo::check_inputs`]). Every problem at once, as
     /// [`Error::InvalidInputs`]; an unknown block or a version that is not exact is

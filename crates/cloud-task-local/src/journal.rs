@@ -38,14 +38,6 @@ impl JournalFile {
     ///   [`MAX_JOURNAL_LINE`](cloud_task_core::MAX_JOURNAL_LINE): it is left as it is.
     pub fn open(path: &Path) -> Result<(JournalFile, JournalReplay)> {
         let context = || format!("opening the batch journal {}", path.display());
-        match crate::regular_file(path, "a batch journal") {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-                return Err(Error::invalid_input("journal", e.to_string()));
-            }
-            Err(e) => return Err(Error::io(context(), e)),
-        }
         let mut file = crate::open_regular(
             path,
             "a batch journal",

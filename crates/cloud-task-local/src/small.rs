@@ -34,11 +34,19 @@ pub fn regular_file(path: &Path, what: &str) -> io::Result<Metadata> {
     Err(not_regular(path, &metadata, what))
 }
 
-/// Opens `path` with `options` as a regular file, and only as one: on Unix without
-/// blocking (`O_NONBLOCK`), then checked again on the open file (`fstat`), so that a path
-/// swapped for a FIFO or a device after [`regular_file`] looked at it is refused, not
-/// waited on. Reads and writes of a regular file are not changed by the flag.
+/// Opens `path` with `options` as a regular file, and only as one. What is there is
+/// looked at first ([`regular_file`]'s check; a missing path is left to `options`, which
+/// may create it), then the open is made without blocking (`O_NONBLOCK` on Unix) and the
+/// open file checked again (`fstat`), so that a path swapped for a FIFO or a device in
+/// between is refused, not waited on. Reads and writes of a regular file are not changed
+/// by the flag.
 pub fn open_regular(path: &Path, what: &str, options: &mut OpenOptions) -> io::Result<File> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => return Err(not_regular(path, &metadata, what)),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -100,7 +108,6 @@ pub(crate) fn kind_of(metadata: &Metadata) -> &'static str {
 /// # std::fs::remove_file(&dir).unwrap();
 /// ```
 pub fn read_small(path: &Path, max: u64, what: &str) -> io::Result<Vec<u8>> {
-    regular_file(path, what)?;
     let file = open_regular(path, what, OpenOptions::new().read(true))?;
     read_bounded(file, max, &path.display().to_string())
 }

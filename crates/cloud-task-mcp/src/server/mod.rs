@@ -194,7 +194,7 @@ impl CloudTaskServer {
             let info = self
                 .described(&request.package_name, &request.package_version)
                 .await?;
-            request.package_version = info.package_version.clone();
+            info.pin(&mut request);
             info.check(&request).map_err(|e| ToolError::from_sdk(&e))?;
         }
         Ok(request)
