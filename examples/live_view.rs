@@ -49,7 +49,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(event) = events.next().await {
         match event? {
             TaskEvent::Progress { status, progress } => println!("  {status:<10} {progress:5.1}%"),
-            TaskEvent::Log(LogEvent::BlockLog { log, stdio, .. }) => {
+            TaskEvent::Log {
+                event: LogEvent::BlockLog { log, stdio, .. },
+                ..
+            } => {
                 let stream = if stdio.as_deref() == Some("stderr") {
                     "!"
                 } else {
@@ -57,10 +60,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 println!("  {stream} {log}");
             }
-            TaskEvent::Log(LogEvent::BlockOutput { handle, output, .. }) => {
+            TaskEvent::Log {
+                event: LogEvent::BlockOutput { handle, output, .. },
+                ..
+            } => {
                 println!("  output {handle} = {output}");
             }
-            TaskEvent::Log(other) => println!("  {}", other.type_name()),
+            TaskEvent::Log { event: other, .. } => println!("  {}", other.type_name()),
             TaskEvent::Finished(result) => {
                 println!("  success: {}", serde_json::to_string(&result.result_data)?);
                 result_url = result.result_url;

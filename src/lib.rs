@@ -85,7 +85,7 @@
 //! while let Some(event) = events.next().await {
 //!     match event? {
 //!         TaskEvent::Progress { status, progress } => println!("{status} {progress}%"),
-//!         TaskEvent::Log(LogEvent::BlockLog { log, .. }) => println!("| {log}"),
+//!         TaskEvent::Log { event: LogEvent::BlockLog { log, .. }, .. } => println!("| {log}"),
 //!         TaskEvent::Finished(result) => println!("done: {:?}", result.result_data),
 //!         _ => {}
 //!     }

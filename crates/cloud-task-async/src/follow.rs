@@ -29,8 +29,8 @@ impl Client {
     /// while let Some(event) = events.next().await {
     ///     match event? {
     ///         TaskEvent::Progress { status, progress } => println!("{status} {progress}%"),
-    ///         TaskEvent::Log(LogEvent::BlockLog { log, .. }) => println!("{log}"),
-    ///         TaskEvent::Log(other) => println!("{other:?}"),
+    ///         TaskEvent::Log { event: LogEvent::BlockLog { log, .. }, .. } => println!("{log}"),
+    ///         TaskEvent::Log { event: other, .. } => println!("{other:?}"),
     ///         TaskEvent::Finished(result) => println!("done: {:?}", result.result_data),
     ///         _ => {}
     ///     }

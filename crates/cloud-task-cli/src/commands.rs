@@ -452,8 +452,8 @@ impl Context {
                     status,
                     progress: p,
                 })) => progress.update(&status, p),
-                Some(Ok(TaskEvent::Log(event))) => {
-                    progress.above(|| self.ui.note(&output::event_line(&event)));
+                Some(Ok(TaskEvent::Log { event, time })) => {
+                    progress.above(|| self.ui.note(&output::timed_event_line(&event, time)));
                 }
                 Some(Ok(TaskEvent::Finished(success))) => break Ok(success),
                 Some(Ok(_)) => {}
@@ -711,8 +711,8 @@ impl Context {
                     status,
                     progress: p,
                 } => progress.update(&status, p),
-                TaskEvent::Log(event) if !self.ui.json => {
-                    progress.above(|| self.ui.out(&output::event_line(&event)))?;
+                TaskEvent::Log { event, time } if !self.ui.json => {
+                    progress.above(|| self.ui.out(&output::timed_event_line(&event, time)))?;
                 }
                 TaskEvent::Finished(_) => break Ok(()),
                 _ => {}

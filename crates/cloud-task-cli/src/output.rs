@@ -349,13 +349,15 @@ pub fn pause_state(response: &PauseResponse) -> String {
 
 /// One log entry of a page: its time, then the line of its event ([`event_line`]).
 pub fn log_line(entry: &LogEntry) -> String {
-    let time = entry
-        .get_str("time")
-        .and_then(|t| t.trim().parse::<i64>().ok())
-        .map(utc);
-    let line = event_line(&LogEvent::from_entry(entry.clone()));
+    timed_event_line(&LogEvent::from_entry(entry.clone()), entry.time_ms())
+}
+
+/// An event's line ([`event_line`]) after its time when it has one: the same line for an
+/// entry read from a page and for one followed live.
+pub fn timed_event_line(event: &LogEvent, time: Option<i64>) -> String {
+    let line = event_line(event);
     match time {
-        Some(time) => format!("{time} {line}"),
+        Some(time) => format!("{} {line}", utc(time)),
         None => line,
     }
 }

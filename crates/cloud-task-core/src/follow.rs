@@ -49,14 +49,20 @@ pub enum TaskEvent<T = Value> {
         progress: f64,
     },
     /// An entry of the task's logs, typed; each entry once, in order.
-    Log(LogEvent),
+    Log {
+        /// The entry, typed.
+        event: LogEvent,
+        /// When it was written, in milliseconds since the Unix epoch (the entry's `time`,
+        /// see [`LogEntry::time_ms`](crate::LogEntry::time_ms)); `None` when it has none.
+        time: Option<i64>,
+    },
     /// The task succeeded: the last event, after every log entry the task wrote.
     Finished(TaskSuccess<T>),
 }
 
 /// As JSON, one object with a `type`, as a line of a JSON-lines stream:
 /// `{"type": "Progress", "status", "progress"}`, a log event as [`LogEvent`] serializes it
-/// (its own `type`, e.g. `BlockLog`), and `{"type": "Finished", "status": "success",
+/// (its own `type`, e.g. `BlockLog`) with its `time` in milliseconds when known, and `{"type": "Finished", "status": "success",
 /// "resultURL", "resultData"}`.
 ///
 /// ```
@@ -82,7 +88,7 @@ impl<T: serde::Serialize> serde::Serialize for TaskEvent<T> {
                 map.serialize_entry("progress", progress)?;
                 map.end()
             }
-            TaskEvent::Log(event) => event.serialize(s),
+            TaskEvent::Log { event, time } => event.serialize_at(*time, s),
             TaskEvent::Finished(success) => {
                 let mut map = s.serialize_map(None)?;
                 map.serialize_entry("type", "Finished")?;
@@ -325,11 +331,12 @@ impl<T> Follower<T> {
     fn take_page(&mut self, page: TaskLogs) {
         let len = page.logs.len();
         for (index, entry) in page.logs.into_iter().enumerate() {
+            let time = entry.time_ms();
             let event = LogEvent::from_entry(entry);
             // The root block's session end counts even when it was handed out before.
             self.session_ended |= event.ends_the_session();
             if index >= self.seen {
-                self.pending.push_back(TaskEvent::Log(event));
+                self.pending.push_back(TaskEvent::Log { event, time });
                 self.fresh += 1;
             }
         }

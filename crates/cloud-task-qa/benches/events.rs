@@ -33,7 +33,7 @@ fn check(events: &[TaskEvent]) -> u64 {
     let mut next_line = 1;
     let mut logs = 0;
     for event in events {
-        if let TaskEvent::Log(log) = event {
+        if let TaskEvent::Log { event: log, .. } = event {
             logs += 1;
             if let LogEvent::BlockLog { log, .. } = log
                 && let Some(n) = log.strip_prefix("line ")
@@ -63,13 +63,14 @@ fn scenario(args: &[String]) {
     let mut seen = Vec::new();
     let mut logs = 0;
     let mut keep = |event: TaskEvent| {
-        if matches!(event, TaskEvent::Log(_)) {
+        if matches!(event, TaskEvent::Log { .. }) {
             logs += 1;
         }
         match &event {
-            TaskEvent::Log(LogEvent::BlockLog { log, .. }) if log.starts_with("line ") => {
-                seen.push(event)
-            }
+            TaskEvent::Log {
+                event: LogEvent::BlockLog { log, .. },
+                ..
+            } if log.starts_with("line ") => seen.push(event),
             TaskEvent::Finished(_) => seen.push(event),
             _ => {}
         }

@@ -19,10 +19,26 @@ fn logs_follow_prints_every_entry_once_until_the_task_ends() {
     let output = server.run(&["logs", &task_id, "--follow", "--interval", "20ms"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let text = stdout(&output);
-    let lines: Vec<&str> = text.lines().collect();
+    // Each line as a page of `logs` shows it: the entry's time (UTC), then the event.
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|line| {
+            let (time, event) = line.split_once(' ').expect("a time, then the event");
+            assert!(time.ends_with('Z') && time.contains('T'), "{line}");
+            event
+        })
+        .collect();
     assert!(
         lines[0].starts_with("[main] Running block main of @oomol/echo"),
         "{text}"
+    );
+    let page = stdout(&server.run(&["logs", &task_id]));
+    let first_page: Vec<&str> = page.lines().collect();
+    let followed: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        followed[..first_page.len()],
+        first_page[..],
+        "the same lines"
     );
     let numbered: Vec<&str> = lines
         .iter()
@@ -55,6 +71,14 @@ fn logs_follow_json_is_one_typed_object_per_line() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     assert!(events.iter().all(|e| e["type"].is_string()), "{events:?}");
+    // Every log event has its entry's time, in milliseconds.
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "BlockLog")
+            .all(|e| e["time"].as_i64().is_some_and(|ms| ms > 1_600_000_000_000)),
+        "{events:?}"
+    );
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types.last(), Some(&"Finished"));
     assert_eq!(types.iter().filter(|t| **t == "BlockLog").count(), 4);

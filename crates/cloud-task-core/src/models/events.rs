@@ -257,9 +257,25 @@ fn typed(entry: &LogEntry) -> Option<LogEvent> {
 /// `output` any JSON); an [`LogEvent::Other`] entry as received.
 impl Serialize for LogEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_at(None, s)
+    }
+}
+
+impl LogEvent {
+    /// Serializes the event as [`LogEvent`]'s `Serialize` does, with a `time` (milliseconds
+    /// since the Unix epoch) after its `type` when given and the event is typed (an
+    /// [`LogEvent::Other`] entry keeps its own `time`).
+    pub(crate) fn serialize_at<S: Serializer>(
+        &self,
+        time: Option<i64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let LogEvent::Other(entry) = self else {
             let mut map = s.serialize_map(None)?;
             map.serialize_entry("type", self.type_name())?;
+            if let Some(time) = time {
+                map.serialize_entry("time", &time)?;
+            }
             if let Some(block) = self.block() {
                 map.serialize_entry("stacks", &block.stacks)?;
                 if let Some(path) = &block.block_path {

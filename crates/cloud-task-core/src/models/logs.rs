@@ -29,6 +29,24 @@ impl LogEntry {
         Some(value.clone())
     }
 
+    /// When the entry was written, in milliseconds since the Unix epoch: its `time`, which
+    /// the logs endpoint sends as a string of digits (a number is read too); `None` when
+    /// the entry has none, or one that is not a whole number.
+    ///
+    /// ```
+    /// # use cloud_task_core::LogEntry;
+    /// let entry: LogEntry = serde_json::from_str(r#"{"type":"BlockLog","time":"1714564800000"}"#)?;
+    /// assert_eq!(entry.time_ms(), Some(1_714_564_800_000));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn time_ms(&self) -> Option<i64> {
+        match self.0.get("time")? {
+            Value::String(text) => text.trim().parse().ok(),
+            Value::Number(number) => number.as_i64(),
+            _ => None,
+        }
+    }
+
     /// The underlying map.
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0

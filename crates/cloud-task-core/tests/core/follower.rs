@@ -146,8 +146,11 @@ fn logs(events: &[TaskEvent]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            TaskEvent::Log(LogEvent::BlockLog { log, .. }) => Some(log.clone()),
-            TaskEvent::Log(other) => Some(other.type_name().to_owned()),
+            TaskEvent::Log {
+                event: LogEvent::BlockLog { log, .. },
+                ..
+            } => Some(log.clone()),
+            TaskEvent::Log { event: other, .. } => Some(other.type_name().to_owned()),
             _ => None,
         })
         .collect()
@@ -200,7 +203,7 @@ fn every_entry_once_in_order_across_pages_then_the_result() {
     // Typed: the output's stringified value is JSON again.
     assert!(run.events.iter().any(|e| matches!(
         e,
-        TaskEvent::Log(LogEvent::BlockOutput { output, .. }) if output["n"] == 1
+        TaskEvent::Log { event: LogEvent::BlockOutput { output, .. }, .. } if output["n"] == 1
     )));
 }
 

@@ -303,7 +303,7 @@ impl CloudTaskServer {
                     status = now;
                     percent = at;
                 }
-                Ok(TaskEvent::Log(event)) => logs.push(&event),
+                Ok(TaskEvent::Log { event, .. }) => logs.push(&event),
                 Ok(TaskEvent::Finished(success)) => {
                     progress
                         .report(100.0, &format!("task {task_id}: success"))

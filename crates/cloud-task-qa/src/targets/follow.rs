@@ -157,7 +157,7 @@ pub fn follower(data: &[u8]) -> bool {
             FollowAction::Event(event) => {
                 assert!(!finished, "an event after Finished");
                 match event {
-                    TaskEvent::Log(log) => {
+                    TaskEvent::Log { event: log, .. } => {
                         assert!(!session_seen, "a log event after the session's end");
                         if log.ends_the_session() {
                             session_seen = true;
@@ -253,7 +253,8 @@ pub fn log_event(data: &[u8]) -> bool {
         "Other",
         "",
     ];
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
+        "time",
         "stacks",
         "log",
         "stdio",
@@ -285,6 +286,7 @@ pub fn log_event(data: &[u8]) -> bool {
     };
     let kept = LogEntry(entry.clone());
     let event = LogEvent::from_entry(LogEntry(entry.clone()));
+    let time = kept.time_ms();
     let typed = !matches!(event, LogEvent::Other(_));
     match &event {
         LogEvent::Other(other) => assert_eq!(other, &kept, "an untyped entry was changed"),
@@ -303,7 +305,12 @@ pub fn log_event(data: &[u8]) -> bool {
     if typed {
         assert_eq!(json["type"], event.type_name());
     }
-    let view: TaskEvent = TaskEvent::Log(event);
-    assert!(serde_json::to_string(&view).is_ok());
+    let view: TaskEvent = TaskEvent::Log { event, time };
+    match serde_json::to_value(&view) {
+        // A typed event's time is the entry's, as a number; an untyped one keeps its own.
+        Ok(json) if typed => assert_eq!(json.get("time").and_then(Value::as_i64), time),
+        Ok(_) => {}
+        Err(error) => panic!("a log event in a view did not serialize: {error}"),
+    }
     typed
 }

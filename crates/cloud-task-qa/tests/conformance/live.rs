@@ -26,7 +26,7 @@ fn split(events: &[cloud_task_core::Result<TaskEvent>]) -> (Vec<&LogEvent>, Vec<
     let mut progress = Vec::new();
     for event in events {
         match event {
-            Ok(TaskEvent::Log(log)) => logs.push(log),
+            Ok(TaskEvent::Log { event: log, .. }) => logs.push(log),
             Ok(TaskEvent::Progress { progress: p, .. }) => progress.push(*p),
             _ => {}
         }
