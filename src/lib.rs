@@ -178,8 +178,8 @@ pub use cloud_task_core::http;
 pub use cloud_task_core::{
     ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem, BatchOptions,
     BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DownloadOptions,
-    Downloaded, Error, Jitter, ListTasksQuery, Result, TaskEvent, TaskOutcome, UploadOptions,
-    UploadedFile, WatchEvent, WorkloadIds,
+    Downloaded, DryRun, Error, Jitter, ListTasksQuery, Result, TaskEvent, TaskOutcome,
+    UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
 };
 
 /// The response models of the API: tasks, results, statuses, logs and their typed events,

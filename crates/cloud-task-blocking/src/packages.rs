@@ -1,9 +1,10 @@
 //! Knowing a block before running it: its package's description, checked inputs, dry runs.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use cloud_task_core::{
-    AwaitOptions, CreateTask, CreateTaskRequest, CreateTaskResponse, GetPackageInfo, HttpRequest,
+    AwaitOptions, CreateTask, CreateTaskRequest, CreateTaskResponse, DryRun, GetPackageInfo,
     Operation, PackageInfo, Result, TaskOutcome, check_exact_version,
 };
 
@@ -68,19 +69,26 @@ impl Client {
 
     /// Checks `request` ([`check_inputs`](Self::check_inputs)) and answers the exact
     /// request [`create_task`](Self::create_task) would send (method, URL, headers, JSON
-    /// body), sending nothing but the read of the package's description. Its
-    /// `Authorization` header is marked sensitive: print the body, not the headers.
+    /// body), sending nothing but the read of the package's description.
+    ///
+    /// `request` is taken by reference or by value, like `create_task` takes it. The
+    /// [`DryRun`] prints safely (the key as `***`, the body as text) and dereferences to
+    /// the `http::Request`.
     ///
     /// ```no_run
-    /// # fn run(client: oomol_cloud_task::blocking::Client) -> oomol_cloud_task::Result<()> {
+    /// # fn run(client: oomol_cloud_task::blocking::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// use oomol_cloud_task::CreateTaskRequest;
     /// let request = CreateTaskRequest::new("@oomol/pdf-tools", "1.2.0", "extract").input("pages", 3);
-    /// let http = client.dry_run(&request)?;
-    /// println!("{} {}\n{}", http.method(), http.uri(), String::from_utf8_lossy(http.body()));
+    /// let dry = client.dry_run(&request)?;
+    /// println!("{dry}"); // POST https://cloud-task.oomol.com/v3/users/me/tasks, headers, body
+    /// assert_eq!(dry.body_json()?["inputValues"]["pages"], 3);
+    /// let _task = client.create_task(request)?; // the same request, sent
     /// # Ok(()) }
     /// ```
-    pub fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+    pub fn dry_run(&self, request: impl Borrow<CreateTaskRequest>) -> Result<DryRun> {
+        let request = request.borrow();
         self.check_inputs(request)?;
-        CreateTask::new(request.clone()).request(self.config())
+        let http = CreateTask::new(request.clone()).request(self.config())?;
+        Ok(DryRun::new(http))
     }
 }

@@ -295,7 +295,9 @@ impl Context {
                 .map_err(Failure::from)?
         } else {
             self.check(&client, &mut request).await?;
-            self.interruptible(client.dry_run(&request)).await?
+            self.interruptible(client.dry_run(&request))
+                .await?
+                .into_request()
         };
         let body: Value = serde_json::from_slice(http.body())
             .map_err(|e| Failure::unexpected(format!("the request body is not JSON: {e}")))?;

@@ -116,6 +116,7 @@ mod batch;
 mod cancel;
 mod config;
 mod download;
+mod dry_run;
 mod error;
 mod exchange;
 mod follow;
@@ -134,6 +135,7 @@ pub mod upload;
 mod wait;
 mod wire;
 
+pub use dry_run::DryRun;
 pub use seam::{HttpRequest, HttpResponse};
 
 pub use batch::{

@@ -167,6 +167,14 @@ fn a_dry_run_checks_and_sends_nothing<D: Driver>() {
                "blockName": "main", "inputValues": {"text": "hi", "count": 2}})
     );
     assert!(http.headers()["authorization"].is_sensitive());
+    // Printed, it reads as a request and keeps the key out.
+    let key = http.headers()["authorization"].to_str().unwrap();
+    let key = key.trim_start_matches("Bearer ");
+    for shown in [http.to_string(), format!("{http:?}")] {
+        assert!(!shown.contains(key), "{shown}");
+        assert!(shown.contains("inputValues"), "{shown}");
+    }
+    assert!(http.to_string().contains("\nauthorization: ***\n"));
     assert!(matches!(
         client.dry_run(&request("@oomol/echo")),
         Err(Error::InvalidInputs(_))

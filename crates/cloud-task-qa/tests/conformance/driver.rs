@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cloud_task_core::{
     AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DownloadOptions,
-    Downloaded, HttpRequest, LatestTaskItem, ListTasksQuery, PackageInfo, PauseResponse, Result,
+    Downloaded, DryRun, LatestTaskItem, ListTasksQuery, PackageInfo, PauseResponse, Result,
     TaskDetail, TaskEvent, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess,
     UploadOptions, UploadedFile, WatchEvent,
 };
@@ -114,7 +114,7 @@ pub trait Driver: Sized {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome>;
-    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest>;
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun>;
     /// The client's `Debug` (plain and pretty) and its configuration's.
     fn debug(&self) -> String;
 }
@@ -374,7 +374,7 @@ impl Driver for AsyncDriver {
             .block_on(self.client.create_and_wait_checked(request, options))
     }
 
-    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun> {
         self.runtime.block_on(self.client.dry_run(request))
     }
 
@@ -566,7 +566,7 @@ impl Driver for BlockingDriver {
         self.client.create_and_wait_checked(request, options)
     }
 
-    fn dry_run(&self, request: &CreateTaskRequest) -> Result<HttpRequest> {
+    fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun> {
         self.client.dry_run(request)
     }
 
