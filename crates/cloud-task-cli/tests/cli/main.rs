@@ -9,6 +9,7 @@ mod listing;
 mod live;
 mod mcp;
 mod queue;
+mod readme;
 mod signals;
 mod support;
 mod tasks;
