@@ -171,10 +171,11 @@ fn pattern(expected: &str, bound: &HashMap<String, String>) -> (Regex, Vec<Strin
     let mut source = String::from("^");
     let mut to_bind = Vec::new();
     let mut last = 0;
-    for found in pieces.find_iter(expected) {
+    for captures in pieces.captures_iter(expected) {
+        let found = captures.get(0).expect("the whole match");
         source.push_str(&regex::escape(&expected[last..found.start()]));
         let text = found.as_str();
-        if Regex::new(&format!("^{UUID}$")).unwrap().is_match(text) {
+        if captures.get(1).is_some() {
             match bound.get(text) {
                 Some(real) => source.push_str(&regex::escape(real)),
                 None => {
@@ -204,6 +205,7 @@ fn the_cli_readme_sessions_show_what_the_commands_print() {
     let dir = tempfile::tempdir().expect("a directory");
     std::fs::write(dir.path().join("report.pdf"), PDF).expect("a file");
     let progress = Regex::new(r"^task \S+: [a-z]+ \d+%$").unwrap();
+    let uuid = Regex::new(UUID).unwrap();
     let mut bound: HashMap<String, String> = HashMap::new();
     let mut commands = 0;
     for block in blocks("crates/cloud-task-cli/README.md") {
@@ -226,7 +228,7 @@ fn the_cli_readme_sessions_show_what_the_commands_print() {
                 }
             }
             let mut command = command.to_owned();
-            for id in Regex::new(UUID).unwrap().find_iter(&command.clone()) {
+            for id in uuid.find_iter(&command.clone()) {
                 let real = bound.get(id.as_str()).unwrap_or_else(|| {
                     panic!(
                         "`{command}` uses {} before an output showed it",
