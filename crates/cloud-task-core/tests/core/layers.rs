@@ -18,8 +18,9 @@ const LAYERS: &[&[&str]] = &[
     // The options of a wait, then the configuration that carries a client's defaults.
     &["wait"],
     &["config"],
-    // Building requests and reading answers, then one type per operation.
-    &["wire"],
+    // Building requests and reading answers (and showing one unsent), then one type per
+    // operation.
+    &["wire", "dry_run"],
     &["ops"],
     // One request and its redirects; the input checks against a block's description.
     &["exchange", "inputs"],
