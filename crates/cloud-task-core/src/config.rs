@@ -19,11 +19,19 @@ pub const DEFAULT_UPLOAD_BASE_URL: &str = "https://llm.oomol.com/api/tasks/files
 /// The default registry base URL: where a package's description (its blocks and their
 /// inputs) is read.
 pub const DEFAULT_REGISTRY_URL: &str = "https://registry.oomol.com";
+/// The default domain ([`ConfigBuilder::endpoint`]): every host of the official service is
+/// a subdomain of it.
+pub const DEFAULT_ENDPOINT: &str = "oomol.com";
+/// The default account API base URL (sign-in, the user's profile).
+pub const DEFAULT_API_URL: &str = "https://api.oomol.com";
 /// The default `User-Agent`: `oomol-cloud-task-rust/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("oomol-cloud-task-rust/", env!("CARGO_PKG_VERSION"));
 
 /// The environment variable holding the API key.
 pub const ENV_API_KEY: &str = "OOMOL_API_KEY";
+/// The environment variable naming the domain every host is derived from
+/// ([`ConfigBuilder::endpoint`]), as OOMOL's own CLI reads it.
+pub const ENV_ENDPOINT: &str = "OOMOL_ENDPOINT";
 /// The environment variable holding the task API base URL.
 pub const ENV_BASE_URL: &str = "OOMOL_BASE_URL";
 /// The environment variable holding the upload API base URL.
@@ -158,6 +166,134 @@ pub struct DerivedUrls {
     pub upload_base_url: String,
     /// The registry base URL.
     pub registry_url: String,
+    /// The account API base URL (sign-in, the user's profile).
+    pub api_url: String,
+}
+
+/// Every base URL of the environment a domain names; the answer of [`endpoint_urls`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointUrls {
+    /// The task API base URL.
+    pub base_url: String,
+    /// The upload API base URL.
+    pub upload_base_url: String,
+    /// The registry base URL.
+    pub registry_url: String,
+    /// The account API base URL (sign-in, the user's profile).
+    pub api_url: String,
+}
+
+/// Every base URL of the environment `endpoint` names, as OOMOL's CLI derives them from
+/// `OOMOL_ENDPOINT`:
+///
+/// - a domain, e.g. `oomol.com` (optionally with a port, `oomol.test:8443`): the hosts
+///   `cloud-task.`, `llm.` (uploads), `registry.` and `api.` of it, over `https`;
+/// - an origin, `http://127.0.0.1:8080` or `https://host`: every API at that one origin,
+///   as the emulator serves them all. This is how a domain maps to a local server, whose
+///   subdomains a loopback test cannot resolve.
+///
+/// Anything else is refused with [`Error::InvalidInput`] naming `endpoint`: a path, a
+/// query, user information, spaces or control characters, an empty name.
+///
+/// ```
+/// use cloud_task_core::endpoint_urls;
+///
+/// let urls = endpoint_urls("oomol.dev")?;
+/// assert_eq!(urls.base_url, "https://cloud-task.oomol.dev");
+/// assert_eq!(urls.upload_base_url, "https://llm.oomol.dev/api/tasks/files/remote-cache");
+/// assert_eq!(urls.registry_url, "https://registry.oomol.dev");
+/// assert_eq!(urls.api_url, "https://api.oomol.dev");
+/// let local = endpoint_urls("http://127.0.0.1:8080")?;
+/// assert_eq!(local.api_url, "http://127.0.0.1:8080");
+/// assert!(endpoint_urls("oomol.com/evil").is_err());
+/// # Ok::<(), cloud_task_core::Error>(())
+/// ```
+pub fn endpoint_urls(endpoint: &str) -> Result<EndpointUrls> {
+    let trimmed = endpoint.trim();
+    let bad = |why: &str| {
+        Error::invalid_input(
+            "endpoint",
+            format!(
+                "endpoint {trimmed:?} {why}: give a domain such as oomol.com, or an origin such as http://127.0.0.1:8080"
+            ),
+        )
+    };
+    if trimmed.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if trimmed.len() > 253 {
+        return Err(bad("is longer than a domain name can be"));
+    }
+    let upload_path = upload_path();
+    if let Some((scheme, rest)) = trimmed.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("must start with http:// or https:// when it is a URL"));
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        check_authority(authority).map_err(bad)?;
+        let origin = format!("{scheme}://{authority}");
+        return Ok(EndpointUrls {
+            base_url: origin.clone(),
+            upload_base_url: format!("{origin}{upload_path}"),
+            registry_url: origin.clone(),
+            api_url: origin,
+        });
+    }
+    check_authority(trimmed).map_err(bad)?;
+    let domain = trimmed.to_ascii_lowercase();
+    Ok(EndpointUrls {
+        base_url: format!("https://cloud-task.{domain}"),
+        upload_base_url: format!("https://llm.{domain}{upload_path}"),
+        registry_url: format!("https://registry.{domain}"),
+        api_url: format!("https://api.{domain}"),
+    })
+}
+
+/// The path of the upload API under its host.
+fn upload_path() -> &'static str {
+    DEFAULT_UPLOAD_BASE_URL
+        .strip_prefix("https://llm.oomol.com")
+        .unwrap_or("/api/tasks/files/remote-cache")
+}
+
+/// A host with an optional port, and nothing else: `Err` says what is wrong.
+fn check_authority(authority: &str) -> std::result::Result<(), &'static str> {
+    if authority.is_empty() {
+        return Err("names no host");
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err("must not have a path, a query or a fragment");
+    }
+    if authority.contains('@') {
+        return Err("must not carry user information");
+    }
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("must not hold spaces or control characters");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        // `[::1]:8080`, or a name with a port.
+        Some((host, port)) if host.ends_with(']') || !host.contains(':') => (host, Some(port)),
+        // A bare IPv6 literal, or none.
+        _ => (authority, None),
+    };
+    if host.is_empty() || host.starts_with('.') || host.ends_with('.') || host.contains("..") {
+        return Err("is not a valid host name");
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err("has a port that is not a number from 1 to 65535");
+    }
+    let uri: std::result::Result<http::Uri, _> = format!("https://{authority}/").parse();
+    if uri.is_err() {
+        return Err("is not a valid host name");
+    }
+    Ok(())
 }
 
 /// The upload and registry base URLs of the environment a task API base URL (normalised,
@@ -168,7 +304,7 @@ pub struct DerivedUrls {
 /// - the default base URL ([`DEFAULT_BASE_URL`]): the official hosts
 ///   ([`DEFAULT_UPLOAD_BASE_URL`], [`DEFAULT_REGISTRY_URL`]);
 /// - a host `cloud-task.{domain}` (OOMOL's layout, e.g. a staging domain): `llm.{domain}`
-///   for uploads and `registry.{domain}`, with the same scheme and port;
+///   for uploads, `registry.{domain}` and `api.{domain}`, with the same scheme and port;
 /// - any other (a local emulator, a proxy): the same origin, as the emulator serves all
 ///   three APIs.
 ///
@@ -191,22 +327,28 @@ pub fn derived_urls(base_url: &str) -> DerivedUrls {
         return DerivedUrls {
             upload_base_url: DEFAULT_UPLOAD_BASE_URL.to_owned(),
             registry_url: DEFAULT_REGISTRY_URL.to_owned(),
+            api_url: DEFAULT_API_URL.to_owned(),
         };
     }
-    let upload_path = DEFAULT_UPLOAD_BASE_URL
-        .strip_prefix("https://llm.oomol.com")
-        .unwrap_or("/api/tasks/files/remote-cache");
+    let upload_path = upload_path();
     let (scheme, rest) = base.split_once("://").unwrap_or(("https", base.as_str()));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let (upload, registry) = match authority.strip_prefix("cloud-task.") {
-        Some(domain) if !domain.is_empty() => {
-            (format!("llm.{domain}"), format!("registry.{domain}"))
-        }
-        _ => (authority.to_owned(), authority.to_owned()),
+    let (upload, registry, api) = match authority.strip_prefix("cloud-task.") {
+        Some(domain) if !domain.is_empty() => (
+            format!("llm.{domain}"),
+            format!("registry.{domain}"),
+            format!("api.{domain}"),
+        ),
+        _ => (
+            authority.to_owned(),
+            authority.to_owned(),
+            authority.to_owned(),
+        ),
     };
     DerivedUrls {
         upload_base_url: format!("{scheme}://{upload}{upload_path}"),
         registry_url: format!("{scheme}://{registry}"),
+        api_url: format!("{scheme}://{api}"),
     }
 }
 
@@ -227,6 +369,9 @@ struct Inner {
     base_url: String,
     upload_base_url: String,
     registry_url: String,
+    api_url: String,
+    /// The domain given ([`ConfigBuilder::endpoint`]), as given.
+    endpoint: Option<String>,
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
@@ -280,10 +425,26 @@ impl Config {
     /// one [derived](derived_urls) from the base URL stays derived: it follows a new base
     /// URL given to the builder.
     pub fn to_builder(&self) -> ConfigBuilder {
-        let derived = derived_urls(&self.inner.base_url);
+        let inner = &self.inner;
+        let from_endpoint = inner
+            .endpoint
+            .as_deref()
+            .and_then(|e| endpoint_urls(e).ok());
+        let derived = match &from_endpoint {
+            Some(urls) => DerivedUrls {
+                upload_base_url: urls.upload_base_url.clone(),
+                registry_url: urls.registry_url.clone(),
+                api_url: urls.api_url.clone(),
+            },
+            None => derived_urls(&inner.base_url),
+        };
         let given = |url: &String, derived: String| (*url != derived).then(|| url.clone());
+        let default_base =
+            from_endpoint.map_or_else(|| DEFAULT_BASE_URL.to_owned(), |u| u.base_url);
         ConfigBuilder {
-            base_url: self.inner.base_url.clone(),
+            base_url: given(&inner.base_url, default_base),
+            endpoint: inner.endpoint.clone(),
+            api_url: given(&inner.api_url, derived.api_url),
             upload_base_url: given(&self.inner.upload_base_url, derived.upload_base_url),
             registry_url: given(&self.inner.registry_url, derived.registry_url),
             api_key: self.inner.api_key.clone(),
@@ -362,6 +523,19 @@ impl Config {
         &self.inner.registry_url
     }
 
+    /// The account API base URL (no trailing `/`): device sign-in and the user's profile
+    /// (default [`DEFAULT_API_URL`]; it follows the endpoint or the base URL, see
+    /// [`ConfigBuilder::endpoint`]).
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    /// The domain this configuration was built from ([`ConfigBuilder::endpoint`]), when
+    /// one was given.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint.as_deref()
+    }
+
     /// The API key, if one is configured.
     pub fn api_key(&self) -> Option<&ApiKey> {
         self.inner.api_key.as_ref()
@@ -424,6 +598,8 @@ impl fmt::Debug for Config {
             .field("base_url", &self.inner.base_url)
             .field("upload_base_url", &self.inner.upload_base_url)
             .field("registry_url", &self.inner.registry_url)
+            .field("api_url", &self.inner.api_url)
+            .field("endpoint", &self.inner.endpoint)
             .field("api_key", &self.inner.api_key)
             .field("default_headers", &headers)
             .field("user_agent", &self.inner.user_agent)
@@ -459,7 +635,12 @@ fn is_secret_header(name: &HeaderName) -> bool {
 /// Builds a [`Config`], validating URLs and headers in [`ConfigBuilder::build`].
 #[derive(Clone)]
 pub struct ConfigBuilder {
-    base_url: String,
+    /// `None`: the endpoint's, or [`DEFAULT_BASE_URL`].
+    base_url: Option<String>,
+    /// The domain every URL not given is derived from.
+    endpoint: Option<String>,
+    /// `None`: derived in `build`.
+    api_url: Option<String>,
     /// `None`: derived from the base URL in `build`.
     upload_base_url: Option<String>,
     /// `None`: derived from the base URL in `build`.
@@ -476,7 +657,9 @@ pub struct ConfigBuilder {
 impl Default for ConfigBuilder {
     fn default() -> Self {
         ConfigBuilder {
-            base_url: DEFAULT_BASE_URL.to_owned(),
+            base_url: None,
+            endpoint: None,
+            api_url: None,
             upload_base_url: None,
             registry_url: None,
             api_key: None,
@@ -494,6 +677,8 @@ impl fmt::Debug for ConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfigBuilder")
             .field("base_url", &self.base_url)
+            .field("endpoint", &self.endpoint)
+            .field("api_url", &self.api_url)
             .field("upload_base_url", &self.upload_base_url)
             .field("registry_url", &self.registry_url)
             .field("api_key", &self.api_key)
@@ -521,6 +706,7 @@ impl ConfigBuilder {
     /// | variable | or else | sets |
     /// |---|---|---|
     /// | [`OOMOL_API_KEY`](ENV_API_KEY) | | the API key |
+    /// | [`OOMOL_ENDPOINT`](ENV_ENDPOINT) | | the domain of every host ([`endpoint`](Self::endpoint)) |
     /// | [`OOMOL_BASE_URL`](ENV_BASE_URL) | [`CLOUD_TASK_BASE_URL`](ENV_BASE_URL_FALLBACK) | the task API ([`base_url`](Self::base_url)) |
     /// | [`OOMOL_UPLOAD_BASE_URL`](ENV_UPLOAD_BASE_URL) | [`CLOUD_TASK_UPLOAD_BASE_URL`](ENV_UPLOAD_BASE_URL_FALLBACK) | the upload API ([`upload_base_url`](Self::upload_base_url)) |
     /// | [`OOMOL_REGISTRY_URL`](ENV_REGISTRY_URL) | [`CLOUD_TASK_REGISTRY_URL`](ENV_REGISTRY_URL_FALLBACK) | the registry ([`registry_url`](Self::registry_url)) |
@@ -542,8 +728,11 @@ impl ConfigBuilder {
         if let Some(key) = get(ENV_API_KEY) {
             self.api_key = Some(ApiKey::new(key.trim()));
         }
+        if let Some(endpoint) = get(ENV_ENDPOINT) {
+            self.endpoint = Some(endpoint);
+        }
         if let Some(url) = get(ENV_BASE_URL).or_else(|| get(ENV_BASE_URL_FALLBACK)) {
-            self.base_url = url;
+            self.base_url = Some(url);
         }
         if let Some(url) = get(ENV_UPLOAD_BASE_URL).or_else(|| get(ENV_UPLOAD_BASE_URL_FALLBACK)) {
             self.upload_base_url = Some(url);
@@ -554,10 +743,38 @@ impl ConfigBuilder {
         self
     }
 
-    /// The task API base URL (default [`DEFAULT_BASE_URL`]); normalised by
-    /// [`normalize_base_url`].
+    /// The task API base URL (default: the endpoint's, else [`DEFAULT_BASE_URL`]);
+    /// normalised by [`normalize_base_url`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The domain of the environment (default [`DEFAULT_ENDPOINT`], or
+    /// [`OOMOL_ENDPOINT`](ENV_ENDPOINT) with [`from_env`](Self::from_env)): every base URL
+    /// not given explicitly is derived from it ([`endpoint_urls`]): `cloud-task.`, `llm.`,
+    /// `registry.` and `api.` of a domain, or one origin (`http://127.0.0.1:8080`) for all.
+    /// An explicit URL still wins for its own host. Checked in [`build`](Self::build).
+    ///
+    /// ```
+    /// # use cloud_task_core::Config;
+    /// let config = Config::builder().endpoint("oomol.dev").build()?;
+    /// assert_eq!(config.base_url(), "https://cloud-task.oomol.dev");
+    /// assert_eq!(config.api_url(), "https://api.oomol.dev");
+    /// let mixed = Config::builder().endpoint("oomol.dev").base_url("http://127.0.0.1:9").build()?;
+    /// assert_eq!(mixed.base_url(), "http://127.0.0.1:9");
+    /// assert_eq!(mixed.registry_url(), "https://registry.oomol.dev");
+    /// # Ok::<(), cloud_task_core::Error>(())
+    /// ```
+    pub fn endpoint(mut self, domain: impl Into<String>) -> Self {
+        self.endpoint = Some(domain.into());
+        self
+    }
+
+    /// The account API base URL (device sign-in, the user's profile). When not given, it
+    /// follows the endpoint, else the base URL ([`derived_urls`]).
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
         self
     }
 
@@ -687,8 +904,29 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config> {
         self.check_bounds()?;
         self.await_defaults.validate()?;
-        let base_url = validate_url("base_url", &normalize_base_url(&self.base_url))?;
-        let derived = derived_urls(&base_url);
+        let from_endpoint = self.endpoint.as_deref().map(endpoint_urls).transpose()?;
+        let base_url = match (&self.base_url, &from_endpoint) {
+            (Some(url), _) => normalize_base_url(url),
+            (None, Some(urls)) => urls.base_url.clone(),
+            (None, None) => DEFAULT_BASE_URL.to_owned(),
+        };
+        let base_url = validate_url("base_url", &base_url)?;
+        let derived = match from_endpoint {
+            Some(urls) => DerivedUrls {
+                upload_base_url: urls.upload_base_url,
+                registry_url: urls.registry_url,
+                api_url: urls.api_url,
+            },
+            None => derived_urls(&base_url),
+        };
+        let api_url = validate_url(
+            "api_url",
+            self.api_url
+                .as_deref()
+                .unwrap_or(&derived.api_url)
+                .trim()
+                .trim_end_matches('/'),
+        )?;
         let upload_base_url = validate_url(
             "upload_base_url",
             self.upload_base_url
@@ -787,6 +1025,8 @@ impl ConfigBuilder {
                 base_url,
                 upload_base_url,
                 registry_url,
+                api_url,
+                endpoint: self.endpoint.map(|e| e.trim().to_owned()),
                 registry_headers,
                 api_key,
                 default_headers,

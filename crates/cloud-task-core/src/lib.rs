@@ -121,6 +121,7 @@ mod error;
 mod exchange;
 mod follow;
 mod inputs;
+mod login;
 pub mod machine;
 pub mod models;
 pub mod ops;
@@ -136,6 +137,10 @@ mod wait;
 mod wire;
 
 pub use dry_run::DryRun;
+pub use login::{
+    DEFAULT_LOGIN_INTERVAL, DeviceCode, DeviceLogin, GetProfile, LoginAccount, LoginAction,
+    LoginOptions, MAX_LOGIN_POLL_FAILURES, MAX_LOGIN_WAIT, UserProfile, login_state,
+};
 pub use seam::{HttpRequest, HttpResponse};
 
 pub use batch::{
@@ -145,12 +150,13 @@ pub use batch::{
 };
 pub use cancel::{CancelGuard, CancelToken, Cancelled};
 pub use config::{
-    ApiKey, Config, ConfigBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_PAGES,
-    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER,
-    DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
-    DerivedUrls, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK, ENV_REGISTRY_URL,
-    ENV_REGISTRY_URL_FALLBACK, ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, derived_urls,
-    is_secret_header_name, normalize_base_url,
+    ApiKey, Config, ConfigBuilder, DEFAULT_API_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_ENDPOINT, DEFAULT_MAX_PAGES, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BODY,
+    DEFAULT_MAX_UPLOAD_BUFFER, DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_BASE_URL,
+    DEFAULT_USER_AGENT, DerivedUrls, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK,
+    ENV_ENDPOINT, ENV_REGISTRY_URL, ENV_REGISTRY_URL_FALLBACK, ENV_UPLOAD_BASE_URL,
+    ENV_UPLOAD_BASE_URL_FALLBACK, EndpointUrls, derived_urls, endpoint_urls, is_secret_header_name,
+    normalize_base_url,
 };
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, Download,

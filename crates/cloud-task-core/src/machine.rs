@@ -55,6 +55,7 @@ use crate::download::{Download, DownloadAction, Downloaded};
 use crate::error::{Error, Result};
 use crate::exchange::{Call, CallAction, RequestId, Transmit};
 use crate::follow::{FollowAction, Follower, TaskEvent};
+use crate::login::{DeviceCode, DeviceLogin, LoginAccount, LoginAction};
 use crate::models::{TaskPage, TaskStatus, TaskSuccess};
 use crate::paginate::{PageAction, Paginator};
 use crate::poll::{PollAction, Poller};
@@ -329,6 +330,33 @@ impl Machine for Call {
     no_work!();
 
     delegate_cancel!(Call);
+}
+
+impl Machine for DeviceLogin {
+    type Event = DeviceCode;
+    type Output = Result<LoginAccount>;
+    type Work = NoWork;
+    type WorkDone = NoWork;
+
+    fn poll_step(&mut self, now: Instant) -> Step<DeviceCode, Self::Output> {
+        match self.poll_action(now) {
+            LoginAction::Send(transmit) => Step::Send(transmit),
+            LoginAction::Code(code) => Step::Emit(code),
+            LoginAction::Wait(wait) => Step::AwaitAnswer(wait),
+            LoginAction::Sleep(wait) => Step::Sleep(wait),
+            LoginAction::Done(outcome) => Step::Done(outcome),
+        }
+    }
+
+    delegate_answers!(DeviceLogin);
+
+    no_work!();
+
+    delegate_cancel!(DeviceLogin);
+
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        DeviceLogin::cancel_token(self)
+    }
 }
 
 impl<T: DeserializeOwned> Machine for Poller<T> {

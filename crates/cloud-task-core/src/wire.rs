@@ -98,7 +98,8 @@ pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json"
 pub struct RequestBuilder<'a> {
     config: &'a Config,
     base: &'a str,
-    registry: bool,
+    /// The key bare in `Authorization` (the registry and the account API), not `Bearer`.
+    bare_key: bool,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
@@ -110,7 +111,7 @@ impl<'a> RequestBuilder<'a> {
         RequestBuilder {
             config,
             base,
-            registry: false,
+            bare_key: false,
             method,
             path: path.to_owned(),
             query: Vec::new(),
@@ -169,7 +170,7 @@ impl<'a> RequestBuilder<'a> {
             }
             url.push_str(&serializer.finish());
         }
-        let mut headers = if self.registry {
+        let mut headers = if self.bare_key {
             self.config.registry_headers()
         } else {
             self.config.headers()
@@ -196,7 +197,15 @@ impl Config {
     /// request but the key bare in `Authorization` (as OOMOL's CLI sends it there).
     pub fn registry_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         let mut builder = RequestBuilder::new(self, self.registry_url(), method, path);
-        builder.registry = true;
+        builder.bare_key = true;
+        builder
+    }
+
+    /// A request to the account API: `{api_url}{path}`, with the key bare in
+    /// `Authorization`, as OOMOL's CLI sends it there (device sign-in, the profile).
+    pub fn account_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        let mut builder = RequestBuilder::new(self, self.api_url(), method, path);
+        builder.bare_key = true;
         builder
     }
 }

@@ -325,3 +325,110 @@ fn to_builder_round_trips() {
     assert_eq!(again.api_key(), config.api_key());
     assert_eq!(again.default_headers(), config.default_headers());
 }
+
+#[test]
+fn an_endpoint_derives_every_host_and_an_explicit_url_wins_for_its_own() {
+    let config = Config::builder().endpoint("oomol.dev").build().unwrap();
+    assert_eq!(config.base_url(), "https://cloud-task.oomol.dev");
+    assert_eq!(
+        config.upload_base_url(),
+        "https://llm.oomol.dev/api/tasks/files/remote-cache"
+    );
+    assert_eq!(config.registry_url(), "https://registry.oomol.dev");
+    assert_eq!(config.api_url(), "https://api.oomol.dev");
+    assert_eq!(config.endpoint(), Some("oomol.dev"));
+    // A port is kept on every host; a case is folded.
+    let ported = Config::builder()
+        .endpoint("OOMOL.test:8443")
+        .build()
+        .unwrap();
+    assert_eq!(ported.api_url(), "https://api.oomol.test:8443");
+    // An origin serves everything (the emulator).
+    let local = Config::builder()
+        .endpoint("http://127.0.0.1:8080/")
+        .build()
+        .unwrap();
+    assert_eq!(local.base_url(), "http://127.0.0.1:8080");
+    assert_eq!(local.api_url(), "http://127.0.0.1:8080");
+    assert_eq!(
+        local.upload_base_url(),
+        "http://127.0.0.1:8080/api/tasks/files/remote-cache"
+    );
+    // An explicit URL wins for its host only.
+    let mixed = Config::builder()
+        .endpoint("oomol.dev")
+        .registry_url("http://127.0.0.1:1")
+        .build()
+        .unwrap();
+    assert_eq!(mixed.registry_url(), "http://127.0.0.1:1");
+    assert_eq!(mixed.base_url(), "https://cloud-task.oomol.dev");
+    // The defaults, with no endpoint: the official hosts, and api.oomol.com.
+    let default = Config::builder().build().unwrap();
+    assert_eq!(default.api_url(), "https://api.oomol.com");
+    assert_eq!(default.endpoint(), None);
+    // A staging base URL alone moves the account API with it; a local one keeps its origin.
+    let staging = Config::builder()
+        .base_url("https://cloud-task.oomol.dev")
+        .build()
+        .unwrap();
+    assert_eq!(staging.api_url(), "https://api.oomol.dev");
+    let emulator = Config::builder()
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    assert_eq!(emulator.api_url(), "http://127.0.0.1:9");
+    // A copy through the builder keeps the derivation.
+    let again = config
+        .to_builder()
+        .registry_url("https://r.test")
+        .build()
+        .unwrap();
+    assert_eq!(again.api_url(), "https://api.oomol.dev");
+    assert_eq!(again.base_url(), "https://cloud-task.oomol.dev");
+    assert_eq!(again.registry_url(), "https://r.test");
+}
+
+#[test]
+fn an_endpoint_that_is_not_a_domain_or_an_origin_is_refused_naming_it() {
+    for bad in [
+        "",
+        "   ",
+        "oomol.com/evil",
+        "oomol.com?x=1",
+        "oomol.com#x",
+        "user@oomol.com",
+        "https://user:pw@oomol.com",
+        "ftp://oomol.com",
+        "https://oomol.com/path",
+        "oomol .com",
+        "oomol.com\u{1b}[2J",
+        "oomol.com:0",
+        "oomol.com:99999",
+        "oomol.com:port",
+        ".oomol.com",
+        "oomol..com",
+        &"a".repeat(300),
+    ] {
+        let error = Config::builder().endpoint(bad).build().unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("endpoint"), "{bad:?}: {text}");
+        assert!(
+            !text.contains('\u{1b}') || text.contains("\\u{1b}"),
+            "{text}"
+        );
+    }
+    // From the environment, the same check.
+    let env = |name: &str| (name == "OOMOL_ENDPOINT").then(|| "oomol.dev/x".to_owned());
+    assert!(
+        cloud_task_core::ConfigBuilder::default()
+            .with_env(env)
+            .build()
+            .is_err()
+    );
+    let env = |name: &str| (name == "OOMOL_ENDPOINT").then(|| "oomol.dev".to_owned());
+    let config = cloud_task_core::ConfigBuilder::default()
+        .with_env(env)
+        .build()
+        .unwrap();
+    assert_eq!(config.registry_url(), "https://registry.oomol.dev");
+}

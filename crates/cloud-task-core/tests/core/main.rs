@@ -14,6 +14,7 @@ mod get_task;
 mod latest_tasks;
 mod layers;
 mod list_tasks;
+mod login;
 mod models;
 mod package_info;
 mod paginate;
