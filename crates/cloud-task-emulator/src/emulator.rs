@@ -68,7 +68,14 @@ pub struct EmulatorBuilder {
     seed: u64,
     faults: Vec<FaultRule>,
     clock: Option<ManualClock>,
+    login_delay: Option<Duration>,
+    login_expiry: Duration,
 }
+
+/// How long after its code is asked for a sign-in confirms itself, by default.
+pub const DEFAULT_LOGIN_DELAY: Duration = Duration::from_secs(1);
+/// How long a sign-in code is valid, by default (its `expires_in`).
+pub const DEFAULT_LOGIN_EXPIRY: Duration = Duration::from_secs(300);
 
 impl Default for EmulatorBuilder {
     fn default() -> Self {
@@ -82,6 +89,8 @@ impl Default for EmulatorBuilder {
             seed: 0,
             faults: Vec::new(),
             clock: None,
+            login_delay: Some(DEFAULT_LOGIN_DELAY),
+            login_expiry: DEFAULT_LOGIN_EXPIRY,
         }
     }
 }
@@ -101,11 +110,31 @@ impl fmt::Debug for EmulatorBuilder {
             .field("seed", &self.seed)
             .field("faults", &self.faults)
             .field("clock", &self.clock)
+            .field("login_delay", &self.login_delay)
+            .field("login_expiry", &self.login_expiry)
             .finish()
     }
 }
 
 impl EmulatorBuilder {
+    /// How a device sign-in (`POST /v1/auth/device_login/code`, then its result) is
+    /// confirmed: `Some(delay)` by itself that long after its code was asked for, on the
+    /// emulator's clock (default [`DEFAULT_LOGIN_DELAY`]), answering the emulator's first
+    /// key and its base URL as the endpoint; `None` only when a test confirms it with
+    /// `POST /_emulator/device_login/verify` (`{"code": ...}`) or
+    /// `verify_login` on its handle.
+    pub fn login_delay(mut self, delay: Option<Duration>) -> Self {
+        self.login_delay = delay;
+        self
+    }
+
+    /// How long a sign-in code is valid (default [`DEFAULT_LOGIN_EXPIRY`]); an expired
+    /// sign-in's result is a 404.
+    pub fn login_expiry(mut self, expiry: Duration) -> Self {
+        self.login_expiry = expiry;
+        self
+    }
+
     /// The address to listen on (default `127.0.0.1:0`: a free port on loopback).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
@@ -246,6 +275,10 @@ impl EmulatorBuilder {
             stats: StatsRecorder::default(),
             uploads: Uploads::new(self.part_size, self.seed)
                 .map_err(|e| Error::io("creating the upload directory", e))?,
+            logins: Mutex::new(api::Logins::new(api::LoginSettings {
+                delay: self.login_delay,
+                expiry: self.login_expiry,
+            })),
             info,
         });
         let (stop, stopped) = oneshot::channel();
@@ -373,6 +406,10 @@ impl Inner {
     fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
     }
+
+    fn verify_login(&self, code: &str) -> bool {
+        lock(&self.shared.logins).verify(code, self.shared.now())
+    }
 }
 
 impl fmt::Debug for Inner {
@@ -455,6 +492,14 @@ macro_rules! accessors {
         /// Removes every fault rule.
         pub fn clear_faults(&self) {
             self.inner.clear_faults()
+        }
+
+        /// Confirms the device sign-in showing `code`, as its user would on the page
+        /// (for an emulator whose sign-ins do not confirm themselves,
+        /// [`EmulatorBuilder::login_delay`]`(None)`). False when no sign-in under way shows
+        /// it.
+        pub fn verify_login(&self, code: &str) -> bool {
+            self.inner.verify_login(code)
         }
     };
 }

@@ -39,11 +39,17 @@ pub enum Route {
     Download,
     /// `GET /-/oomol/package-info/{name}/{version}` (the registry).
     PackageInfo,
+    /// `POST /v1/auth/device_login/code` (the account API).
+    DeviceLoginCode,
+    /// `GET /v1/auth/device_login/result` (the account API).
+    DeviceLoginResult,
+    /// `GET /v1/users/profile` (the account API).
+    Profile,
 }
 
 impl Route {
     /// Every route, in a fixed order.
-    pub const ALL: [Route; 14] = [
+    pub const ALL: [Route; 17] = [
         Route::CreateTask,
         Route::ListTasks,
         Route::LatestTasks,
@@ -58,6 +64,9 @@ impl Route {
         Route::UploadUrl,
         Route::Download,
         Route::PackageInfo,
+        Route::DeviceLoginCode,
+        Route::DeviceLoginResult,
+        Route::Profile,
     ];
 
     /// The route's name in the control endpoints, e.g. `task_result`.
@@ -77,6 +86,9 @@ impl Route {
             Route::UploadUrl => "upload_url",
             Route::Download => "download",
             Route::PackageInfo => "package_info",
+            Route::DeviceLoginCode => "device_login_code",
+            Route::DeviceLoginResult => "device_login_result",
+            Route::Profile => "profile",
         }
     }
 
@@ -85,15 +97,19 @@ impl Route {
         self as usize
     }
 
-    /// Whether the route needs an API key (presigned part and file URLs do not).
+    /// Whether the route needs an API key (presigned part and file URLs do not, nor a
+    /// sign-in, which is how a key is had).
     pub(crate) fn needs_auth(self) -> bool {
-        !matches!(self, Route::UploadPart | Route::Download)
+        !matches!(
+            self,
+            Route::UploadPart | Route::Download | Route::DeviceLoginCode | Route::DeviceLoginResult
+        )
     }
 
     /// Whether the route takes the key bare in `Authorization` besides as a bearer (the
     /// registry, as OOMOL's CLI sends it there).
     pub(crate) fn takes_bare_key(self) -> bool {
-        matches!(self, Route::PackageInfo)
+        matches!(self, Route::PackageInfo | Route::Profile)
     }
 }
 

@@ -108,8 +108,8 @@ pub use catalogue::{
 pub use clock::{MANUAL_EPOCH_MS, ManualClock};
 pub use cloud_task_core::ops::{MAX_PAGE_SIZE, MAX_WORKLOAD_IDS};
 pub use emulator::{
-    BlockingEmulator, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_PART_SIZE, Emulator,
-    EmulatorBuilder, EmulatorHandle,
+    BlockingEmulator, DEFAULT_LOGIN_DELAY, DEFAULT_LOGIN_EXPIRY, DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_QUEUE_SIZE, DEFAULT_PART_SIZE, Emulator, EmulatorBuilder, EmulatorHandle,
 };
 pub use fault::{Fault, FaultRule, Route, UnknownRoute};
 pub use packages::{LATEST_VERSION, package_info};

@@ -235,6 +235,10 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/info", get(info))
+        .route(
+            "/device_login/verify",
+            axum::routing::post(super::account::verify),
+        )
         .route("/stats", get(get_stats).delete(reset_stats))
         .route(
             "/faults",

@@ -2,6 +2,7 @@
 //! the per-route guard (statistics, faults, the API key), request parameters, the task and
 //! upload handlers, the control endpoints, the router, and the accept loop.
 
+mod account;
 mod control;
 mod error;
 mod files;
@@ -14,6 +15,7 @@ mod state;
 mod tasks;
 mod uploads;
 
+pub(crate) use account::{LoginSettings, Logins};
 pub(crate) use error::ApiError;
 pub(crate) use router::router;
 pub(crate) use serve::{public_addr, serve};

@@ -11,7 +11,7 @@ use http::StatusCode;
 use super::error::ApiError;
 use super::guard::guard;
 use super::state::Shared;
-use super::{control, files, registry, tasks, uploads};
+use super::{account, control, files, registry, tasks, uploads};
 use crate::fault::Route;
 use crate::scheduler::RESULTS_PATH;
 use crate::uploads::{FILES_PATH, PARTS_PATH, UPLOAD_PATH};
@@ -88,6 +88,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/-/oomol/package-info/{name}/{version}",
             guarded(Route::PackageInfo, get(registry::package_info)),
         )
+        .route(
+            "/v1/auth/device_login/code",
+            guarded(Route::DeviceLoginCode, post(account::device_login_code)),
+        )
+        .route(
+            "/v1/auth/device_login/result",
+            guarded(Route::DeviceLoginResult, get(account::device_login_result)),
+        )
+        .route(
+            "/v1/users/profile",
+            guarded(Route::Profile, get(account::profile)),
+        )
+        .route(account::CONFIRM_PATH, get(account::confirm_page))
         .nest("/_emulator", control::router(shared.clone()))
         .fallback(not_found)
         .with_state(shared)

@@ -20,6 +20,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultBook>,
     pub(crate) stats: StatsRecorder,
     pub(crate) uploads: Uploads,
+    pub(crate) logins: Mutex<super::account::Logins>,
     pub(crate) info: serde_json::Value,
 }
 

@@ -210,6 +210,10 @@ async fn every_route_is_counted_separately() {
     api.download(file.body["data"]["url"].as_str().unwrap())
         .await;
     api.get("/-/oomol/package-info/%40oomol%2Fecho/1.0.0").await;
+    api.post("/v1/auth/device_login/code", json!({"stat": "s"}))
+        .await;
+    api.get("/v1/auth/device_login/result?stat=s").await;
+    api.get("/v1/users/profile").await;
     // Unknown paths and the control endpoints are not counted.
     api.get("/v3/nothing").await;
     api.get("/_emulator/stats").await;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod account;
 mod binary;
 mod control;
 mod faults;
