@@ -177,9 +177,10 @@ pub use cloud_task_async::{
 pub use cloud_task_core::http;
 pub use cloud_task_core::{
     ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem, BatchOptions,
-    BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DownloadOptions,
-    Downloaded, DryRun, Error, Jitter, ListTasksQuery, Result, TaskEvent, TaskOutcome,
-    UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DeviceCode,
+    DownloadOptions, Downloaded, DryRun, Error, Jitter, ListTasksQuery, LoginAccount, LoginOptions,
+    Result, TaskEvent, TaskOutcome, UploadOptions, UploadedFile, UserProfile, WatchEvent,
+    WorkloadIds,
 };
 
 /// The response models of the API: tasks, results, statuses, logs and their typed events,
@@ -228,26 +229,29 @@ pub mod sans_io {
     };
     // The operations.
     pub use cloud_task_core::{
-        CreateTask, GetDashboard, GetLatestTasks, GetPackageInfo, GetTask, GetTaskLogs,
+        CreateTask, GetDashboard, GetLatestTasks, GetPackageInfo, GetProfile, GetTask, GetTaskLogs,
         GetTaskResult, ListTasks, Operation, SetTasksPause,
     };
     // The machines and their actions.
     pub use cloud_task_core::{
-        Batch, BatchAction, Call, CallAction, Download, DownloadAction, FollowAction, Follower,
-        JournalRecord, JournalReplay, PageAction, Paginator, PollAction, PollSetAction, Poller,
-        PollerSet, Resume, Upload, UploadAction, input_identity,
+        Batch, BatchAction, Call, CallAction, DeviceLogin, Download, DownloadAction, FollowAction,
+        Follower, JournalRecord, JournalReplay, LoginAction, PageAction, Paginator, PollAction,
+        PollSetAction, Poller, PollerSet, Resume, Upload, UploadAction, input_identity,
+        login_state,
     };
     // Callbacks, defaults and limits.
     pub use cloud_task_core::{
-        BACKOFF_FACTOR, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_BASE_URL, DEFAULT_CHUNK_SIZE,
-        DEFAULT_CONNECT_TIMEOUT, DEFAULT_CREATES_IN_FLIGHT, DEFAULT_DOWNLOAD_RETRIES,
-        DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_PAGES, DEFAULT_MAX_REDIRECTS,
-        DEFAULT_MAX_REFUSALS, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER,
-        DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE,
-        DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT, DownloadProgressFn, ENV_API_KEY, ENV_BASE_URL,
-        ENV_BASE_URL_FALLBACK, ENV_REGISTRY_URL, ENV_REGISTRY_URL_FALLBACK, ENV_UPLOAD_BASE_URL,
-        ENV_UPLOAD_BASE_URL_FALLBACK, FINAL_POLL_WINDOW, LOG_PAGE_SIZE, MAX_HOLD, MIN_INTERVAL,
-        ProgressFn, RetryFn, TaskProgressFn,
+        BACKOFF_FACTOR, DEFAULT_API_URL, DEFAULT_AWAIT_MANY_IN_FLIGHT, DEFAULT_BASE_URL,
+        DEFAULT_CHUNK_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_CREATES_IN_FLIGHT,
+        DEFAULT_DOWNLOAD_RETRIES, DEFAULT_ENDPOINT, DEFAULT_INTERVAL, DEFAULT_LOGIN_INTERVAL,
+        DEFAULT_MAX_INTERVAL, DEFAULT_MAX_PAGES, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REFUSALS,
+        DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER, DEFAULT_REGISTRY_URL,
+        DEFAULT_TIMEOUT, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, DEFAULT_UPLOAD_BASE_URL,
+        DEFAULT_USER_AGENT, DownloadProgressFn, ENV_API_KEY, ENV_BASE_URL, ENV_BASE_URL_FALLBACK,
+        ENV_ENDPOINT, ENV_REGISTRY_URL, ENV_REGISTRY_URL_FALLBACK, ENV_UPLOAD_BASE_URL,
+        ENV_UPLOAD_BASE_URL_FALLBACK, EndpointUrls, FINAL_POLL_WINDOW, LOG_PAGE_SIZE, MAX_HOLD,
+        MAX_LOGIN_POLL_FAILURES, MAX_LOGIN_WAIT, MIN_INTERVAL, ProgressFn, RetryFn, TaskProgressFn,
+        endpoint_urls,
     };
 }
 

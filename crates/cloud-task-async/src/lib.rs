@@ -169,6 +169,7 @@ macro_rules! boxed_stream {
     };
 }
 
+mod account;
 mod batch;
 mod client;
 mod download;

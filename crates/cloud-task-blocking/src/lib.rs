@@ -112,6 +112,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod account;
 mod batch;
 mod client;
 mod download;

@@ -1154,6 +1154,22 @@ macro_rules! __config_builder_setters {
             self
         }
 
+        /// The domain of the environment (default `oomol.com`, or `OOMOL_ENDPOINT`): every
+        /// base URL not given is derived from it: `cloud-task.`, `llm.`, `registry.` and
+        /// `api.` of a domain, or one origin such as `http://127.0.0.1:8080` for all (see
+        /// [`endpoint_urls`]($crate::endpoint_urls)). An explicit URL wins for its host.
+        pub fn endpoint(mut self, domain: impl Into<String>) -> Self {
+            self.config = self.config.endpoint(domain);
+            self
+        }
+
+        /// The account API base URL: device sign-in and the profile (default: the
+        /// endpoint's `api.` host, or the base URL's origin for a local server).
+        pub fn api_url(mut self, url: impl Into<String>) -> Self {
+            self.config = self.config.api_url(url);
+            self
+        }
+
         /// The upload API base URL (default
         /// `https://llm.oomol.com/api/tasks/files/remote-cache`).
         pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {

@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cloud_task_core::{
-    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DownloadOptions,
-    Downloaded, DryRun, LatestTaskItem, ListTasksQuery, PackageInfo, PauseResponse, Result,
-    TaskDetail, TaskEvent, TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess,
-    UploadOptions, UploadedFile, WatchEvent,
+    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DeviceCode,
+    DownloadOptions, Downloaded, DryRun, LatestTaskItem, ListTasksQuery, LoginAccount,
+    LoginOptions, PackageInfo, PauseResponse, Result, TaskDetail, TaskEvent, TaskListItem,
+    TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess, UploadOptions, UploadedFile,
+    UserProfile, WatchEvent,
 };
 use oomol_cloud_task::emulator::{BlockingEmulator, EmulatorClients, VirtualTimer};
 use serde::de::DeserializeOwned;
@@ -115,6 +116,12 @@ pub trait Driver: Sized {
         options: AwaitOptions,
     ) -> Result<TaskOutcome>;
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun>;
+    fn whoami(&self) -> Result<UserProfile>;
+    fn login(
+        &self,
+        options: LoginOptions,
+        on_code: &mut (dyn FnMut(&DeviceCode) + Send),
+    ) -> Result<LoginAccount>;
     /// The client's `Debug` (plain and pretty) and its configuration's.
     fn debug(&self) -> String;
 }
@@ -378,6 +385,19 @@ impl Driver for AsyncDriver {
         self.runtime.block_on(self.client.dry_run(request))
     }
 
+    fn whoami(&self) -> Result<UserProfile> {
+        self.runtime.block_on(self.client.whoami())
+    }
+
+    fn login(
+        &self,
+        options: LoginOptions,
+        on_code: &mut (dyn FnMut(&DeviceCode) + Send),
+    ) -> Result<LoginAccount> {
+        self.runtime
+            .block_on(self.client.login(options, |code| on_code(code)))
+    }
+
     fn debug(&self) -> String {
         let client = &self.client;
         format!("{client:?} {client:#?} {:?}", client.config())
@@ -568,6 +588,18 @@ impl Driver for BlockingDriver {
 
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun> {
         self.client.dry_run(request)
+    }
+
+    fn whoami(&self) -> Result<UserProfile> {
+        self.client.whoami()
+    }
+
+    fn login(
+        &self,
+        options: LoginOptions,
+        on_code: &mut (dyn FnMut(&DeviceCode) + Send),
+    ) -> Result<LoginAccount> {
+        self.client.login(options, |code| on_code(code))
     }
 
     fn debug(&self) -> String {

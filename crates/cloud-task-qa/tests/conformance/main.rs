@@ -10,6 +10,7 @@
 //! What only one client has (streams dropped mid-way, sender threads, each HTTP stack's
 //! own error mapping) stays in that client's crate.
 
+mod account;
 mod checks;
 mod downloads;
 mod driver;
