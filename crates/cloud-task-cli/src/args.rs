@@ -49,6 +49,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
+    /// The domain of every host.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DOMAIN",
+        help = "The domain every host is derived from: cloud-task., llm., registry. and api. of it, or one origin such as http://127.0.0.1:8080 for all [env: OOMOL_ENDPOINT] [default: oomol.com; a stored sign-in's own]"
+    )]
+    pub endpoint: Option<String>,
+
     /// The task API base URL.
     #[arg(
         long,
@@ -146,7 +155,7 @@ pub enum Command {
     /// and stdout (register it with an MCP client; it runs until the client closes it).
     ///
     /// Tools: run_task, create_task, run_batch, wait_task, get_task_result, get_task,
-    /// list_tasks, get_latest_tasks, get_task_logs, get_dashboard, pause_queue,
+    /// list_tasks, get_latest_tasks, get_task_logs, get_dashboard, whoami, pause_queue,
     /// resume_queue, upload_file, upload_base64, download_result, get_package_info; with a
     /// package (--package, else OOMOL_PACKAGE_NAME and OOMOL_PACKAGE_VERSION), one
     /// block_NAME tool per block of it, whose input schema is the block's.
@@ -156,11 +165,43 @@ pub enum Command {
     /// Once listening it prints CLOUD_TASK_BASE_URL=..., CLOUD_TASK_UPLOAD_BASE_URL=... and
     /// OOMOL_API_KEY=... on stdout; Ctrl-C stops it.
     Emulator(EmulatorArgs),
+    /// Sign in as OOMOL's CLI does: confirm a code on OOMOL's page (opened in a browser when
+    /// there is a display), then keep the key, owner-only, for the commands that follow.
+    ///
+    /// The key is stored in the user's config directory (OOMOL_CREDENTIALS_FILE to choose
+    /// the file) and never printed; its path is. OOMOL_API_KEY and --api-key still win
+    /// over it. Ctrl-C stops waiting (exit 130).
+    Login(LoginArgs),
+    /// Remove the key stored by `login`.
+    Logout,
+    /// Show who the key belongs to, the domain it is used with, and where it came from
+    /// (exit 3 when the server refuses it).
+    Whoami,
     /// Print a shell completion script on stdout.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `login`.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// Print the page to open instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How often to ask whether the code was confirmed.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "2s",
+        allow_hyphen_values = true
+    )]
+    pub interval: Duration,
+    /// Give up after this long (default: when the code expires, at most 30m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
 }
 
 /// `mcp`.

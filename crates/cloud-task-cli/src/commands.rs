@@ -113,6 +113,9 @@ impl Context {
             Command::Download(args) => self.download(args).await,
             Command::Batch(args) => self.batch(args).await,
             Command::Mcp(args) => self.mcp(args).await,
+            Command::Login(args) => self.login(args).await,
+            Command::Logout => self.logout(),
+            Command::Whoami => self.whoami().await,
             Command::Emulator(_) | Command::Completions { .. } => {
                 Err(Failure::usage("this command needs no API client"))
             }
@@ -150,9 +153,9 @@ impl Context {
         });
     }
 
-    /// The client, configured from the environment, then from the options. Refuses to go
-    /// on without an API key.
-    pub(crate) fn client(&self) -> Result<Client, Failure> {
+    /// The configuration of the environment, then of the options (`--endpoint`, the URLs,
+    /// `--api-key`); answers whether a key was given as an option.
+    fn config_builder(&self) -> (cloud_task_async::core::ConfigBuilder, bool) {
         let nonblank = |value: &Option<String>| {
             value
                 .as_deref()
@@ -160,8 +163,11 @@ impl Context {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let mut builder = cloud_task_async::ClientBuilder::from_env()
+        let mut builder = cloud_task_async::core::ConfigBuilder::from_env()
             .user_agent(concat!("cloud-task-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(domain) = nonblank(&self.global.endpoint) {
+            builder = builder.endpoint(domain);
+        }
         if let Some(url) = nonblank(&self.global.base_url) {
             builder = builder.base_url(url);
         }
@@ -171,18 +177,54 @@ impl Context {
         if let Some(url) = nonblank(&self.global.registry_url) {
             builder = builder.registry_url(url);
         }
-        if let Some(key) = nonblank(&self.global.api_key) {
+        let explicit = nonblank(&self.global.api_key);
+        let given = explicit.is_some();
+        if let Some(key) = explicit {
             builder = builder.api_key(key);
         }
-        let client = builder.build().map_err(Failure::from)?;
-        if client.config().api_key().is_none() {
-            return Err(Failure::missing_api_key());
-        }
-        Ok(client)
+        (builder, given)
+    }
+
+    /// The client, configured from the environment, then from the options, with a key
+    /// found in order: `--api-key` (or `--api-key-file`), `OOMOL_API_KEY`, the key stored
+    /// by `login`. Refuses to go on without one, naming where it looked.
+    pub(crate) fn client(&self) -> Result<Client, Failure> {
+        self.client_and_source().map(|(client, _)| client)
+    }
+
+    /// [`client`](Self::client), and where its key came from.
+    pub(crate) fn client_and_source(
+        &self,
+    ) -> Result<(Client, cloud_task_local::credentials::KeySource), Failure> {
+        let (builder, given) = self.config_builder();
+        let stored = cloud_task_local::credentials::default_credentials_path();
+        let (config, source) =
+            cloud_task_local::credentials::with_stored_key(builder, given, stored.as_deref())
+                .map_err(|error| match error {
+                    cloud_task_async::core::Error::InvalidInput(e) if e.field == "api_key" => {
+                        Failure::missing_api_key(&e.message)
+                    }
+                    other => Failure::from(other),
+                })?;
+        let client = cloud_task_async::ClientBuilder::default()
+            .config(config)
+            .build()
+            .map_err(Failure::from)?;
+        Ok((client, source))
+    }
+
+    /// A client that needs no key (to sign in): the configuration of the environment and
+    /// the options, the key left out.
+    pub(crate) fn client_without_key(&self) -> Result<Client, Failure> {
+        let (builder, _) = self.config_builder();
+        cloud_task_async::ClientBuilder::default()
+            .config(builder.api_key_opt(None))
+            .build()
+            .map_err(Failure::from)
     }
 
     /// Runs `future` unless Ctrl-C comes first.
-    async fn interruptible<T>(
+    pub(crate) async fn interruptible<T>(
         &self,
         future: impl Future<Output = cloud_task_async::Result<T>>,
     ) -> Result<T, Failure> {

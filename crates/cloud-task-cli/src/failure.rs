@@ -84,9 +84,23 @@ impl Failure {
         Failure::new(Exit::Usage, "usage", message)
     }
 
-    /// No API key was given (exit 2), saying how to give one.
-    pub fn missing_api_key() -> Self {
-        Failure::usage("no API key").with_hint("pass --api-key KEY or set OOMOL_API_KEY")
+    /// No API key was found (exit 2): `detail` says where it looked; the hint how to give
+    /// one.
+    pub fn missing_api_key(detail: &str) -> Self {
+        let message = match detail.strip_prefix("no API key: ") {
+            Some(tried) => format!(
+                "no API key ({})",
+                tried.split("; sign in").next().unwrap_or(tried)
+            ),
+            None => "no API key".to_owned(),
+        };
+        Failure::usage(message)
+            .with_hint("run `cloud-task login`, pass --api-key KEY or set OOMOL_API_KEY")
+    }
+
+    /// A sign-in not confirmed in time (exit 4), with the SDK's message.
+    pub fn login_timeout(message: impl Into<String>) -> Self {
+        Failure::new(Exit::Timeout, "timeout", message).with_hint("run `cloud-task login` again")
     }
 
     /// Something the SDK should never do (exit 3).

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod account;
 mod args;
 mod batch;
 mod commands;
@@ -43,17 +44,17 @@ fn main() -> ExitCode {
         }
         command => {
             let mut global = cli.global;
-            // The key from the environment, when no flag gave one: the client reads it
-            // too; the terminal output scrubs it.
-            if global.api_key.is_none() {
-                global.api_key = std::env::var(cloud_task_async::core::ENV_API_KEY)
-                    .ok()
-                    .filter(|key| !key.trim().is_empty());
-            }
+            // The key from the environment: the client reads it itself (after the
+            // options, so that it can say where its key came from); the terminal output
+            // scrubs it.
+            let env_key = std::env::var(cloud_task_async::core::ENV_API_KEY)
+                .ok()
+                .filter(|key| !key.trim().is_empty());
             let key_file = match commands::read_key_file(&global) {
                 Ok(key) => key,
                 Err(failure) => {
-                    let ui = Ui::new(global.json, global.quiet, global.api_key.clone());
+                    let secret = global.api_key.clone().or(env_key);
+                    let ui = Ui::new(global.json, global.quiet, secret);
                     failure.report(&ui);
                     return ExitCode::from(failure.exit_status());
                 }
@@ -61,7 +62,13 @@ fn main() -> ExitCode {
             if key_file.is_some() {
                 global.api_key = key_file;
             }
-            let ui = Ui::new(global.json, global.quiet, global.api_key.clone());
+            // Else the stored key, which the client may use: scrubbed as well.
+            let secret = global.api_key.clone().or(env_key).or_else(|| {
+                let path = cloud_task_local::credentials::default_credentials_path()?;
+                let account = cloud_task_local::credentials::load_credentials(&path).ok()??;
+                Some(account.api_key.expose_secret().to_owned())
+            });
+            let ui = Ui::new(global.json, global.quiet, secret);
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

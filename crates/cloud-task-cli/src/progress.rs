@@ -25,6 +25,13 @@ fn bar(ui: &Ui, length: u64, template: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// A spinner with `message` on a terminal (nothing otherwise), until dropped or finished.
+pub fn spinner(ui: &Ui, message: &str) -> Option<ProgressBar> {
+    let bar = bar(ui, 1, "{spinner} {msg} {elapsed}")?;
+    bar.set_message(message.to_owned());
+    Some(bar)
+}
+
 /// The progress of a task being waited for.
 pub struct TaskProgress {
     bar: Option<ProgressBar>,

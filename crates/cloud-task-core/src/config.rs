@@ -750,6 +750,21 @@ impl ConfigBuilder {
         self
     }
 
+    /// The API key given so far (set, or found by [`from_env`](Self::from_env)).
+    pub fn get_api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref()
+    }
+
+    /// The endpoint given so far, if any.
+    pub fn get_endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The task API base URL given so far, if any.
+    pub fn get_base_url(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
     /// The domain of the environment (default [`DEFAULT_ENDPOINT`], or
     /// [`OOMOL_ENDPOINT`](ENV_ENDPOINT) with [`from_env`](Self::from_env)): every base URL
     /// not given explicitly is derived from it ([`endpoint_urls`]): `cloud-task.`, `llm.`,
@@ -1362,13 +1377,16 @@ macro_rules! __client {
                 ClientBuilder::default()
             }
 
-            /// A client configured from the environment: `OOMOL_API_KEY` (required), and
-            /// the URLs where set; [`ConfigBuilder::from_env`]($crate::ConfigBuilder::from_env)
-            /// lists every variable read.
+            /// A client configured from the environment
+            /// ([`ConfigBuilder::from_env`]($crate::ConfigBuilder::from_env) lists every
+            /// variable read), with a key found in order: `OOMOL_API_KEY`, else the profile
+            /// stored by a sign-in (`cloud-task login`, or `login` and
+            /// `cloud_task_local::credentials::save_credentials`), with its domain unless
+            /// the environment names one or a base URL. When none has a key, the error names
+            /// every source tried.
             pub fn from_env() -> $crate::Result<Client> {
-                Client::builder()
-                    .config($crate::ConfigBuilder::from_env().require_api_key(true))
-                    .build()
+                let (config, _source) = ::cloud_task_local::credentials::config_from_env()?;
+                Client::builder().config(config).build()
             }
 
             /// The configuration (base URLs, headers; its `Debug` hides the key).

@@ -135,6 +135,23 @@ pub struct LoginAccount {
     pub name: String,
 }
 
+impl LoginAccount {
+    /// An account (e.g. read back from where it was stored).
+    pub fn new(
+        api_key: impl Into<ApiKey>,
+        endpoint: impl Into<String>,
+        id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        LoginAccount {
+            api_key: api_key.into(),
+            endpoint: endpoint.into(),
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+}
+
 impl fmt::Debug for LoginAccount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginAccount")

@@ -13,13 +13,16 @@
 //! - [`read_at`] and [`ReadOnce`]: the byte ranges of an upload's source, from a seekable
 //!   source, or from a reader that can be read only once;
 //! - [`read_small`] and [`read_bounded`]: a small file (inputs, a key) read whole, a
-//!   regular file only and with a bound.
+//!   regular file only and with a bound;
+//! - [`credentials`]: the stored profile of a sign-in (owner-only, written atomically), and
+//!   the order in which a key is found.
 //!
 //! The blocking client runs it on the caller's thread; the async client on tokio's
 //! blocking pool, so that no file operation ever blocks an async runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod credentials;
 mod download;
 mod journal;
 mod small;

@@ -444,6 +444,20 @@ pub struct LogsPage {
     pub more: bool,
 }
 
+/// The user the server's key belongs to.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoamiInfo {
+    /// The user's ID, when the profile names it.
+    pub id: Option<String>,
+    /// The user's name, when the profile names it.
+    pub name: Option<String>,
+    /// The account API that answered (the key is never shown).
+    pub api_url: String,
+    /// The task API the tools use.
+    pub base_url: String,
+}
+
 /// The account's queue: limits, counts and pause state.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(transform = plain_numbers)]

@@ -61,7 +61,9 @@ fn a_missing_key_says_how_to_set_it() {
     assert_eq!(code(&output), 2);
     assert_eq!(
         stderr(&output),
-        "error: no API key\nhint: pass --api-key KEY or set OOMOL_API_KEY\n"
+        "error: no API key (none given, OOMOL_API_KEY is not set, and no stored profile at \
+         /nonexistent/oomol-cloud-task/credentials.json)\nhint: run `cloud-task login`, pass \
+         --api-key KEY or set OOMOL_API_KEY\n"
     );
     assert_eq!(server.emulator.stats().total(), 0);
 }

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use crate::support::{BIN, DEADLINE, Server};
 
 /// The tools every server offers, whatever its package.
-const TOOLS: [&str; 16] = [
+const TOOLS: [&str; 17] = [
     "create_task",
     "download_result",
     "get_dashboard",
@@ -41,6 +41,7 @@ const TOOLS: [&str; 16] = [
     "upload_base64",
     "upload_file",
     "wait_task",
+    "whoami",
 ];
 
 /// The poll interval of the server under test.
@@ -323,6 +324,7 @@ fn every_tool_is_listed_with_its_input_and_output_schemas() {
             "list_tasks",
             "get_dashboard",
             "get_package_info",
+            "whoami",
         ] {
             let annotations = tool(name).annotations.clone().unwrap();
             assert_eq!(annotations.read_only_hint, Some(true), "{name}");
@@ -391,6 +393,14 @@ fn a_block_runs_end_to_end_with_progress_notifications() {
         );
         let dashboard = structured(&session.call("get_dashboard", json!({})).await);
         assert!(dashboard["maxConcurrency"].as_u64().unwrap() > 0);
+        let me = structured(&session.call("whoami", json!({})).await);
+        assert_eq!(me["name"], "Emulator User");
+        assert!(
+            me["apiUrl"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
         let info = structured(
             &session
                 .call("get_package_info", json!({"packageName": "@oomol/fail"}))

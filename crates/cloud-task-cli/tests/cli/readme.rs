@@ -105,9 +105,11 @@ fn bash(server: &Server, dir: &Path, script: &str, with_key: bool) -> Command {
         "CLOUD_TASK_UPLOAD_BASE_URL",
         "CLOUD_TASK_REGISTRY_URL",
         "NO_COLOR",
+        "OOMOL_ENDPOINT",
     ] {
         cmd.env_remove(name);
     }
+    cmd.env("OOMOL_CREDENTIALS_FILE", crate::support::NO_CREDENTIALS);
     if with_key {
         cmd.envs(server.env());
         // As `cloud-task emulator --detach` exports it, for the emulator's own routes.

@@ -17,6 +17,9 @@ pub const KEY: &str = "cli-test-key-5f3a9c1e";
 /// A bound on anything a test waits for.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// A credentials file that does not exist: where the tests' commands look for a stored key.
+pub const NO_CREDENTIALS: &str = "/nonexistent/oomol-cloud-task/credentials.json";
+
 /// The path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloud-task");
 
@@ -92,9 +95,13 @@ pub fn bare() -> Command {
         "OOMOL_REGISTRY_URL",
         "CLOUD_TASK_REGISTRY_URL",
         "NO_COLOR",
+        "OOMOL_ENDPOINT",
     ] {
         cmd.env_remove(name);
     }
+    // Never the key stored on this machine: a file that does not exist, unless a test
+    // names its own.
+    cmd.env("OOMOL_CREDENTIALS_FILE", NO_CREDENTIALS);
     cmd.timeout(DEADLINE);
     cmd
 }

@@ -6,6 +6,20 @@ use super::*;
 
 #[tool_router(router = queue_router, vis = "pub(super)")]
 impl CloudTaskServer {
+    /// Who the server's API key belongs to: call it first to check access before running
+    /// anything. A refused key is an error saying so.
+    #[tool(annotations(read_only_hint = true, open_world_hint = true))]
+    async fn whoami(&self) -> Result<Json<WhoamiInfo>, ToolError> {
+        let client = self.client();
+        let profile = client.whoami().await.map_err(|e| ToolError::from_sdk(&e))?;
+        Ok(Json(WhoamiInfo {
+            id: profile.id(),
+            name: profile.name(),
+            api_url: client.config().api_url().to_owned(),
+            base_url: client.config().base_url().to_owned(),
+        }))
+    }
+
     /// The account's queue: its limits (concurrency, queue size), how many tasks are
     /// queued and running, and whether it is paused.
     #[tool(annotations(read_only_hint = true, open_world_hint = true))]
