@@ -222,7 +222,8 @@ pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem,
     BatchOptions, BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
-    DEFAULT_AWAIT_MANY_IN_FLIGHT, DownloadOptions, Downloaded, Error, Jitter, ListTasksQuery,
-    Operation, Result, SendLimits, TaskErrorCode, TaskEvent, TaskOutcome, TransportErrorKind,
-    UploadErrorCode, UploadOptions, UploadedFile, WatchEvent, WorkloadIds,
+    DEFAULT_AWAIT_MANY_IN_FLIGHT, DeviceCode, DownloadOptions, Downloaded, DryRun, Error, Jitter,
+    ListTasksQuery, LoginAccount, LoginOptions, Operation, Result, SendLimits, TaskErrorCode,
+    TaskEvent, TaskOutcome, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile,
+    UserProfile, WatchEvent, WorkloadIds,
 };

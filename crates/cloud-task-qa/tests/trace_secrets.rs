@@ -9,7 +9,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cloud_task_async::{AwaitOptions, CreateTaskRequest, ListTasksQuery, UploadOptions};
+use cloud_task_async::{
+    AwaitOptions, CreateTaskRequest, ListTasksQuery, LoginOptions, UploadOptions,
+};
 use cloud_task_emulator::{Emulator, Fault, FaultRule, Route};
 use futures_util::StreamExt;
 use tracing_subscriber::fmt::MakeWriter;
@@ -48,6 +50,10 @@ fn quick() -> AwaitOptions {
         .timeout(Duration::from_secs(20))
 }
 
+fn signing_in() -> LoginOptions {
+    LoginOptions::new().interval(Duration::from_millis(100))
+}
+
 fn echo() -> CreateTaskRequest {
     CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("text", "traced")
 }
@@ -83,7 +89,12 @@ async fn exercise_async(emulator: &cloud_task_emulator::EmulatorHandle) {
         .upload_bytes(vec![3u8; 3000], "a.bin", UploadOptions::new())
         .await
         .unwrap();
+    // The account API: the key bare in a header, and a sign-in whose answer holds it.
+    client.whoami().await.unwrap();
+    let account = client.login(signing_in(), |_| {}).await.unwrap();
+    assert_eq!(account.api_key.expose_secret(), KEY);
     let wrong = builder().api_key(WRONG_KEY).build().unwrap();
+    wrong.whoami().await.unwrap_err();
     wrong.get_dashboard().await.unwrap_err();
     wrong
         .await_result(&outcome.task_id, quick())
@@ -113,7 +124,11 @@ fn exercise_blocking(emulator: &cloud_task_emulator::BlockingEmulator) {
     client
         .upload_bytes(vec![3u8; 3000], "a.bin", UploadOptions::new())
         .unwrap();
+    client.whoami().unwrap();
+    let account = client.login(signing_in(), |_| {}).unwrap();
+    assert_eq!(account.api_key.expose_secret(), KEY);
     let wrong = builder().api_key(WRONG_KEY).build().unwrap();
+    wrong.whoami().unwrap_err();
     wrong.get_dashboard().unwrap_err();
     wrong.await_result(&outcome.task_id, quick()).unwrap_err();
 }
@@ -139,6 +154,7 @@ fn no_secret_reaches_the_tracing_output_of_either_driver() {
             .api_key(KEY)
             .time_scale(0.01)
             .part_size(1024)
+            .login_delay(Some(Duration::from_millis(50)))
             .start()
             .await
             .unwrap();
@@ -148,6 +164,7 @@ fn no_secret_reaches_the_tracing_output_of_either_driver() {
         .api_key(KEY)
         .time_scale(0.01)
         .part_size(1024)
+        .login_delay(Some(Duration::from_millis(50)))
         .start_blocking()
         .unwrap();
     exercise_blocking(&emulator);
@@ -160,6 +177,8 @@ fn no_secret_reaches_the_tracing_output_of_either_driver() {
         "cloud_task_request",
         "cloud_task_upload",
         "op=\"create_task\"",
+        "op=\"get_profile\"",
+        "op=\"poll_device_login\"",
         "status=401",
         "hyper",
         "ureq",

@@ -15,6 +15,8 @@
 //! | [`download`] | the download machine against a host serving two versions of a file, misbehaving; and a part record read back |
 //! | [`follower`] | the live view of a task against a server writing logs, ending and failing as the input says |
 //! | [`log_event`] | the typing of a log entry with stringified, raw and broken fields |
+//! | [`login`] | a device sign-in against a server answering as the input says, and the profile's parse |
+//! | [`credentials`] | arbitrary bytes as a stored credentials file |
 
 use std::time::{Duration, Instant};
 
@@ -30,10 +32,12 @@ use serde_json::Value;
 mod download;
 mod follow;
 mod journal;
+mod login;
 
 pub use download::download;
 pub use follow::{follower, log_event};
 pub use journal::batch_journal;
+pub use login::{credentials, login};
 
 /// Reads structured values off the front of fuzz input; answers zeros once it runs out.
 #[derive(Debug, Clone)]

@@ -299,6 +299,27 @@ proptest! {
     }
 
     #[test]
+    fn login_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        targets::login(&data);
+    }
+
+    #[test]
+    fn credentials_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        targets::credentials(&data);
+    }
+
+    #[test]
+    fn credentials_from_profiles(
+        key in "[ -~]{0,20}",
+        endpoint in "[a-z.:/0-9]{0,20}",
+        format in prop::sample::select(vec!["oomol-cloud-task-credentials/1", "other"]),
+    ) {
+        let text = serde_json::json!({"format": format, "api_key": key, "endpoint": endpoint,
+            "id": "u", "name": "n"}).to_string();
+        targets::credentials(text.as_bytes());
+    }
+
+    #[test]
     fn log_event_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
         targets::log_event(&data);
     }
@@ -356,6 +377,8 @@ fn the_fuzz_regressions_replay() {
                 "download" => drop(targets::download(&data)),
                 "follower" => drop(targets::follower(&data)),
                 "log_event" => drop(targets::log_event(&data)),
+                "login" => drop(targets::login(&data)),
+                "credentials" => drop(targets::credentials(&data)),
                 other => panic!("fuzz/regressions/{other}: no such target"),
             }
             replayed += 1;
