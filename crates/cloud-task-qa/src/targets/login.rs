@@ -54,7 +54,7 @@ pub fn login(data: &[u8]) -> bool {
     let code_body = serde_json::json!({
         "code": String::from_utf8_lossy(input.take(code_len)),
         "expires_in": expires_in,
-        "status": if input.byte() % 8 == 0 { "verified" } else { "waiting" },
+        "status": if input.byte().is_multiple_of(8) { "verified" } else { "waiting" },
         "verify_code_url": url,
     })
     .to_string();
