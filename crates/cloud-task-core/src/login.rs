@@ -244,7 +244,18 @@ enum Phase {
     Done(Option<Result<LoginAccount>>),
 }
 
-/// The machine of one device sign-in (see the [module](self)).
+/// The machine of one device sign-in, as OOMOL's own CLI signs in, on the account API
+/// ([`Config::api_url`]):
+///
+/// - `POST /v1/auth/device_login/code` with `{"stat": STATE}` answers a code and the page
+///   where the user confirms it: handed out once as [`LoginAction::Code`];
+/// - `GET /v1/auth/device_login/result?stat=STATE` answers `{"status": "waiting"}` until the
+///   user confirms, then `{"status": "verified", api_key, endpoint, id, name}`: asked every
+///   [`DEFAULT_LOGIN_INTERVAL`] until then, the code's expiry (at most [`MAX_LOGIN_WAIT`]
+///   whatever the server says), the options' timeout, or a cancellation. Up to
+///   [`MAX_LOGIN_POLL_FAILURES`] failed requests in a row (network, 429, 5xx) are outlasted.
+///
+/// No key travels with a sign-in.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

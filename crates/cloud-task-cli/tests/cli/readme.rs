@@ -109,7 +109,11 @@ fn bash(server: &Server, dir: &Path, script: &str, with_key: bool) -> Command {
     ] {
         cmd.env_remove(name);
     }
-    cmd.env("OOMOL_CREDENTIALS_FILE", crate::support::NO_CREDENTIALS);
+    // The sign-in of a block is kept in its own directory, never in this machine's.
+    cmd.env(
+        "OOMOL_CREDENTIALS_FILE",
+        dir.join("oomol-cloud-task").join("credentials.json"),
+    );
     if with_key {
         cmd.envs(server.env());
         // As `cloud-task emulator --detach` exports it, for the emulator's own routes.
