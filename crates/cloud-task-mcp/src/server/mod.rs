@@ -705,6 +705,6 @@ mod tests {
             let error = server.window(Some(bad)).unwrap_err();
             assert!(error.message().contains("waitSeconds must be 1 to 3600"));
         }
-        assert_eq!(server.tools().len(), 16);
+        assert_eq!(server.tools().len(), 17);
     }
 }
