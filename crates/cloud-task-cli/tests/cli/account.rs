@@ -142,3 +142,24 @@ fn whoami_with_a_refused_key_exits_3_and_a_sign_in_not_confirmed_times_out() {
     assert_eq!(code(&bad), 2, "{}", stderr(&bad));
     assert!(stderr(&bad).contains("endpoint"));
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_sign_in_and_stores_nothing() {
+    let server = Server::with(|b| b.login_delay(None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials.json");
+    let env = vec![
+        ("OOMOL_CREDENTIALS_FILE", file.display().to_string()),
+        ("OOMOL_ENDPOINT", server.emulator.base_url()),
+    ];
+    let mut running =
+        crate::support::Running::spawn(&env, &["login", "--no-browser", "--interval", "50ms"]);
+    running.wait_for_line("open this page to sign in:");
+    running.interrupt();
+    let (code, out, err) = running.finish();
+    assert_eq!(code, 130, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!file.exists());
+}

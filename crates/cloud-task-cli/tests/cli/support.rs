@@ -163,9 +163,11 @@ impl Running {
             "OOMOL_BASE_URL",
             "OOMOL_UPLOAD_BASE_URL",
             "NO_COLOR",
+            "OOMOL_ENDPOINT",
         ] {
             command.env_remove(name);
         }
+        command.env("OOMOL_CREDENTIALS_FILE", NO_CREDENTIALS);
         command.envs(env.iter().map(|(k, v)| (k, v)));
         let mut child = command
             .args(args)
