@@ -183,6 +183,16 @@ pub use cloud_task_core::{
     WorkloadIds,
 };
 
+/// Interceptors: hooks on every request a client sends (any call, wait, upload, download,
+/// batch, live view or sign-in) and on its answer; add them with the builders'
+/// `interceptor`. Two are shipped: [`HeaderInterceptor`](intercept::HeaderInterceptor)
+/// and [`Metrics`](intercept::Metrics).
+pub mod intercept {
+    pub use cloud_task_core::intercept::{
+        HeaderInterceptor, Interceptor, Interceptors, Metrics, OperationMetrics, RequestContext,
+    };
+}
+
 /// The response models of the API: tasks, results, statuses, logs and their typed events,
 /// the dashboard, package descriptions.
 pub mod models {

@@ -10,6 +10,7 @@ use http::header::{
 
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
+use crate::intercept::{Interceptor, Interceptors};
 use crate::wait::AwaitOptions;
 
 /// The default task API base URL.
@@ -372,6 +373,10 @@ struct Inner {
     api_url: String,
     /// The domain given ([`ConfigBuilder::endpoint`]), as given.
     endpoint: Option<String>,
+    /// The hooks on every request.
+    interceptors: Interceptors,
+    /// The origins of the four base URLs, parsed once: where an interceptor's headers may go.
+    origins: Vec<http::Uri>,
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
@@ -444,6 +449,7 @@ impl Config {
         ConfigBuilder {
             base_url: given(&inner.base_url, default_base),
             endpoint: inner.endpoint.clone(),
+            interceptors: inner.interceptors.clone(),
             api_url: given(&inner.api_url, derived.api_url),
             upload_base_url: given(&self.inner.upload_base_url, derived.upload_base_url),
             registry_url: given(&self.inner.registry_url, derived.registry_url),
@@ -530,6 +536,27 @@ impl Config {
         &self.inner.api_url
     }
 
+    /// The interceptors, in the order they were added ([`ConfigBuilder::interceptor`]).
+    pub fn interceptors(&self) -> &Interceptors {
+        &self.inner.interceptors
+    }
+
+    /// True when `uri` has the scheme, host and port of one of the configured base URLs
+    /// (the task API, uploads, the registry, the account API).
+    pub fn is_configured_origin(&self, uri: &http::Uri) -> bool {
+        let key = |u: &http::Uri| {
+            let scheme = u.scheme_str().map(str::to_ascii_lowercase);
+            let port = u.port_u16().or(match scheme.as_deref() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            });
+            (scheme, u.host().map(str::to_ascii_lowercase), port)
+        };
+        let wanted = key(uri);
+        wanted.0.is_some() && self.inner.origins.iter().any(|o| key(o) == wanted)
+    }
+
     /// The domain this configuration was built from ([`ConfigBuilder::endpoint`]), when
     /// one was given.
     pub fn endpoint(&self) -> Option<&str> {
@@ -600,6 +627,7 @@ impl fmt::Debug for Config {
             .field("registry_url", &self.inner.registry_url)
             .field("api_url", &self.inner.api_url)
             .field("endpoint", &self.inner.endpoint)
+            .field("interceptors", &self.inner.interceptors)
             .field("api_key", &self.inner.api_key)
             .field("default_headers", &headers)
             .field("user_agent", &self.inner.user_agent)
@@ -639,6 +667,7 @@ pub struct ConfigBuilder {
     base_url: Option<String>,
     /// The domain every URL not given is derived from.
     endpoint: Option<String>,
+    interceptors: Interceptors,
     /// `None`: derived in `build`.
     api_url: Option<String>,
     /// `None`: derived from the base URL in `build`.
@@ -659,6 +688,7 @@ impl Default for ConfigBuilder {
         ConfigBuilder {
             base_url: None,
             endpoint: None,
+            interceptors: Interceptors::default(),
             api_url: None,
             upload_base_url: None,
             registry_url: None,
@@ -678,6 +708,7 @@ impl fmt::Debug for ConfigBuilder {
         f.debug_struct("ConfigBuilder")
             .field("base_url", &self.base_url)
             .field("endpoint", &self.endpoint)
+            .field("interceptors", &self.interceptors)
             .field("api_url", &self.api_url)
             .field("upload_base_url", &self.upload_base_url)
             .field("registry_url", &self.registry_url)
@@ -790,6 +821,13 @@ impl ConfigBuilder {
     /// follows the endpoint, else the base URL ([`derived_urls`]).
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
+        self
+    }
+
+    /// Adds an interceptor: hooks on every request every machine sends, and on its answer
+    /// (see [`Interceptor`]); they run in the order added.
+    pub fn interceptor(mut self, interceptor: impl Interceptor + 'static) -> Self {
+        self.interceptors = self.interceptors.with(Arc::new(interceptor));
         self
     }
 
@@ -1035,13 +1073,19 @@ impl ConfigBuilder {
         if let Some(bare) = bare_key {
             registry_headers.insert(AUTHORIZATION, bare);
         }
+        let origins = [&base_url, &upload_base_url, &registry_url, &api_url]
+            .into_iter()
+            .filter_map(|url| url.parse().ok())
+            .collect();
         Ok(Config {
             inner: Arc::new(Inner {
                 base_url,
                 upload_base_url,
                 registry_url,
+                origins,
                 api_url,
                 endpoint: self.endpoint.map(|e| e.trim().to_owned()),
+                interceptors: self.interceptors,
                 registry_headers,
                 api_key,
                 default_headers,
@@ -1182,6 +1226,14 @@ macro_rules! __config_builder_setters {
         /// endpoint's `api.` host, or the base URL's origin for a local server).
         pub fn api_url(mut self, url: impl Into<String>) -> Self {
             self.config = self.config.api_url(url);
+            self
+        }
+
+        /// Adds an interceptor: hooks on every request of every call, wait, upload,
+        /// download, batch and live view of this client, and on its answer (see
+        /// [`Interceptor`]($crate::Interceptor)); they run in the order added.
+        pub fn interceptor(mut self, interceptor: impl $crate::Interceptor + 'static) -> Self {
+            self.config = self.config.interceptor(interceptor);
             self
         }
 

@@ -121,6 +121,7 @@ mod error;
 mod exchange;
 mod follow;
 mod inputs;
+pub mod intercept;
 mod login;
 pub mod machine;
 pub mod models;
@@ -137,6 +138,9 @@ mod wait;
 mod wire;
 
 pub use dry_run::DryRun;
+pub use intercept::{
+    HeaderInterceptor, Interceptor, Interceptors, Metrics, OperationMetrics, RequestContext,
+};
 pub use login::{
     DEFAULT_LOGIN_INTERVAL, DeviceCode, DeviceLogin, GetProfile, LoginAccount, LoginAction,
     LoginOptions, MAX_LOGIN_POLL_FAILURES, MAX_LOGIN_WAIT, UserProfile, login_state,

@@ -51,10 +51,12 @@ use serde::de::DeserializeOwned;
 use crate::HttpResponse;
 use crate::batch::{Batch, BatchAction, BatchEvent, JournalRecord};
 use crate::cancel::CancelToken;
+use crate::config::Config;
 use crate::download::{Download, DownloadAction, Downloaded};
 use crate::error::{Error, Result};
 use crate::exchange::{Call, CallAction, RequestId, Transmit};
 use crate::follow::{FollowAction, Follower, TaskEvent};
+use crate::intercept::RequestContext;
 use crate::login::{DeviceCode, DeviceLogin, LoginAccount, LoginAction};
 use crate::models::{TaskPage, TaskStatus, TaskSuccess};
 use crate::paginate::{PageAction, Paginator};
@@ -128,6 +130,12 @@ pub trait Machine {
     fn cancel_token(&self) -> Option<&CancelToken> {
         None
     }
+
+    /// What kind of machine it is, for interceptors ([`RequestContext::machine`]): `call`,
+    /// `wait`, `wait_many`, `pages`, `follow`, `download`, `upload`, `batch`, `login`.
+    fn kind(&self) -> &'static str {
+        "call"
+    }
 }
 
 /// What an engine does next for the machine it drives; the answer of [`Driving::next`].
@@ -170,6 +178,103 @@ pub struct Driving<M> {
     /// out one: no allocation for it), the others after it.
     first: Option<Transmit>,
     more: VecDeque<Transmit>,
+    /// The interceptors' bookkeeping, when the configuration has any.
+    hooks: Option<Box<Hooks>>,
+}
+
+/// What [`Driving`] keeps to call the interceptors of a configuration.
+#[derive(Debug)]
+struct Hooks {
+    config: Config,
+    /// Requests sent so far, by operation (the attempt numbers).
+    attempts: Vec<(&'static str, u32)>,
+    /// The requests handed out and not answered yet.
+    pending: Vec<Sent>,
+}
+
+/// What an answer's hook needs of its request.
+#[derive(Debug)]
+struct Sent {
+    id: RequestId,
+    operation: &'static str,
+    attempt: u32,
+    task_id: Option<Arc<str>>,
+    method: http::Method,
+    uri: http::Uri,
+    configured_origin: bool,
+    bytes: u64,
+}
+
+impl Sent {
+    fn context(&self, machine: &'static str) -> RequestContext<'_> {
+        RequestContext {
+            id: self.id,
+            operation: self.operation,
+            attempt: self.attempt,
+            machine,
+            task_id: self.task_id.as_deref(),
+            method: &self.method,
+            uri: &self.uri,
+            configured_origin: self.configured_origin,
+        }
+    }
+}
+
+impl Hooks {
+    /// Runs every `before_send` on `transmit`, keeping header changes for a configured
+    /// origin only, and notes it for its answer.
+    fn before_send(&mut self, machine: &'static str, transmit: &mut Transmit) {
+        let attempt = match self
+            .attempts
+            .iter_mut()
+            .find(|(op, _)| *op == transmit.name)
+        {
+            Some((_, count)) => {
+                *count = count.saturating_add(1);
+                *count
+            }
+            None => {
+                self.attempts.push((transmit.name, 1));
+                1
+            }
+        };
+        let sent = Sent {
+            id: transmit.id,
+            operation: transmit.name,
+            attempt,
+            task_id: transmit.task_id.clone(),
+            method: transmit.request.method().clone(),
+            uri: transmit.request.uri().clone(),
+            configured_origin: self.config.is_configured_origin(transmit.request.uri()),
+            bytes: transmit.request.body().len() as u64,
+        };
+        let context = sent.context(machine);
+        let mut headers = transmit.request.headers().clone();
+        for interceptor in self.config.interceptors().iter() {
+            interceptor.before_send(&context, &mut headers);
+        }
+        if sent.configured_origin {
+            *transmit.request.headers_mut() = headers;
+        }
+        self.pending.push(sent);
+    }
+
+    /// Runs every `after_answer` for request `id`.
+    fn after_answer(
+        &mut self,
+        machine: &'static str,
+        id: RequestId,
+        outcome: Result<&HttpResponse, &Error>,
+    ) {
+        let Some(at) = self.pending.iter().position(|sent| sent.id == id) else {
+            return;
+        };
+        let sent = self.pending.swap_remove(at);
+        let context = sent.context(machine);
+        for interceptor in self.config.interceptors().iter() {
+            interceptor.after_answer(&context, sent.bytes, outcome);
+        }
+    }
 }
 
 impl<M: Machine> Driving<M> {
@@ -182,7 +287,21 @@ impl<M: Machine> Driving<M> {
             cancelled: false,
             first: None,
             more: VecDeque::new(),
+            hooks: None,
         }
+    }
+
+    /// Runs the interceptors of `config` ([`Config::interceptors`]) on every request the
+    /// machine hands out and on its answer (nothing when there are none).
+    pub fn intercepted(mut self, config: &Config) -> Self {
+        if !config.interceptors().is_empty() {
+            self.hooks = Some(Box::new(Hooks {
+                config: config.clone(),
+                attempts: Vec::new(),
+                pending: Vec::new(),
+            }));
+        }
+        self
     }
 
     /// The machine.
@@ -221,7 +340,10 @@ impl<M: Machine> Driving<M> {
         }
         loop {
             return match self.machine.poll_step(now) {
-                Step::Send(transmit) => {
+                Step::Send(mut transmit) => {
+                    if let Some(hooks) = &mut self.hooks {
+                        hooks.before_send(self.machine.kind(), &mut transmit);
+                    }
                     match self.first {
                         None if self.more.is_empty() => self.first = Some(transmit),
                         _ => self.more.push_back(transmit),
@@ -257,6 +379,9 @@ impl<M: Machine> Driving<M> {
 
     /// Feeds the answer (or the transport's failure) of request `id`.
     pub fn answer(&mut self, id: RequestId, outcome: Result<HttpResponse>, now: Instant) {
+        if let Some(hooks) = &mut self.hooks {
+            hooks.after_answer(self.machine.kind(), id, outcome.as_ref());
+        }
         match outcome {
             Ok(response) => self.machine.handle_response(id, response, now),
             Err(error) => self.machine.handle_transport_error(id, error, now),
@@ -333,6 +458,10 @@ impl Machine for Call {
 }
 
 impl Machine for DeviceLogin {
+    fn kind(&self) -> &'static str {
+        "login"
+    }
+
     type Event = DeviceCode;
     type Output = Result<LoginAccount>;
     type Work = NoWork;
@@ -360,6 +489,10 @@ impl Machine for DeviceLogin {
 }
 
 impl<T: DeserializeOwned> Machine for Poller<T> {
+    fn kind(&self) -> &'static str {
+        "wait"
+    }
+
     type Event = Progress;
     type Output = Result<TaskSuccess<T>>;
     type Work = NoWork;
@@ -387,6 +520,10 @@ impl<T: DeserializeOwned> Machine for Poller<T> {
 }
 
 impl<T: DeserializeOwned> Machine for PollerSet<T> {
+    fn kind(&self) -> &'static str {
+        "wait_many"
+    }
+
     /// The index of the task, and its progress.
     type Event = (usize, Progress);
     /// One outcome per task, in input order.
@@ -422,6 +559,10 @@ impl<T: DeserializeOwned> Machine for PollerSet<T> {
 }
 
 impl Machine for Paginator {
+    fn kind(&self) -> &'static str {
+        "pages"
+    }
+
     type Event = TaskPage;
     type Output = Result<()>;
     type Work = NoWork;
@@ -445,6 +586,10 @@ impl Machine for Paginator {
 }
 
 impl<T: DeserializeOwned> Machine for Follower<T> {
+    fn kind(&self) -> &'static str {
+        "follow"
+    }
+
     type Event = TaskEvent<T>;
     type Output = Result<()>;
     type Work = NoWork;
@@ -503,6 +648,10 @@ pub struct DownloadProgress {
 }
 
 impl Machine for Download {
+    fn kind(&self) -> &'static str {
+        "download"
+    }
+
     type Event = DownloadProgress;
     type Output = Result<Downloaded>;
     type Work = DownloadWork;
@@ -576,6 +725,10 @@ pub enum UploadWorkDone {
 }
 
 impl Machine for Upload {
+    fn kind(&self) -> &'static str {
+        "upload"
+    }
+
     /// The percentage uploaded.
     type Event = u8;
     type Output = Result<UploadedFile>;
@@ -631,6 +784,10 @@ pub enum JournalWork {
 }
 
 impl Machine for Batch {
+    fn kind(&self) -> &'static str {
+        "batch"
+    }
+
     type Event = BatchEvent;
     /// `Ok` once every input has ended; `Err` when the journal could not be written.
     type Output = Result<()>;
@@ -708,7 +865,7 @@ macro_rules! __engine_constructors {
             pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
                 Engine {
                     client: client.clone(),
-                    driving: $crate::machine::Driving::new(machine),
+                    driving: $crate::machine::Driving::new(machine).intercepted(client.config()),
                     local,
                     $io: None,
                 }

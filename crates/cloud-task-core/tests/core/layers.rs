@@ -15,6 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     // The wire models and the HTTP seam.
     &["models", "seam"],
+    // Hooks on every request (they see the seam's requests and answers).
+    &["intercept"],
     // The options of a wait, then the configuration that carries a client's defaults.
     &["wait"],
     &["config"],

@@ -16,6 +16,7 @@ mod downloads;
 mod driver;
 pub(crate) use driver::conformance;
 mod faults;
+mod intercept;
 mod live;
 mod tasks;
 mod uploads;
