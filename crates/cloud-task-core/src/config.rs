@@ -544,17 +544,22 @@ impl Config {
     /// True when `uri` has the scheme, host and port of one of the configured base URLs
     /// (the task API, uploads, the registry, the account API).
     pub fn is_configured_origin(&self, uri: &http::Uri) -> bool {
-        let key = |u: &http::Uri| {
-            let scheme = u.scheme_str().map(str::to_ascii_lowercase);
-            let port = u.port_u16().or(match scheme.as_deref() {
-                Some("https") => Some(443),
-                Some("http") => Some(80),
+        fn port(u: &http::Uri) -> Option<u16> {
+            u.port_u16().or(match u.scheme_str() {
+                Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
+                Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
                 _ => None,
-            });
-            (scheme, u.host().map(str::to_ascii_lowercase), port)
+            })
+        }
+        let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
         };
-        let wanted = key(uri);
-        wanted.0.is_some() && self.inner.origins.iter().any(|o| key(o) == wanted)
+        self.inner.origins.iter().any(|o| {
+            same(o.scheme_str(), uri.scheme_str())
+                && same(o.host(), uri.host())
+                && port(o) == port(uri)
+        })
     }
 
     /// The domain this configuration was built from ([`ConfigBuilder::endpoint`]), when

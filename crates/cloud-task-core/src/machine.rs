@@ -249,12 +249,17 @@ impl Hooks {
             bytes: transmit.request.body().len() as u64,
         };
         let context = sent.context(machine);
-        let mut headers = transmit.request.headers().clone();
+        // For a configured origin the hooks change the request's own headers; for any
+        // other, a copy that is dropped.
+        let mut copy;
+        let headers = if sent.configured_origin {
+            transmit.request.headers_mut()
+        } else {
+            copy = transmit.request.headers().clone();
+            &mut copy
+        };
         for interceptor in self.config.interceptors().iter() {
-            interceptor.before_send(&context, &mut headers);
-        }
-        if sent.configured_origin {
-            *transmit.request.headers_mut() = headers;
+            interceptor.before_send(&context, headers);
         }
         self.pending.push(sent);
     }

@@ -57,6 +57,18 @@ impl Target {
             .expect("a valid client")
     }
 
+    /// The async client with one interceptor (the shipped `Metrics`): what a hook costs.
+    pub fn async_client_intercepted(&self) -> cloud_task_async::Client {
+        cloud_task_async::Client::builder()
+            .api_key(self.api_key.as_str())
+            .base_url(self.base_url.as_str())
+            .upload_base_url(self.upload_base_url.as_str())
+            .timeout(TIMEOUT)
+            .interceptor(cloud_task_async::core::Metrics::new())
+            .build()
+            .expect("a valid client")
+    }
+
     pub fn blocking_client(&self) -> cloud_task_blocking::Client {
         cloud_task_blocking::Client::builder()
             .api_key(self.api_key.as_str())
