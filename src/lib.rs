@@ -177,7 +177,7 @@ pub use cloud_task_async::{
 pub use cloud_task_core::http;
 pub use cloud_task_core::{
     ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem, BatchOptions,
-    BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DeviceCode,
+    BatchOutcome, CallOptions, CancelToken, Config, ConfigBuilder, CreateTaskRequest, DeviceCode,
     DownloadOptions, Downloaded, DryRun, Error, Jitter, ListTasksQuery, LoginAccount, LoginOptions,
     Result, TaskEvent, TaskOutcome, UploadOptions, UploadedFile, UserProfile, WatchEvent,
     WorkloadIds,

@@ -221,7 +221,7 @@ pub use async_trait::async_trait;
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem,
-    BatchOptions, BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
+    BatchOptions, BatchOutcome, CallOptions, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
     DEFAULT_AWAIT_MANY_IN_FLIGHT, DeviceCode, DownloadOptions, Downloaded, DryRun, Error, Jitter,
     ListTasksQuery, LoginAccount, LoginOptions, Operation, Result, SendLimits, TaskErrorCode,
     TaskEvent, TaskOutcome, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile,

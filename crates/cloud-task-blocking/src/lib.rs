@@ -151,7 +151,7 @@ pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, Ure
 pub use cloud_task_core::models::*;
 pub use cloud_task_core::{
     self as core, ApiKey, AwaitOptions, BackoffStrategy, BatchCounts, BatchEvent, BatchItem,
-    BatchOptions, BatchOutcome, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
+    BatchOptions, BatchOutcome, CallOptions, CancelToken, Config, ConfigBuilder, CreateTaskRequest,
     DEFAULT_AWAIT_MANY_IN_FLIGHT, DeviceCode, DownloadOptions, Downloaded, DryRun, Error, Jitter,
     ListTasksQuery, LoginAccount, LoginOptions, Operation, Result, SendLimits, TaskErrorCode,
     TaskEvent, TaskOutcome, TransportErrorKind, UploadErrorCode, UploadOptions, UploadedFile,

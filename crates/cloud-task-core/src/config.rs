@@ -665,6 +665,97 @@ fn is_secret_header(name: &HeaderName) -> bool {
         || is_secret_header_name(name.as_str())
 }
 
+/// Settings for a few calls, without building a new client: what a client's `with` takes
+/// (it answers a client sharing the transport, so the connection pool, and the timer).
+///
+/// ```
+/// # use std::time::Duration;
+/// # use cloud_task_core::{CallOptions, Config};
+/// let config = Config::builder().api_key("k").default_header("x-team", "a").build()?;
+/// let quick = CallOptions::new()
+///     .timeout(Duration::from_secs(2))
+///     .header("x-team", "b")
+///     .header("x-request-id", "42")
+///     .apply(&config)?;
+/// assert_eq!(quick.timeout(), Duration::from_secs(2));
+/// assert_eq!(quick.default_headers()["x-team"], "b");
+/// assert_eq!(quick.default_headers().get_all("x-team").iter().count(), 1);
+/// assert_eq!(config.default_headers()["x-team"], "a");
+/// # Ok::<(), cloud_task_core::Error>(())
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    timeout: Option<Duration>,
+    headers: Vec<(String, String)>,
+}
+
+impl CallOptions {
+    /// No change.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The per-request timeout of these calls.
+    pub fn timeout(mut self, per_request: Duration) -> Self {
+        self.timeout = Some(per_request);
+        self
+    }
+
+    /// A header on every API request of these calls; it replaces a default header of the
+    /// same name (checked when applied; a secret's value is hidden in `Debug` as the
+    /// default headers' are).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// `config` with these settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming a header that is not valid, or a zero timeout.
+    pub fn apply(&self, config: &Config) -> Result<Config> {
+        let mut builder = config.to_builder();
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        for (name, value) in &self.headers {
+            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                Error::invalid_input(
+                    "headers",
+                    format!("header name {name:?} is not a valid HTTP header name"),
+                )
+            })?;
+            builder.default_headers.remove(&header);
+            builder = builder.default_header(header.as_str(), value.clone());
+        }
+        builder.build()
+    }
+}
+
+impl fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str(),
+                    if is_secret_header_name(n) {
+                        "***"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        f.debug_struct("CallOptions")
+            .field("timeout", &self.timeout)
+            .field("headers", &headers)
+            .finish()
+    }
+}
+
 /// Builds a [`Config`], validating URLs and headers in [`ConfigBuilder::build`].
 #[derive(Clone)]
 pub struct ConfigBuilder {
@@ -1449,6 +1540,27 @@ macro_rules! __client {
             /// The configuration (base URLs, headers; its `Debug` hides the key).
             pub fn config(&self) -> &$crate::Config {
                 &self.inner.config
+            }
+
+            /// A client for a few calls with other settings ([`CallOptions`]($crate::CallOptions):
+            /// a timeout, headers), sharing this one's transport (its connection pool), timer,
+            /// key and interceptors. Its default headers are this client's, those of `options`
+            /// replacing any of the same name.
+            ///
+            /// # Errors
+            /// [`Error::InvalidInput`]($crate::Error::InvalidInput) naming a bad header or
+            /// a zero timeout.
+            pub fn with(&self, options: $crate::CallOptions) -> $crate::Result<Client> {
+                let config = options.apply(&self.inner.config)?;
+                Ok(Client {
+                    inner: ::std::sync::Arc::new(Inner {
+                        config,
+                        transport: ::std::sync::Arc::clone(&self.inner.transport),
+                        timer: ::std::sync::Arc::clone(&self.inner.timer),
+                        packages: $crate::PackageCache::new(),
+                        $($field: ::std::default::Default::default(),)*
+                    }),
+                })
             }
 
             /// The handle of task `id` (nothing is sent; a bad ID is reported by the first

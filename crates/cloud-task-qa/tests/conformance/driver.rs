@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cloud_task_core::{
-    AwaitOptions, ConfigBuilder, CreateTaskRequest, CreateTaskResponse, Dashboard, DeviceCode,
-    DownloadOptions, Downloaded, DryRun, LatestTaskItem, ListTasksQuery, LoginAccount,
-    LoginOptions, PackageInfo, PauseResponse, Result, TaskDetail, TaskEvent, TaskListItem,
-    TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess, UploadOptions, UploadedFile,
-    UserProfile, WatchEvent,
+    AwaitOptions, CallOptions, Config, ConfigBuilder, CreateTaskRequest, CreateTaskResponse,
+    Dashboard, DeviceCode, DownloadOptions, Downloaded, DryRun, LatestTaskItem, ListTasksQuery,
+    LoginAccount, LoginOptions, PackageInfo, PauseResponse, Result, TaskDetail, TaskEvent,
+    TaskListItem, TaskLogs, TaskOutcome, TaskPage, TaskResult, TaskSuccess, UploadOptions,
+    UploadedFile, UserProfile, WatchEvent,
 };
 use oomol_cloud_task::emulator::{BlockingEmulator, EmulatorClients, VirtualTimer};
 use serde::de::DeserializeOwned;
@@ -117,6 +117,12 @@ pub trait Driver: Sized {
     ) -> Result<TaskOutcome>;
     fn dry_run(&self, request: &CreateTaskRequest) -> Result<DryRun>;
     fn whoami(&self) -> Result<UserProfile>;
+    /// The client's `with(options)`, its clients sharing the transport.
+    fn with(&self, options: CallOptions) -> Result<Self>
+    where
+        Self: Sized;
+    /// The client's configuration.
+    fn client_config(&self) -> Config;
     fn login(
         &self,
         options: LoginOptions,
@@ -150,7 +156,7 @@ fn config_at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) 
 
 /// The async client, on a runtime of its own.
 pub struct AsyncDriver {
-    runtime: tokio::runtime::Runtime,
+    runtime: Arc<tokio::runtime::Runtime>,
     client: cloud_task_async::Client,
 }
 
@@ -174,7 +180,10 @@ impl Driver for AsyncDriver {
             let _entered = runtime.enter();
             builder.build().expect("a valid client")
         };
-        AsyncDriver { runtime, client }
+        AsyncDriver {
+            runtime: Arc::new(runtime),
+            client,
+        }
     }
 
     fn at(url: &str, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
@@ -188,7 +197,10 @@ impl Driver for AsyncDriver {
             let _entered = runtime.enter();
             builder.build().expect("a valid client")
         };
-        AsyncDriver { runtime, client }
+        AsyncDriver {
+            runtime: Arc::new(runtime),
+            client,
+        }
     }
 
     fn create_task(&self, request: CreateTaskRequest) -> Result<CreateTaskResponse> {
@@ -387,6 +399,17 @@ impl Driver for AsyncDriver {
 
     fn whoami(&self) -> Result<UserProfile> {
         self.runtime.block_on(self.client.whoami())
+    }
+
+    fn with(&self, options: CallOptions) -> Result<Self> {
+        Ok(AsyncDriver {
+            runtime: Arc::clone(&self.runtime),
+            client: self.client.with(options)?,
+        })
+    }
+
+    fn client_config(&self) -> Config {
+        self.client.config().clone()
     }
 
     fn login(
@@ -592,6 +615,16 @@ impl Driver for BlockingDriver {
 
     fn whoami(&self) -> Result<UserProfile> {
         self.client.whoami()
+    }
+
+    fn with(&self, options: CallOptions) -> Result<Self> {
+        Ok(BlockingDriver {
+            client: self.client.with(options)?,
+        })
+    }
+
+    fn client_config(&self) -> Config {
+        self.client.config().clone()
     }
 
     fn login(

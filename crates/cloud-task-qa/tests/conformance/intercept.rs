@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use cloud_task_core::http::{HeaderMap, HeaderValue};
 use cloud_task_core::{
-    AwaitOptions, CreateTaskRequest, DownloadOptions, Error, HttpResponse, Interceptor, Metrics,
-    RequestContext, UploadOptions,
+    AwaitOptions, CallOptions, CreateTaskRequest, DownloadOptions, Error, HttpResponse,
+    Interceptor, Metrics, RequestContext, UploadOptions,
 };
 use cloud_task_emulator::{Fault, FaultRule, Route};
 use serde_json::json;
@@ -17,6 +17,7 @@ use crate::{conformance, echo, virtual_emulator};
 conformance!(
     every_machine_s_requests_pass_through_the_interceptors,
     an_interceptor_s_header_never_reaches_another_origin,
+    a_client_with_other_settings_shares_the_transport_and_keeps_the_rest,
 );
 
 /// One request as an interceptor saw it.
@@ -157,4 +158,64 @@ fn an_interceptor_s_header_never_reaches_another_origin<D: Driver>() {
     for headers in emulator.stats().part_upload_headers() {
         assert!(headers.get("x-intercepted").is_none(), "{headers:?}");
     }
+}
+
+/// Records the `x-team` header of each request.
+#[derive(Clone, Default)]
+struct Teams(Arc<Mutex<Vec<String>>>);
+
+impl Interceptor for Teams {
+    fn before_send(&self, _context: &RequestContext<'_>, headers: &mut HeaderMap) {
+        let team = headers
+            .get("x-team")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        self.0.lock().unwrap().push(team);
+    }
+}
+
+fn a_client_with_other_settings_shares_the_transport_and_keeps_the_rest<D: Driver>() {
+    let (emulator, _clock) = virtual_emulator(|b| b);
+    let teams = Teams::default();
+    let client = D::of_with(&emulator, |c| {
+        c.default_header("x-team", "a").interceptor(teams.clone())
+    });
+    let quick = client
+        .with(
+            CallOptions::new()
+                .timeout(std::time::Duration::from_millis(1500))
+                .header("x-team", "b"),
+        )
+        .unwrap();
+    quick.get_dashboard().unwrap();
+    client.get_dashboard().unwrap();
+    quick.get_dashboard().unwrap();
+    // Its header replaced the default one, for its calls only; its interceptor and key
+    // are the client's.
+    assert_eq!(*teams.0.lock().unwrap(), ["b", "a", "b"]);
+    assert_eq!(
+        quick.client_config().timeout(),
+        std::time::Duration::from_millis(1500)
+    );
+    assert_ne!(
+        client.client_config().timeout(),
+        quick.client_config().timeout()
+    );
+    assert_eq!(
+        quick
+            .client_config()
+            .api_key()
+            .map(|k| k.expose_secret().to_owned()),
+        client
+            .client_config()
+            .api_key()
+            .map(|k| k.expose_secret().to_owned())
+    );
+    // A bad header is refused before anything is sent.
+    assert!(matches!(
+        client.with(CallOptions::new().header("bad header", "x")),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(emulator.stats().count(Route::Dashboard), 3);
 }
