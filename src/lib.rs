@@ -220,7 +220,7 @@ pub mod error {
 pub mod transport {
     pub use cloud_task_async::{
         DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport, Timer,
-        TokioTimer, async_trait,
+        TokioTimer, TowerTransport, async_trait,
     };
     pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
 }

@@ -180,6 +180,7 @@ mod list;
 mod packages;
 mod poll;
 mod timer;
+mod tower;
 mod transport;
 mod upload;
 
@@ -189,6 +190,7 @@ pub use follow::TaskEvents;
 pub use list::TaskList;
 pub use poll::Watch;
 pub use timer::{Timer, TokioTimer};
+pub use tower::TowerTransport;
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
 
 /// The former name of [`Watch`].
