@@ -98,3 +98,50 @@ async fn a_concurrency_limit_of_two_holds_under_a_wait_of_fifty_tasks() {
     assert_eq!(now.load(Ordering::SeqCst), 0);
     assert!(emulator.stats().count(Route::TaskResult) >= 50);
 }
+
+/// A batch's creates and waits pass through the client's interceptors too, named as the
+/// batch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_s_requests_pass_through_the_interceptors() {
+    use futures_util::StreamExt;
+
+    let emulator = Emulator::builder().time_scale(0.01).start().await.unwrap();
+    let metrics = cloud_task_core::Metrics::new();
+    let machines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    #[derive(Clone)]
+    struct Machines(Arc<std::sync::Mutex<Vec<(&'static str, &'static str)>>>);
+    impl cloud_task_core::Interceptor for Machines {
+        fn before_send(
+            &self,
+            context: &cloud_task_core::RequestContext<'_>,
+            _headers: &mut cloud_task_core::http::HeaderMap,
+        ) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((context.machine, context.operation));
+        }
+    }
+    let client = Client::builder()
+        .config(emulator.config())
+        .interceptor(metrics.clone())
+        .interceptor(Machines(Arc::clone(&machines)))
+        .build()
+        .unwrap();
+    let requests =
+        (0..5).map(|n| CreateTaskRequest::new("@oomol/echo", "1.0.0", "main").input("n", n));
+    let items: Vec<_> = client
+        .run_many(requests, cloud_task_async::BatchOptions::new())
+        .collect()
+        .await;
+    assert!(items.iter().all(std::result::Result::is_ok) && items.len() >= 5);
+    let seen = machines.lock().unwrap().clone();
+    let creates = seen
+        .iter()
+        .filter(|(m, op)| *m == "batch" && *op == "create_task")
+        .count();
+    assert_eq!(creates, 5, "{seen:?} {:?}", metrics.snapshot());
+    assert!(seen.iter().all(|(m, _)| *m == "batch"), "{seen:?}");
+    assert_eq!(metrics.snapshot()["create_task"].requests, 5);
+    assert_eq!(emulator.stats().count(Route::CreateTask), 5);
+}
