@@ -85,7 +85,6 @@ impl Context {
         let account = match outcome {
             Ok(account) => account,
             Err(Error::Cancelled(_)) => return Err(Failure::interrupted()),
-            Err(Error::Timeout(timeout)) => return Err(Failure::login_timeout(timeout.message)),
             Err(error) => {
                 return Err(Failure::from(error).with_hint("run `cloud-task login` again"));
             }

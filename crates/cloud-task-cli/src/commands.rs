@@ -202,7 +202,9 @@ impl Context {
             cloud_task_local::credentials::with_stored_key(builder, given, stored.as_deref())
                 .map_err(|error| match error {
                     cloud_task_async::core::Error::InvalidInput(e) if e.field == "api_key" => {
-                        Failure::missing_api_key(&e.message)
+                        Failure::missing_api_key(
+                            &cloud_task_local::credentials::missing_key_sources(stored.as_deref()),
+                        )
                     }
                     other => Failure::from(other),
                 })?;

@@ -84,23 +84,11 @@ impl Failure {
         Failure::new(Exit::Usage, "usage", message)
     }
 
-    /// No API key was found (exit 2): `detail` says where it looked; the hint how to give
+    /// No API key was found (exit 2): `sources` says where it looked; the hint how to give
     /// one.
-    pub fn missing_api_key(detail: &str) -> Self {
-        let message = match detail.strip_prefix("no API key: ") {
-            Some(tried) => format!(
-                "no API key ({})",
-                tried.split("; sign in").next().unwrap_or(tried)
-            ),
-            None => "no API key".to_owned(),
-        };
-        Failure::usage(message)
+    pub fn missing_api_key(sources: &str) -> Self {
+        Failure::usage(format!("no API key ({sources})"))
             .with_hint("run `cloud-task login`, pass --api-key KEY or set OOMOL_API_KEY")
-    }
-
-    /// A sign-in not confirmed in time (exit 4), with the SDK's message.
-    pub fn login_timeout(message: impl Into<String>) -> Self {
-        Failure::new(Exit::Timeout, "timeout", message).with_hint("run `cloud-task login` again")
     }
 
     /// Something the SDK should never do (exit 3).
@@ -309,6 +297,12 @@ impl From<Error> for Failure {
                 }
                 failure
             }
+            // A wait that is about no task (a sign-in): the SDK's message says what timed out.
+            Error::Timeout(timeout) if timeout.task_id.is_empty() => Failure::new(
+                Exit::Timeout,
+                "timeout",
+                crate::output::clean(&timeout.message),
+            ),
             Error::Timeout(timeout) => {
                 // In the CLI's own words: how long it waited, which task, why the last poll
                 // failed (the SDK's message is the official one, with minutes rounded).

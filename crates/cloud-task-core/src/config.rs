@@ -544,22 +544,7 @@ impl Config {
     /// True when `uri` has the scheme, host and port of one of the configured base URLs
     /// (the task API, uploads, the registry, the account API).
     pub fn is_configured_origin(&self, uri: &http::Uri) -> bool {
-        fn port(u: &http::Uri) -> Option<u16> {
-            u.port_u16().or(match u.scheme_str() {
-                Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
-                Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
-                _ => None,
-            })
-        }
-        let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
-            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-            _ => false,
-        };
-        self.inner.origins.iter().any(|o| {
-            same(o.scheme_str(), uri.scheme_str())
-                && same(o.host(), uri.host())
-                && port(o) == port(uri)
-        })
+        self.inner.origins.iter().any(|o| same_origin(o, uri))
     }
 
     /// The domain this configuration was built from ([`ConfigBuilder::endpoint`]), when
@@ -617,14 +602,7 @@ impl fmt::Debug for Config {
             .inner
             .default_headers
             .iter()
-            .map(|(name, value)| {
-                let shown = if value.is_sensitive() || is_secret_header(name) {
-                    "***"
-                } else {
-                    value.to_str().unwrap_or("<binary>")
-                };
-                (name.as_str(), shown)
-            })
+            .map(|(name, value)| (name.as_str(), shown_header_value(name, value)))
             .collect();
         f.debug_struct("Config")
             .field("base_url", &self.inner.base_url)
@@ -658,11 +636,40 @@ pub fn is_secret_header_name(name: &str) -> bool {
             .any(|word| name.contains(word))
 }
 
+/// A header's value as `Debug` and printed requests show it: `***` for a credential (a
+/// secret name, or a value marked sensitive), `<binary>` for bytes that are not text.
+pub(crate) fn shown_header_value<'a>(name: &HeaderName, value: &'a HeaderValue) -> &'a str {
+    if value.is_sensitive() || is_secret_header(name) {
+        "***"
+    } else {
+        value.to_str().unwrap_or("<binary>")
+    }
+}
+
 fn is_secret_header(name: &HeaderName) -> bool {
     name == AUTHORIZATION
         || name == COOKIE
         || name == PROXY_AUTHORIZATION
         || is_secret_header_name(name.as_str())
+}
+
+/// The port of `uri`, with the scheme's default.
+pub(crate) fn port_of(uri: &http::Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
+        Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
+        _ => None,
+    })
+}
+
+/// True when `a` and `b` have the same scheme, host and port (compared without case, a
+/// missing port as the scheme's default). Nothing is allocated.
+pub fn same_origin(a: &http::Uri, b: &http::Uri) -> bool {
+    let same = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => false,
+    };
+    same(a.scheme_str(), b.scheme_str()) && same(a.host(), b.host()) && port_of(a) == port_of(b)
 }
 
 /// Settings for a few calls, without building a new client: what a client's `with` takes

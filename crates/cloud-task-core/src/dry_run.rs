@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::Deref;
 
-use crate::config::is_secret_header_name;
+use crate::config::shown_header_value;
 use crate::seam::HttpRequest;
 
 /// The exact request a call would send (method, URL, headers, body), built and checked but
@@ -59,14 +59,10 @@ impl DryRun {
 
     /// The headers as `(name, shown value)`, a credential's value as `***`.
     fn shown_headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.request.headers().iter().map(|(name, value)| {
-            let shown = if value.is_sensitive() || is_secret_header_name(name.as_str()) {
-                "***"
-            } else {
-                value.to_str().unwrap_or("<binary>")
-            };
-            (name.as_str(), shown)
-        })
+        self.request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str(), shown_header_value(name, value)))
     }
 }
 

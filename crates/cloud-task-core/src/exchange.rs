@@ -258,21 +258,8 @@ pub(crate) fn far_future(now: Instant) -> Instant {
         .unwrap_or(now)
 }
 
-/// The port of `uri`, with the scheme's default.
-fn port(uri: &Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
-        Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
-        _ => None,
-    })
-}
-
-/// True when `a` and `b` have the same scheme, host and port.
-pub fn same_origin(a: &Uri, b: &Uri) -> bool {
-    let scheme = |u: &Uri| u.scheme_str().map(str::to_ascii_lowercase);
-    let host = |u: &Uri| u.host().map(str::to_ascii_lowercase);
-    scheme(a).is_some() && scheme(a) == scheme(b) && host(a) == host(b) && port(a) == port(b)
-}
+use crate::config::port_of as port;
+pub use crate::config::same_origin;
 
 /// `scheme://host:port` of `uri`.
 fn origin(uri: &Uri) -> String {

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use cloud_task_core::{ApiKey, ConfigBuilder, ENV_API_KEY, Error, LoginAccount};
 use serde::{Deserialize, Serialize};
 
-use crate::small::read_small;
+use crate::small::{open_regular, read_bounded};
 
 /// The environment variable naming the credentials file, instead of the default place.
 pub const ENV_CREDENTIALS_FILE: &str = "OOMOL_CREDENTIALS_FILE";
@@ -156,15 +156,16 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// regular file, too large, readable by others (Unix), or not of the documented format is
 /// an error naming the path and what is wrong (never the key).
 pub fn load_credentials(path: &Path) -> io::Result<Option<LoginAccount>> {
-    let bytes = match read_small(path, MAX_CREDENTIALS_FILE, "the credentials file") {
-        Ok(bytes) => bytes,
+    let file = match open_regular(path, "the credentials file", OpenOptions::new().read(true)) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    // The permissions of the file opened, not of whatever the path names by now.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
@@ -176,6 +177,7 @@ pub fn load_credentials(path: &Path) -> io::Result<Option<LoginAccount>> {
             ));
         }
     }
+    let bytes = read_bounded(file, MAX_CREDENTIALS_FILE, &path.display().to_string())?;
     let bad = |why: &str| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -244,8 +246,9 @@ impl std::fmt::Display for KeySource {
 /// or a base URL). Answers where the key came from.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming `api_key` and every source tried, when none has a key;
-/// the stored file's own error when it cannot be read.
+/// [`Error::InvalidInput`] naming `api_key` and every source tried
+/// ([`missing_key_sources`]), when none has a key; naming `credentials`, with the file's
+/// own error, when the stored profile cannot be read.
 pub fn with_stored_key(
     builder: ConfigBuilder,
     explicit: bool,
@@ -259,8 +262,8 @@ pub fn with_stored_key(
         };
         return Ok((builder, source));
     }
-    let tried_file = match stored {
-        Some(path) => match load_credentials(path) {
+    if let Some(path) = stored {
+        match load_credentials(path) {
             Ok(Some(account)) => {
                 let keeps_hosts =
                     builder.get_endpoint().is_some() || builder.get_base_url().is_some();
@@ -270,23 +273,33 @@ pub fn with_stored_key(
                 }
                 return Ok((builder, KeySource::Stored(path.to_path_buf())));
             }
-            Ok(None) => format!("no stored profile at {}", path.display()),
+            Ok(None) => {}
             Err(e) => {
                 return Err(Error::invalid_input(
-                    "api_key",
+                    "credentials",
                     format!("the stored profile could not be read: {e}"),
                 ));
             }
-        },
-        None => "no stored profile (no home directory is known)".to_owned(),
-    };
+        }
+    }
     Err(Error::invalid_input(
         "api_key",
         format!(
-            "no API key: none given, {ENV_API_KEY} is not set, and {tried_file}; sign in \
-             (`cloud-task login`, or `login` on a client) or set {ENV_API_KEY}"
+            "no API key: {}; sign in (`cloud-task login`, or `login` on a client) or set \
+             {ENV_API_KEY}",
+            missing_key_sources(stored)
         ),
     ))
+}
+
+/// Where [`with_stored_key`] looked when it found no key, in words: `none given,
+/// OOMOL_API_KEY is not set, and no stored profile at PATH`.
+pub fn missing_key_sources(stored: Option<&Path>) -> String {
+    let file = match stored {
+        Some(path) => format!("no stored profile at {}", path.display()),
+        None => "no stored profile (no home directory is known)".to_owned(),
+    };
+    format!("none given, {ENV_API_KEY} is not set, and {file}")
 }
 
 /// A configuration from the environment with a key found in order: explicit (none here),
@@ -436,6 +449,19 @@ mod tests {
         let (_, source) =
             with_stored_key(ConfigBuilder::default().api_key("k"), true, Some(&path)).unwrap();
         assert_eq!(source, KeySource::Explicit);
+        // A stored file that cannot be read is its own error, not a missing key.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+            match with_stored_key(ConfigBuilder::default(), false, Some(&path)) {
+                Err(Error::InvalidInput(e)) => {
+                    assert_eq!(e.field, "credentials");
+                    assert!(e.message.contains("chmod 600"), "{}", e.message);
+                }
+                other => panic!("{:?}", other.map(|(_, s)| s)),
+            }
+        }
     }
 
     #[test]

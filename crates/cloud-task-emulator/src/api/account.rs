@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{Answer, ApiError, ok};
-use super::params::query_pairs;
+use super::params::query_value;
 use super::state::Shared;
 use crate::util::lock;
 
@@ -148,10 +148,7 @@ pub(crate) async fn device_login_result(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Answer {
-    let stat = query_pairs(query.as_deref())
-        .into_iter()
-        .find(|(name, _)| name == "stat")
-        .map(|(_, value)| value);
+    let stat = query_value(query.as_deref(), "stat");
     let state = check_state(stat.as_deref())?;
     let now = shared.now();
     let mut logins = lock(&shared.logins);
@@ -213,11 +210,7 @@ pub(crate) async fn confirm_page(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let code = query_pairs(query.as_deref())
-        .into_iter()
-        .find(|(name, _)| name == "code")
-        .map(|(_, value)| value)
-        .unwrap_or_default();
+    let code = query_value(query.as_deref(), "code").unwrap_or_default();
     let now = shared.now();
     if lock(&shared.logins).verify(&code, now) {
         "Signed in to the OOMOL Cloud Task emulator. You can close this page.\n".into_response()

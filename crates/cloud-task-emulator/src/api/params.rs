@@ -73,3 +73,11 @@ pub(crate) fn known<T: for<'a> From<&'a str>>(
         ))),
     }
 }
+
+/// The first non-empty value of the query parameter `name`, if any.
+pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    query_pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
+}
