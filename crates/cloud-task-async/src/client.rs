@@ -65,27 +65,24 @@ impl Client {
     /// new endpoint of the core needs no code in this crate.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
         let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
-        let response = Engine::new(self, call)
-            .run(|_, never| match never {})
-            .await?;
-        op.parse(response)
+        let engine = Engine::new(self, call);
+        // The answer is read after the engine is done: an error of its status or body is
+        // the operation's too.
+        let span = engine.span().clone();
+        let response = engine.run(|_, never| match never {}).await?;
+        let output = op.parse(response);
+        cloud_task_core::__record_failure!(&span, output.as_ref().err());
+        output
     }
 
-    /// Sends one transmit inside a tracing span naming the operation, method, path (never
-    /// the query, which may hold a presigned signature), task and status (never the key),
-    /// cut off at its deadline whatever the transport does. The future owns what it needs.
+    /// Sends one transmit inside its request span ([`cloud_task_core::trace`]: never the
+    /// key, never a presigned URL's signature), cut off at its deadline whatever the
+    /// transport does. The future owns what it needs.
     pub(crate) fn send(
         &self,
         transmit: Transmit,
     ) -> impl Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'static {
-        let span = tracing::debug_span!(
-            "cloud_task_request",
-            op = transmit.name,
-            method = %transmit.request.method(),
-            path = transmit.request.uri().path(),
-            task_id = transmit.task_id.as_deref().unwrap_or_default(),
-            status = tracing::field::Empty,
-        );
+        let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
         let limits = transmit.limits(self.now());
         let transport = Arc::clone(&self.inner.transport);
         let id = transmit.id;
@@ -99,13 +96,7 @@ impl Client {
                     Err(_) => Err(limits.elapsed()),
                 }
             };
-            match &outcome {
-                Ok(response) => {
-                    tracing::Span::current().record("status", response.status().as_u16());
-                    tracing::debug!(status = response.status().as_u16(), "response");
-                }
-                Err(error) => tracing::debug!(%error, "transport error"),
-            }
+            cloud_task_core::__record_answer!(&tracing::Span::current(), &outcome);
             (id, outcome)
         }
         .instrument(span)

@@ -7,7 +7,6 @@ use cloud_task_core::machine::DownloadWork;
 use cloud_task_core::{Download, DownloadOptions, Downloaded, Error, Result, WRITE_PIECE};
 use cloud_task_local::{PartFile, PreparedPart};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tracing::Instrument;
 
 use crate::client::Client;
 use crate::engine::{Engine, Local, OnPool, on_pool};
@@ -73,30 +72,23 @@ impl Client {
         options: DownloadOptions,
     ) -> Result<Downloaded> {
         let path = path.as_ref();
-        let span = tracing::debug_span!("cloud_task_download", path = %path.display());
-        async {
-            let (prepared, target) = (path.to_owned(), url.to_owned());
-            let prepared =
-                on_pool("download", move || PreparedPart::new(&prepared, &target)).await?;
-            let download =
-                Download::new(self.config(), url, &options, prepared.resume(), self.now())?;
-            let mut held = OnPool::new(on_pool("download", move || prepared.open()).await??);
-            let outcome = self
-                .drive_download(download, &options, &mut Sink::Part(&mut held))
-                .await;
-            let Some(held) = held.into_inner() else {
-                return outcome;
-            };
-            match outcome {
-                Ok(downloaded) => on_pool("download", move || held.finish(downloaded)).await?,
-                Err(error) => {
-                    on_pool("download", move || held.abandon()).await?;
-                    Err(error)
-                }
+        let (prepared, target) = (path.to_owned(), url.to_owned());
+        let prepared = on_pool("download", move || PreparedPart::new(&prepared, &target)).await?;
+        let download = Download::new(self.config(), url, &options, prepared.resume(), self.now())?;
+        let mut held = OnPool::new(on_pool("download", move || prepared.open()).await??);
+        let outcome = self
+            .drive_download(download, &options, &mut Sink::Part(&mut held))
+            .await;
+        let Some(held) = held.into_inner() else {
+            return outcome;
+        };
+        match outcome {
+            Ok(downloaded) => on_pool("download", move || held.finish(downloaded)).await?,
+            Err(error) => {
+                on_pool("download", move || held.abandon()).await?;
+                Err(error)
             }
         }
-        .instrument(span)
-        .await
     }
 
     /// Downloads `url` into `writer`, in order, with the bounds of

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use cloud_task_core::{HttpResponse, RequestId, Result, Transmit};
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tracing::Instrument;
 
 use crate::client::Client;
 
@@ -116,6 +117,8 @@ type Answer = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + S
 /// sleeps on the client's timer, races its cancel token, runs its local work, and hands
 /// out its events and its end. What needs no I/O is the core's [`Driving`].
 pub(crate) struct Engine<M, L = NoLocal> {
+    /// The operation's span: its requests' spans are its children.
+    span: tracing::Span,
     client: Client,
     driving: Driving<M>,
     local: L,
@@ -127,6 +130,11 @@ pub(crate) struct Engine<M, L = NoLocal> {
 cloud_task_core::__engine_constructors!(in_flight);
 
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
+    /// The operation's span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// Drives the machine to its end, handing each event to `on_event`.
     pub(crate) async fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
         loop {
@@ -138,8 +146,18 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 
     /// Drives the machine to its next event, or its end (after which it must not be
-    /// called again).
+    /// called again), inside the operation's span.
     pub(crate) async fn next(&mut self) -> Next<M::Event, M::Output> {
+        let span = self.span.clone();
+        let next = self.step().instrument(span).await;
+        if let Next::Done(output) = &next {
+            cloud_task_core::__record_failure!(&self.span, M::failure(output));
+        }
+        next
+    }
+
+    /// [`next`](Self::next), outside the span.
+    async fn step(&mut self) -> Next<M::Event, M::Output> {
         loop {
             let idle = self.idle();
             let drive = self.driving.next(self.client.now(), idle, true);
@@ -230,6 +248,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             driving,
             local,
             in_flight,
+            ..
         } = self;
         let mut work = pin!(local.run(work));
         let done = match in_flight.as_mut() {

@@ -21,15 +21,10 @@ impl Client {
     /// core [`Poller`]'s; the options' progress callback is called for each in-progress
     /// result. Dropping the future stops polling.
     pub async fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
-        let span = tracing::debug_span!("cloud_task_await", task_id);
-        async {
-            let poller = Poller::new(self.config(), task_id, &options, self.now())?;
-            Engine::new(self, poller)
-                .run(|poller, p| report(poller.options(), poller.task_id(), &p))
-                .await
-        }
-        .instrument(span)
-        .await
+        let poller = Poller::new(self.config(), task_id, &options, self.now())?;
+        Engine::new(self, poller)
+            .run(|poller, p| report(poller.options(), poller.task_id(), &p))
+            .await
     }
 
     /// Creates a task (once: never retried) and waits for its result.
@@ -59,10 +54,18 @@ impl Client {
     ) -> Result<TaskOutcome> {
         // Bad options or a cancelled wait create nothing. The creation itself is not raced
         // with the token: cut short, it could start a task whose ID would be lost.
-        options.check_before_create(self.config())?;
-        let created = self.create_task(request).await?;
-        let result = self.await_result(&created.task_id, options).await?;
-        Ok(TaskOutcome::new(created.task_id, result))
+        let span = cloud_task_core::__operation_span!(name = "create_and_wait");
+        let outcome = async {
+            options.check_before_create(self.config())?;
+            let created = self.create_task(request).await?;
+            tracing::Span::current().record("oomol.task.id", created.task_id.as_str());
+            let result = self.await_result(&created.task_id, options).await?;
+            Ok(TaskOutcome::new(created.task_id, result))
+        }
+        .instrument(span.clone())
+        .await;
+        cloud_task_core::__record_failure!(&span, outcome.as_ref().err());
+        outcome
     }
 
     /// A stream of a task's status and progress changes (no repeats), ending with

@@ -9,7 +9,6 @@ use cloud_task_core::machine::{UploadWork, UploadWorkDone};
 use cloud_task_core::{Error, Result, Upload, UploadOptions, UploadedFile, check_upload_source};
 use cloud_task_local::{ReadOnce, part_len};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tracing::Instrument;
 
 use crate::client::Client;
 use crate::engine::{Engine, Local};
@@ -211,14 +210,9 @@ impl Client {
         context: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
-        let span = tracing::debug_span!("cloud_task_upload", size = len);
-        async {
-            let upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
-            Engine::with_local(self, upload, Reads { source, context })
-                .run(|_, percent| options.report_progress(percent))
-                .await
-        }
-        .instrument(span)
-        .await
+        let upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
+        Engine::with_local(self, upload, Reads { source, context })
+            .run(|_, percent| options.report_progress(percent))
+            .await
     }
 }

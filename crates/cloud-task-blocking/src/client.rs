@@ -87,19 +87,25 @@ impl Client {
     /// ```
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
         let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
-        let response = Engine::new(self, call).run(|_, never| match never {})?;
-        op.parse(response)
+        let engine = Engine::new(self, call);
+        // The answer is read after the engine is done: an error of its status or body is
+        // the operation's too.
+        let span = engine.span().clone();
+        let response = engine.run(|_, never| match never {})?;
+        let output = op.parse(response);
+        cloud_task_core::__record_failure!(&span, output.as_ref().err());
+        output
     }
 
     /// Sends one transmit on this thread, within its limits (for a transport that bounds
     /// itself).
     pub(crate) fn send_here(&self, transmit: Transmit) -> (RequestId, Result<HttpResponse>) {
         let id = transmit.id;
-        let span = request_span(&transmit);
+        let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
         let limits = transmit.limits(self.now());
         let _entered = span.enter();
         let outcome = self.inner.transport.send(transmit.request, limits);
-        trace_outcome(&span, &outcome);
+        cloud_task_core::__record_answer!(&span, &outcome);
         (id, outcome)
     }
 
@@ -172,31 +178,6 @@ impl Client {
         let mut op = GetTaskLogs::new(task_id);
         op.page = page;
         self.execute(&op)
-    }
-}
-
-/// The span of one request: operation, method, path (never the query, which may hold a
-/// presigned signature), task and status. Never the key.
-pub(crate) fn request_span(transmit: &Transmit) -> tracing::Span {
-    tracing::debug_span!(
-        "cloud_task_request",
-        op = transmit.name,
-        method = %transmit.request.method(),
-        path = transmit.request.uri().path(),
-        task_id = transmit.task_id.as_deref().unwrap_or_default(),
-        status = tracing::field::Empty,
-    )
-}
-
-/// Records a request's outcome in its span.
-pub(crate) fn trace_outcome(span: &tracing::Span, outcome: &Result<HttpResponse>) {
-    let _entered = span.enter();
-    match outcome {
-        Ok(response) => {
-            span.record("status", response.status().as_u16());
-            tracing::debug!(status = response.status().as_u16(), "response");
-        }
-        Err(error) => tracing::debug!(%error, "transport error"),
     }
 }
 

@@ -71,8 +71,6 @@ impl Client {
         options: DownloadOptions,
     ) -> Result<Downloaded> {
         let path = path.as_ref();
-        let span = tracing::debug_span!("cloud_task_download", path = %path.display());
-        let _entered = span.enter();
         let prepared = PreparedPart::new(path, url);
         let download = Download::new(self.config(), url, &options, prepared.resume(), self.now())?;
         let mut held = prepared.open()?;

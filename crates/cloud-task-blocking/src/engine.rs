@@ -28,6 +28,8 @@ pub(crate) enum Next<E, O> {
 /// its local work, and hands out its events and its end. What needs no I/O is the core's
 /// [`Driving`].
 pub(crate) struct Engine<M, L = NoLocal> {
+    /// The operation's span: its requests' spans are its children.
+    span: tracing::Span,
     client: Client,
     driving: Driving<M>,
     local: L,
@@ -43,6 +45,11 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         self.driving.machine()
     }
 
+    /// The operation's span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// Drives the machine to its end, handing each event to `on_event`.
     pub(crate) fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
         loop {
@@ -54,8 +61,18 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 
     /// Drives the machine to its next event, or its end (after which it must not be
-    /// called again).
+    /// called again), inside the operation's span.
     pub(crate) fn next(&mut self) -> Next<M::Event, M::Output> {
+        let span = self.span.clone();
+        let next = span.in_scope(|| self.step());
+        if let Next::Done(output) = &next {
+            cloud_task_core::__record_failure!(&span, M::failure(output));
+        }
+        next
+    }
+
+    /// [`next`](Self::next), outside the span.
+    fn step(&mut self) -> Next<M::Event, M::Output> {
         loop {
             let idle = self.flights.as_ref().is_none_or(Flights::is_idle);
             // A lone request goes on this thread when nothing can interrupt its wait and

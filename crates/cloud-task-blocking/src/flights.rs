@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use cloud_task_core::{CancelGuard, CancelToken, HttpResponse, RequestId, Result, Transmit};
 
-use crate::client::{Client, request_span, trace_outcome};
+use crate::client::Client;
 use crate::senders::Job;
 
 /// How a machine asked to wait: until a time (a poll or a retry is due), or for an answer
@@ -141,7 +141,7 @@ impl Flights {
         let id = transmit.id;
         let limits = transmit.limits(self.client.now());
         let deadline = Instant::now() + limits.timeout;
-        let span = request_span(&transmit);
+        let span = cloud_task_core::__request_span!(&transmit, inner.config);
         let events = self.events.clone();
         let wakeup = Arc::clone(&self.wakeup);
         inner.senders.submit(Job {
@@ -198,7 +198,7 @@ impl Flights {
             Err(RecvTimeoutError::Timeout) => {
                 let gone = self.pending.remove(&id)?;
                 let outcome = Err(gone.limits.elapsed());
-                trace_outcome(&gone.span, &outcome);
+                cloud_task_core::__record_answer!(&gone.span, &outcome);
                 Some(Event::Answer(id, outcome))
             }
             Err(RecvTimeoutError::Disconnected) => None,
@@ -218,7 +218,7 @@ impl Flights {
         if let Event::Answer(id, outcome) = &event
             && let Some(gone) = self.pending.remove(id)
         {
-            trace_outcome(&gone.span, outcome);
+            cloud_task_core::__record_answer!(&gone.span, outcome);
         }
         event
     }

@@ -82,8 +82,10 @@
 //!   [`Error::Redirect`]); `list_all` stops on a page token seen before and after
 //!   `max_pages` pages. See the core's crate docs for the table of limits.
 //! - A task creation is never retried; polls and part uploads are, as the core decides.
-//! - `tracing` spans per request (`cloud_task_request`: operation, method, path, task ID,
-//!   status) and per wait or upload; the API key never appears in them.
+//! - `tracing` spans ready for OpenTelemetry, target `oomol_cloud_task`: one per public
+//!   operation (INFO) and one per HTTP request inside it (DEBUG), with the semantic
+//!   conventions' HTTP client fields, the attempt and the task (see
+//!   [`cloud_task_core::trace`]); never the key, never a presigned URL's signature.
 //!
 //! # Features
 //!

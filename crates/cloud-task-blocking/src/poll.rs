@@ -38,8 +38,6 @@ impl Client {
     /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
-        let span = tracing::debug_span!("cloud_task_await", task_id);
-        let _entered = span.enter();
         let poller = Poller::new(self.config(), task_id, &options, self.now())?;
         Engine::new(self, poller).run(|poller, p| report(poller.options(), poller.task_id(), &p))
     }
@@ -67,10 +65,16 @@ impl Client {
         request: CreateTaskRequest,
         options: AwaitOptions,
     ) -> Result<TaskOutcome> {
-        options.check_before_create(self.config())?;
-        let created = self.create_task(request)?;
-        let result = self.await_result(&created.task_id, options)?;
-        Ok(TaskOutcome::new(created.task_id, result))
+        let span = cloud_task_core::__operation_span!(name = "create_and_wait");
+        let outcome = span.in_scope(|| {
+            options.check_before_create(self.config())?;
+            let created = self.create_task(request)?;
+            span.record("oomol.task.id", created.task_id.as_str());
+            let result = self.await_result(&created.task_id, options)?;
+            Ok(TaskOutcome::new(created.task_id, result))
+        });
+        cloud_task_core::__record_failure!(&span, outcome.as_ref().err());
+        outcome
     }
 
     /// An iterator over a task's status and progress changes (no repeats), ending with
@@ -145,8 +149,6 @@ impl Client {
         task_ids: impl IntoIterator<Item = impl Into<String>>,
         options: AwaitOptions,
     ) -> Vec<Result<TaskSuccess>> {
-        let span = tracing::debug_span!("cloud_task_await_many");
-        let _entered = span.enter();
         let set = PollerSet::new(self.config(), task_ids, &options, self.now());
         Engine::new(self, set).run(|set, (index, p)| {
             report(set.options(), set.task_id(index).unwrap_or_default(), &p);

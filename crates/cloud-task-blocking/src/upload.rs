@@ -114,8 +114,6 @@ impl Client {
         context: &str,
         options: UploadOptions,
     ) -> Result<UploadedFile> {
-        let span = tracing::debug_span!("cloud_task_upload", size = len);
-        let _entered = span.enter();
         let upload = Upload::new(self.config(), file_name, len, &options, self.now())?;
         Engine::with_local(self, upload, Reads { source, context })
             .run(|_, percent| options.report_progress(percent))

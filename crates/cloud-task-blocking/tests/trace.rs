@@ -1,5 +1,6 @@
-//! The `tracing` output of the client: one span per request with the operation, method,
-//! path, task ID and status; never the API key, never a presigned URL's query.
+//! The `tracing` output of the client: one span per operation, one per request inside it
+//! with OpenTelemetry's HTTP client fields; never the API key, never a presigned URL's
+//! signature.
 //!
 //! Alone in its test binary, so that it can install a global subscriber (spans of the
 //! upload and `await_many` worker threads included).
@@ -78,18 +79,29 @@ fn requests_are_traced_with_their_fields_but_never_the_key_or_a_signature() {
         .unwrap();
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("op=\"get_task\""), "{text}");
-    assert!(text.contains("method=GET"), "{text}");
-    assert!(text.contains("path=\"/v3/users/me/tasks/t-9\""), "{text}");
-    assert!(text.contains("task_id=\"t-9\""), "{text}");
-    assert!(text.contains("status=200"), "{text}");
-    // The polls of await_many, sent from its worker threads.
-    assert!(text.contains("cloud_task_await_many"), "{text}");
-    assert!(text.contains("task_id=\"t-2\""), "{text}");
-    // The part upload, sent from an upload thread, without its query.
-    assert!(text.contains("cloud_task_upload"), "{text}");
-    assert!(text.contains("op=\"upload_part\""), "{text}");
-    assert!(text.contains("path=\"/part/1\""), "{text}");
+    // One span per operation, one per request inside it, with OpenTelemetry's fields.
+    for expected in [
+        "cloud_task.operation{otel.name=\"get_task\"",
+        "cloud_task.request{otel.name=\"GET\"",
+        "otel.kind=\"client\"",
+        "http.request.method=\"GET\"",
+        "server.address=\"cloud-task.oomol.com\"",
+        "server.port=443",
+        "url.full=\"https://cloud-task.oomol.com/v3/users/me/tasks/t-9\"",
+        "oomol.operation=\"get_task\"",
+        "oomol.attempt=1",
+        "oomol.task.id=\"t-9\"",
+        "http.response.status_code=200",
+        // The polls of await_many, sent from its worker threads, inside its span.
+        "cloud_task.operation{otel.name=\"await_many\" oomol.operation=\"await_many\" oomol.machine=\"wait_many\"}",
+        "oomol.task.id=\"t-2\"",
+        // The part upload, sent from an upload thread, its query's values redacted.
+        "cloud_task.operation{otel.name=\"upload\"",
+        "oomol.operation=\"upload_part\"",
+        "url.full=\"https://store.test/part/1?X-Signature=REDACTED\"",
+    ] {
+        assert!(text.contains(expected), "no {expected} in {text}");
+    }
     assert!(!text.contains("part-signature"), "{text}");
     assert!(!text.contains(KEY), "{text}");
 }

@@ -144,6 +144,8 @@ impl Flight {
             deadline,
             max_response_body: config.max_response_body(),
             task_id: None,
+            attempt: 1,
+            machine: "call",
         };
         (flight, transmit)
     }
@@ -238,6 +240,8 @@ impl Flight {
             deadline: self.deadline,
             max_response_body: config.max_response_body(),
             task_id: None,
+            attempt: 1,
+            machine: "call",
         })
     }
 
@@ -367,6 +371,7 @@ pub struct Call {
     flight: Option<Flight>,
     state: CallState,
     task: Option<Arc<str>>,
+    name: &'static str,
 }
 
 impl fmt::Debug for Call {
@@ -387,6 +392,7 @@ impl Call {
             flight: Some(flight),
             state: CallState::Ready(transmit),
             task: None,
+            name,
         }
     }
 
@@ -404,6 +410,16 @@ impl Call {
     pub fn for_task(mut self, task_id: Option<&str>) -> Call {
         self.task = task_id.map(Arc::from);
         self
+    }
+
+    /// The name of its operation (e.g. `get_task_result`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The task it is about, if any.
+    pub fn task_id(&self) -> Option<&str> {
+        self.task.as_deref()
     }
 
     /// The task it is about, if any.

@@ -133,6 +133,7 @@ mod poll_set;
 pub mod retry;
 pub mod seam;
 pub mod timestamp;
+pub mod trace;
 pub mod upload;
 mod wait;
 mod wire;

@@ -136,6 +136,27 @@ pub trait Machine {
     fn kind(&self) -> &'static str {
         "call"
     }
+
+    /// The public operation it carries out, for tracing (the name of an engine's
+    /// operation span): a call's operation (`get_task_result`), else `await_result`,
+    /// `await_many`, `list_all`, `events`, `download`, `upload`, `run_many`, `login`.
+    fn operation(&self) -> &'static str {
+        self.kind()
+    }
+
+    /// The task it is about, when it is about one task (for tracing).
+    fn task_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The error `output` ended with, if it did (for tracing: an operation span's status).
+    fn failure(output: &Self::Output) -> Option<&Error>
+    where
+        Self: Sized,
+    {
+        let _ = output;
+        None
+    }
 }
 
 /// What an engine does next for the machine it drives; the answer of [`Driving::next`].
@@ -178,16 +199,46 @@ pub struct Driving<M> {
     /// out one: no allocation for it), the others after it.
     first: Option<Transmit>,
     more: VecDeque<Transmit>,
+    /// Requests handed out so far, by operation (the attempt numbers).
+    attempts: Attempts,
     /// The interceptors' bookkeeping, when the configuration has any.
     hooks: Option<Box<Hooks>>,
+}
+
+/// How many requests of each operation a machine has handed out: the first operation
+/// inline (most machines send one kind of request: no allocation), the others after it.
+#[derive(Debug, Default)]
+struct Attempts {
+    first: Option<(&'static str, u32)>,
+    more: Vec<(&'static str, u32)>,
+}
+
+impl Attempts {
+    /// Counts one more request of `operation` and answers its number, from 1.
+    fn count(&mut self, operation: &'static str) -> u32 {
+        let slot = match &mut self.first {
+            None => {
+                self.first = Some((operation, 1));
+                return 1;
+            }
+            Some(first) if first.0 == operation => first,
+            Some(_) => match self.more.iter_mut().find(|(op, _)| *op == operation) {
+                Some(slot) => slot,
+                None => {
+                    self.more.push((operation, 1));
+                    return 1;
+                }
+            },
+        };
+        slot.1 = slot.1.saturating_add(1);
+        slot.1
+    }
 }
 
 /// What [`Driving`] keeps to call the interceptors of a configuration.
 #[derive(Debug)]
 struct Hooks {
     config: Config,
-    /// Requests sent so far, by operation (the attempt numbers).
-    attempts: Vec<(&'static str, u32)>,
     /// The requests handed out and not answered yet.
     pending: Vec<Sent>,
 }
@@ -223,32 +274,18 @@ impl Sent {
 impl Hooks {
     /// Runs every `before_send` on `transmit`, keeping header changes for a configured
     /// origin only, and notes it for its answer.
-    fn before_send(&mut self, machine: &'static str, transmit: &mut Transmit) {
-        let attempt = match self
-            .attempts
-            .iter_mut()
-            .find(|(op, _)| *op == transmit.name)
-        {
-            Some((_, count)) => {
-                *count = count.saturating_add(1);
-                *count
-            }
-            None => {
-                self.attempts.push((transmit.name, 1));
-                1
-            }
-        };
+    fn before_send(&mut self, transmit: &mut Transmit) {
         let sent = Sent {
             id: transmit.id,
             operation: transmit.name,
-            attempt,
+            attempt: transmit.attempt,
             task_id: transmit.task_id.clone(),
             method: transmit.request.method().clone(),
             uri: transmit.request.uri().clone(),
             configured_origin: self.config.is_configured_origin(transmit.request.uri()),
             bytes: transmit.request.body().len() as u64,
         };
-        let context = sent.context(machine);
+        let context = sent.context(transmit.machine);
         // For a configured origin the hooks change the request's own headers; for any
         // other, a copy that is dropped.
         let mut copy;
@@ -292,6 +329,7 @@ impl<M: Machine> Driving<M> {
             cancelled: false,
             first: None,
             more: VecDeque::new(),
+            attempts: Attempts::default(),
             hooks: None,
         }
     }
@@ -302,7 +340,6 @@ impl<M: Machine> Driving<M> {
         if !config.interceptors().is_empty() {
             self.hooks = Some(Box::new(Hooks {
                 config: config.clone(),
-                attempts: Vec::new(),
                 pending: Vec::new(),
             }));
         }
@@ -346,8 +383,10 @@ impl<M: Machine> Driving<M> {
         loop {
             return match self.machine.poll_step(now) {
                 Step::Send(mut transmit) => {
+                    transmit.attempt = self.attempts.count(transmit.name);
+                    transmit.machine = self.machine.kind();
                     if let Some(hooks) = &mut self.hooks {
-                        hooks.before_send(self.machine.kind(), &mut transmit);
+                        hooks.before_send(&mut transmit);
                     }
                     match self.first {
                         None if self.more.is_empty() => self.first = Some(transmit),
@@ -431,6 +470,15 @@ macro_rules! delegate_cancel {
     };
 }
 
+/// [`Machine::failure`] of a machine that ends with a `Result`.
+macro_rules! failure_of_result {
+    () => {
+        fn failure(output: &Self::Output) -> Option<&Error> {
+            output.as_ref().err()
+        }
+    };
+}
+
 /// [`Machine::handle_work`] of a machine that asks for no local work.
 macro_rules! no_work {
     () => {
@@ -454,6 +502,16 @@ impl Machine for Call {
             CallAction::Done(outcome) => Step::Done(outcome),
         }
     }
+
+    fn operation(&self) -> &'static str {
+        self.name()
+    }
+
+    fn task_id(&self) -> Option<&str> {
+        Call::task_id(self)
+    }
+
+    failure_of_result!();
 
     delegate_answers!(Call);
 
@@ -481,6 +539,8 @@ impl Machine for DeviceLogin {
             LoginAction::Done(outcome) => Step::Done(outcome),
         }
     }
+
+    failure_of_result!();
 
     delegate_answers!(DeviceLogin);
 
@@ -512,6 +572,16 @@ impl<T: DeserializeOwned> Machine for Poller<T> {
             PollAction::Done(outcome) => Step::Done(outcome),
         }
     }
+
+    fn operation(&self) -> &'static str {
+        "await_result"
+    }
+
+    fn task_id(&self) -> Option<&str> {
+        Some(Poller::task_id(self))
+    }
+
+    failure_of_result!();
 
     delegate_answers!(Poller);
 
@@ -552,6 +622,10 @@ impl<T: DeserializeOwned> Machine for PollerSet<T> {
         }
     }
 
+    fn operation(&self) -> &'static str {
+        "await_many"
+    }
+
     delegate_answers!(PollerSet);
 
     no_work!();
@@ -583,6 +657,12 @@ impl Machine for Paginator {
         }
     }
 
+    fn operation(&self) -> &'static str {
+        "list_all"
+    }
+
+    failure_of_result!();
+
     delegate_answers!(Paginator);
 
     no_work!();
@@ -609,6 +689,16 @@ impl<T: DeserializeOwned> Machine for Follower<T> {
             FollowAction::Done(outcome) => Step::Done(outcome),
         }
     }
+
+    fn operation(&self) -> &'static str {
+        "events"
+    }
+
+    fn task_id(&self) -> Option<&str> {
+        Some(Follower::task_id(self))
+    }
+
+    failure_of_result!();
 
     delegate_answers!(Follower);
 
@@ -681,6 +771,8 @@ impl Machine for Download {
             DownloadAction::Done(outcome) => Step::Done(outcome),
         }
     }
+
+    failure_of_result!();
 
     delegate_answers!(Download);
 
@@ -764,6 +856,8 @@ impl Machine for Upload {
         }
     }
 
+    failure_of_result!();
+
     delegate_answers!(Upload);
 
     fn handle_work(&mut self, done: UploadWorkDone, now: Instant) {
@@ -829,6 +923,12 @@ impl Machine for Batch {
         }
     }
 
+    fn operation(&self) -> &'static str {
+        "run_many"
+    }
+
+    failure_of_result!();
+
     delegate_answers!(Batch);
 
     fn handle_work(&mut self, done: Result<()>, _now: Instant) {
@@ -846,7 +946,8 @@ impl Machine for Batch {
 
 /// Defines a driver's engine constructors: `Engine::new` for a machine that asks for no
 /// local work, `Engine::with_local` otherwise, both starting with nothing in flight (`$io`,
-/// the driver's own `Option` of requests in flight). Written once for both drivers: each
+/// the driver's own `Option` of requests in flight) and with the operation's span
+/// ([`trace`](crate::trace)). Written once for both drivers: each
 /// defines `Engine`, `Client`, `Local` and `NoLocal`.
 #[doc(hidden)]
 #[macro_export]
@@ -869,6 +970,7 @@ macro_rules! __engine_constructors {
             /// An engine whose local work is done by `local`.
             pub(crate) fn with_local(client: &Client, machine: M, local: L) -> Self {
                 Engine {
+                    span: $crate::__operation_span!(&machine),
                     client: client.clone(),
                     driving: $crate::machine::Driving::new(machine).intercepted(client.config()),
                     local,

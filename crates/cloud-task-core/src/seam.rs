@@ -96,6 +96,13 @@ pub struct Transmit {
     pub max_response_body: u64,
     /// The task it is about, when it is about one (for logs and tracing).
     pub task_id: Option<Arc<str>>,
+    /// How many requests of this operation its machine has handed out, this one included
+    /// (set by [`Driving`](crate::machine::Driving); 1 until then): 2 for a wait's second
+    /// poll or a retry.
+    pub attempt: u32,
+    /// The kind of machine that handed it out ([`Machine::kind`](crate::machine::Machine::kind),
+    /// set by [`Driving`](crate::machine::Driving); `call` until then).
+    pub machine: &'static str,
 }
 
 impl Transmit {

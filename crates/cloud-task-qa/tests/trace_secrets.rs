@@ -174,12 +174,12 @@ fn no_secret_reaches_the_tracing_output_of_either_driver() {
     let output = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     // The capture works, and holds the drivers' spans and their HTTP stacks' records.
     for expected in [
-        "cloud_task_request",
-        "cloud_task_upload",
-        "op=\"create_task\"",
-        "op=\"get_profile\"",
-        "op=\"poll_device_login\"",
-        "status=401",
+        "cloud_task.request",
+        "cloud_task.operation{otel.name=\"upload\"",
+        "oomol.operation=\"create_task\"",
+        "oomol.operation=\"get_profile\"",
+        "oomol.operation=\"poll_device_login\"",
+        "http.response.status_code=401",
         "hyper",
         "ureq",
     ] {

@@ -98,6 +98,42 @@ pub enum Error {
 }
 
 impl Error {
+    /// A short name of its kind, for the `error.type` field of tracing spans and for
+    /// metrics: `invalid_input`, `connect`, `transport_timeout`, `transport_io`,
+    /// `transport`, the status of an [`Error::Api`] (`404`), `decode`, `task_failed`,
+    /// `timeout`, `upload`, `io`, `cancelled`, `limit`, `redirect`, `protocol`,
+    /// `invalid_inputs`, `no_result_file`, `misuse`. Never a message.
+    ///
+    /// ```
+    /// use cloud_task_core::{Error, TransportErrorKind};
+    /// assert_eq!(Error::transport(TransportErrorKind::Connect, "refused").error_type(), "connect");
+    /// assert_eq!(Error::cancelled().error_type(), "cancelled");
+    /// ```
+    pub fn error_type(&self) -> &str {
+        match self {
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Transport(transport) => match transport.kind {
+                TransportErrorKind::Connect => "connect",
+                TransportErrorKind::Timeout => "transport_timeout",
+                TransportErrorKind::Io => "transport_io",
+                TransportErrorKind::Other => "transport",
+            },
+            Error::Api(api) => api.status.as_str(),
+            Error::Decode(_) => "decode",
+            Error::TaskFailed(_) => "task_failed",
+            Error::Timeout(_) => "timeout",
+            Error::Upload(_) => "upload",
+            Error::Io(_) => "io",
+            Error::Cancelled(_) => "cancelled",
+            Error::Limit(_) => "limit",
+            Error::Redirect(_) => "redirect",
+            Error::Protocol(_) => "protocol",
+            Error::InvalidInputs(_) => "invalid_inputs",
+            Error::NoResultFile(_) => "no_result_file",
+            Error::Misuse(_) => "misuse",
+        }
+    }
+
     /// An [`Error::Cancelled`] of a call about no task in particular.
     pub fn cancelled() -> Self {
         Error::Cancelled(CancelledError { task_id: None })

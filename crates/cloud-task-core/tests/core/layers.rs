@@ -32,6 +32,8 @@ const LAYERS: &[&[&str]] = &[
     &["batch"],
     // The one trait every machine implements.
     &["machine"],
+    // What the drivers' engines put in their spans (about machines and their requests).
+    &["trace"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -24,6 +24,7 @@ mod poller;
 mod properties;
 mod task_logs;
 mod task_result;
+mod trace;
 mod upload;
 mod upload_machine;
 
