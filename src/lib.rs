@@ -172,7 +172,7 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use cloud_task_async::{
-    BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, Watch,
+    BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, TypedTask, Watch,
 };
 pub use cloud_task_core::http;
 pub use cloud_task_core::{
@@ -193,6 +193,14 @@ pub mod intercept {
     };
 }
 
+/// Typed blocks: the [`Block`](typed::Block) trait the inputs structs of
+/// `cloud-task codegen` implement, and their outputs decoded
+/// ([`decode_outputs`](typed::decode_outputs)): a list's single object or the object
+/// itself. The clients' `run`, `create` and `run_many_blocks` take them.
+pub mod typed {
+    pub use cloud_task_core::typed::{Block, TypedOutcome, decode_outputs};
+}
+
 /// The response models of the API: tasks, results, statuses, logs and their typed events,
 /// the dashboard, package descriptions.
 pub mod models {
@@ -207,8 +215,8 @@ pub mod error {
     pub use cloud_task_core::{
         ApiError, BoxError, CancelledError, DecodeError, Error, InputProblem, InvalidInputError,
         InvalidInputsError, IoError, Limit, LimitError, MAX_ERROR_BODY, MAX_INPUT_PROBLEMS,
-        MisuseError, NoResultFileError, ProblemKind, ProtocolError, RedirectError, Result,
-        TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
+        MisuseError, NoResultFileError, OutputsError, ProblemKind, ProtocolError, RedirectError,
+        Result, TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
         UploadError, UploadErrorCode,
     };
 }
@@ -277,7 +285,7 @@ pub mod sans_io {
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking {
     pub use cloud_task_blocking::{
-        BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, Watch,
+        BatchRun, Client, ClientBuilder, TaskEvents, TaskHandle, TaskList, TypedTask, Watch,
     };
 
     /// The HTTP seam of the blocking client: plug your own stack or clock into

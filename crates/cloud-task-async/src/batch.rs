@@ -80,16 +80,29 @@ impl Client {
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
     ) -> BatchRun {
-        let requests: Vec<CreateTaskRequest> = requests.into_iter().collect();
+        self.run_many_requests(Ok(requests.into_iter().collect()), options)
+    }
+
+    /// [`run_many`](Self::run_many) of requests that may have failed to build (then the
+    /// stream's only item is that error).
+    pub(crate) fn run_many_requests(
+        &self,
+        requests: Result<Vec<CreateTaskRequest>>,
+        options: BatchOptions,
+    ) -> BatchRun {
+        let total = requests.as_ref().map_or(0, Vec::len);
         // Until the batch starts (at the stream's first poll), every input is pending.
         let mut before = BatchCounts::default();
-        before.total = requests.len();
-        before.pending = requests.len();
+        before.total = total;
+        before.pending = total;
         let counts = Arc::new(Mutex::new(before));
         let shared = Arc::clone(&counts);
         let client = self.clone();
         let start = futures_util::stream::once(async move {
-            let engine = client.start_batch(requests, options).await;
+            let engine = match requests {
+                Ok(requests) => client.start_batch(requests, options).await,
+                Err(error) => Err(error),
+            };
             engine::stream(engine, move |batch, next| {
                 *shared.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
                 match next {

@@ -184,10 +184,11 @@ mod poll;
 mod timer;
 mod tower;
 mod transport;
+mod typed;
 mod upload;
 
 pub use batch::BatchRun;
-pub use client::{Client, ClientBuilder, TaskHandle};
+pub use client::{Client, ClientBuilder, TaskHandle, TypedTask};
 pub use follow::TaskEvents;
 pub use list::TaskList;
 pub use poll::Watch;

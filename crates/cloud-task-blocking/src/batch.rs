@@ -91,7 +91,17 @@ impl Client {
         requests: impl IntoIterator<Item = CreateTaskRequest>,
         options: BatchOptions,
     ) -> BatchRun {
-        let engine = self.start_batch(requests.into_iter().collect(), options);
+        self.run_many_requests(Ok(requests.into_iter().collect()), options)
+    }
+
+    /// [`run_many`](Self::run_many) of requests that may have failed to build (then the
+    /// iterator's only item is that error).
+    pub(crate) fn run_many_requests(
+        &self,
+        requests: Result<Vec<CreateTaskRequest>>,
+        options: BatchOptions,
+    ) -> BatchRun {
+        let engine = requests.and_then(|requests| self.start_batch(requests, options));
         let counts = engine
             .as_ref()
             .map_or_else(|_| BatchCounts::default(), |e| e.machine().counts());

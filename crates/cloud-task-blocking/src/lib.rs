@@ -129,10 +129,11 @@ mod resolve;
 mod senders;
 mod timer;
 mod transport;
+mod typed;
 mod upload;
 
 pub use batch::BatchRun;
-pub use client::{Client, ClientBuilder, TaskHandle};
+pub use client::{Client, ClientBuilder, TaskHandle, TypedTask};
 pub use follow::TaskEvents;
 pub use list::TaskList;
 pub use poll::Watch;

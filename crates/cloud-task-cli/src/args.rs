@@ -117,6 +117,26 @@ pub enum Command {
         /// Only this block.
         block: Option<String>,
     },
+    /// Write Rust types for a package's blocks, from the registry's description: an inputs
+    /// struct per block (implementing the SDK's `typed::Block`) and its outputs struct, for
+    /// the clients' `run`, `create` and `run_many_blocks`. Commit the file: it builds
+    /// offline and reviews as a diff.
+    #[command(after_help = "Examples:\n  \
+        cloud-task codegen @oomol/pdf-tools 1.2.0 -o src/blocks/pdf_tools.rs\n  \
+        cloud-task codegen @oomol/echo latest > src/echo.rs\n\n\
+        Then, in Rust (with serde's derive in your dependencies):\n  \
+        mod pdf_tools { include!(\"blocks/pdf_tools.rs\"); }\n  \
+        let done = client.run(&pdf_tools::SplitInputs { .. }, AwaitOptions::new()).await?;\n  \
+        println!(\"{:?}\", done.outputs);")]
+    Codegen {
+        /// The package, e.g. @oomol/pdf-tools.
+        package: String,
+        /// The version (exact, or `latest`: the file records the exact one).
+        version: String,
+        /// Write it to this file (replaced whole, atomically) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Show a task's details.
     Get {
         /// The task ID.

@@ -103,6 +103,11 @@ impl Context {
                 version,
                 block,
             } => self.info(&package, &version, block.as_deref()).await,
+            Command::Codegen {
+                package,
+                version,
+                output,
+            } => self.codegen(&package, &version, output.as_deref()).await,
             Command::List(args) => self.list(args).await,
             Command::Latest { workload_ids } => self.latest(workload_ids).await,
             Command::Logs(args) => self.logs(args).await,
@@ -363,10 +368,14 @@ impl Context {
     }
 
     /// `info`: a package's blocks and their inputs.
-    async fn info(&self, package: &str, version: &str, block: Option<&str>) -> Result<(), Failure> {
+    /// The registry's description of `package` at `version`, a failure with a hint.
+    async fn package_info(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<std::sync::Arc<cloud_task_async::PackageInfo>, Failure> {
         let client = self.client()?;
-        let info = self
-            .interruptible(client.get_package_info(package, version))
+        self.interruptible(client.get_package_info(package, version))
             .await
             .map_err(|failure| {
                 if failure.kind() == "network" {
@@ -379,7 +388,44 @@ impl Context {
                 } else {
                     failure
                 }
-            })?;
+            })
+    }
+
+    async fn codegen(
+        &self,
+        package: &str,
+        version: &str,
+        output: Option<&std::path::Path>,
+    ) -> Result<(), Failure> {
+        let info = self.package_info(package, version).await?;
+        let source = cloud_task_codegen::generate(&info)
+            .map_err(|error| Failure::usage(output::clean(&error.to_string())))?;
+        let Some(path) = output else {
+            print!("{source}");
+            return Ok(());
+        };
+        cloud_task_local::replace_file(path, source.as_bytes(), "the output", None).map_err(
+            |e| {
+                Failure::from(cloud_task_async::Error::io(
+                    format!("writing {}", path.display()),
+                    e,
+                ))
+            },
+        )?;
+        if !self.global.quiet {
+            eprintln!(
+                "wrote {} ({} block(s) of {}@{})",
+                output::clean(&path.display().to_string()),
+                info.blocks.len(),
+                output::clean(&info.package_name),
+                output::clean(&info.package_version)
+            );
+        }
+        Ok(())
+    }
+
+    async fn info(&self, package: &str, version: &str, block: Option<&str>) -> Result<(), Failure> {
+        let info = self.package_info(package, version).await?;
         let blocks: Vec<_> = match block {
             Some(name) => match info.block(name) {
                 Some(block) => vec![block.clone()],

@@ -1612,5 +1612,48 @@ macro_rules! __client {
                 &self.client
             }
         }
+
+        /// A task of a typed block ([`Block`]($crate::typed::Block)): what
+        /// [`Client::create`] answers. Its `wait` answers the block's typed outputs; every
+        /// other method of the task is its [`TaskHandle`]'s (it derefs to it).
+        pub struct TypedTask<O> {
+            handle: TaskHandle,
+            outputs: ::std::marker::PhantomData<fn() -> O>,
+        }
+
+        impl<O> Clone for TypedTask<O> {
+            fn clone(&self) -> Self {
+                TypedTask::new(self.handle.clone())
+            }
+        }
+
+        impl<O> ::std::fmt::Debug for TypedTask<O> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("TypedTask").field("id", &self.handle.id).finish()
+            }
+        }
+
+        impl<O> ::std::ops::Deref for TypedTask<O> {
+            type Target = TaskHandle;
+
+            fn deref(&self) -> &TaskHandle {
+                &self.handle
+            }
+        }
+
+        impl<O> TypedTask<O> {
+            /// The task `handle`, whose outputs are typed `O`.
+            pub fn new(handle: TaskHandle) -> Self {
+                TypedTask {
+                    handle,
+                    outputs: ::std::marker::PhantomData,
+                }
+            }
+
+            /// Its untyped handle.
+            pub fn into_handle(self) -> TaskHandle {
+                self.handle
+            }
+        }
     };
 }

@@ -134,6 +134,7 @@ pub mod retry;
 pub mod seam;
 pub mod timestamp;
 pub mod trace;
+pub mod typed;
 pub mod upload;
 mod wait;
 mod wire;
@@ -170,9 +171,9 @@ pub use download::{
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,
-    LimitError, MAX_ERROR_BODY, MisuseError, NoResultFileError, ProtocolError, RedirectError,
-    Result, TaskErrorCode, TaskFailedError, TimeoutError, TransportError, TransportErrorKind,
-    UploadError, UploadErrorCode,
+    LimitError, MAX_ERROR_BODY, MisuseError, NoResultFileError, OutputsError, ProtocolError,
+    RedirectError, Result, TaskErrorCode, TaskFailedError, TimeoutError, TransportError,
+    TransportErrorKind, UploadError, UploadErrorCode,
 };
 pub use exchange::{
     Call, CallAction, DeadlineElapsed, RequestId, SendLimits, Transmit, same_origin,

@@ -70,6 +70,7 @@ pub struct EmulatorBuilder {
     clock: Option<ManualClock>,
     login_delay: Option<Duration>,
     login_expiry: Duration,
+    keyed_outputs: bool,
 }
 
 /// How long after its code is asked for a sign-in confirms itself, by default.
@@ -91,6 +92,7 @@ impl Default for EmulatorBuilder {
             clock: None,
             login_delay: Some(DEFAULT_LOGIN_DELAY),
             login_expiry: DEFAULT_LOGIN_EXPIRY,
+            keyed_outputs: false,
         }
     }
 }
@@ -107,6 +109,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("max_concurrency", &self.max_concurrency)
             .field("max_queue_size", &self.max_queue_size)
             .field("part_size", &self.part_size)
+            .field("keyed_outputs", &self.keyed_outputs)
             .field("seed", &self.seed)
             .field("faults", &self.faults)
             .field("clock", &self.clock)
@@ -132,6 +135,14 @@ impl EmulatorBuilder {
     /// sign-in's result is a 404.
     pub fn login_expiry(mut self, expiry: Duration) -> Self {
         self.login_expiry = expiry;
+        self
+    }
+
+    /// Answers a success's `resultData` as one object keyed by output handle
+    /// (`{"text": "hi"}`), the shape OOMOL's engine client reads, instead of a list holding
+    /// that object (`[{"text": "hi"}]`), the official SDKs' type and the default.
+    pub fn keyed_outputs(mut self, keyed: bool) -> Self {
+        self.keyed_outputs = keyed;
         self
     }
 
@@ -270,6 +281,7 @@ impl EmulatorBuilder {
                 epoch_ms,
                 seed: self.seed,
                 base_url: base_url.clone(),
+                keyed_outputs: self.keyed_outputs,
             })),
             faults: Mutex::new(FaultBook::new(self.seed, self.faults)),
             stats: StatsRecorder::default(),

@@ -71,6 +71,8 @@ pub(crate) struct SchedulerConfig {
     pub(crate) seed: u64,
     /// The emulator's address, for the URLs of result files.
     pub(crate) base_url: String,
+    /// A success's `resultData` as one object keyed by output handle, not a list of it.
+    pub(crate) keyed_outputs: bool,
 }
 
 /// Why a task was not created.
@@ -306,7 +308,14 @@ impl Scheduler {
             package_name: request.package_name,
             package_version: request.package_version,
             block_name: request.block_name,
-            outcome: plan.outcome,
+            outcome: match plan.outcome {
+                Outcome::Success(Value::Array(mut items))
+                    if self.config.keyed_outputs && items.len() == 1 =>
+                {
+                    Outcome::Success(items.remove(0))
+                }
+                outcome => outcome,
+            },
             log_lines: plan.log_lines,
             file: plan.file.map(|file| (file, random_token())),
             scheduling_for: self.scale(catalogue::SCHEDULING),
@@ -331,7 +340,14 @@ impl Scheduler {
         let task = &self.tasks[*self.by_id.get(id)?];
         Some(match (&task.status, &task.outcome) {
             (TaskStatus::Success, Outcome::Success(data)) => {
-                TaskResult::Success(TaskSuccess::new(self.result_url(task), Some(data.clone())))
+                let url = self.result_url(task);
+                let mut data = data.clone();
+                // `@oomol/file`'s output handle `file` is its result file's URL, as its
+                // description says.
+                if let (Some(url), Some(outputs)) = (&url, outputs_mut(&mut data)) {
+                    outputs.insert("file".to_owned(), Value::String(url.clone()));
+                }
+                TaskResult::Success(TaskSuccess::new(url, Some(data)))
             }
             (TaskStatus::Failed, Outcome::Failure(message)) => TaskResult::Failed {
                 error: Some(message.clone()),
@@ -540,11 +556,13 @@ impl Scheduler {
         };
         match &task.outcome {
             Outcome::Success(data) => {
-                let outputs: Map<String, Value> = data
-                    .get(0)
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
+                let outputs: Map<String, Value> = match data {
+                    Value::Array(items) => items.first(),
+                    keyed => Some(keyed),
+                }
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
                 let mut entries: Vec<_> = outputs
                     .iter()
                     .map(|(handle, value)| {
@@ -616,6 +634,15 @@ fn decode_token(token: &str) -> Option<usize> {
     usize::try_from(value).ok()
 }
 
+/// The object of outputs of a success's data: a list's single object, or the object.
+fn outputs_mut(data: &mut Value) -> Option<&mut Map<String, Value>> {
+    match data {
+        Value::Array(items) if items.len() == 1 => items[0].as_object_mut(),
+        Value::Object(outputs) => Some(outputs),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,6 +657,7 @@ mod tests {
             epoch_ms: 1_700_000_000_000,
             seed: 0,
             base_url: "http://emulator.test".to_owned(),
+            keyed_outputs: false,
         })
     }
 
@@ -804,6 +832,7 @@ mod tests {
             epoch_ms: 0,
             seed: 0,
             base_url: "http://emulator.test".to_owned(),
+            keyed_outputs: false,
         });
         let id = create(&mut s, echo(1000), Duration::ZERO);
         assert_eq!(status(&mut s, &id, 11 * MS), TaskStatus::Running);

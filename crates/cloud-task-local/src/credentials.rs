@@ -34,7 +34,7 @@
 //! source it tried.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use cloud_task_core::{ApiKey, ConfigBuilder, ENV_API_KEY, Error, LoginAccount};
@@ -102,40 +102,7 @@ pub fn save_credentials(path: &Path, account: &LoginAccount) -> io::Result<()> {
     if !dir.exists() {
         create_private_dir(&dir)?;
     }
-    if let Ok(metadata) = fs::symlink_metadata(path)
-        && !metadata.is_file()
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} is not a regular file: the credentials file must be one",
-                path.display()
-            ),
-        ));
-    }
-    let name = path.file_name().map_or_else(
-        || "credentials".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temporary)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written
+    crate::small::replace_file(path, &text, "the credentials file", Some(0o600))
 }
 
 #[cfg(unix)]

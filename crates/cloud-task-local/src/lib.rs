@@ -34,6 +34,7 @@ pub use download::{PartFile, PreparedPart};
 pub use journal::JournalFile;
 pub use small::{
     MAX_INPUTS_FILE, MAX_KEY_FILE, open_regular, read_bounded, read_small, regular_file,
+    replace_file,
 };
 pub use source::{ReadOnce, part_len, read_at};
 

@@ -125,6 +125,52 @@ pub fn read_bounded(reader: impl Read, max: u64, what: &str) -> io::Result<Vec<u
     Ok(bytes)
 }
 
+/// Replaces the file at `path` with `bytes`, whole or not at all: written to a temporary
+/// file beside it (created new, with `mode` on Unix when given), synced, then renamed over
+/// it. A path that exists and is not a regular file (a directory, a symlink, a FIFO) is
+/// refused, naming it `what`; the temporary file is removed when anything fails.
+pub fn replace_file(path: &Path, bytes: &[u8], what: &str, mode: Option<u32>) -> io::Result<()> {
+    if let Ok(metadata) = std::fs::symlink_metadata(path)
+        && !metadata.is_file()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file: {what} must be one",
+                path.display()
+            ),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(&temporary)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,3 +268,58 @@ fn latest_is_resolved_checked_and_said_as_the_mcp_server_does() {
     );
     assert_eq!(server.emulator.stats().count(Route::CreateTask), 1);
 }
+
+#[test]
+fn codegen_writes_the_committed_source_of_a_package() {
+    let server = Server::start();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cloud-task-codegen/tests/golden/echo.rs"
+    ))
+    .unwrap();
+    // On stdout; `latest` resolved to the exact version the file records.
+    let output = server.run(&["codegen", "@oomol/echo", "latest"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), golden);
+    // Into a file, replaced whole.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo.rs");
+    std::fs::write(&path, "old").unwrap();
+    let output = server.run(&[
+        "codegen",
+        "@oomol/echo",
+        "1.0.0",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), golden);
+    assert!(stderr(&output).contains("wrote"), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+    // A directory is not replaced.
+    let output = server.run(&[
+        "codegen",
+        "@oomol/echo",
+        "1.0.0",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_ne!(code(&output), 0);
+    assert!(
+        stderr(&output).contains("not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+    // A package the registry does not know.
+    let output = server.run(&["codegen", "@oomol/nope", "1.0.0"]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("check the package name"),
+        "{}",
+        stderr(&output)
+    );
+}

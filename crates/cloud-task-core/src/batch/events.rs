@@ -51,6 +51,30 @@ impl BatchItem {
     pub fn is_success(&self) -> bool {
         matches!(self.outcome, BatchOutcome::Succeeded(_))
     }
+
+    /// The typed outputs of its task (see [`decode_outputs`](crate::typed::decode_outputs)),
+    /// e.g. `item.into_outputs::<<MyInputs as Block>::Outputs>()`, or the error that ended
+    /// it ([`Error::Cancelled`] for a cancelled input).
+    ///
+    /// [`Block`]: crate::typed::Block
+    pub fn into_outputs<O: serde::de::DeserializeOwned>(self) -> crate::Result<O> {
+        match self.outcome {
+            BatchOutcome::Succeeded(success) => {
+                let decoded = crate::typed::decode_outputs(success.result_data.as_ref());
+                match self.task_id {
+                    Some(task) => decoded.map_err(|e| crate::typed::with_task(e, task)),
+                    None => decoded,
+                }
+            }
+            BatchOutcome::Failed(error)
+            | BatchOutcome::NotCreated(error)
+            | BatchOutcome::Unknown(error) => Err(error),
+            BatchOutcome::Cancelled => Err(match self.task_id {
+                Some(task) => Error::cancelled_task(task),
+                None => Error::cancelled(),
+            }),
+        }
+    }
 }
 
 /// What a running batch reports: the stream (async) or iterator (blocking) of `run_many`.

@@ -95,6 +95,11 @@ pub enum Error {
     /// produce it; a driver of your own that does should be fixed, not retried.
     #[error(transparent)]
     Misuse(Box<MisuseError>),
+    /// A task succeeded, but its outputs do not fit the typed outputs of its block
+    /// ([`Block::Outputs`](crate::typed::Block::Outputs)): the error names the output
+    /// handle and keeps the data.
+    #[error(transparent)]
+    Outputs(Box<OutputsError>),
 }
 
 impl Error {
@@ -102,7 +107,7 @@ impl Error {
     /// metrics: `invalid_input`, `connect`, `transport_timeout`, `transport_io`,
     /// `transport`, the status of an [`Error::Api`] (`404`), `decode`, `task_failed`,
     /// `timeout`, `upload`, `io`, `cancelled`, `limit`, `redirect`, `protocol`,
-    /// `invalid_inputs`, `no_result_file`, `misuse`. Never a message.
+    /// `invalid_inputs`, `no_result_file`, `misuse`, `outputs`. Never a message.
     ///
     /// ```
     /// use cloud_task_core::{Error, TransportErrorKind};
@@ -131,6 +136,7 @@ impl Error {
             Error::InvalidInputs(_) => "invalid_inputs",
             Error::NoResultFile(_) => "no_result_file",
             Error::Misuse(_) => "misuse",
+            Error::Outputs(_) => "outputs",
         }
     }
 
@@ -998,6 +1004,54 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
+/// A task's outputs that do not fit its block's typed outputs.
+///
+/// ```
+/// # use cloud_task_core::{Error, typed::decode_outputs};
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Outputs { text: String }
+/// let data = serde_json::json!([{"text": 3}]);
+/// let Err(Error::Outputs(error)) = decode_outputs::<Outputs>(Some(&data)) else { panic!() };
+/// assert_eq!(error.handle.as_deref(), Some("text"));
+/// assert_eq!(error.to_string(), "output `text` does not fit its type: invalid type: integer `3`, expected a string");
+/// assert_eq!(error.data, data); // nothing is lost
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutputsError {
+    /// The output handle that did not fit (its path, `a.b` for a nested field), or `None`
+    /// when the data as a whole has another shape than one object of outputs.
+    pub handle: Option<String>,
+    /// Why, as serde said it.
+    pub reason: String,
+    /// The task's `resultData` as the server sent it (`null` when there was none).
+    pub data: serde_json::Value,
+    /// The task, when the call knew it.
+    pub task_id: Option<String>,
+}
+
+impl fmt::Display for OutputsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A handle or a value may hold terminal escapes: shown escaped.
+        let reason = printable(&self.reason);
+        match &self.handle {
+            Some(handle) => write!(
+                f,
+                "output `{}` does not fit its type: {}",
+                truncate(&printable(handle), 200),
+                truncate(&reason, 500)
+            ),
+            None => write!(
+                f,
+                "the task's outputs do not fit their type: {}",
+                truncate(&reason, 500)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OutputsError {}
+
 /// Local I/O failed (reading a file to upload, binding the emulator's address, ...).
 ///
 /// Its text names what was being done and why it failed, e.g.
@@ -1011,6 +1065,19 @@ pub struct IoError {
     /// The I/O error.
     #[source]
     pub source: std::io::Error,
+}
+
+/// `s` with its control characters escaped (`\u{1b}`, `\n`).
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_debug());
+            escaped
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control()).then_some(c))
+        })
+        .collect()
 }
 
 /// Folds a message onto one line.

@@ -27,7 +27,9 @@ const LAYERS: &[&[&str]] = &[
     // One request and its redirects; the input checks against a block's description.
     &["exchange", "inputs"],
     // The machines.
-    &["poll", "paginate", "download", "upload", "outcome", "login"],
+    &[
+        "poll", "paginate", "download", "upload", "outcome", "login", "typed",
+    ],
     &["poll_set", "follow"],
     &["batch"],
     // The one trait every machine implements.

@@ -177,6 +177,34 @@ proptest! {
     }
 
     #[test]
+    fn codegen_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        targets::codegen(&data);
+    }
+
+    #[test]
+    fn codegen_of_hostile_names_and_schemas(
+        handles in prop::collection::vec((0usize..10, 0usize..9), 0..12),
+        block in 0usize..10,
+    ) {
+        let names = ["type", "self", "Self", "2x", "", "a b", "\u{1b}[31m", "fooBar", "foo_bar", "é"];
+        let schemas = [
+            json!({"type": "string"}), json!({"type": ["integer", "null"]}),
+            json!({"enum": ["a", "A", "", "self", "Self"]}), json!({"$ref": "#"}),
+            json!({"type": "array", "items": {"type": "object", "properties": {"x": {"type": "number"}}}}),
+            json!({"anyOf": [{"type": "boolean"}, {"type": "null"}]}),
+            json!({"type": "object", "properties": {"type": {"enum": ["x"]}, "self": {}}}),
+            json!({"type": "object"}), json!(true),
+        ];
+        let defs: Vec<_> = handles.iter().map(|(n, s)| json!({
+            "handle": names[*n], "json_schema": schemas[*s],
+        })).collect();
+        let description = json!({"packageName": names[block], "packageVersion": "1.0.0",
+            "blocks": [{"blockName": names[block], "inputHandleDefs": defs, "outputHandleDefs": defs},
+                       {"blockName": names[(block + 1) % names.len()]}]});
+        prop_assert!(targets::codegen(description.to_string().as_bytes()));
+    }
+
+    #[test]
     fn package_info_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
         targets::package_info(&data);
     }
@@ -379,6 +407,7 @@ fn the_fuzz_regressions_replay() {
                 "log_event" => drop(targets::log_event(&data)),
                 "login" => drop(targets::login(&data)),
                 "credentials" => drop(targets::credentials(&data)),
+                "codegen" => drop(targets::codegen(&data)),
                 other => panic!("fuzz/regressions/{other}: no such target"),
             }
             replayed += 1;
