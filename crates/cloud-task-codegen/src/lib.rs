@@ -306,20 +306,15 @@ impl Generator<'_> {
             let mapped = self.map(&def.json_schema, &hint, 0)?;
             let defaulted = def.value.is_some() || def.json_schema.get("default").is_some();
             let optional = def.nullable == Some(true) || mapped.nullable || (inputs && defaulted);
-            let field = fields.unique(&snake(&def.handle), "_");
-            write_doc(&mut body, "    ", &[escape_doc(&def.description)]);
-            if field != def.handle {
-                let _ = writeln!(body, "    #[serde(rename = {})]", literal(&def.handle));
-            }
-            if optional && inputs {
-                body.push_str("    #[serde(skip_serializing_if = \"Option::is_none\")]\n");
-            }
-            let rust = if optional {
-                format!("Option<{}>", mapped.rust)
-            } else {
-                mapped.rust
+            let field = Field {
+                name: fields.unique(&snake(&def.handle), "_"),
+                original: &def.handle,
+                doc: escape_doc(&def.description),
+                rust: mapped.rust,
+                optional,
+                skip_none: optional && inputs,
             };
-            let _ = writeln!(body, "    pub {field}: {rust},");
+            field.write(&mut body);
         }
         self.handle = None;
         let mut item = String::new();
@@ -437,22 +432,16 @@ impl Generator<'_> {
         for (property, schema) in properties {
             let mapped = self.map(schema, &format!("{name}{}", pascal(property)), depth + 1)?;
             let optional = mapped.nullable || !required.contains(&property.as_str());
-            let field = fields.unique(&snake(property), "_");
-            if let Some(description) = schema.get("description").and_then(Value::as_str) {
-                write_doc(&mut body, "    ", &[escape_doc(description)]);
-            }
-            if field != *property {
-                let _ = writeln!(body, "    #[serde(rename = {})]", literal(property));
-            }
-            if optional {
-                body.push_str("    #[serde(skip_serializing_if = \"Option::is_none\")]\n");
-            }
-            let rust = if optional {
-                format!("Option<{}>", mapped.rust)
-            } else {
-                mapped.rust
+            let description = schema.get("description").and_then(Value::as_str);
+            let field = Field {
+                name: fields.unique(&snake(property), "_"),
+                original: property,
+                doc: escape_doc(description.unwrap_or_default()),
+                rust: mapped.rust,
+                optional,
+                skip_none: optional,
             };
-            let _ = writeln!(body, "    pub {field}: {rust},");
+            field.write(&mut body);
         }
         let mut item = String::new();
         let _ = writeln!(item, "/// A value of `{}`.", code_span(&self.handle_name()));
@@ -513,6 +502,39 @@ impl Generator<'_> {
 
     fn handle_name(&self) -> String {
         self.handle.clone().unwrap_or_default()
+    }
+}
+
+/// One field of a generated struct.
+struct Field<'a> {
+    /// Its Rust name.
+    name: String,
+    /// Its name on the wire (a serde rename when it differs).
+    original: &'a str,
+    /// Its doc, escaped.
+    doc: String,
+    /// Its type, without the `Option`.
+    rust: String,
+    optional: bool,
+    /// Left out of the JSON when `None`.
+    skip_none: bool,
+}
+
+impl Field<'_> {
+    fn write(self, body: &mut String) {
+        write_doc(body, "    ", &[self.doc]);
+        if self.name != self.original {
+            let _ = writeln!(body, "    #[serde(rename = {})]", literal(self.original));
+        }
+        if self.skip_none {
+            body.push_str("    #[serde(skip_serializing_if = \"Option::is_none\")]\n");
+        }
+        let rust = if self.optional {
+            format!("Option<{}>", self.rust)
+        } else {
+            self.rust
+        };
+        let _ = writeln!(body, "    pub {}: {rust},", self.name);
     }
 }
 
