@@ -133,6 +133,7 @@
 //! | `emulator` | no | the `emulator` module: a local Cloud Task server for your tests |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform's library |
+//! | `input-checks` | no | input values checked against their block's JSON Schemas (`jsonschema`) by `create_task_checked`, `create_and_wait_checked`, `check_inputs` and `dry_run`; without it they still refuse unknown and missing inputs |
 //!
 //! The layout is reqwest's: the async client at the root, the blocking one in `blocking`.
 //! Features are additive; every combination builds. Whatever the features, the root holds

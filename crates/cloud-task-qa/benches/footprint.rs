@@ -2,7 +2,8 @@
 //! and wait for it) written twice, on the facade and on the raw stack, each built cold in a
 //! fresh target directory by this benchmark, in debug and in release.
 //!
-//! - async: the facade with its default features, against reqwest + tokio + serde_json;
+//! - async: the facade with its default features, and with its input checks too (feature
+//!   `input-checks`), against reqwest + tokio + serde_json;
 //! - blocking: the facade with `blocking` + `rustls` only, against ureq + serde_json.
 //!
 //! For each it prints the crates each program pulls in (`cargo tree -e normal`), the cold
@@ -15,7 +16,7 @@
 //! fetched before the clock starts).
 //! `QA_FOOTPRINT_KEEP=1` keeps their directory.
 //!
-//! Run: `cargo bench -p cloud-task-qa --bench footprint` (about 15 minutes on 2 cores).
+//! Run: `cargo bench -p cloud-task-qa --bench footprint` (about 20 minutes on 2 cores).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -132,13 +133,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 "#;
 
-fn programs(root: &Path) -> [Program; 4] {
+fn programs(root: &Path) -> [Program; 5] {
     let facade = root.display().to_string();
     [
         Program {
             name: "sdk-async",
             dependencies: format!(
                 "oomol-cloud-task = {{ path = {facade:?} }}\n\
+                 tokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n"
+            ),
+            main: SDK_ASYNC,
+        },
+        Program {
+            name: "sdk-async-checks",
+            dependencies: format!(
+                "oomol-cloud-task = {{ path = {facade:?}, features = [\"input-checks\"] }}\n\
                  tokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n"
             ),
             main: SDK_ASYNC,
@@ -202,7 +211,11 @@ fn cargo(package: &Path, args: &[&str], target: &Path) -> (bool, Duration, Strin
         let took = started.elapsed();
         last = String::from_utf8_lossy(&out.stderr).into_owned();
         if out.status.success() {
-            return (true, took, String::from_utf8_lossy(&out.stdout).into_owned());
+            return (
+                true,
+                took,
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            );
         }
         // A lock file of another workspace may need entries this program adds: let cargo
         // write them (still no newer version of anything already locked).
@@ -270,7 +283,11 @@ fn measure(package: &Path, name: &str, targets: &Path) -> Option<Figures> {
 }
 
 fn verdict(ratio: f64, target: f64) -> &'static str {
-    if ratio <= target { "ok" } else { "BELOW TARGET" }
+    if ratio <= target {
+        "ok"
+    } else {
+        "BELOW TARGET"
+    }
 }
 
 fn compare(title: &str, sdk: Figures, raw: Figures) {
@@ -329,12 +346,17 @@ fn main() {
     compare(
         "async (the facade, default features) against reqwest + tokio + serde_json",
         figures[0],
+        figures[2],
+    );
+    compare(
+        "async with the input checks (default + input-checks) against reqwest + tokio + serde_json",
         figures[1],
+        figures[2],
     );
     compare(
         "blocking (the facade, blocking + rustls) against ureq + serde_json",
-        figures[2],
         figures[3],
+        figures[4],
     );
     if std::env::var_os("QA_FOOTPRINT_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);

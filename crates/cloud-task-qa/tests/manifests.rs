@@ -46,7 +46,10 @@ fn every_dependency_of_a_published_crate_says_why() {
     let mut missing = Vec::new();
     for manifest in PUBLISHED {
         let text = std::fs::read_to_string(root.join(manifest)).unwrap();
-        assert!(text.contains("[dependencies]"), "{manifest} has no dependencies?");
+        assert!(
+            text.contains("[dependencies]"),
+            "{manifest} has no dependencies?"
+        );
         missing.extend(unjustified(manifest, &text));
     }
     assert!(

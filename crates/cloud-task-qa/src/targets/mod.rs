@@ -508,15 +508,23 @@ pub fn codegen(data: &[u8]) -> bool {
         !source.chars().any(|c| c.is_control() && c != '\n'),
         "a control character in the source"
     );
-    let (open, close) = source.chars().fold((0usize, 0usize), |(o, c), ch| match ch {
-        '{' => (o + 1, c),
-        '}' => (o, c + 1),
-        _ => (o, c),
-    });
+    let (open, close) = source
+        .chars()
+        .fold((0usize, 0usize), |(o, c), ch| match ch {
+            '{' => (o + 1, c),
+            '}' => (o, c + 1),
+            _ => (o, c),
+        });
     // Braces inside string literals and docs come in the same count on both sides only
     // by chance: count the ones that open and close items instead.
-    let items = source.lines().filter(|l| l.ends_with(" {") || l.ends_with("{}")).count();
-    let ends = source.lines().filter(|l| *l == "}" || l.ends_with("{}")).count();
+    let items = source
+        .lines()
+        .filter(|l| l.ends_with(" {") || l.ends_with("{}"))
+        .count();
+    let ends = source
+        .lines()
+        .filter(|l| *l == "}" || l.ends_with("{}"))
+        .count();
     assert_eq!(items, ends, "unbalanced items ({open} {{, {close} }})");
     let mut names = std::collections::HashSet::new();
     for line in source.lines() {
