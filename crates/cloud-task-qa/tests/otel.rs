@@ -39,11 +39,26 @@ fn echo(text: &str) -> CreateTaskRequest {
 struct Spans(Vec<SpanData>);
 
 impl Spans {
+    /// The spans of the scenario just run, once its tree is whole: a span ends when the
+    /// last request inside it does, and a blocking client's sender thread may still be
+    /// finishing one when the call has returned (at most its request's timeout; here the
+    /// emulator's answer, a few milliseconds). Bounded at 10 s.
     fn take(provider: &SdkTracerProvider, exporter: &InMemorySpanExporter) -> Spans {
-        provider.force_flush().unwrap();
-        let spans = exporter.get_finished_spans().unwrap();
-        exporter.reset();
-        Spans(spans)
+        let started = std::time::Instant::now();
+        loop {
+            provider.force_flush().unwrap();
+            let spans = exporter.get_finished_spans().unwrap();
+            let ids: std::collections::HashSet<SpanId> =
+                spans.iter().map(|s| s.span_context.span_id()).collect();
+            let whole = spans
+                .iter()
+                .all(|s| s.parent_span_id == SpanId::INVALID || ids.contains(&s.parent_span_id));
+            if whole || started.elapsed() > Duration::from_secs(10) {
+                exporter.reset();
+                return Spans(spans);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The one span named `name`.
