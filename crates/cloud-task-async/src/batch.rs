@@ -1,7 +1,6 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloud_task_core::{
     Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
@@ -32,30 +31,8 @@ impl BatchRun {
     }
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Client {
-    /// Runs a task for each of `requests`, crash-safe, and streams what happens: each
-    /// task created ([`BatchEvent::Created`]), progress, and each input as it ends
-    /// ([`BatchEvent::Finished`], with its index).
-    ///
-    /// Driven by the core's [`Batch`]: creates are bounded in flight, the account's
-    /// `maxConcurrency` and `maxQueueSize` are kept, a `429` holds creates back for its
-    /// `Retry-After`, a create whose outcome is unknown is never sent again (it is looked
-    /// up among the account's tasks, else handed out as unknown), and finished results are
-    /// handed out as they come. With [`BatchOptions::journal`], every task ID is recorded
-    /// (and synced) as soon as its create answers, and running the same inputs with the
-    /// same journal again resumes: tasks it holds are waited for, not created again. The
-    /// cancel token of [`BatchOptions::await_options`] stops creating; tasks already
-    /// created keep running and stay in the journal.
-    ///
-    /// Bad input (an invalid request, a journal of other inputs) is the stream's first and
-    /// only item, before anything is sent.
+    #[doc = cloud_task_core::__run_many_doc!("streams", "stream")]
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
@@ -141,7 +118,7 @@ impl Client {
             options,
             &replay,
             self.now(),
-            wall_ms(),
+            cloud_task_local::wall_ms(),
         )?;
         Ok(Engine::with_local(self, batch, OnPool::new(journal)))
     }

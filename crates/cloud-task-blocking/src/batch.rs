@@ -1,7 +1,6 @@
 //! Many inputs of one block, crash-safe: `run_many`, driven by the core's [`Batch`].
 
 use std::iter::FusedIterator;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloud_task_core::{
     Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
@@ -53,22 +52,7 @@ impl Iterator for BatchRun {
 impl FusedIterator for BatchRun {}
 
 impl Client {
-    /// Runs a task for each of `requests`, crash-safe, and iterates over what happens:
-    /// each task created ([`BatchEvent::Created`]), progress, and each input as it ends
-    /// ([`BatchEvent::Finished`], with its index).
-    ///
-    /// Driven by the core's [`Batch`]: creates are bounded in flight, the account's
-    /// `maxConcurrency` and `maxQueueSize` are kept, a `429` holds creates back for its
-    /// `Retry-After`, a create whose outcome is unknown is never sent again (it is looked
-    /// up among the account's tasks, else handed out as unknown), and finished results are
-    /// handed out as they come. With [`BatchOptions::journal`], every task ID is recorded
-    /// (and synced) as soon as its create answers, and running the same inputs with the
-    /// same journal again resumes: tasks it holds are waited for, not created again. The
-    /// cancel token of [`BatchOptions::await_options`] stops creating; tasks already
-    /// created keep running and stay in the journal.
-    ///
-    /// Bad input (an invalid request, a journal of other inputs) is the iterator's first
-    /// and only item, before anything is sent.
+    #[doc = cloud_task_core::__run_many_doc!("iterates over", "iterator")]
     ///
     /// ```no_run
     /// use oomol_cloud_task::{BatchEvent, BatchOptions, CreateTaskRequest, blocking::Client};
@@ -124,16 +108,13 @@ impl Client {
             Some(path) => JournalFile::open(path)?,
             None => (JournalFile::none(), JournalReplay::new()),
         };
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         let batch = Batch::resume(
             self.config(),
             requests,
             options,
             &replay,
             self.now(),
-            wall_ms,
+            cloud_task_local::wall_ms(),
         )?;
         Ok(Engine::with_local(self, batch, journal))
     }

@@ -42,6 +42,16 @@ fn quick() -> AwaitOptions {
         .timeout(Duration::from_secs(30))
 }
 
+/// `result`'s data is one object keyed by output handle (`keyed`) or a list holding it.
+fn assert_shape(result: oomol_cloud_task::models::TaskResult, keyed: bool) {
+    let oomol_cloud_task::models::TaskResult::Success(success) = result else {
+        panic!("not a success: {result:?}");
+    };
+    let data = success.result_data.expect("result data");
+    assert_eq!(data.is_object(), keyed, "{data}");
+    assert_eq!(data.is_array(), !keyed, "{data}");
+}
+
 fn echo_inputs(text: &str) -> echo::MainInputs {
     echo::MainInputs {
         text: text.to_owned(),
@@ -130,6 +140,9 @@ async fn each_block_runs_through_the_async_client_in_both_shapes() {
                 text: "hello".into()
             }
         );
+        // The emulator answered in the shape asked for: both shapes are decoded.
+        let raw = client.get_task_result(&done.task_id).await.unwrap();
+        assert_shape(raw, keyed);
 
         let file = file::MainInputs {
             text: Some("content".into()),
@@ -202,6 +215,7 @@ fn each_block_runs_through_the_blocking_client_in_both_shapes() {
 
         let done = client.run(&echo_inputs("hello"), quick()).unwrap();
         assert_eq!(done.outputs.text, "hello");
+        assert_shape(client.get_task_result(&done.task_id).unwrap(), keyed);
 
         let file = file::MainInputs {
             text: Some("content".into()),

@@ -38,6 +38,14 @@ pub use small::{
 };
 pub use source::{ReadOnce, part_len, read_at};
 
+/// Milliseconds since the Unix epoch, now (0 before it): the wall clock a batch stamps its
+/// journal records with (the core reads no clock; both clients read it here).
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Does the local work `W` a machine asks for, answering its outcome `D` (fed back to the
 /// machine with [`Machine::handle_work`](cloud_task_core::machine::Machine::handle_work)).
 pub trait Local<W, D> {

@@ -217,14 +217,6 @@ fn cargo(package: &Path, args: &[&str], target: &Path) -> (bool, Duration, Strin
                 String::from_utf8_lossy(&out.stdout).into_owned(),
             );
         }
-        // A lock file of another workspace may need entries this program adds: let cargo
-        // write them (still no newer version of anything already locked).
-        if network.is_some() && last.contains("lock file") {
-            let _ = Command::new(env!("CARGO"))
-                .args(["generate-lockfile", "--offline"])
-                .current_dir(package)
-                .status();
-        }
     }
     eprintln!("{}: cargo {args:?} failed:\n{last}", package.display());
     (false, Duration::ZERO, String::new())

@@ -969,3 +969,31 @@ impl Batch {
         }
     }
 }
+
+/// The documentation of both clients' `run_many` up to its example, written once: what the
+/// core's [`Batch`] does for it. `$seq` names what the client answers (`stream`,
+/// `iterator`), `$yields` how it hands the events out. Its links name `Batch`,
+/// `BatchEvent` and `BatchOptions`, which both clients import.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __run_many_doc {
+    ($yields:literal, $seq:literal) => {
+        concat!(
+            "Runs a task for each of `requests`, crash-safe, and ",
+            $yields,
+            " what happens: each task created ([`BatchEvent::Created`]), progress, and each input as it ends ([`BatchEvent::Finished`], with its index).\n\n",
+            r"Driven by the core's [`Batch`]: creates are bounded in flight, the account's
+`maxConcurrency` and `maxQueueSize` are kept, a `429` holds creates back for its
+`Retry-After`, a create whose outcome is unknown is never sent again (it is looked
+up among the account's tasks, else handed out as unknown), and finished results are
+handed out as they come. With [`BatchOptions::journal`], every task ID is recorded
+(and synced) as soon as its create answers, and running the same inputs with the
+same journal again resumes: tasks it holds are waited for, not created again. The
+cancel token of [`BatchOptions::await_options`] stops creating; tasks already
+created keep running and stay in the journal.",
+            "\n\nBad input (an invalid request, a journal of other inputs) is the ",
+            $seq,
+            "'s first and only item, before anything is sent.\n"
+        )
+    };
+}

@@ -186,7 +186,7 @@ proptest! {
         handles in prop::collection::vec((0usize..10, 0usize..9), 0..12),
         block in 0usize..10,
     ) {
-        let names = ["type", "self", "Self", "2x", "", "a b", "\u{1b}[31m", "fooBar", "foo_bar", "é"];
+        let names = ["type", "self", "Self", "2x", "", "a {", "\u{1b}[31m", "fooBar", "foo_bar", "é"];
         let schemas = [
             json!({"type": "string"}), json!({"type": ["integer", "null"]}),
             json!({"enum": ["a", "A", "", "self", "Self"]}), json!({"$ref": "#"}),
@@ -196,7 +196,7 @@ proptest! {
             json!({"type": "object"}), json!(true),
         ];
         let defs: Vec<_> = handles.iter().map(|(n, s)| json!({
-            "handle": names[*n], "json_schema": schemas[*s],
+            "handle": names[*n], "description": names[*n], "json_schema": schemas[*s],
         })).collect();
         let description = json!({"packageName": names[block], "packageVersion": "1.0.0",
             "blocks": [{"blockName": names[block], "inputHandleDefs": defs, "outputHandleDefs": defs},
