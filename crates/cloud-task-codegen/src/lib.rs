@@ -109,7 +109,6 @@ use std::fmt::Write as _;
 
 use cloud_task_core::{BlockInfo, HandleDef, PackageInfo};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// How deep nested schemas become types; deeper ones are `serde_json::Value`.
 pub const MAX_DEPTH: usize = 8;
@@ -179,7 +178,7 @@ pub fn generate(package: &PackageInfo) -> Result<String, CodegenError> {
 /// The SHA-256 (hex) of the description as JSON: what a generated file records.
 pub fn description_hash(package: &PackageInfo) -> String {
     let json = serde_json::to_vec(package).unwrap_or_default();
-    Sha256::digest(&json)
+    hmac_sha256::Hash::hash(&json)
         .iter()
         .fold(String::with_capacity(64), |mut hex, byte| {
             let _ = write!(hex, "{byte:02x}");

@@ -9,7 +9,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::models::{TaskListItem, TaskStatus};
@@ -63,7 +62,7 @@ fn identity_of(
     object.insert("packageName".into(), Value::from(package));
     object.insert("packageVersion".into(), Value::from(version));
     canonical(&Value::Object(object), &mut text);
-    let digest = Sha256::digest(text.as_bytes());
+    let digest = hmac_sha256::Hash::hash(text.as_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -477,6 +477,23 @@ fn identities_ignore_key_order_and_missing_inputs() {
 }
 
 #[test]
+fn identities_are_the_first_half_of_sha256_of_canonical_json() {
+    // Journals written by earlier versions must still match: the values below come from
+    // Python's hashlib over `json.dumps(o, separators=(",", ":"), sort_keys=True)`, not from
+    // this crate, so a change of hash implementation that altered a digest would fail here.
+    assert_eq!(
+        input_identity(&CreateTaskRequest::new("p", "1", "b")),
+        "01fe533cb7fc2575920ea34b1868e4c0"
+    );
+    assert_eq!(
+        input_identity(
+            &CreateTaskRequest::new("p", "1", "b").input("o", json!({"b":[{"d":2,"c":1}],"a":1}))
+        ),
+        "a9f3230172cf690087c0b72ebe5f29a4"
+    );
+}
+
+#[test]
 fn a_dashboard_that_never_has_room_cannot_hold_the_batch_for_ever() {
     // Every read says the account's one slot is taken by another client. The batch still
     // creates one task at a time (the server's own answer, a 429 or a task, decides), so
