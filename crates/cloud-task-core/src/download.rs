@@ -454,7 +454,12 @@ impl Download {
         {
             headers.insert(IF_RANGE, value);
         }
-        wire::build(Method::GET, &self.uri.to_string(), headers, Vec::new())
+        Ok(wire::request_to(
+            Method::GET,
+            self.uri.clone(),
+            headers,
+            Vec::new(),
+        ))
     }
 
     /// Feeds the answer to request `id` (any other is ignored).

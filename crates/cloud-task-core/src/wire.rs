@@ -26,12 +26,26 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// assert_eq!(encode_path_segment("019234a5-b678_7.x~"), "019234a5-b678_7.x~");
 /// ```
 pub fn encode_path_segment(s: &str) -> String {
-    let encoded = utf8_percent_encode(s, SEGMENT).to_string();
+    let mut out = String::with_capacity(s.len());
+    push_path_segment(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` encoded as ONE path segment: what [`encode_path_segment`] answers,
+/// without a `String` of its own. A segment of unreserved characters only (a task ID, a
+/// package name's parts) is copied as it is, in one pass.
+fn push_path_segment(out: &mut String, s: &str) {
     // `.` and `..` are path navigation, not names: encode them so they stay one segment.
-    match encoded.as_str() {
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => encoded,
+    match s {
+        "." => out.push_str("%2E"),
+        ".." => out.push_str("%2E%2E"),
+        _ if s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) =>
+        {
+            out.push_str(s)
+        }
+        _ => out.extend(utf8_percent_encode(s, SEGMENT)),
     }
 }
 
@@ -97,23 +111,27 @@ pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json"
 #[derive(Debug)]
 pub struct RequestBuilder<'a> {
     config: &'a Config,
-    base: &'a str,
+    /// The base URL, then the path as built so far: one buffer, sized once for the usual
+    /// request, so that a call allocates its URL once.
+    url: String,
     /// The key bare in `Authorization` (the registry and the account API), not `Bearer`.
     bare_key: bool,
     method: Method,
-    path: String,
     query: Vec<(String, String)>,
     body: Option<Result<Vec<u8>>>,
 }
 
 impl<'a> RequestBuilder<'a> {
     pub(crate) fn new(config: &'a Config, base: &'a str, method: Method, path: &str) -> Self {
+        // Room for a segment or two (a task ID is 36 bytes) and a short query.
+        let mut url = String::with_capacity(base.len() + path.len() + 96);
+        url.push_str(base);
+        url.push_str(path);
         RequestBuilder {
             config,
-            base,
+            url,
             bare_key: false,
             method,
-            path: path.to_owned(),
             query: Vec::new(),
             body: None,
         }
@@ -122,14 +140,14 @@ impl<'a> RequestBuilder<'a> {
     /// Appends `/{segment}` to the path, percent-encoded as one segment
     /// ([`encode_path_segment`]: `/` becomes `%2F`).
     pub fn segment(mut self, segment: &str) -> Self {
-        self.path.push('/');
-        self.path.push_str(&encode_path_segment(segment));
+        self.url.push('/');
+        push_path_segment(&mut self.url, segment);
         self
     }
 
     /// Appends a literal piece to the path, as written (e.g. `/result`).
     pub fn path(mut self, piece: &str) -> Self {
-        self.path.push_str(piece);
+        self.url.push_str(piece);
         self
     }
 
@@ -159,16 +177,15 @@ impl<'a> RequestBuilder<'a> {
     /// URL is not valid.
     pub fn build(self) -> Result<HttpRequest> {
         let body = self.body.transpose()?;
-        let mut url = String::with_capacity(self.base.len() + self.path.len() + 16);
-        url.push_str(self.base);
-        url.push_str(&self.path);
+        let mut url = self.url;
         if !self.query.is_empty() {
             url.push('?');
-            let mut serializer = form_urlencoded::Serializer::new(String::new());
+            let start = url.len();
+            let mut serializer = form_urlencoded::Serializer::for_suffix(url, start);
             for (k, v) in &self.query {
                 serializer.append_pair(k, v);
             }
-            url.push_str(&serializer.finish());
+            url = serializer.finish();
         }
         let mut headers = if self.bare_key {
             self.config.registry_headers()
@@ -178,7 +195,7 @@ impl<'a> RequestBuilder<'a> {
         if body.is_some() {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        build(self.method, &url, headers, body.unwrap_or_default())
+        build(self.method, url, headers, body.unwrap_or_default())
     }
 }
 
@@ -213,18 +230,36 @@ impl Config {
 /// Assembles an `http::Request`, mapping a bad URL to a clear error.
 pub(crate) fn build(
     method: Method,
-    url: &str,
+    url: String,
     headers: http::HeaderMap,
     body: Vec<u8>,
 ) -> Result<HttpRequest> {
-    let uri: http::Uri = url.parse().map_err(|_| {
-        Error::invalid_input("url", format!("the request URL {url:?} is not a valid URI"))
-    })?;
+    // From the `String` itself: its buffer becomes the URI's, with no copy.
+    let uri = match http::Uri::try_from(url) {
+        Ok(uri) => uri,
+        Err(error) => {
+            // The text is not repeated: a presigned URL's query is a credential.
+            return Err(Error::invalid_input(
+                "url",
+                format!("the request URL is not a valid URI: {error}"),
+            ));
+        }
+    };
+    Ok(request_to(method, uri, headers, body))
+}
+
+/// A request to a URI already parsed.
+pub(crate) fn request_to(
+    method: Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+) -> HttpRequest {
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    Ok(request)
+    request
 }
 
 /// Serialises a request body.

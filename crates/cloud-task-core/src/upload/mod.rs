@@ -448,7 +448,7 @@ impl UploadPart {
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         );
-        wire::build(Method::PUT, &self.url, headers, body)
+        wire::build(Method::PUT, self.url.clone(), headers, body)
     }
 
     /// Reads the answer to the `PUT`: 2xx is done, anything else is `UPLOAD_FAILED` with the

@@ -73,6 +73,25 @@ proptest! {
     }
 
     #[test]
+    fn a_segment_is_encoded_as_percent_encoding_does(
+        s in prop_oneof!["[A-Za-z0-9._~-]{0,40}", "[A-Za-z0-9._~/ %?#-]{0,40}", "\\PC{0,40}", Just(".".to_owned()), Just("..".to_owned())]
+    ) {
+        // The reference: every byte but RFC 3986's unreserved ones encoded, and the two
+        // navigation segments spelled out (the fast path for plain IDs must agree).
+        const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let reference = match s.as_str() {
+            "." => "%2E".to_owned(),
+            ".." => "%2E%2E".to_owned(),
+            _ => percent_encoding::utf8_percent_encode(&s, UNRESERVED).to_string(),
+        };
+        prop_assert_eq!(cloud_task_core::encode_path_segment(&s), reference);
+    }
+
+    #[test]
     fn any_task_id_is_one_decodable_segment(id in "\\PC{0,40}") {
         match GetTask::new(id.clone()).request(&Config::default()) {
             Ok(request) => {
