@@ -10,7 +10,8 @@
 //! Targets: each driver at least 0.8× the throughput of its raw loop; client peak RSS at
 //! most 32 MiB.
 //!
-//! Run: `cargo bench -p cloud-task-qa --bench download` (`QA_DOWNLOAD_MIB` sets the size).
+//! Run: `cargo bench -p cloud-task-qa --bench download` (`QA_DOWNLOAD_MIB` sets the size,
+//! `QA_CHUNK_MIB` the SDK's chunk size, `QA_WAYS=async,raw-reqwest` the ways).
 
 mod common;
 
@@ -72,6 +73,17 @@ fn raw_ureq_download(url: &str, path: &Path) -> u64 {
     }
 }
 
+/// The SDK's options: its defaults, or chunks of `QA_CHUNK_MIB` MiB.
+fn options() -> DownloadOptions {
+    match std::env::var("QA_CHUNK_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(mib) => DownloadOptions::new().chunk_size(mib << 20),
+        None => DownloadOptions::new(),
+    }
+}
+
 /// The child: one download of `url` to `path` by `way`, then its figures as one JSON line.
 fn scenario(args: &[String]) {
     let [way, url, path, rest @ ..] = args else {
@@ -91,14 +103,14 @@ fn scenario(args: &[String]) {
         "async" => {
             let client = target.async_client();
             let downloaded = runtime()
-                .block_on(client.download(url, &path, DownloadOptions::new()))
+                .block_on(client.download(url, &path, options()))
                 .expect("the download");
             downloaded.size
         }
         "blocking" => {
             let client = target.blocking_client();
             client
-                .download(url, &path, DownloadOptions::new())
+                .download(url, &path, options())
                 .expect("the download")
                 .size
         }

@@ -14,7 +14,8 @@
 //! The programs start from the workspace's `Cargo.lock` (the same versions of every shared
 //! crate) and build offline from the local cargo cache when they can (online otherwise,
 //! fetched before the clock starts).
-//! `QA_FOOTPRINT_KEEP=1` keeps their directory.
+//! `QA_FOOTPRINT_KEEP=1` keeps their directory; `QA_FOOTPRINT=async` or `blocking` builds
+//! that pair only.
 //!
 //! Run: `cargo bench -p cloud-task-qa --bench footprint` (about 20 minutes on 2 cores).
 
@@ -323,33 +324,48 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let lock = root.join("Cargo.lock");
-    let mut figures = Vec::new();
-    for program in programs(&root) {
+    // `QA_FOOTPRINT=async` or `blocking`: that pair only.
+    let only = std::env::var("QA_FOOTPRINT").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|pair| name.ends_with(pair) || name.contains(&format!("{pair}-")))
+    };
+    let mut figures = vec![None; 5];
+    for (at, program) in programs(&root).into_iter().enumerate() {
+        if !wanted(program.name) {
+            continue;
+        }
         let package = write(&program, &dir, &lock);
         println!("building {} cold (debug, then release) ...", program.name);
         match measure(&package, program.name, &dir.join("targets")) {
-            Some(f) => figures.push(f),
+            Some(f) => figures[at] = Some(f),
             None => {
                 println!("{}: could not be built; no figures", program.name);
                 return;
             }
         }
     }
-    compare(
-        "async (the facade, default features) against reqwest + tokio + serde_json",
-        figures[0],
-        figures[2],
-    );
-    compare(
-        "async with the input checks (default + input-checks) against reqwest + tokio + serde_json",
-        figures[1],
-        figures[2],
-    );
-    compare(
-        "blocking (the facade, blocking + rustls) against ureq + serde_json",
-        figures[3],
-        figures[4],
-    );
+    for (title, sdk, raw) in [
+        (
+            "async (the facade, default features) against reqwest + tokio + serde_json",
+            0,
+            2,
+        ),
+        (
+            "async with the input checks (default + input-checks) against reqwest + tokio + serde_json",
+            1,
+            2,
+        ),
+        (
+            "blocking (the facade, blocking + rustls) against ureq + serde_json",
+            3,
+            4,
+        ),
+    ] {
+        if let (Some(sdk), Some(raw)) = (figures[sdk], figures[raw]) {
+            compare(title, sdk, raw);
+        }
+    }
     if std::env::var_os("QA_FOOTPRINT_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
