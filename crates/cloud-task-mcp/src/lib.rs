@@ -10,7 +10,8 @@
 //! on another machine), download a result file and describe a package. With a package
 //! configured, each of its blocks is a tool of its own whose input schema is the block's.
 //! Every tool's input schema is derived from its typed parameters and it declares an
-//! output schema; failures are tool errors that tell the agent what to do next.
+//! output schema; failures are tool errors that tell the agent what to do next. The API
+//! key is replaced by `***` in every answer, wherever a server echoed it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

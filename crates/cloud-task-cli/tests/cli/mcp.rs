@@ -21,7 +21,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStderr;
 use tokio::sync::Notify;
 
-use crate::support::{BIN, DEADLINE, Server};
+use crate::support::{BIN, DEADLINE, KEY, Server};
 
 /// The tools every server offers, whatever its package.
 const TOOLS: [&str; 17] = [
@@ -689,6 +689,47 @@ fn failures_are_tool_errors_an_agent_can_act_on() {
             "{}",
             text(&missing)
         );
+        session.close().await;
+    });
+}
+
+#[test]
+fn the_api_key_never_reaches_the_agent_even_when_a_server_echoes_it() {
+    // Three ways a server can send the key back: a block's failure message, a result, and
+    // an error naming what it was asked for. Each answer must say `***` instead.
+    let server = Server::start();
+    runtime().block_on(async {
+        let session = Session::start(&server, &[]).await;
+        let answers = [
+            session
+                .call(
+                    "run_task",
+                    json!({"packageName": "@oomol/fail", "packageVersion": "1.0.0",
+                           "blockName": "main", "inputValues": {"message": format!("bad key {KEY}")}}),
+                )
+                .await,
+            session
+                .call(
+                    "run_task",
+                    json!({"packageName": "@oomol/echo", "packageVersion": "1.0.0",
+                           "blockName": "main", "inputValues": {"text": KEY}}),
+                )
+                .await,
+            session
+                .call("get_task_result", json!({"taskId": KEY}))
+                .await,
+        ];
+        for (n, answer) in answers.iter().enumerate() {
+            let whole = serde_json::to_string(answer).unwrap();
+            assert!(!whole.contains(KEY), "answer {n} holds the key: {whole}");
+            assert!(whole.contains("***"), "answer {n} was not what the test meant: {whole}");
+        }
+        // Everything else of the answers is kept: the failure is still one, the echo
+        // still a success.
+        assert_eq!(answers[0].is_error, Some(true));
+        assert!(text(&answers[0]).contains("failed: bad key ***"), "{}", text(&answers[0]));
+        assert_ne!(answers[1].is_error, Some(true));
+        assert_eq!(answers[2].is_error, Some(true));
         session.close().await;
     });
 }

@@ -58,6 +58,94 @@ struct Inner {
     package: Option<Arc<PackageInfo>>,
     /// The directory the file tools are confined to, resolved at start.
     root: Option<crate::root::Root>,
+    /// The API key, looked for in every answer (see `call_tool`); none when shorter than
+    /// [`MIN_SCRUBBED_KEY`].
+    secret: Option<String>,
+}
+
+/// A key shorter than this is not looked for in answers: it would mangle ordinary text
+/// (the CLI's rule too).
+pub const MIN_SCRUBBED_KEY: usize = 8;
+
+/// `value` with every occurrence of `secret` in its strings (and object keys) replaced by
+/// `***`; `None` when it holds none (nothing to rebuild).
+fn scrubbed(value: &Value, secret: &str) -> Option<Value> {
+    match value {
+        Value::String(text) if text.contains(secret) => {
+            Some(Value::String(text.replace(secret, "***")))
+        }
+        Value::Array(items) => {
+            let changed: Vec<Option<Value>> = items.iter().map(|v| scrubbed(v, secret)).collect();
+            changed.iter().any(Option::is_some).then(|| {
+                Value::Array(
+                    changed
+                        .into_iter()
+                        .zip(items)
+                        .map(|(new, old)| new.unwrap_or_else(|| old.clone()))
+                        .collect(),
+                )
+            })
+        }
+        Value::Object(map) => {
+            let dirty = map
+                .iter()
+                .any(|(k, v)| k.contains(secret) || scrubbed(v, secret).is_some());
+            dirty.then(|| {
+                Value::Object(
+                    map.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.replace(secret, "***"),
+                                scrubbed(v, secret).unwrap_or_else(|| v.clone()),
+                            )
+                        })
+                        .collect(),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A tool's answer (or failure) with the key replaced wherever a server echoed it: in an
+/// error message, a log line, a result. An answer that cannot be rebuilt after scrubbing
+/// (never seen) is replaced by an error saying so, never passed on unscrubbed.
+fn scrub_answer(
+    answer: Result<rmcp::model::CallToolResponse, ErrorData>,
+    secret: &str,
+) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+    let unscrubbable = || {
+        ErrorData::internal_error(
+            "the tool's answer held the API key and could not be cleaned of it",
+            None,
+        )
+    };
+    match answer {
+        Ok(rmcp::model::CallToolResponse::Complete(result)) => {
+            let Ok(value) = serde_json::to_value(&result) else {
+                return Err(unscrubbable());
+            };
+            match scrubbed(&value, secret) {
+                None => Ok(rmcp::model::CallToolResponse::Complete(result)),
+                Some(clean) => serde_json::from_value(clean)
+                    .map(rmcp::model::CallToolResponse::Complete)
+                    .map_err(|_| unscrubbable()),
+            }
+        }
+        // The tools of this server answer complete results only.
+        Ok(other) => Ok(other),
+        Err(mut error) => {
+            if error.message.contains(secret) {
+                error.message = error.message.replace(secret, "***").into();
+            }
+            if let Some(data) = &error.data
+                && let Some(clean) = scrubbed(data, secret)
+            {
+                error.data = Some(clean);
+            }
+            Err(error)
+        }
+    }
 }
 
 impl std::fmt::Debug for CloudTaskServer {
@@ -105,12 +193,18 @@ impl CloudTaskServer {
                 tool_router.add_route(route);
             }
         }
+        let secret = client
+            .config()
+            .api_key()
+            .map(|key| key.expose_secret().to_owned())
+            .filter(|key| key.chars().count() >= MIN_SCRUBBED_KEY);
         Ok(CloudTaskServer {
             inner: Arc::new(Inner {
                 client,
                 options,
                 package,
                 root,
+                secret,
             }),
             tool_router,
         })
@@ -389,6 +483,23 @@ impl CloudTaskServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CloudTaskServer {
+    /// Every tool's answer passes here on its way to the agent: the API key is replaced by
+    /// `***` wherever a server echoed it (an agent's transcript is not a place for it).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        let answer = self
+            .tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await;
+        match self.inner.secret.as_deref() {
+            Some(secret) => scrub_answer(answer, secret),
+            None => answer,
+        }
+    }
+
     /// The request that stands for a line past the limit (see `lines`) is answered with a
     /// JSON-RPC error that says so; any other unknown method, as rmcp does.
     async fn on_custom_request(
@@ -637,6 +748,7 @@ impl LogTail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn block_tool_names_hold_only_what_mcp_allows() {
@@ -691,6 +803,36 @@ mod tests {
         );
         tail.push(&line(&"y".repeat(LOG_LINE * 2)));
         assert_eq!(tail.lines().last().unwrap().chars().count(), LOG_LINE);
+    }
+
+    #[test]
+    fn the_key_is_replaced_in_every_string_and_object_key_and_nothing_else_changes() {
+        let secret = "sk-secret-123";
+        let clean = json!({"a": ["x", 1, {"b": "y"}], "c": null});
+        assert_eq!(scrubbed(&clean, secret), None);
+        let dirty = json!({
+            "a": ["x", "key sk-secret-123!", 1],
+            "sk-secret-123": {"d": "sk-secret-123sk-secret-123", "e": true},
+            "f": "kept"
+        });
+        assert_eq!(
+            scrubbed(&dirty, secret),
+            Some(json!({
+                "a": ["x", "key ***!", 1],
+                "***": {"d": "******", "e": true},
+                "f": "kept"
+            }))
+        );
+        // A failure's message and data too.
+        let failure = ErrorData::internal_error(
+            "refused sk-secret-123",
+            Some(json!({"key": "sk-secret-123"})),
+        );
+        let Err(failure) = scrub_answer(Err(failure), secret) else {
+            panic!("a failure stays one");
+        };
+        assert_eq!(failure.message, "refused ***");
+        assert_eq!(failure.data, Some(json!({"key": "***"})));
     }
 
     #[tokio::test]
