@@ -7,7 +7,8 @@
 //! reports its time and its peak resident set size (`VmHWM`), and checks the file's size.
 //! The emulator makes the file's bytes as it sends them (a repeating pattern copied into
 //! each piece), so serving costs it about a memcpy and the figures are the clients'.
-//! Targets: each driver at least 0.8× the throughput of its raw loop; client peak RSS at
+//! Targets: the async driver at least 0.95× the throughput of raw reqwest (issue "at the
+//! physical limit"), the blocking one 0.8× raw ureq; client peak RSS at
 //! most 32 MiB.
 //!
 //! Run: `cargo bench -p cloud-task-qa --bench download` (`QA_DOWNLOAD_MIB` sets the size,
@@ -166,5 +167,5 @@ fn main() {
         assert_eq!(figures["size"].as_u64(), Some(size));
         figures
     });
-    report_throughput(&ways, &best, size / MIB, RSS_TARGET_MIB);
+    report_throughput(&ways, &best, size / MIB, RSS_TARGET_MIB, (0.95, 0.8));
 }

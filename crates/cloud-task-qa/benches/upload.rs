@@ -245,5 +245,5 @@ fn main() {
         args.extend(target.args());
         run_scenario(&args).expect("the scenario runs")
     });
-    report_throughput(&ways, &best, size / MIB, rss_target);
+    report_throughput(&ways, &best, size / MIB, rss_target, (0.8, 0.8));
 }
