@@ -18,6 +18,7 @@
 //! | [`login`] | a device sign-in against a server answering as the input says, and the profile's parse |
 //! | [`credentials`] | arbitrary bytes as a stored credentials file |
 //! | [`codegen`] | a registry description turned into Rust types by `cloud-task-codegen` |
+//! | [`outputs`] | a task's `resultData` decoded as a block's typed outputs |
 
 use std::time::{Duration, Instant};
 
@@ -34,11 +35,13 @@ mod download;
 mod follow;
 mod journal;
 mod login;
+mod outputs;
 
 pub use download::download;
 pub use follow::{follower, log_event};
 pub use journal::batch_journal;
 pub use login::{credentials, login};
+pub use outputs::outputs;
 
 /// Reads structured values off the front of fuzz input; answers zeros once it runs out.
 #[derive(Debug, Clone)]

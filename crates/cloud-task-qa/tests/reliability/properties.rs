@@ -205,6 +205,38 @@ proptest! {
     }
 
     #[test]
+    fn outputs_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        targets::outputs(&data);
+    }
+
+    #[test]
+    fn outputs_shaped_like_results(
+        fields in prop::collection::vec((0usize..6, 0usize..9), 0..6),
+        shape in 0usize..4,
+    ) {
+        // Output objects with the handles right, wrong, missing or unknown, in each shape a
+        // server sends (the single object of a list, the keyed object, another list, null).
+        let names = ["text", "count", "modes", "nested", "other", "a\u{1b}[31m"];
+        let values = [
+            json!("hi"), json!(3), json!(-1.5), json!(["fast", "slow"]), json!(["FAST"]),
+            json!({"a-b": 1.0, "list": [null, "x"]}), json!({"a_b": 1}), json!(null), json!([[]]),
+        ];
+        let object: serde_json::Map<_, _> =
+            fields.iter().map(|(n, v)| (names[*n].to_owned(), values[*v].clone())).collect();
+        let data = match shape {
+            0 => json!([object]),
+            1 => json!(object),
+            2 => json!([object, object]),
+            _ => json!(null),
+        };
+        let ok = targets::outputs(data.to_string().as_bytes());
+        // A well-formed object with a text decodes.
+        if shape < 2 && fields.len() == 1 && fields[0] == (0, 0) {
+            prop_assert!(ok);
+        }
+    }
+
+    #[test]
     fn package_info_from_raw_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
         targets::package_info(&data);
     }
@@ -386,6 +418,40 @@ fn valid_inputs_reach_the_targets_deep_paths() {
 
 /// Every input a fuzzer once failed on, kept under `fuzz/regressions/<target>/`, replayed
 /// through the same target: a crash found once stays fixed.
+/// Every cargo-fuzz target is declared, has its file, calls the checks of the same name in
+/// `cloud_task_qa::targets` (so that proptest runs them in CI) and is described in the
+/// fuzz README's table; no target file is left undeclared.
+#[test]
+fn every_fuzz_target_is_declared_checked_here_and_described() {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).unwrap();
+    let readme = std::fs::read_to_string(fuzz.join("README.md")).unwrap();
+    let names: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|name| *name != "cloud-task-fuzz")
+        .collect();
+    assert!(names.len() >= 13, "{names:?}");
+    for name in &names {
+        let source =
+            std::fs::read_to_string(fuzz.join("fuzz_targets").join(format!("{name}.rs"))).unwrap();
+        assert!(
+            source.contains("cloud_task_qa::targets::"),
+            "fuzz target {name} does not call the shared checks"
+        );
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "fuzz target {name} is not in fuzz/README.md"
+        );
+    }
+    for file in std::fs::read_dir(fuzz.join("fuzz_targets")).unwrap() {
+        let file = file.unwrap().file_name().to_string_lossy().into_owned();
+        let name = file.strip_suffix(".rs").unwrap_or(&file);
+        assert!(names.contains(&name), "fuzz_targets/{file} is not declared");
+    }
+}
+
 #[test]
 fn the_fuzz_regressions_replay() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
@@ -408,6 +474,7 @@ fn the_fuzz_regressions_replay() {
                 "login" => drop(targets::login(&data)),
                 "credentials" => drop(targets::credentials(&data)),
                 "codegen" => drop(targets::codegen(&data)),
+                "outputs" => drop(targets::outputs(&data)),
                 other => panic!("fuzz/regressions/{other}: no such target"),
             }
             replayed += 1;
