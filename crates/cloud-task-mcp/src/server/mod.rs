@@ -68,7 +68,9 @@ struct Inner {
 pub const MIN_SCRUBBED_KEY: usize = 8;
 
 /// `value` with every occurrence of `secret` in its strings (and object keys) replaced by
-/// `***`; `None` when it holds none (nothing to rebuild).
+/// `***`; `None` when it holds none (nothing to rebuild). Its recursion is bounded by the
+/// answer's depth: a server's JSON is parsed with serde_json's limit of 128 levels, and the
+/// tools wrap it in a few more.
 fn scrubbed(value: &Value, secret: &str) -> Option<Value> {
     match value {
         Value::String(text) if text.contains(secret) => {
