@@ -2,16 +2,14 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cloud_task_core::{
-    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
-};
+use cloud_task_core::{Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Result};
 
 use cloud_task_local::JournalFile;
 
 use futures_util::StreamExt;
 
 use crate::client::Client;
-use crate::engine::{self, Engine, Flow, Next, OnPool, on_pool};
+use crate::engine::{self, Engine, Flow, OnPool, on_pool};
 
 boxed_stream! {
     /// The stream of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
@@ -82,11 +80,7 @@ impl Client {
             };
             engine::stream(engine, move |batch, next| {
                 *shared.lock().unwrap_or_else(PoisonError::into_inner) = batch.counts();
-                match next {
-                    Next::Event(event) => Flow::Yield(Ok(event)),
-                    Next::Done(Ok(())) => Flow::End,
-                    Next::Done(Err(error)) => Flow::Last(Err(error)),
-                }
+                Flow::of_events(next, |event| event)
             })
         });
         BatchRun {
@@ -102,24 +96,11 @@ impl Client {
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
     ) -> Result<Engine<Batch, OnPool<JournalFile>>> {
-        let (journal, replay) = match options.get_journal() {
-            Some(path) => {
-                let path = path.to_owned();
-                on_pool("opening the batch journal", move || {
-                    JournalFile::open(&path)
-                })
-                .await??
-            }
-            None => (JournalFile::none(), JournalReplay::new()),
-        };
-        let batch = Batch::resume(
-            self.config(),
-            requests,
-            options,
-            &replay,
-            self.now(),
-            cloud_task_local::wall_ms(),
-        )?;
+        let client = self.clone();
+        let (batch, journal) = on_pool("opening the batch journal", move || {
+            JournalFile::start_batch(client.config(), requests, options, || client.now())
+        })
+        .await??;
         Ok(Engine::with_local(self, batch, OnPool::new(journal)))
     }
 }

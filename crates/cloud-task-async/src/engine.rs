@@ -11,6 +11,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
+pub(crate) use cloud_task_core::machine::{Flow, Next};
 use std::time::Duration;
 
 use cloud_task_core::{HttpResponse, RequestId, Result, Transmit};
@@ -103,12 +104,6 @@ impl Local<NoWork, NoWork> for NoLocal {
     async fn run(&mut self, work: NoWork) -> NoWork {
         match work {}
     }
-}
-
-/// What the engine hands its caller: an event of the machine, or its end.
-pub(crate) enum Next<E, O> {
-    Event(E),
-    Done(O),
 }
 
 type Answer = Pin<Box<dyn Future<Output = (RequestId, Result<HttpResponse>)> + Send>>;
@@ -265,16 +260,6 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         };
         driving.work_done(done, client.now());
     }
-}
-
-/// What a stream does with one thing its engine handed out.
-pub(crate) enum Flow<T> {
-    /// Yield it and go on.
-    Yield(T),
-    /// Yield it, then end.
-    Last(T),
-    /// End.
-    End,
 }
 
 /// The engine as a stream: `map` turns each event and the end into items. A failed start

@@ -3,7 +3,7 @@
 use cloud_task_core::{AwaitOptions, Follower, TaskEvent};
 
 use crate::client::Client;
-use crate::engine::{self, Engine, Flow, Next};
+use crate::engine::{self, Engine};
 
 impl Client {
     /// The whole story of a task as one stream: its status and progress changes, each
@@ -40,13 +40,8 @@ impl Client {
     pub fn events(&self, task_id: &str, options: AwaitOptions) -> TaskEvents {
         let engine = Follower::new(self.config(), task_id, &options, self.now())
             .map(|follower| Engine::new(self, follower));
-        TaskEvents::new(engine::stream(engine, |follower, next| match next {
-            Next::Event(event) => {
-                follower.report(&event);
-                Flow::Yield(Ok(event))
-            }
-            Next::Done(Ok(())) => Flow::End,
-            Next::Done(Err(error)) => Flow::Last(Err(error)),
+        TaskEvents::new(engine::stream(engine, |follower, next| {
+            follower.event_flow(next)
         }))
     }
 }

@@ -7,7 +7,7 @@ use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
 use futures_util::StreamExt;
 
 use crate::client::Client;
-use crate::engine::{self, Engine, Flow, Next};
+use crate::engine::{self, Engine, Flow};
 
 impl Client {
     /// A stream of every task matching `query`, page after page (the filters are kept on
@@ -36,11 +36,7 @@ impl Client {
         let engine = Paginator::new(self.config(), query).map(|walk| Engine::new(self, walk));
         let walk = engine::stream(engine, move |walk, next| {
             read.store(walk.pages(), Ordering::Relaxed);
-            match next {
-                Next::Event(page) => Flow::Yield(Ok(page.tasks)),
-                Next::Done(Ok(())) => Flow::End,
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }
+            Flow::of_events(next, |page| page.tasks)
         });
         // A page is asked for only once the tasks of the one before are consumed.
         let tasks = walk.flat_map(|page| {

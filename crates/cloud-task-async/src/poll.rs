@@ -1,7 +1,6 @@
 //! Waiting for results: `await_result`, `create_and_wait`, `watch` and `await_many`, all
 //! driven by the core's [`Poller`].
 
-use cloud_task_core::machine::Progress;
 use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
@@ -11,7 +10,7 @@ use cloud_task_core::{DEFAULT_AWAIT_MANY_IN_FLIGHT, Error};
 use tracing::Instrument;
 
 use crate::client::Client;
-use crate::engine::{self, Engine, Flow, Next};
+use crate::engine::{self, Engine};
 
 impl Client {
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
@@ -23,7 +22,7 @@ impl Client {
     pub async fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
         let poller = Poller::new(self.config(), task_id, &options, self.now())?;
         Engine::new(self, poller)
-            .run(|poller, p| report(poller.options(), poller.task_id(), &p))
+            .run(|poller, p| poller.report(&p))
             .await
     }
 
@@ -92,16 +91,8 @@ impl Client {
     pub fn watch(&self, task_id: &str, options: AwaitOptions) -> Watch {
         let engine = Poller::new(self.config(), task_id, &options, self.now())
             .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
-        Watch::new(engine::stream(engine, |poller, next| match next {
-            Next::Event(p) => {
-                report(poller.options(), poller.task_id(), &p);
-                Flow::Yield(Ok(WatchEvent::Progress {
-                    status: p.status,
-                    progress: p.progress,
-                }))
-            }
-            Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
-            Next::Done(Err(error)) => Flow::Last(Err(error)),
+        Watch::new(engine::stream(engine, |poller, next| {
+            poller.watch_flow(next)
         }))
     }
 
@@ -140,15 +131,10 @@ impl Client {
         let set = PollerSet::new(self.config(), task_ids, &options, self.now());
         Engine::new(self, set)
             .run(|set, (index, p)| {
-                report(set.options(), set.task_id(index).unwrap_or_default(), &p);
+                set.report(index, &p);
             })
             .await
     }
-}
-
-/// Hands a progress report to the options' callbacks.
-pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
-    options.report_progress(task_id, p.progress, &p.status);
 }
 
 boxed_stream! {

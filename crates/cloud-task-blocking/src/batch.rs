@@ -2,13 +2,11 @@
 
 use std::iter::FusedIterator;
 
-use cloud_task_core::{
-    Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, JournalReplay, Result,
-};
+use cloud_task_core::{Batch, BatchCounts, BatchEvent, BatchOptions, CreateTaskRequest, Result};
 use cloud_task_local::JournalFile;
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, Steps};
+use crate::engine::{Engine, Flow, Steps};
 
 /// The iterator of [`Client::run_many`]: a [`BatchEvent`] per task created, per progress
 /// report and per input ended, then the end. An `Err` (the journal could not be written,
@@ -90,11 +88,7 @@ impl Client {
             .as_ref()
             .map_or_else(|_| BatchCounts::default(), |e| e.machine().counts());
         BatchRun {
-            steps: Steps::new(engine, |_, next| match next {
-                Next::Event(event) => Flow::Yield(Ok(event)),
-                Next::Done(Ok(())) => Flow::End,
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }),
+            steps: Steps::new(engine, |_, next| Flow::of_events(next, |event| event)),
             counts,
         }
     }
@@ -104,18 +98,8 @@ impl Client {
         requests: Vec<CreateTaskRequest>,
         options: BatchOptions,
     ) -> Result<Engine<Batch, JournalFile>> {
-        let (journal, replay) = match options.get_journal() {
-            Some(path) => JournalFile::open(path)?,
-            None => (JournalFile::none(), JournalReplay::new()),
-        };
-        let batch = Batch::resume(
-            self.config(),
-            requests,
-            options,
-            &replay,
-            self.now(),
-            cloud_task_local::wall_ms(),
-        )?;
+        let (batch, journal) =
+            JournalFile::start_batch(self.config(), requests, options, || self.now())?;
         Ok(Engine::with_local(self, batch, journal))
     }
 }

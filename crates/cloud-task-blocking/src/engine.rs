@@ -10,17 +10,12 @@
 
 use cloud_task_core::Result;
 use cloud_task_core::machine::{Drive, Driving, Machine};
+pub(crate) use cloud_task_core::machine::{Flow, Next};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
 
 pub(crate) use cloud_task_local::{Local, NoLocal};
-
-/// What the engine hands its caller: an event of the machine, or its end.
-pub(crate) enum Next<E, O> {
-    Event(E),
-    Done(O),
-}
 
 /// Drives one machine on a client: sends its requests (on this thread when nothing can
 /// interrupt the wait and the transport bounds itself, else on the sender threads, each
@@ -152,16 +147,6 @@ macro_rules! task_iter {
     };
 }
 pub(crate) use task_iter;
-
-/// What an iterator does with one thing its engine handed out.
-pub(crate) enum Flow<T> {
-    /// Yield it and go on.
-    Yield(T),
-    /// Yield it, then end.
-    Last(T),
-    /// End.
-    End,
-}
 
 /// How an iterator maps what its engine hands out.
 pub(crate) type MapFn<M, T> =

@@ -5,7 +5,7 @@ use cloud_task_core::Error;
 use cloud_task_core::{AwaitOptions, Follower, TaskEvent};
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, Steps, task_iter};
+use crate::engine::{Engine, Steps, task_iter};
 
 impl Client {
     /// The whole story of a task as one iterator: its status and progress changes, each
@@ -40,14 +40,7 @@ impl Client {
         let engine = Follower::new(self.config(), task_id, &options, self.now())
             .map(|follower| Engine::new(self, follower));
         TaskEvents {
-            steps: Steps::new(engine, |follower, next| match next {
-                Next::Event(event) => {
-                    follower.report(&event);
-                    Flow::Yield(Ok(event))
-                }
-                Next::Done(Ok(())) => Flow::End,
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }),
+            steps: Steps::new(engine, |follower, next| follower.event_flow(next)),
         }
     }
 }

@@ -9,7 +9,7 @@ use cloud_task_core::Error;
 use cloud_task_core::{ListTasksQuery, Paginator, Result, TaskListItem};
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, NoLocal, Steps};
+use crate::engine::{Engine, Flow, NoLocal, Steps};
 
 impl Client {
     /// An iterator over every task matching `query`, page after page (the filters are kept
@@ -33,11 +33,7 @@ impl Client {
     pub fn list_all(&self, query: ListTasksQuery) -> TaskList {
         let engine = Paginator::new(self.config(), query).map(|pages| Engine::new(self, pages));
         TaskList {
-            steps: Steps::new(engine, |_, next| match next {
-                Next::Event(page) => Flow::Yield(Ok(page.tasks)),
-                Next::Done(Ok(())) => Flow::End,
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }),
+            steps: Steps::new(engine, |_, next| Flow::of_events(next, |page| page.tasks)),
             pages: 0,
             buffered: VecDeque::new(),
         }

@@ -1,4 +1,3 @@
-use cloud_task_core::machine::Progress;
 use cloud_task_core::{
     AwaitOptions, CreateTaskRequest, Poller, PollerSet, Result, TaskOutcome, TaskSuccess,
     WatchEvent,
@@ -7,7 +6,7 @@ use cloud_task_core::{
 use cloud_task_core::{DEFAULT_AWAIT_MANY_IN_FLIGHT, Error};
 
 use crate::client::Client;
-use crate::engine::{Engine, Flow, Next, Steps, task_iter};
+use crate::engine::{Engine, Steps, task_iter};
 
 impl Client {
     /// Polls `task_id` until it succeeds (its result), fails ([`Error::TaskFailed`]),
@@ -39,7 +38,7 @@ impl Client {
     /// ```
     pub fn await_result(&self, task_id: &str, options: AwaitOptions) -> Result<TaskSuccess> {
         let poller = Poller::new(self.config(), task_id, &options, self.now())?;
-        Engine::new(self, poller).run(|poller, p| report(poller.options(), poller.task_id(), &p))
+        Engine::new(self, poller).run(|poller, p| poller.report(&p))
     }
 
     /// Creates a task (once: never retried) and waits for its result.
@@ -101,17 +100,7 @@ impl Client {
         let engine = Poller::new(self.config(), task_id, &options, self.now())
             .map(|poller| Engine::new(self, poller.deduplicate_progress(true)));
         Watch {
-            steps: Steps::new(engine, |poller, next| match next {
-                Next::Event(p) => {
-                    report(poller.options(), poller.task_id(), &p);
-                    Flow::Yield(Ok(WatchEvent::Progress {
-                        status: p.status,
-                        progress: p.progress,
-                    }))
-                }
-                Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
-                Next::Done(Err(error)) => Flow::Last(Err(error)),
-            }),
+            steps: Steps::new(engine, |poller, next| poller.watch_flow(next)),
         }
     }
 
@@ -151,14 +140,9 @@ impl Client {
     ) -> Vec<Result<TaskSuccess>> {
         let set = PollerSet::new(self.config(), task_ids, &options, self.now());
         Engine::new(self, set).run(|set, (index, p)| {
-            report(set.options(), set.task_id(index).unwrap_or_default(), &p);
+            set.report(index, &p);
         })
     }
-}
-
-/// Hands a progress report to the options' callbacks.
-pub(crate) fn report(options: &AwaitOptions, task_id: &str, p: &Progress) {
-    options.report_progress(task_id, p.progress, &p.status);
 }
 
 task_iter! {

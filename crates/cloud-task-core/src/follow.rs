@@ -277,7 +277,7 @@ impl<T> Follower<T> {
     /// Calls the options' progress callback for a [`TaskEvent::Progress`] (nothing for
     /// another event). A driver calls it on each event it hands out, so that the callback
     /// sees exactly the progress the caller sees.
-    pub fn report(&self, event: &TaskEvent) {
+    pub fn report(&self, event: &TaskEvent<T>) {
         if let TaskEvent::Progress { status, progress } = event {
             self.options()
                 .report_progress(self.task_id(), *progress, status);

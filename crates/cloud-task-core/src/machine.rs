@@ -59,6 +59,7 @@ use crate::follow::{FollowAction, Follower, TaskEvent};
 use crate::intercept::RequestContext;
 use crate::login::{DeviceCode, DeviceLogin, LoginAccount, LoginAction};
 use crate::models::{TaskPage, TaskStatus, TaskSuccess};
+use crate::outcome::WatchEvent;
 use crate::paginate::{PageAction, Paginator};
 use crate::poll::{PollAction, Poller};
 use crate::poll_set::{PollSetAction, PollerSet};
@@ -435,6 +436,97 @@ impl<M: Machine> Driving<M> {
     /// Feeds the outcome of the local work it asked for.
     pub fn work_done(&mut self, done: M::WorkDone, now: Instant) {
         self.machine.handle_work(done, now);
+    }
+}
+
+/// What a driver's engine hands its caller at each step: an event of the machine, or its
+/// end (after which it is not driven again).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next<E, O> {
+    /// An event ([`Step::Emit`]).
+    Event(E),
+    /// The machine's output ([`Step::Done`]).
+    Done(O),
+}
+
+/// What a stream or iterator over an engine does with one thing the engine handed out:
+/// the mapping of each machine is written once, here, and both clients use it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flow<T> {
+    /// Yield it and go on.
+    Yield(T),
+    /// Yield it, then end.
+    Last(T),
+    /// End.
+    End,
+}
+
+impl<T> Flow<Result<T>> {
+    /// The flow of a machine that ends with `Result<()>` (a walk of pages, a live view, a
+    /// batch): each event, mapped by `map`, yielded; a clean end, the end; a failure, the
+    /// last item.
+    ///
+    /// ```
+    /// use cloud_task_core::Error;
+    /// use cloud_task_core::machine::{Flow, Next};
+    /// assert!(matches!(Flow::of_events(Next::Event(2), |n: u32| n * 10), Flow::Yield(Ok(20))));
+    /// assert!(matches!(Flow::of_events(Next::<u32, _>::Done(Ok(())), |n| n), Flow::End));
+    /// let failed = Flow::of_events(Next::<u32, _>::Done(Err(Error::cancelled())), |n| n);
+    /// assert!(matches!(failed, Flow::Last(Err(Error::Cancelled(_)))));
+    /// ```
+    pub fn of_events<E>(next: Next<E, Result<()>>, map: impl FnOnce(E) -> T) -> Self {
+        match next {
+            Next::Event(event) => Flow::Yield(Ok(map(event))),
+            Next::Done(Ok(())) => Flow::End,
+            Next::Done(Err(error)) => Flow::Last(Err(error)),
+        }
+    }
+}
+
+impl<T> Poller<T> {
+    /// Hands a progress report to the options' callbacks.
+    pub fn report(&self, progress: &Progress) {
+        self.options()
+            .report_progress(self.task_id(), progress.progress, &progress.status);
+    }
+
+    /// The flow of a watch: each progress change reported and yielded, the result last.
+    pub fn watch_flow(
+        &self,
+        next: Next<Progress, Result<TaskSuccess<T>>>,
+    ) -> Flow<Result<WatchEvent<T>>> {
+        match next {
+            Next::Event(progress) => {
+                self.report(&progress);
+                Flow::Yield(Ok(WatchEvent::Progress {
+                    status: progress.status,
+                    progress: progress.progress,
+                }))
+            }
+            Next::Done(Ok(success)) => Flow::Last(Ok(WatchEvent::Finished(success))),
+            Next::Done(Err(error)) => Flow::Last(Err(error)),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> PollerSet<T> {
+    /// Hands the progress report of the set's task `index` to the options' callbacks.
+    pub fn report(&self, index: usize, progress: &Progress) {
+        self.options().report_progress(
+            self.task_id(index).unwrap_or_default(),
+            progress.progress,
+            &progress.status,
+        );
+    }
+}
+
+impl<T> Follower<T> {
+    /// The flow of a live view: each event reported to the callbacks and yielded.
+    pub fn event_flow(&self, next: Next<TaskEvent<T>, Result<()>>) -> Flow<Result<TaskEvent<T>>> {
+        Flow::of_events(next, |event| {
+            self.report(&event);
+            event
+        })
     }
 }
 

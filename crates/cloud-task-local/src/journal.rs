@@ -24,6 +24,33 @@ impl JournalFile {
         JournalFile { file: None }
     }
 
+    /// The batch of `requests` with its journal: the journal `options` name opened
+    /// ([`open`](Self::open): owned, read back, cut after its last complete record), or
+    /// none; then [`Batch::resume`](cloud_task_core::Batch::resume) from what it holds, at
+    /// `now()` (read once the journal is open) and the wall clock ([`wall_ms`](crate::wall_ms)).
+    /// What both clients do to start `run_many`; the async one calls it on its blocking
+    /// pool.
+    pub fn start_batch(
+        config: &cloud_task_core::Config,
+        requests: Vec<cloud_task_core::CreateTaskRequest>,
+        options: cloud_task_core::BatchOptions,
+        now: impl FnOnce() -> std::time::Instant,
+    ) -> Result<(cloud_task_core::Batch, JournalFile)> {
+        let (journal, replay) = match options.get_journal() {
+            Some(path) => JournalFile::open(path)?,
+            None => (JournalFile::none(), JournalReplay::new()),
+        };
+        let batch = cloud_task_core::Batch::resume(
+            config,
+            requests,
+            options,
+            &replay,
+            now(),
+            crate::wall_ms(),
+        )?;
+        Ok((batch, journal))
+    }
+
     /// Opens (creating) the journal at `path`, owns it, and reads back what it holds; the
     /// file is cut after its last complete record (a record torn by a crash is dropped),
     /// and records are appended after it.
