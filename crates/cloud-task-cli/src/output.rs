@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
 use cloud_task_async::{
-    BlockInfo, BlockPath, Dashboard, LatestTaskItem, LogEntry, LogEvent, PackageInfo,
+    ApiKey, BlockInfo, BlockPath, Dashboard, LatestTaskItem, LogEntry, LogEvent, PackageInfo,
     PauseResponse, TaskDetail, TaskListItem, TaskStatus,
 };
 use serde::Serialize;
@@ -23,13 +23,9 @@ pub struct Ui {
     stderr_terminal: bool,
     stdout_color: bool,
     stderr_color: bool,
-    /// The API key, scrubbed from every message.
-    secret: Option<String>,
+    /// The API key, scrubbed from every message ([`ApiKey::scrub`]).
+    secret: Option<ApiKey>,
 }
-
-/// The shortest key that is scrubbed from messages: anything shorter would match ordinary
-/// words (`--api-key k` must not turn "Task failed" into "Tas*** failed").
-pub const MIN_SCRUBBED_KEY: usize = 8;
 
 /// Server-provided text made safe for a terminal: every control character (C0, DEL, C1:
 /// escape sequences, carriage returns, backspaces, line breaks) and every bidirectional
@@ -84,9 +80,7 @@ impl Ui {
             stderr_terminal,
             stdout_color: color_allowed(std::io::stdout().is_terminal(), no_color.as_deref()),
             stderr_color: color_allowed(stderr_terminal, no_color.as_deref()),
-            secret: secret
-                .map(|s| s.trim().to_owned())
-                .filter(|s| s.chars().count() >= MIN_SCRUBBED_KEY),
+            secret: secret.map(|s| ApiKey::new(s.trim())),
         }
     }
 
@@ -99,7 +93,7 @@ impl Ui {
             stderr_terminal: false,
             stdout_color: false,
             stderr_color: false,
-            secret: secret.filter(|s| s.chars().count() >= MIN_SCRUBBED_KEY),
+            secret: secret.map(ApiKey::new),
         }
     }
 
@@ -108,12 +102,13 @@ impl Ui {
         !self.quiet && self.stderr_terminal
     }
 
-    /// Replaces the API key, wherever it appears, with `***` (a key shorter than
-    /// [`MIN_SCRUBBED_KEY`] is never looked for: it would mangle ordinary text).
+    /// Replaces the API key, wherever it appears, with `***` ([`ApiKey::scrub`]: a key
+    /// shorter than [`MIN_SCRUBBED_KEY`](cloud_task_async::core::MIN_SCRUBBED_KEY) is never looked
+    /// for, it would mangle ordinary text).
     pub fn scrub(&self, text: &str) -> String {
         match &self.secret {
-            Some(secret) if text.contains(secret.as_str()) => text.replace(secret.as_str(), "***"),
-            _ => text.to_owned(),
+            Some(key) => key.scrub(text).into_owned(),
+            None => text.to_owned(),
         }
     }
 

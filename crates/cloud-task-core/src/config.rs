@@ -63,6 +63,10 @@ pub const DEFAULT_MAX_PAGES: u64 = 10_000;
 /// The default most same-origin redirects one call follows: 5.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
 
+/// The shortest key [`ApiKey::scrub`] looks for in text: a shorter one would match ordinary
+/// words (a key `k` must not turn "Task failed" into "Tas*** failed").
+pub const MIN_SCRUBBED_KEY: usize = 8;
+
 /// An API key. Its `Debug` and `Display` never show the key.
 ///
 /// ```
@@ -84,6 +88,29 @@ impl ApiKey {
     /// The key itself. Call this only to put it on the wire.
     pub fn expose_secret(&self) -> &str {
         &self.0
+    }
+
+    /// The key as the text to look for in what a server sent back, or `None` when it is
+    /// shorter than [`MIN_SCRUBBED_KEY`] (looking for it would mangle ordinary words).
+    pub fn scrubbable(&self) -> Option<&str> {
+        (self.0.chars().count() >= MIN_SCRUBBED_KEY).then_some(self.0.as_str())
+    }
+
+    /// `text` with every occurrence of the key replaced by `***` (unchanged, and not
+    /// copied, when it holds none or the key is too short to look for): what the CLI and
+    /// the MCP server do to a server's words before showing them.
+    ///
+    /// ```
+    /// # use cloud_task_core::ApiKey;
+    /// let key = ApiKey::new("sk-0123456789");
+    /// assert_eq!(key.scrub("bad key sk-0123456789!"), "bad key ***!");
+    /// assert_eq!(ApiKey::new("k").scrub("Task failed"), "Task failed");
+    /// ```
+    pub fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        match self.scrubbable() {
+            Some(key) if text.contains(key) => text.replace(key, "***").into(),
+            _ => text.into(),
+        }
     }
 
     /// Checks that `key` can be a key: not empty, and visible ASCII only (letters, digits

@@ -161,8 +161,8 @@ pub use config::{
     DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_UPLOAD_BUFFER, DEFAULT_REGISTRY_URL, DEFAULT_TIMEOUT,
     DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT, DerivedUrls, ENV_API_KEY, ENV_BASE_URL,
     ENV_BASE_URL_FALLBACK, ENV_ENDPOINT, ENV_REGISTRY_URL, ENV_REGISTRY_URL_FALLBACK,
-    ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, EndpointUrls, derived_urls, endpoint_urls,
-    is_secret_header_name, normalize_base_url,
+    ENV_UPLOAD_BASE_URL, ENV_UPLOAD_BASE_URL_FALLBACK, EndpointUrls, MIN_SCRUBBED_KEY,
+    derived_urls, endpoint_urls, is_secret_header_name, normalize_base_url,
 };
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, Download,

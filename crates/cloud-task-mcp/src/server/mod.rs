@@ -58,14 +58,11 @@ struct Inner {
     package: Option<Arc<PackageInfo>>,
     /// The directory the file tools are confined to, resolved at start.
     root: Option<crate::root::Root>,
-    /// The API key, looked for in every answer (see `call_tool`); none when shorter than
-    /// [`MIN_SCRUBBED_KEY`].
+    /// The API key, looked for in every answer (see `call_tool`); none when too short to
+    /// look for ([`ApiKey::scrubbable`](cloud_task_async::ApiKey::scrubbable), the CLI's
+    /// rule too).
     secret: Option<String>,
 }
-
-/// A key shorter than this is not looked for in answers: it would mangle ordinary text
-/// (the CLI's rule too).
-pub const MIN_SCRUBBED_KEY: usize = 8;
 
 /// `value` with every occurrence of `secret` in its strings (and object keys) replaced by
 /// `***`; `None` when it holds none (nothing to rebuild). Its recursion is bounded by the
@@ -198,8 +195,8 @@ impl CloudTaskServer {
         let secret = client
             .config()
             .api_key()
-            .map(|key| key.expose_secret().to_owned())
-            .filter(|key| key.chars().count() >= MIN_SCRUBBED_KEY);
+            .and_then(|key| key.scrubbable())
+            .map(str::to_owned);
         Ok(CloudTaskServer {
             inner: Arc::new(Inner {
                 client,
