@@ -228,8 +228,8 @@ pub mod error {
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod transport {
     pub use cloud_task_async::{
-        DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport, Timer,
-        TokioTimer, TowerTransport, async_trait,
+        BodyStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport,
+        ResponseHead, Timer, TokioTimer, TowerTransport, async_trait,
     };
     pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
 }
@@ -293,7 +293,8 @@ pub mod blocking {
     /// [`ClientBuilder`].
     pub mod transport {
         pub use cloud_task_blocking::{
-            DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, StdTimer, Timer, UreqTransport,
+            BodyRead, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ResponseHead,
+            StdTimer, Timer, UreqTransport,
         };
         pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
     }

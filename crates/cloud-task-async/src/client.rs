@@ -7,14 +7,15 @@ use cloud_task_core::ConfigBuilder;
 use cloud_task_core::{
     Call, CreateTask, CreateTaskRequest, CreateTaskResponse, Dashboard, GetDashboard,
     GetLatestTasks, GetTask, GetTaskLogs, GetTaskResult, HttpResponse, LatestTaskItem, ListTasks,
-    ListTasksQuery, Operation, PauseResponse, RequestId, Result, SetTasksPause, TaskDetail,
-    TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
+    ListTasksQuery, Operation, PauseResponse, RequestId, Result, SendLimits, SetTasksPause,
+    TaskDetail, TaskLogs, TaskPage, TaskResult, Transmit, WorkloadIds,
 };
+use futures_util::StreamExt;
 use tracing::Instrument;
 
 use crate::engine::Engine;
 use crate::timer::{Timer, TokioTimer};
-use crate::transport::{HttpTransport, ReqwestTransport};
+use crate::transport::{BodyStream, HttpTransport, ReqwestTransport, ResponseHead};
 
 cloud_task_core::__client! {
     /// The async Cloud Task client.
@@ -97,6 +98,38 @@ impl Client {
                 }
             };
             cloud_task_core::__record_answer!(&tracing::Span::current(), &outcome);
+            (id, outcome)
+        }
+        .instrument(span)
+    }
+
+    /// [`send`](Self::send) for a request whose head is wanted first
+    /// ([`Transmit::streams_body`]): its head, and its body to read in pieces, both cut off
+    /// at the request's deadline (by the transport when it bounds itself, else here).
+    pub(crate) fn send_head(
+        &self,
+        transmit: Transmit,
+    ) -> impl Future<Output = (RequestId, Result<(ResponseHead, BodyStream)>)> + Send + 'static
+    {
+        let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
+        let limits = transmit.limits(self.now());
+        let transport = Arc::clone(&self.inner.transport);
+        let id = transmit.id;
+        async move {
+            let send = transport.send_streaming(transmit.request, limits);
+            let outcome = if transport.bounds_itself() {
+                send.await
+            } else {
+                let deadline = tokio::time::Instant::now() + limits.timeout;
+                match tokio::time::timeout_at(deadline, send).await {
+                    Ok(outcome) => {
+                        outcome.map(|(head, body)| (head, cut_off(body, deadline, limits)))
+                    }
+                    Err(_) => Err(limits.elapsed()),
+                }
+            };
+            let status = outcome.as_ref().map(|(head, _)| head.status);
+            cloud_task_core::__record_answer!(&tracing::Span::current(), status status);
             (id, outcome)
         }
         .instrument(span)
@@ -213,4 +246,21 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// `body`, ending with [`SendLimits::elapsed`] at `deadline` (for a transport that does
+/// not bound itself).
+fn cut_off(body: BodyStream, deadline: tokio::time::Instant, limits: SendLimits) -> BodyStream {
+    Box::pin(futures_util::stream::unfold(
+        Some(body),
+        move |body| async move {
+            let mut body = body?;
+            match tokio::time::timeout_at(deadline, body.next()).await {
+                Ok(Some(Ok(piece))) => Some((Ok(piece), Some(body))),
+                Ok(Some(Err(error))) => Some((Err(error), None)),
+                Ok(None) => None,
+                Err(_) => Some((Err(limits.elapsed()), None)),
+            }
+        },
+    ))
 }

@@ -19,6 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tracing::Instrument;
 
 use crate::client::Client;
+use crate::transport::{BodyStream, ResponseHead};
 
 /// Runs the local work of a machine: reads a source, writes a sink, appends to a journal.
 pub(crate) trait Local<W, D>: Send {
@@ -120,9 +121,11 @@ pub(crate) struct Engine<M, L = NoLocal> {
     /// Requests sent and not answered yet (made at the first that needs it: a lone
     /// request is awaited as it is).
     in_flight: Option<FuturesUnordered<Answer>>,
+    /// The body the machine takes in pieces ([`Machine::handle_head`]), and its request.
+    body: Option<(RequestId, BodyStream)>,
 }
 
-cloud_task_core::__engine_constructors!(in_flight);
+cloud_task_core::__engine_constructors!(in_flight, body);
 
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// The operation's span.
@@ -173,25 +176,32 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 Drive::AwaitAnswer(bound) if self.idle() => {
                     self.wait(Some(bound)).await;
                 }
-                // Each request in flight is cut off at its own deadline.
+                // Each request in flight (a body being read too) is cut off at its own
+                // deadline.
                 Drive::AwaitAnswer(_) => self.wait(None).await,
                 Drive::Done(output) => {
                     self.in_flight = None;
+                    self.body = None;
                     return Next::Done(output);
                 }
             }
         }
     }
 
-    /// True when no request is in flight.
+    /// True when no request is in flight, and no body is being read.
     fn idle(&self) -> bool {
-        self.in_flight
-            .as_ref()
-            .is_none_or(FuturesUnordered::is_empty)
+        self.body.is_none()
+            && self
+                .in_flight
+                .as_ref()
+                .is_none_or(FuturesUnordered::is_empty)
     }
 
     /// Sends the one request and waits for its answer (or the token).
     async fn send_alone(&mut self, transmit: Transmit) {
+        if transmit.streams_body {
+            return self.send_streaming(transmit).await;
+        }
         let send = self.client.send(transmit);
         let (id, outcome) = match self.driving.live_token().cloned() {
             None => send.await,
@@ -204,8 +214,45 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         self.driving.answer(id, outcome, self.client.now());
     }
 
-    /// Sleeps `duration` on the timer (`None`: no sleep), waking early on an answer or the
-    /// token.
+    /// Sends the one request whose head comes first, and waits for its head (or the
+    /// token). A machine that takes its body in pieces is fed them by [`wait`](Self::wait);
+    /// otherwise the body is gathered (the body ends at the request's deadline and its size
+    /// limit: see [`Client::send_head`]) and the whole answer fed.
+    async fn send_streaming(&mut self, transmit: Transmit) {
+        let send = self.client.send_head(transmit);
+        let token = self.driving.live_token().cloned();
+        let (id, outcome) = match &token {
+            None => send.await,
+            Some(token) => tokio::select! {
+                biased;
+                () = token.cancelled() => return self.driving.cancel(),
+                answer = send => answer,
+            },
+        };
+        let (head, body) = match outcome {
+            Ok(answer) => answer,
+            Err(error) => return self.driving.answer(id, Err(error), self.client.now()),
+        };
+        if self.driving.head(id, &head, self.client.now()) {
+            self.body = Some((id, body));
+            return;
+        }
+        let cancelled = async {
+            match &token {
+                Some(token) => token.cancelled().await,
+                None => pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            () = cancelled => return self.driving.cancel(),
+            gathered = gather(head, body) => gathered,
+        };
+        self.driving.answer(id, outcome, self.client.now());
+    }
+
+    /// Sleeps `duration` on the timer (`None`: no sleep), waking early on an answer, a
+    /// piece of the body the machine takes, or the token.
     async fn wait(&mut self, duration: Option<Duration>) {
         let token = self.driving.live_token().cloned();
         let cancelled = async {
@@ -228,10 +275,27 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 None => pending().await,
             }
         };
+        let piece = async {
+            match &mut self.body {
+                Some((id, body)) => (*id, body.next().await),
+                None => pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = cancelled => self.driving.cancel(),
             Some((id, outcome)) = answer => self.driving.answer(id, outcome, self.client.now()),
+            (id, piece) = piece => match piece {
+                Some(Ok(bytes)) => self.driving.body_piece(id, &bytes, self.client.now()),
+                Some(Err(error)) => {
+                    self.body = None;
+                    self.driving.body_end(id, Err(error), self.client.now());
+                }
+                None => {
+                    self.body = None;
+                    self.driving.body_end(id, Ok(()), self.client.now());
+                }
+            },
             () = sleep => {}
         }
     }
@@ -260,6 +324,16 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         };
         driving.work_done(done, client.now());
     }
+}
+
+/// The whole answer of `head` and `body` (each piece appended; the transport bounds the
+/// body's size).
+async fn gather(head: ResponseHead, mut body: BodyStream) -> Result<HttpResponse> {
+    let mut all = Vec::new();
+    while let Some(piece) = body.next().await {
+        all.extend_from_slice(&piece?);
+    }
+    Ok(HttpResponse::from_parts(head, all))
 }
 
 /// The engine as a stream: `map` turns each event and the end into items. A failed start

@@ -194,7 +194,10 @@ pub use list::TaskList;
 pub use poll::Watch;
 pub use timer::{Timer, TokioTimer};
 pub use tower::TowerTransport;
-pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport};
+pub use transport::{
+    BodyStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ReqwestTransport,
+    ResponseHead,
+};
 
 /// The former name of [`Watch`].
 #[deprecated(since = "0.2.0", note = "renamed `Watch`, as in the blocking client")]

@@ -1,6 +1,7 @@
 //! The HTTP seam: [`HttpTransport`] and its reqwest implementation, [`ReqwestTransport`].
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,13 @@ use cloud_task_core::{
 };
 
 pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+
+/// The head of a response: its status, version and headers.
+pub type ResponseHead = http::response::Parts;
+
+/// A response's body read in pieces, in order: it ends with `None` once whole, or with an
+/// error (after which it is not polled again). Dropping it stops reading.
+pub type BodyStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes>> + Send>>;
 
 /// Sends one HTTP request and answers its response, whatever its status.
 ///
@@ -64,12 +72,39 @@ pub trait HttpTransport: Send + Sync + 'static {
     fn bounds_itself(&self) -> bool {
         false
     }
+
+    /// Sends `request` and answers the head of its response as soon as it is in, with its
+    /// body to read in pieces, under the contract and `limits` of [`send`](Self::send)
+    /// (`limits.timeout` runs to the end of the body; past `limits.max_response_body` the
+    /// body ends with [`SendLimits::body_too_large`]).
+    ///
+    /// The client uses it for the chunks of a download, whose bytes go to their file as
+    /// they arrive instead of being gathered first. By default it answers what
+    /// [`send`](Self::send) does, its body as one piece: a transport that overrides only
+    /// `send` downloads correctly, holding each chunk whole.
+    async fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, BodyStream)> {
+        let (head, body) = self.send(request, limits).await?.into_parts();
+        let piece = futures_util::stream::once(async move { Ok(Bytes::from(body)) });
+        Ok((head, Box::pin(piece)))
+    }
 }
 
 #[async_trait]
 impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
     async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits).await
+    }
+
+    async fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, BodyStream)> {
+        (**self).send_streaming(request, limits).await
     }
 
     fn bounds_itself(&self) -> bool {
@@ -81,6 +116,14 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
 impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
     async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits).await
+    }
+
+    async fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, BodyStream)> {
+        (**self).send_streaming(request, limits).await
     }
 
     fn bounds_itself(&self) -> bool {
@@ -242,12 +285,13 @@ impl Body {
     }
 }
 
-#[async_trait]
-impl HttpTransport for ReqwestTransport {
-    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+impl ReqwestTransport {
+    /// Sends `request` within `limits` and answers the response, its body not read yet (a
+    /// `Content-Length` over the limit is refused unread).
+    async fn execute(&self, request: HttpRequest, limits: SendLimits) -> Result<reqwest::Response> {
         let mut request = reqwest::Request::try_from(request).map_err(map_reqwest_error)?;
         *request.timeout_mut() = Some(limits.timeout);
-        let mut response = self
+        let response = self
             .client
             .execute(request)
             .await
@@ -255,6 +299,23 @@ impl HttpTransport for ReqwestTransport {
         if limits.refuses_length(response.content_length()) {
             return Err(limits.body_too_large());
         }
+        Ok(response)
+    }
+}
+
+/// The head of `response`, taken out of it (its headers are moved, not copied).
+fn take_head(response: &mut reqwest::Response) -> ResponseHead {
+    let (mut head, ()) = http::Response::new(()).into_parts();
+    head.status = response.status();
+    head.version = response.version();
+    head.headers = std::mem::take(response.headers_mut());
+    head
+}
+
+#[async_trait]
+impl HttpTransport for ReqwestTransport {
+    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        let mut response = self.execute(request, limits).await?;
         let status = response.status();
         let version = response.version();
         let headers = std::mem::take(response.headers_mut());
@@ -279,5 +340,30 @@ impl HttpTransport for ReqwestTransport {
     /// exchange, body included.
     fn bounds_itself(&self) -> bool {
         true
+    }
+
+    /// The body's pieces are reqwest's own buffers, handed on as they are read.
+    async fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, BodyStream)> {
+        let mut response = self.execute(request, limits).await?;
+        let head = take_head(&mut response);
+        let body = futures_util::stream::unfold(Some((response, 0u64)), move |state| async move {
+            let (mut response, read) = state?;
+            match response.chunk().await {
+                Ok(None) => None,
+                Ok(Some(chunk)) => {
+                    let read = read.saturating_add(chunk.len() as u64);
+                    if read > limits.max_response_body {
+                        return Some((Err(limits.body_too_large()), None));
+                    }
+                    Some((Ok(chunk), Some((response, read))))
+                }
+                Err(error) => Some((Err(map_reqwest_error(error)), None)),
+            }
+        });
+        Ok((head, Box::pin(body)))
     }
 }

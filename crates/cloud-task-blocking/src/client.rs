@@ -19,7 +19,7 @@ use cloud_task_core::{Call, Result};
 use crate::engine::Engine;
 use crate::senders::Senders;
 use crate::timer::{StdTimer, Timer};
-use crate::transport::{HttpTransport, UreqTransport};
+use crate::transport::{BodyRead, HttpTransport, ResponseHead, UreqTransport};
 
 cloud_task_core::__client! {
     /// The blocking Cloud Task client.
@@ -106,6 +106,26 @@ impl Client {
         let _entered = span.enter();
         let outcome = self.inner.transport.send(transmit.request, limits);
         cloud_task_core::__record_answer!(&span, &outcome);
+        (id, outcome)
+    }
+
+    /// [`send_here`](Self::send_here) for a request whose head is wanted first
+    /// ([`Transmit::streams_body`]): its head, and its body to read in pieces (within its
+    /// limits: for a transport that bounds itself).
+    pub(crate) fn send_head_here(
+        &self,
+        transmit: Transmit,
+    ) -> (RequestId, Result<(ResponseHead, Box<dyn BodyRead>)>) {
+        let id = transmit.id;
+        let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
+        let limits = transmit.limits(self.now());
+        let _entered = span.enter();
+        let outcome = self
+            .inner
+            .transport
+            .send_streaming(transmit.request, limits);
+        let status = outcome.as_ref().map(|(head, _)| head.status);
+        cloud_task_core::__record_answer!(&span, status status);
         (id, outcome)
     }
 

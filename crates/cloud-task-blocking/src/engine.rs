@@ -8,12 +8,13 @@
 //! ([`Engine::run`]) or an iterator ([`Steps`]). A new machine of the core costs no loop
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
-use cloud_task_core::Result;
 use cloud_task_core::machine::{Drive, Driving, Machine};
 pub(crate) use cloud_task_core::machine::{Flow, Next};
+use cloud_task_core::{HttpResponse, RequestId, Result, Transmit, WRITE_PIECE};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
+use crate::transport::BodyRead;
 
 pub(crate) use cloud_task_local::{Local, NoLocal};
 
@@ -30,9 +31,20 @@ pub(crate) struct Engine<M, L = NoLocal> {
     local: L,
     /// The requests on sender threads; made at the first request that needs one.
     flights: Option<Flights>,
+    /// The body the machine takes in pieces ([`Machine::handle_head`]), read on this
+    /// thread.
+    body: Option<Box<Reading>>,
 }
 
-cloud_task_core::__engine_constructors!(flights);
+/// A body being read in pieces, and its request.
+struct Reading {
+    id: RequestId,
+    body: Box<dyn BodyRead>,
+    /// Where each piece is read (one buffer for the whole body).
+    buffer: Vec<u8>,
+}
+
+cloud_task_core::__engine_constructors!(flights, body);
 
 impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// The machine.
@@ -69,7 +81,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// [`next`](Self::next), outside the span.
     fn step(&mut self) -> Next<M::Event, M::Output> {
         loop {
-            let idle = self.flights.as_ref().is_none_or(Flights::is_idle);
+            let idle = self.body.is_none() && self.flights.as_ref().is_none_or(Flights::is_idle);
             // A lone request goes on this thread when nothing can interrupt its wait and
             // the transport bounds itself.
             let alone =
@@ -81,6 +93,9 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 }
             }
             match drive {
+                Drive::SendAlone(transmit) if transmit.streams_body => {
+                    self.send_streaming(transmit)
+                }
                 Drive::SendAlone(transmit) => {
                     let (id, outcome) = self.client.send_here(transmit);
                     self.driving.answer(id, outcome, self.client.now());
@@ -91,12 +106,63 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 }
                 Drive::Emit(event) => return Next::Event(event),
                 Drive::Sleep(duration) => self.wait(Pause::Sleep(duration)),
+                // The body is read on this thread, within its request's limits.
+                Drive::AwaitAnswer(_) if self.body.is_some() => self.read_piece(),
                 Drive::AwaitAnswer(bound) => self.wait(Pause::Answer(bound)),
                 Drive::Done(output) => {
                     // Requests still queued are never sent: the flights go with the engine.
                     self.flights = None;
+                    self.body = None;
                     return Next::Done(output);
                 }
+            }
+        }
+    }
+
+    /// Sends the one request whose head comes first, on this thread. A machine that takes
+    /// its body in pieces is fed them by [`read_piece`](Self::read_piece); otherwise the
+    /// body is read whole (within the transport's limits) and the whole answer fed.
+    fn send_streaming(&mut self, transmit: Transmit) {
+        let (id, outcome) = self.client.send_head_here(transmit);
+        let (head, mut body) = match outcome {
+            Ok(answer) => answer,
+            Err(error) => return self.driving.answer(id, Err(error), self.client.now()),
+        };
+        if self.driving.head(id, &head, self.client.now()) {
+            let buffer = vec![0; WRITE_PIECE];
+            self.body = Some(Box::new(Reading { id, body, buffer }));
+            return;
+        }
+        let mut all = Vec::new();
+        let mut buffer = [0; 16 * 1024];
+        let outcome = loop {
+            match body.read(&mut buffer) {
+                Ok(0) => break Ok(HttpResponse::from_parts(head, all)),
+                Ok(n) => all.extend_from_slice(&buffer[..n]),
+                Err(error) => break Err(error),
+            }
+        };
+        self.driving.answer(id, outcome, self.client.now());
+    }
+
+    /// Reads the next piece of the body the machine takes, and feeds it (or the body's end).
+    fn read_piece(&mut self) {
+        let Some(reading) = &mut self.body else {
+            return;
+        };
+        let id = reading.id;
+        match reading.body.read(&mut reading.buffer) {
+            Ok(0) => {
+                self.body = None;
+                self.driving.body_end(id, Ok(()), self.client.now());
+            }
+            Ok(n) => {
+                let piece = &reading.buffer[..n.min(reading.buffer.len())];
+                self.driving.body_piece(id, piece, self.client.now());
+            }
+            Err(error) => {
+                self.body = None;
+                self.driving.body_end(id, Err(error), self.client.now());
             }
         }
     }

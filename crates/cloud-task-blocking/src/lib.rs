@@ -148,7 +148,9 @@ pub type TaskListIter = TaskList;
 #[deprecated(since = "0.2.0", note = "renamed `BatchRun`, as in the async client")]
 pub type BatchIter = BatchRun;
 pub use timer::{StdTimer, Timer};
-pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, UreqTransport};
+pub use transport::{
+    BodyRead, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ResponseHead, UreqTransport,
+};
 
 // Every wire model (a new one needs no edit here), then the types of the client's own API.
 pub use cloud_task_core::models::*;

@@ -11,6 +11,33 @@ use cloud_task_core::{
 
 pub use cloud_task_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
+/// The head of a response: its status, version and headers.
+pub type ResponseHead = http::response::Parts;
+
+/// A response's body, read in pieces ([`HttpTransport::send_streaming`]).
+pub trait BodyRead: Send {
+    /// Reads the next piece of the body into `buf`: how many bytes (0 once the body is
+    /// whole), or the transport's failure ([`SendLimits::body_too_large`] past the
+    /// limit). Not called again after 0 or a failure.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+}
+
+/// A body already read whole, handed on in pieces.
+struct Whole {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl BodyRead for Whole {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Sends one HTTP request and answers its response, whatever its status.
 ///
 /// This is the only place where the client touches the network. The default is
@@ -74,11 +101,36 @@ pub trait HttpTransport: Send + Sync + 'static {
     fn bounds_itself(&self) -> bool {
         false
     }
+
+    /// Sends `request` and answers the head of its response as soon as it is in, with its
+    /// body to read in pieces, under the contract and `limits` of [`send`](Self::send)
+    /// (`limits.timeout` runs to the end of the body).
+    ///
+    /// The client uses it, on the caller's thread, for the chunks of a download, whose
+    /// bytes go to their file as they arrive instead of being gathered first. By default
+    /// it answers what [`send`](Self::send) does, its body handed on in pieces: a
+    /// transport that overrides only `send` downloads correctly, holding each chunk whole.
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+        let (head, bytes) = self.send(request, limits)?.into_parts();
+        Ok((head, Box::new(Whole { bytes, at: 0 })))
+    }
 }
 
 impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
     fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits)
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+        (**self).send_streaming(request, limits)
     }
 
     fn bounds_itself(&self) -> bool {
@@ -89,6 +141,14 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
 impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
     fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
         (**self).send(request, limits)
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+        (**self).send_streaming(request, limits)
     }
 
     fn bounds_itself(&self) -> bool {
@@ -196,18 +256,62 @@ impl UreqTransport {
     }
 }
 
-impl HttpTransport for UreqTransport {
-    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+/// What [`UreqTransport`] answers before reading a body: the head, the body, and how to
+/// name a failure of it.
+struct Started {
+    head: ResponseHead,
+    body: ureq::Body,
+    authority: Option<http::uri::Authority>,
+}
+
+impl Started {
+    /// `error`, naming the request's host.
+    fn failed(authority: Option<&http::uri::Authority>, error: ureq::Error) -> Error {
+        match authority {
+            Some(authority) => map_ureq_error(error).with_host(authority.as_str()),
+            None => map_ureq_error(error),
+        }
+    }
+}
+
+/// The body of a ureq response, read in pieces up to its limit.
+struct UreqBody {
+    reader: ureq::BodyReader<'static>,
+    authority: Option<http::uri::Authority>,
+    limits: SendLimits,
+}
+
+impl BodyRead for UreqBody {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        io::Read::read(&mut self.reader, buf).map_err(|error| {
+            match error
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<ureq::Error>())
+            {
+                Some(ureq::Error::BodyExceedsLimit(_)) => self.limits.body_too_large(),
+                _ => {
+                    let error = Error::transport(io_kind(&error), error);
+                    match &self.authority {
+                        Some(authority) => error.with_host(authority.as_str()),
+                        None => error,
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl UreqTransport {
+    /// Sends `request` within `limits` and answers its head, its body not read yet (a
+    /// `Content-Length` over the limit is refused unread).
+    fn start(&self, request: HttpRequest, limits: SendLimits) -> Result<Started> {
         if limits.timeout.is_zero() {
             return Err(limits.elapsed());
         }
         let (parts, body) = request.into_parts();
         // Kept to name the host of a failure (a reference count, no copy).
         let authority = parts.uri.authority().cloned();
-        let failed = |error: ureq::Error| match &authority {
-            Some(authority) => map_ureq_error(error).with_host(authority.as_str()),
-            None => map_ureq_error(error),
-        };
+        let failed = |error: ureq::Error| Started::failed(authority.as_ref(), error);
         let bodiless = body.is_empty()
             && matches!(
                 parts.method,
@@ -220,8 +324,8 @@ impl HttpTransport for UreqTransport {
             self.run(http::Request::from_parts(parts, body), limits)
         }
         .map_err(failed)?;
-        let (parts, mut body) = response.into_parts();
-        let announced = parts
+        let (head, body) = response.into_parts();
+        let announced = head
             .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -229,19 +333,57 @@ impl HttpTransport for UreqTransport {
         if limits.refuses_length(announced) {
             return Err(limits.body_too_large());
         }
+        Ok(Started {
+            head,
+            body,
+            authority,
+        })
+    }
+}
+
+impl HttpTransport for UreqTransport {
+    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+        let Started {
+            head,
+            mut body,
+            authority,
+        } = self.start(request, limits)?;
         let bytes = body
             .with_config()
             .limit(limits.max_response_body)
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => limits.body_too_large(),
-                other => failed(other),
+                other => Started::failed(authority.as_ref(), other),
             })?;
-        Ok(http::Response::from_parts(parts, bytes))
+        Ok(http::Response::from_parts(head, bytes))
     }
 
     fn bounds_itself(&self) -> bool {
         true
+    }
+
+    /// The body is read from the connection as the client asks for its pieces.
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+        let Started {
+            head,
+            body,
+            authority,
+        } = self.start(request, limits)?;
+        let reader = body
+            .into_with_config()
+            .limit(limits.max_response_body)
+            .reader();
+        let body = UreqBody {
+            reader,
+            authority,
+            limits,
+        };
+        Ok((head, Box::new(body)))
     }
 }
 

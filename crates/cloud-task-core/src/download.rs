@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{
-    CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
-    USER_AGENT,
+    CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_RANGE,
+    LAST_MODIFIED, RANGE, USER_AGENT,
 };
 use http::{Method, StatusCode, Uri};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,11 @@ pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 /// dirty pages, where the same bytes in pieces of this size do not: measured on Linux,
 /// a 1 GiB download went from 100–250 MiB/s to the raw client's 1 GiB/s.
 pub const WRITE_PIECE: usize = 256 * 1024;
+/// The most bytes of a body coming in pieces that a download gathers before handing them
+/// out to be written (each hand-out is one write of the driver's, on a thread pool for the
+/// async client): 1 MiB. Measured on two cores, 256 KiB hand-outs cost a tenth of the
+/// throughput in hand-offs; the write itself still goes in pieces of [`WRITE_PIECE`].
+pub const BODY_PIECE: usize = 1024 * 1024;
 /// The bound the command line and the MCP server put on a download's size unless told
 /// otherwise: 16 GiB.
 pub const DEFAULT_TOOL_MAX_DOWNLOAD_SIZE: u64 = 16 * 1024 * 1024 * 1024;
@@ -246,8 +251,38 @@ enum State {
         not_before: Option<Instant>,
     },
     InFlight(Box<Flight>),
+    /// The body of a chunk's answer, coming in pieces (its head accepted).
+    Body(Box<Body>),
     Finished(Result<Downloaded>),
     Spent,
+}
+
+/// The body of a chunk's answer whose head was accepted: written as it comes.
+struct Body {
+    flight: Flight,
+    /// Its length, when announced (a 206's `Content-Range`, a 200's `Content-Length`).
+    expected: Option<u64>,
+    /// Bytes of it received so far.
+    got: u64,
+    /// A 200: the whole file.
+    whole: bool,
+    /// Bytes received and not handed out to be written yet (fewer than [`BODY_PIECE`]).
+    pending: Vec<u8>,
+}
+
+/// A piece of a body: borrowed from the transport's buffer, or a whole body already owned.
+enum Piece<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Piece<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Borrowed(bytes) => bytes.len(),
+            Piece::Owned(bytes) => bytes.len(),
+        }
+    }
 }
 
 /// The download of one URL as a machine: chunk after chunk, in order, each asked for with
@@ -260,7 +295,12 @@ enum State {
 /// download with [`Error::Protocol`].
 ///
 /// The machine never holds more than one chunk: it hands each to the driver to write
-/// ([`DownloadAction::Write`]) before asking for the next. Credentials and default headers
+/// ([`DownloadAction::Write`]) before asking for the next. A driver that streams
+/// ([`Transmit::streams_body`]) feeds a chunk's head first
+/// ([`Machine::handle_head`](crate::machine::Machine::handle_head)): its status,
+/// `Content-Range`, validator and size bounds are checked before a byte of it is taken,
+/// and its body is then handed out to be written in pieces of [`BODY_PIECE`] as it comes;
+/// a chunk cut short leaves its bytes written, and the next try asks for the rest. Credentials and default headers
 /// go only to the configured origins: a URL on another host (a storage service's presigned
 /// URL) gets none of them. Redirects are followed within the URL's origin only.
 ///
@@ -375,7 +415,7 @@ impl Download {
 
     /// True while a chunk's request is in flight.
     pub(crate) fn is_in_flight(&self) -> bool {
-        matches!(self.state, State::InFlight(_))
+        matches!(self.state, State::InFlight(_) | State::Body(_))
     }
 
     /// The cancel token of its options, if any.
@@ -416,6 +456,17 @@ impl Download {
                 self.state = State::InFlight(flight);
                 DownloadAction::Wait(wait)
             }
+            State::Body(body) if body.flight.is_overdue(now) => {
+                let (id, error) = (body.flight.id, body.flight.elapsed());
+                self.state = State::Body(body);
+                self.body_end(id, Err(error), now);
+                self.poll_action(now)
+            }
+            State::Body(body) => {
+                let wait = body.flight.deadline.saturating_duration_since(now);
+                self.state = State::Body(body);
+                DownloadAction::Wait(wait)
+            }
             State::Ready { not_before } => {
                 if let Some(at) = not_before
                     && now < at
@@ -425,8 +476,9 @@ impl Download {
                 }
                 match self.request() {
                     Ok(request) => {
-                        let (flight, transmit) =
+                        let (flight, mut transmit) =
                             Flight::launch(&self.config, "download", request, now, None, true);
+                        transmit.streams_body = true;
                         self.state = State::InFlight(Box::new(flight));
                         DownloadAction::Send(transmit)
                     }
@@ -472,12 +524,74 @@ impl Download {
             return;
         }
         match flight.land(&self.config, response) {
-            Landing::Follow(transmit) => {
+            Landing::Follow(mut transmit) => {
+                transmit.streams_body = true;
                 self.actions.push_back(DownloadAction::Send(transmit));
                 self.state = State::InFlight(flight);
             }
             Landing::Failed(error) => self.state = State::Finished(Err(error)),
-            Landing::Response(response) => self.answer(response, now),
+            Landing::Response(response) => self.answer(flight, response, now),
+        }
+    }
+
+    /// Feeds the head of the answer to request `id` (sent with
+    /// [`Transmit::streams_body`]): true when its body is to be fed in pieces
+    /// ([`body_piece`](Self::body_piece), then [`body_end`](Self::body_end)), its head
+    /// having passed every check that needs no byte of it (or having ended the download:
+    /// its body is not wanted then either); false when the whole answer is to be fed to
+    /// [`handle_response`](Self::handle_response) (a redirect, an error, another request's).
+    pub fn head(&mut self, id: RequestId, head: &http::response::Parts) -> bool {
+        let streams = matches!(head.status, StatusCode::PARTIAL_CONTENT | StatusCode::OK);
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::InFlight(flight) if flight.id == id && streams => {
+                self.open_body(flight, head.status, &head.headers, None);
+                true
+            }
+            state => {
+                self.state = state;
+                false
+            }
+        }
+    }
+
+    /// Feeds the next piece of the body of the answer to request `id`, whose head
+    /// [`head`](Self::head) took (any other is ignored).
+    pub fn body_piece(&mut self, id: RequestId, piece: &[u8]) {
+        if matches!(&self.state, State::Body(body) if body.flight.id == id) {
+            self.piece(Piece::Borrowed(piece));
+        }
+    }
+
+    /// Feeds the end of the body of the answer to request `id` (any other is ignored):
+    /// `Ok` when it came whole. A failure is a failed try of the chunk, retried from the
+    /// bytes that came (they are handed out to be written first).
+    pub fn body_end(&mut self, id: RequestId, outcome: Result<()>, now: Instant) {
+        let mut body = match std::mem::replace(&mut self.state, State::Spent) {
+            State::Body(body) if body.flight.id == id => body,
+            state => {
+                self.state = state;
+                return;
+            }
+        };
+        self.flush(&mut body);
+        let error = match outcome {
+            Ok(()) if body.expected.is_some_and(|expected| body.got < expected) => {
+                return self.broken("an answer whose body is shorter than it announced");
+            }
+            Ok(()) => return self.chunk_done(&body),
+            Err(error) => body.flight.name_error(error),
+        };
+        if body.got > 0 {
+            self.actions.push_back(DownloadAction::Progress {
+                written: self.offset,
+                total: self.total,
+            });
+        }
+        self.state = State::Ready { not_before: None };
+        if error.is_cancelled() {
+            self.cancel();
+        } else {
+            self.failed_try(error, now);
         }
     }
 
@@ -501,7 +615,10 @@ impl Download {
     /// Ends the download with [`Error::Cancelled`] (unless it is over). The bytes written
     /// stay, to resume from.
     pub fn cancel(&mut self) {
-        if matches!(self.state, State::Ready { .. } | State::InFlight(_)) {
+        if matches!(
+            self.state,
+            State::Ready { .. } | State::InFlight(_) | State::Body(_)
+        ) {
             self.actions.clear();
             self.state = State::Finished(Err(Error::cancelled()));
         }
@@ -525,108 +642,24 @@ impl Download {
         };
     }
 
-    /// Reads the answer to a chunk.
-    fn answer(&mut self, response: HttpResponse, now: Instant) {
-        let status = response.status();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
-        if self.content_type.is_none() {
-            self.content_type = header(CONTENT_TYPE);
-        }
-        match status {
-            StatusCode::PARTIAL_CONTENT => {
-                let Some(range) = header(CONTENT_RANGE).as_deref().and_then(content_range) else {
-                    return self.broken("a 206 answer without a valid Content-Range");
-                };
-                let len = response.body().len() as u64;
-                if range.start != self.offset || range.end - range.start + 1 != len || len == 0 {
-                    return self.broken("a 206 answer for another range than the one asked");
+    /// Reads the whole answer to a chunk.
+    fn answer(&mut self, flight: Box<Flight>, response: HttpResponse, now: Instant) {
+        match response.status() {
+            status @ (StatusCode::PARTIAL_CONTENT | StatusCode::OK) => {
+                let (head, body) = response.into_parts();
+                let (id, len) = (flight.id, body.len() as u64);
+                if self.open_body(flight, status, &head.headers, Some(len)) {
+                    self.piece(Piece::Owned(body));
+                    self.body_end(id, Ok(()), now);
                 }
-                if len > self.chunk_size {
-                    return self.broken("a 206 answer larger than the chunk asked");
-                }
-                // Shorter than asked is the end of the file, or a server making the client
-                // send a request per few bytes: the requests stay proportional to the bytes.
-                if len < self.chunk_size
-                    && range.total.is_some_and(|total| self.offset + len < total)
-                {
-                    return self.broken(
-                        "a 206 answer shorter than the chunk asked, before the end of the file",
-                    );
-                }
-                if self.validator.is_some() && validator.is_some() && validator != self.validator {
-                    return self.broken("the file changed between two chunks");
-                }
-                // With or without a validator: chunks of files of two sizes are two files.
-                if let (Some(known), Some(total)) = (self.total, range.total)
-                    && known != total
-                {
-                    return self.broken(
-                        "the file's size changed between two chunks: they are of two versions of it",
-                    );
-                }
-                if let Some(max) = self.max_size
-                    && (range.total.is_some_and(|total| total > max) || self.offset + len > max)
-                {
-                    return self.too_large(max);
-                }
-                self.validator = self.validator.take().or(validator);
-                self.total = range.total.or(self.total);
-                self.failures = 0;
-                let offset = self.offset;
-                self.offset += len;
-                self.actions.push_back(DownloadAction::Write {
-                    offset,
-                    bytes: response.into_body(),
-                });
-                self.actions.push_back(DownloadAction::Progress {
-                    written: self.offset,
-                    total: self.total,
-                });
-                // The end: the size is reached, or a chunk came short of its size.
-                let ended = match self.total {
-                    Some(total) => self.offset >= total,
-                    None => len < self.chunk_size,
-                };
-                if ended {
-                    self.complete();
-                } else {
-                    self.state = State::Ready { not_before: None };
-                }
-            }
-            StatusCode::OK => {
-                // The whole file: the server ignores ranges, or it changed since.
-                if let Some(max) = self.max_size
-                    && response.body().len() as u64 > max
-                {
-                    return self.too_large(max);
-                }
-                if self.offset > 0 {
-                    self.actions.push_back(DownloadAction::Restart);
-                }
-                let len = response.body().len() as u64;
-                self.validator = validator;
-                self.total = Some(len);
-                self.offset = len;
-                self.actions.push_back(DownloadAction::Write {
-                    offset: 0,
-                    bytes: response.into_body(),
-                });
-                self.actions.push_back(DownloadAction::Progress {
-                    written: len,
-                    total: Some(len),
-                });
-                self.complete();
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 // Resumed at the end of a file already whole.
-                let total = header(CONTENT_RANGE).as_deref().and_then(unsatisfied_total);
+                let total = response
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(unsatisfied_total);
                 if total == Some(self.offset) && self.offset > 0 {
                     self.total = total;
                     self.complete();
@@ -639,6 +672,189 @@ impl Download {
                 let error = Error::Api(Box::new(wire::api_error(response)));
                 self.failed_try(error, now);
             }
+        }
+    }
+
+    /// Reads the head of a chunk's answer, a 206 or a 200 (`len`: its body's length when
+    /// it came whole already): true when its body is to be written from
+    /// [`written`](Self::written) on (the state is then [`State::Body`]); false when the
+    /// download is over (another range, a file that changed, a size over the bound).
+    fn open_body(
+        &mut self,
+        flight: Box<Flight>,
+        status: StatusCode,
+        headers: &HeaderMap,
+        len: Option<u64>,
+    ) -> bool {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
+        if self.content_type.is_none() {
+            self.content_type = header(CONTENT_TYPE);
+        }
+        let whole = status == StatusCode::OK;
+        let expected = if whole {
+            // The whole file: the server ignores ranges, or it changed since.
+            let announced = len.or_else(|| header(CONTENT_LENGTH).and_then(|n| n.parse().ok()));
+            if let Some(max) = self.max_size
+                && announced.is_some_and(|n| n > max)
+            {
+                self.too_large(max);
+                return false;
+            }
+            if self.offset > 0 {
+                self.actions.push_back(DownloadAction::Restart);
+            }
+            self.offset = 0;
+            self.validator = validator;
+            self.total = announced;
+            announced
+        } else {
+            let Some(range) = header(CONTENT_RANGE).as_deref().and_then(content_range) else {
+                self.broken("a 206 answer without a valid Content-Range");
+                return false;
+            };
+            let range_len = range.end - range.start + 1;
+            if range.start != self.offset || len.is_some_and(|len| len != range_len) {
+                self.broken("a 206 answer for another range than the one asked");
+                return false;
+            }
+            if range_len > self.chunk_size {
+                self.broken("a 206 answer larger than the chunk asked");
+                return false;
+            }
+            // Shorter than asked is the end of the file, or a server making the client
+            // send a request per few bytes: the requests stay proportional to the bytes.
+            if range_len < self.chunk_size
+                && range
+                    .total
+                    .is_some_and(|total| self.offset + range_len < total)
+            {
+                self.broken(
+                    "a 206 answer shorter than the chunk asked, before the end of the file",
+                );
+                return false;
+            }
+            if self.validator.is_some() && validator.is_some() && validator != self.validator {
+                self.broken("the file changed between two chunks");
+                return false;
+            }
+            // With or without a validator: chunks of files of two sizes are two files.
+            if let (Some(known), Some(total)) = (self.total, range.total)
+                && known != total
+            {
+                self.broken(
+                    "the file's size changed between two chunks: they are of two versions of it",
+                );
+                return false;
+            }
+            if let Some(max) = self.max_size
+                && (range.total.is_some_and(|total| total > max) || self.offset + range_len > max)
+            {
+                self.too_large(max);
+                return false;
+            }
+            self.validator = self.validator.take().or(validator);
+            self.total = range.total.or(self.total);
+            Some(range_len)
+        };
+        self.state = State::Body(Box::new(Body {
+            flight: *flight,
+            expected,
+            got: 0,
+            whole,
+            pending: Vec::new(),
+        }));
+        true
+    }
+
+    /// Takes the next piece of the body coming: handed out to be written once
+    /// [`BODY_PIECE`] bytes are held (a whole body owned already, at once); the download
+    /// ends when it passes the length announced or the size bound.
+    fn piece(&mut self, piece: Piece<'_>) {
+        let mut body = match std::mem::replace(&mut self.state, State::Spent) {
+            State::Body(body) => body,
+            state => {
+                self.state = state;
+                return;
+            }
+        };
+        let got = body.got.saturating_add(piece.len() as u64);
+        if body.expected.is_some_and(|expected| got > expected) {
+            self.flush(&mut body);
+            return self.broken("an answer whose body is longer than it announced");
+        }
+        if let Some(max) = self.max_size
+            && body.whole
+            && got > max
+        {
+            self.flush(&mut body);
+            return self.too_large(max);
+        }
+        body.got = got;
+        match piece {
+            Piece::Owned(bytes) if body.pending.is_empty() => self.write(bytes),
+            Piece::Borrowed(bytes) if body.pending.is_empty() && bytes.len() >= BODY_PIECE => {
+                self.write(bytes.to_vec());
+            }
+            piece => {
+                let bytes = match &piece {
+                    Piece::Borrowed(bytes) => bytes,
+                    Piece::Owned(bytes) => bytes.as_slice(),
+                };
+                if body.pending.capacity() == 0 {
+                    body.pending.reserve_exact(BODY_PIECE.max(bytes.len()));
+                }
+                body.pending.extend_from_slice(bytes);
+                if body.pending.len() >= BODY_PIECE {
+                    self.flush(&mut body);
+                }
+            }
+        }
+        self.state = State::Body(body);
+    }
+
+    /// Hands out the bytes of `body` held, to be written.
+    fn flush(&mut self, body: &mut Body) {
+        if !body.pending.is_empty() {
+            let bytes = std::mem::take(&mut body.pending);
+            self.write(bytes);
+        }
+    }
+
+    /// Hands out `bytes`, to be written where the previous ended.
+    fn write(&mut self, bytes: Vec<u8>) {
+        let offset = self.offset;
+        self.offset += bytes.len() as u64;
+        self.actions
+            .push_back(DownloadAction::Write { offset, bytes });
+    }
+
+    /// A chunk came whole (its bytes handed out): the progress, then the next chunk or the
+    /// end.
+    fn chunk_done(&mut self, body: &Body) {
+        self.failures = 0;
+        if body.whole {
+            self.total = Some(self.offset);
+        }
+        self.actions.push_back(DownloadAction::Progress {
+            written: self.offset,
+            total: self.total,
+        });
+        // The end: the whole file, the size reached, or a chunk came short of its size.
+        let ended = body.whole
+            || match self.total {
+                Some(total) => self.offset >= total,
+                None => body.got < self.chunk_size,
+            };
+        if ended {
+            self.complete();
+        } else {
+            self.state = State::Ready { not_before: None };
         }
     }
 

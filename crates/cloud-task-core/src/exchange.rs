@@ -146,6 +146,7 @@ impl Flight {
             task_id: None,
             attempt: 1,
             machine: "call",
+            streams_body: false,
         };
         (flight, transmit)
     }
@@ -242,6 +243,7 @@ impl Flight {
             task_id: None,
             attempt: 1,
             machine: "call",
+            streams_body: false,
         })
     }
 

@@ -165,9 +165,9 @@ pub use config::{
     derived_urls, endpoint_urls, is_secret_header_name, normalize_base_url,
 };
 pub use download::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE, Download,
-    DownloadAction, DownloadOptions, DownloadProgressFn, Downloaded, MAX_PART_RECORD, PartBook,
-    PartRecord, Resume, WRITE_PIECE,
+    BODY_PIECE, DEFAULT_CHUNK_SIZE, DEFAULT_DOWNLOAD_RETRIES, DEFAULT_TOOL_MAX_DOWNLOAD_SIZE,
+    Download, DownloadAction, DownloadOptions, DownloadProgressFn, Downloaded, MAX_PART_RECORD,
+    PartBook, PartRecord, Resume, WRITE_PIECE,
 };
 pub use error::{
     ApiError, BoxError, CancelledError, DecodeError, Error, InvalidInputError, IoError, Limit,

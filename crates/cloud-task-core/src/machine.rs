@@ -35,6 +35,13 @@
 //!   (a request is cut off at its own deadline by the transport or the engine; a machine
 //!   asked again after a deadline gives its request up itself).
 //! - `Done`: the machine is over; asking again is a misuse.
+//! - A request whose [`Transmit::streams_body`] is set may be sent so that its head comes
+//!   first: feed it with [`Machine::handle_head`]. When the machine answers true, feed its
+//!   body in pieces with [`Machine::handle_body_piece`] (asking again after each: the
+//!   machine hands out local work as its bytes come) and its end with
+//!   [`Machine::handle_body_end`]; read the next piece only when the machine waits for an
+//!   answer. When it answers false, gather the body and feed the whole answer with
+//!   [`Machine::handle_response`]. A driver that does not stream sends it as any other.
 //!
 //! The local work enums ([`DownloadWork`], [`UploadWork`], [`JournalWork`]) are exhaustive
 //! too, for the same reason.
@@ -123,6 +130,30 @@ pub trait Machine {
 
     /// Feeds the outcome of the local work it asked for.
     fn handle_work(&mut self, done: Self::WorkDone, now: Instant);
+
+    /// Feeds the head (status and headers) of the answer to request `id`, sent with
+    /// [`Transmit::streams_body`] set, before its body is read. True: the machine takes
+    /// the body in pieces ([`handle_body_piece`](Self::handle_body_piece), then
+    /// [`handle_body_end`](Self::handle_body_end)); false (the default): gather it and feed
+    /// the whole answer to [`handle_response`](Self::handle_response).
+    fn handle_head(&mut self, id: RequestId, head: &http::response::Parts, now: Instant) -> bool {
+        let _ = (id, head, now);
+        false
+    }
+
+    /// Feeds the next piece of the body of the answer to request `id`, whose head it took
+    /// ([`handle_head`](Self::handle_head) answered true). Pieces come in order; ask
+    /// [`poll_step`](Self::poll_step) again after each.
+    fn handle_body_piece(&mut self, id: RequestId, piece: &[u8], now: Instant) {
+        let _ = (id, piece, now);
+    }
+
+    /// Feeds the end of the body of the answer to request `id`: `Ok` when it was read
+    /// whole, the transport's failure (or [`SendLimits::elapsed`](crate::SendLimits::elapsed))
+    /// when it stopped.
+    fn handle_body_end(&mut self, id: RequestId, outcome: Result<()>, now: Instant) {
+        let _ = (id, outcome, now);
+    }
 
     /// Ends the machine's work with [`Error::Cancelled`] (keeping what it already has).
     fn cancel(&mut self);
@@ -431,6 +462,24 @@ impl<M: Machine> Driving<M> {
             Ok(response) => self.machine.handle_response(id, response, now),
             Err(error) => self.machine.handle_transport_error(id, error, now),
         }
+    }
+
+    /// Feeds the head of the answer to request `id` ([`Machine::handle_head`]); true when
+    /// the machine takes its body in pieces. Never so when interceptors are configured:
+    /// they are handed whole answers, so such an answer is gathered.
+    pub fn head(&mut self, id: RequestId, head: &http::response::Parts, now: Instant) -> bool {
+        self.hooks.is_none() && self.machine.handle_head(id, head, now)
+    }
+
+    /// Feeds the next piece of a body the machine takes in pieces
+    /// ([`Machine::handle_body_piece`]).
+    pub fn body_piece(&mut self, id: RequestId, piece: &[u8], now: Instant) {
+        self.machine.handle_body_piece(id, piece, now);
+    }
+
+    /// Feeds the end of a body the machine takes in pieces ([`Machine::handle_body_end`]).
+    pub fn body_end(&mut self, id: RequestId, outcome: Result<()>, now: Instant) {
+        self.machine.handle_body_end(id, outcome, now);
     }
 
     /// Feeds the outcome of the local work it asked for.
@@ -868,6 +917,18 @@ impl Machine for Download {
 
     delegate_answers!(Download);
 
+    fn handle_head(&mut self, id: RequestId, head: &http::response::Parts, _now: Instant) -> bool {
+        self.head(id, head)
+    }
+
+    fn handle_body_piece(&mut self, id: RequestId, piece: &[u8], _now: Instant) {
+        self.body_piece(id, piece);
+    }
+
+    fn handle_body_end(&mut self, id: RequestId, outcome: Result<()>, now: Instant) {
+        self.body_end(id, outcome, now);
+    }
+
     fn handle_work(&mut self, done: Result<()>, _now: Instant) {
         if let Err(error) = done {
             self.fail(error);
@@ -1044,7 +1105,7 @@ impl Machine for Batch {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __engine_constructors {
-    ($io:ident) => {
+    ($($io:ident),+) => {
         impl<M> Engine<M, NoLocal>
         where
             M: $crate::machine::Machine<
@@ -1066,7 +1127,7 @@ macro_rules! __engine_constructors {
                     client: client.clone(),
                     driving: $crate::machine::Driving::new(machine).intercepted(client.config()),
                     local,
-                    $io: None,
+                    $($io: None,)+
                 }
             }
         }

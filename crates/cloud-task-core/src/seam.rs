@@ -103,6 +103,11 @@ pub struct Transmit {
     /// The kind of machine that handed it out ([`Machine::kind`](crate::machine::Machine::kind),
     /// set by [`Driving`](crate::machine::Driving); `call` until then).
     pub machine: &'static str,
+    /// True when its machine can take the answer's body in pieces as it arrives
+    /// ([`Machine::handle_head`](crate::machine::Machine::handle_head)): a download's
+    /// chunks, written to disk as they come. A driver may then send it so that the head
+    /// comes first; one that does not answers it whole, as any other.
+    pub streams_body: bool,
 }
 
 impl Transmit {

@@ -195,13 +195,12 @@ macro_rules! __request_span {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __record_answer {
-    ($span:expr, $outcome:expr) => {{
+    ($span:expr, status $outcome:expr) => {{
         let span: &::tracing::Span = $span;
-        let outcome: &$crate::Result<$crate::HttpResponse> = $outcome;
+        let outcome: ::core::result::Result<$crate::http::StatusCode, &$crate::Error> = $outcome;
         if !span.is_disabled() {
             match outcome {
-                Ok(response) => {
-                    let status = response.status();
+                Ok(status) => {
                     span.record("http.response.status_code", i64::from(status.as_u16()));
                     if status.is_client_error() || status.is_server_error() {
                         span.record("error.type", status.as_str());
@@ -216,5 +215,9 @@ macro_rules! __record_answer {
                 }
             }
         }
+    }};
+    ($span:expr, $outcome:expr) => {{
+        let outcome: &$crate::Result<$crate::HttpResponse> = $outcome;
+        $crate::__record_answer!($span, status outcome.as_ref().map(|response| response.status()));
     }};
 }

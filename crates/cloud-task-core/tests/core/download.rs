@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use cloud_task_core::http::StatusCode;
 use cloud_task_core::{
-    CancelToken, Config, Download, DownloadAction, DownloadOptions, Downloaded, Error, HttpRequest,
-    HttpResponse, Limit, Resume, http,
+    BODY_PIECE, CancelToken, Config, Download, DownloadAction, DownloadOptions, Downloaded, Error,
+    HttpRequest, HttpResponse, Limit, Resume, TransportErrorKind, http,
 };
 
 use crate::{config, header};
@@ -74,9 +74,84 @@ struct Seen {
     restarts: usize,
     progress: Vec<(u64, Option<u64>)>,
     waits: Vec<Duration>,
+    /// The length of each write.
+    writes: Vec<usize>,
 }
 
+/// How a test feeds the machine its answers.
+#[derive(Debug, Clone, Copy)]
+enum Feed {
+    /// Each answer whole ([`Download::handle_response`]).
+    Gathered,
+    /// Each answer's head first ([`Download::head`]), then its body in pieces of `piece`
+    /// bytes; answer number `cut.0` (from 0) stops with a broken connection after `cut.1`
+    /// bytes of its body.
+    Streamed {
+        piece: usize,
+        cut: Option<(usize, usize)>,
+    },
+}
+
+/// Runs a download against `serve`, its answers fed whole, then again (against a fresh
+/// clone of `serve`) with each piece size of a streamed feed: each of those must end the same way (an equal outcome, file,
+/// request list and progress when it succeeds; the same kind of error when it fails, with
+/// at least the bytes the whole feed wrote, in place). Answers the whole feed's run.
 fn run(
+    config: &Config,
+    url: &str,
+    options: DownloadOptions,
+    resume: Option<(Vec<u8>, Option<String>)>,
+    serve: impl FnMut(&HttpRequest) -> Result<HttpResponse, Error> + Clone,
+) -> (Seen, Result<Downloaded, Error>) {
+    let whole = run_fed(
+        Feed::Gathered,
+        config,
+        url,
+        options.clone(),
+        resume.clone(),
+        serve.clone(),
+    );
+    for piece in [1, 7, 1000, usize::MAX] {
+        let feed = Feed::Streamed { piece, cut: None };
+        let streamed = run_fed(
+            feed,
+            config,
+            url,
+            options.clone(),
+            resume.clone(),
+            serve.clone(),
+        );
+        match (&whole.1, &streamed.1) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{feed:?}");
+                assert!(
+                    whole.0.file == streamed.0.file,
+                    "{feed:?}: the files differ"
+                );
+                assert_eq!(ranges(&whole.0), ranges(&streamed.0), "{feed:?}");
+                assert_eq!(whole.0.progress, streamed.0.progress, "{feed:?}");
+                assert_eq!(whole.0.restarts, streamed.0.restarts, "{feed:?}");
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(
+                    std::mem::discriminant(a),
+                    std::mem::discriminant(b),
+                    "{feed:?}: {a:?} against {b:?}"
+                );
+                assert!(
+                    streamed.0.file.starts_with(&whole.0.file),
+                    "{feed:?}: a streamed feed lost or moved bytes"
+                );
+            }
+            (a, b) => panic!("{feed:?}: {a:?} against {b:?}"),
+        }
+    }
+    whole
+}
+
+/// Runs a download against `serve`, fed as `feed` says.
+fn run_fed(
+    feed: Feed,
     config: &Config,
     url: &str,
     options: DownloadOptions,
@@ -92,18 +167,88 @@ fn run(
         Resume::new(offset, validator)
     });
     let mut download = Download::new(config, url, &options, resume, now).unwrap();
-    for _ in 0..10_000 {
+    let mut answers = 0;
+    for _ in 0..100_000 {
         match download.poll_action(now) {
             DownloadAction::Send(t) => {
+                assert!(t.streams_body, "a download's chunks can be streamed");
                 let answer = serve(&t.request);
                 seen.requests.push(t.request);
-                match answer {
-                    Ok(r) => download.handle_response(t.id, r, now),
-                    Err(e) => download.handle_transport_error(t.id, e, now),
+                match (answer, feed) {
+                    (Err(e), _) => download.handle_transport_error(t.id, e, now),
+                    (Ok(r), Feed::Gathered) => download.handle_response(t.id, r, now),
+                    (Ok(r), Feed::Streamed { piece, cut }) => {
+                        let (head, body) = r.into_parts();
+                        if !download.head(t.id, &head) {
+                            download.handle_response(
+                                t.id,
+                                HttpResponse::from_parts(head, body),
+                                now,
+                            );
+                            continue;
+                        }
+                        let this = answers;
+                        answers += 1;
+                        let (body, broken) = match cut {
+                            Some((at, after)) if at == this => {
+                                (&body[..after.min(body.len())], true)
+                            }
+                            _ => (&body[..], false),
+                        };
+                        // Each piece is fed once the machine waits for one: the writes it
+                        // hands out meanwhile are done first, as an engine does.
+                        let mut pieces = body.chunks(piece.max(1));
+                        loop {
+                            match download.poll_action(now) {
+                                DownloadAction::Wait(_) => {}
+                                DownloadAction::Write { offset, bytes } => {
+                                    assert_eq!(
+                                        offset,
+                                        seen.file.len() as u64,
+                                        "writes come in order"
+                                    );
+                                    seen.writes.push(bytes.len());
+                                    seen.file.extend_from_slice(&bytes);
+                                    continue;
+                                }
+                                DownloadAction::Restart => {
+                                    seen.restarts += 1;
+                                    seen.file.clear();
+                                    continue;
+                                }
+                                DownloadAction::Progress { written, total } => {
+                                    seen.progress.push((written, total));
+                                    continue;
+                                }
+                                DownloadAction::Done(outcome) => return (seen, outcome),
+                                DownloadAction::Send(_) => panic!("a request while a body comes"),
+                            }
+                            match pieces.next() {
+                                Some(piece) => download.body_piece(t.id, piece),
+                                None if broken => {
+                                    let error = Error::transport(
+                                        TransportErrorKind::Io,
+                                        "connection reset",
+                                    );
+                                    download.body_end(t.id, Err(error), now);
+                                    break;
+                                }
+                                None => {
+                                    download.body_end(t.id, Ok(()), now);
+                                    break;
+                                }
+                            }
+                        }
+                    }
                 }
             }
             DownloadAction::Write { offset, bytes } => {
                 assert_eq!(offset, seen.file.len() as u64, "writes come in order");
+                assert!(
+                    !bytes.is_empty() || offset == 0,
+                    "no empty write but an empty file's"
+                );
+                seen.writes.push(bytes.len());
                 seen.file.extend_from_slice(&bytes);
             }
             DownloadAction::Restart => {
@@ -227,19 +372,19 @@ fn a_server_without_ranges_sends_the_file_whole() {
 
 #[test]
 fn failed_tries_are_retried_with_waits_and_other_statuses_end_it() {
-    let files = Files::of(2048, true);
+    let files = &Files::of(2048, true);
     let mut count = 0;
     let (seen, outcome) = run(
         &config(),
         "https://files.test/x",
         chunks_of_1k(),
         None,
-        |r| {
+        move |r| {
             count += 1;
             match count {
                 2 => Ok(crate::response(503, "")),
                 3 => Err(Error::transport(
-                    cloud_task_core::TransportErrorKind::Io,
+                    TransportErrorKind::Io,
                     std::io::Error::other("reset"),
                 )),
                 _ => Ok(files.answer(r)),
@@ -310,7 +455,7 @@ fn a_hostile_server_cannot_splice_overfill_or_dribble_a_chunk() {
         "https://files.test/x",
         chunks_of_1k(),
         None,
-        |r| {
+        move |r| {
             count += 1;
             let etag = if count == 1 { "\"a\"" } else { "\"b\"" };
             let (start, end) = ranges_of(r);
@@ -339,7 +484,7 @@ fn a_hostile_server_cannot_splice_overfill_or_dribble_a_chunk() {
         "https://files.test/x",
         chunks_of_1k(),
         None,
-        |r| {
+        move |r| {
             count += 1;
             let total = if count == 1 { 4000 } else { 5000 };
             let (start, end) = ranges_of(r);
@@ -474,7 +619,7 @@ fn max_size_bounds_what_a_server_can_write() {
     assert_eq!(seen.requests.len(), 10);
     // Without the option, the same server is read past it.
     let mut answers = 0;
-    let (seen, outcome) = run(&config(), url, chunks_of_1k(), None, |r| {
+    let (seen, outcome) = run(&config(), url, chunks_of_1k(), None, move |r| {
         answers += 1;
         let (start, end) = ranges_of(r);
         let end = if answers == 20 { start + 9 } else { end };
@@ -487,4 +632,259 @@ fn max_size_bounds_what_a_server_can_write() {
     assert_eq!(outcome.unwrap().size, 19 * 1024 + 10);
     assert_eq!(seen.file.len(), 19 * 1024 + 10);
     assert_eq!(DownloadOptions::new().get_max_size(), None);
+}
+
+/// A head of `status` with these headers.
+fn head_of(status: u16, headers: &[(&str, &str)]) -> http::response::Parts {
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(()).unwrap().into_parts().0
+}
+
+/// A download of `https://files.test/r/out.bin` and its first request.
+fn started(options: &DownloadOptions, now: Instant) -> (Download, cloud_task_core::Transmit) {
+    let mut download = Download::new(
+        &config(),
+        "https://files.test/r/out.bin",
+        options,
+        None,
+        now,
+    )
+    .unwrap();
+    match download.poll_action(now) {
+        DownloadAction::Send(t) => (download, t),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_streamed_chunk_is_handed_out_in_pieces_of_body_piece() {
+    let files = Files::of(2_500_000, true);
+    let options = DownloadOptions::new().chunk_size(2 << 20);
+    let feed = Feed::Streamed {
+        piece: 1000,
+        cut: None,
+    };
+    let (seen, outcome) = run_fed(
+        feed,
+        &config(),
+        "https://files.test/r/out.bin",
+        options,
+        None,
+        |r| Ok(files.answer(r)),
+    );
+    assert_eq!(outcome.unwrap().size, 2_500_000);
+    assert!(seen.file == files.data, "the bytes differ");
+    // What the machine holds is bounded by BODY_PIECE (and the piece that reaches it), not
+    // by the chunk: the first chunk (2 MiB) is handed out once 1 MiB has come and at its
+    // end; the last 402,848 bytes at theirs.
+    assert_eq!(seen.writes.len(), 3, "{:?}", seen.writes);
+    assert!(
+        (BODY_PIECE..BODY_PIECE + 1000).contains(&seen.writes[0]),
+        "{:?}",
+        seen.writes
+    );
+    assert_eq!(seen.writes[0] + seen.writes[1], 2 << 20);
+    assert_eq!(seen.writes[2], 402_848);
+    assert_eq!(
+        seen.progress.len(),
+        2,
+        "one report per chunk: {:?}",
+        seen.progress
+    );
+}
+
+#[test]
+fn a_body_cut_short_keeps_its_bytes_and_the_next_try_asks_for_the_rest() {
+    let files = Files::of(5000, true);
+    // The second answer breaks after 150 bytes of its body.
+    let feed = Feed::Streamed {
+        piece: 100,
+        cut: Some((1, 150)),
+    };
+    let (seen, outcome) = run_fed(
+        feed,
+        &config(),
+        "https://files.test/r/out.bin",
+        chunks_of_1k(),
+        None,
+        |r| Ok(files.answer(r)),
+    );
+    assert_eq!(outcome.unwrap().size, 5000);
+    assert!(seen.file == files.data, "the bytes differ");
+    assert_eq!(
+        ranges(&seen),
+        [
+            "bytes=0-1023",
+            "bytes=1024-2047",
+            "bytes=1174-2197",
+            "bytes=2198-3221",
+            "bytes=3222-4245",
+            "bytes=4246-5269"
+        ]
+    );
+    assert_eq!(seen.progress[..2], [(1024, Some(5000)), (1174, Some(5000))]);
+    assert_eq!(
+        seen.waits.len(),
+        1,
+        "one wait before the retry: {:?}",
+        seen.waits
+    );
+
+    // Cut on every try: the tries are bounded, and what came is kept.
+    let feed = Feed::Streamed {
+        piece: 100,
+        cut: Some((0, 10)),
+    };
+    let mut answers = 0;
+    let (seen, outcome) = run_fed(
+        feed,
+        &config(),
+        "https://files.test/r/out.bin",
+        chunks_of_1k().retries(1),
+        None,
+        |r| {
+            answers += 1;
+            Ok(files.answer(r))
+        },
+    );
+    assert!(matches!(outcome, Err(Error::Transport(_))), "{outcome:?}");
+    assert_eq!(answers, 1);
+    assert_eq!(seen.file, files.data[..10]);
+}
+
+#[test]
+fn a_head_is_checked_before_a_byte_of_its_body_is_taken() {
+    let now = Instant::now();
+    let options = chunks_of_1k();
+    // Another range than the one asked: taken (its body is not wanted), and the end.
+    let (mut download, t) = started(&options, now);
+    let head = head_of(206, &[("content-range", "bytes 5-1028/5000")]);
+    assert!(download.head(t.id, &head));
+    download.body_piece(t.id, &[1; 1024]);
+    match download.poll_action(now) {
+        DownloadAction::Done(Err(Error::Protocol(p))) => {
+            assert!(p.to_string().contains("another range"), "{p}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A redirect, an error, or another request's head is for handle_response.
+    let (mut download, t) = started(&options, now);
+    let redirect = head_of(302, &[("location", "/r/elsewhere.bin")]);
+    assert!(!download.head(t.id, &redirect));
+    let (_, other) = started(&options, now);
+    assert!(!download.head(other.id, &head_of(206, &[])));
+    assert!(!download.head(t.id, &head_of(500, &[])));
+    // A whole file announced larger than the bound: refused before a byte is written.
+    let bounded = chunks_of_1k().max_size(100);
+    let (mut download, t) = started(&bounded, now);
+    assert!(download.head(t.id, &head_of(200, &[("content-length", "5000")])));
+    match download.poll_action(now) {
+        DownloadAction::Done(Err(Error::Limit(limit))) => {
+            assert_eq!(limit.limit, Limit::DownloadSize);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
+    let now = Instant::now();
+    // A 206 of 100 bytes whose body goes on: what fit is kept, then the end.
+    let (mut download, t) = started(&chunks_of_1k(), now);
+    let head = head_of(206, &[("content-range", "bytes 0-99/100")]);
+    assert!(download.head(t.id, &head));
+    download.body_piece(t.id, &[7; 60]);
+    download.body_piece(t.id, &[7; 60]);
+    let mut written = 0;
+    let error = loop {
+        match download.poll_action(now) {
+            DownloadAction::Write { bytes, .. } => written += bytes.len(),
+            DownloadAction::Done(Err(error)) => break error,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(written, 60);
+    assert!(
+        error.to_string().contains("longer than it announced"),
+        "{error}"
+    );
+
+    // A whole file of unknown size, past the bound: at most the bound is written.
+    let bounded = chunks_of_1k().max_size(1000);
+    let (mut download, t) = started(&bounded, now);
+    assert!(download.head(t.id, &head_of(200, &[])));
+    let mut written = 0;
+    let error = 'fed: loop {
+        download.body_piece(t.id, &[7; 400]);
+        loop {
+            match download.poll_action(now) {
+                DownloadAction::Write { bytes, .. } => written += bytes.len(),
+                DownloadAction::Wait(_) => break,
+                DownloadAction::Done(Err(error)) => break 'fed error,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    assert!(written <= 1000, "{written}");
+    assert!(matches!(error, Error::Limit(_)), "{error:?}");
+
+    // A body that ends short of its Content-Range is broken (its bytes are kept).
+    let (mut download, t) = started(&chunks_of_1k(), now);
+    assert!(download.head(t.id, &head_of(206, &[("content-range", "bytes 0-99/100")])));
+    download.body_piece(t.id, &[7; 30]);
+    download.body_end(t.id, Ok(()), now);
+    assert!(matches!(
+        download.poll_action(now),
+        DownloadAction::Write { offset: 0, ref bytes } if bytes.len() == 30
+    ));
+    match download.poll_action(now) {
+        DownloadAction::Done(Err(Error::Protocol(p))) => {
+            assert!(p.to_string().contains("shorter than it announced"), "{p}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_body_that_stalls_is_given_up_at_its_deadline_and_tried_again() {
+    let now = Instant::now();
+    let (mut download, t) = started(&chunks_of_1k(), now);
+    assert!(download.head(
+        t.id,
+        &head_of(206, &[("content-range", "bytes 0-1023/5000")])
+    ));
+    download.body_piece(t.id, &[7; 10]);
+    let wait = match download.poll_action(now) {
+        DownloadAction::Wait(wait) => wait,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(wait, config().timeout(), "the request's deadline");
+    // At the deadline: the 10 bytes are written, and the try failed.
+    let late = now + wait;
+    assert!(matches!(
+        download.poll_action(late),
+        DownloadAction::Write { offset: 0, .. }
+    ));
+    assert!(matches!(
+        download.poll_action(late),
+        DownloadAction::Progress { written: 10, .. }
+    ));
+    let retry = match download.poll_action(late) {
+        DownloadAction::Wait(retry) => retry,
+        other => panic!("{other:?}"),
+    };
+    // A piece of the body given up is ignored.
+    download.body_piece(t.id, &[7; 10]);
+    match download.poll_action(late + retry) {
+        DownloadAction::Send(again) => {
+            assert_eq!(
+                header(again.request.headers(), "range"),
+                Some("bytes=10-1033")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
