@@ -20,6 +20,9 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::transport::{BodyStream, ResponseHead};
+use bytes::Bytes;
+use cloud_task_core::BODY_PIECE;
+use std::collections::VecDeque;
 
 /// Runs the local work of a machine: reads a source, writes a sink, appends to a journal.
 pub(crate) trait Local<W, D>: Send {
@@ -121,8 +124,39 @@ pub(crate) struct Engine<M, L = NoLocal> {
     /// Requests sent and not answered yet (made at the first that needs it: a lone
     /// request is awaited as it is).
     in_flight: Option<FuturesUnordered<Answer>>,
-    /// The body the machine takes in pieces ([`Machine::handle_head`]), and its request.
-    body: Option<(RequestId, BodyStream)>,
+    /// The body the machine takes in pieces ([`Machine::handle_head`]).
+    body: Option<Box<Reading>>,
+}
+
+/// A body the machine takes in pieces: read on, into `held`, while its local work runs (a
+/// piece is received while the one before is written), up to [`BODY_PIECE`] bytes.
+struct Reading {
+    id: RequestId,
+    body: BodyStream,
+    /// Pieces read and not fed yet, in order.
+    held: VecDeque<Bytes>,
+    held_len: usize,
+    /// How the body ended, once it has (fed after the pieces held).
+    ended: Option<Result<()>>,
+}
+
+impl Reading {
+    /// True while more of the body may be read ahead of the machine.
+    fn reads_ahead(&self) -> bool {
+        self.ended.is_none() && self.held_len < BODY_PIECE
+    }
+
+    /// Reads the next piece into `held`, or the end.
+    async fn read(&mut self) {
+        match self.body.next().await {
+            Some(Ok(piece)) => {
+                self.held_len += piece.len();
+                self.held.push_back(piece);
+            }
+            Some(Err(error)) => self.ended = Some(Err(error)),
+            None => self.ended = Some(Ok(())),
+        }
+    }
 }
 
 cloud_task_core::__engine_constructors!(in_flight, body);
@@ -234,7 +268,13 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             Err(error) => return self.driving.answer(id, Err(error), self.client.now()),
         };
         if self.driving.head(id, &head, self.client.now()) {
-            self.body = Some((id, body));
+            self.body = Some(Box::new(Reading {
+                id,
+                body,
+                held: VecDeque::new(),
+                held_len: 0,
+                ended: None,
+            }));
             return;
         }
         let cancelled = async {
@@ -254,6 +294,9 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// Sleeps `duration` on the timer (`None`: no sleep), waking early on an answer, a
     /// piece of the body the machine takes, or the token.
     async fn wait(&mut self, duration: Option<Duration>) {
+        if self.feed_held() {
+            return;
+        }
         let token = self.driving.live_token().cloned();
         let cancelled = async {
             match &token {
@@ -277,7 +320,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         };
         let piece = async {
             match &mut self.body {
-                Some((id, body)) => (*id, body.next().await),
+                Some(reading) => reading.read().await,
                 None => pending().await,
             }
         };
@@ -285,19 +328,32 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             biased;
             () = cancelled => self.driving.cancel(),
             Some((id, outcome)) = answer => self.driving.answer(id, outcome, self.client.now()),
-            (id, piece) = piece => match piece {
-                Some(Ok(bytes)) => self.driving.body_piece(id, &bytes, self.client.now()),
-                Some(Err(error)) => {
-                    self.body = None;
-                    self.driving.body_end(id, Err(error), self.client.now());
-                }
-                None => {
-                    self.body = None;
-                    self.driving.body_end(id, Ok(()), self.client.now());
-                }
-            },
+            () = piece => {
+                self.feed_held();
+            }
             () = sleep => {}
         }
+    }
+
+    /// Feeds the machine the next piece of its body read ahead, or the body's end: false
+    /// when there is nothing to feed.
+    fn feed_held(&mut self) -> bool {
+        let Some(reading) = &mut self.body else {
+            return false;
+        };
+        let now = self.client.now();
+        if let Some(piece) = reading.held.pop_front() {
+            reading.held_len -= piece.len();
+            self.driving.body_piece(reading.id, &piece, now);
+            return true;
+        }
+        let Some(end) = reading.ended.take() else {
+            return false;
+        };
+        let id = reading.id;
+        self.body = None;
+        self.driving.body_end(id, end, now);
+        true
     }
 
     /// Does `work` to its end, feeding the answers that come meanwhile.
@@ -307,18 +363,31 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             driving,
             local,
             in_flight,
+            body,
             ..
         } = self;
         let mut work = pin!(local.run(work));
-        let done = match in_flight.as_mut() {
-            None => work.await,
-            Some(in_flight) => loop {
+        let done = match (in_flight.as_mut(), body.as_mut()) {
+            (None, None) => work.await,
+            (mut in_flight, mut body) => loop {
+                let answer = async {
+                    match in_flight.as_mut().filter(|f| !f.is_empty()) {
+                        Some(in_flight) => in_flight.next().await,
+                        None => pending().await,
+                    }
+                };
+                // The body is read on while its last piece is written, up to a bound.
+                let read_ahead = async {
+                    match body.as_mut().filter(|r| r.reads_ahead()) {
+                        Some(reading) => reading.read().await,
+                        None => pending().await,
+                    }
+                };
                 tokio::select! {
                     biased;
                     done = &mut work => break done,
-                    Some((id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                        driving.answer(id, outcome, client.now());
-                    }
+                    Some((id, outcome)) = answer => driving.answer(id, outcome, client.now()),
+                    () = read_ahead => {}
                 }
             },
         };

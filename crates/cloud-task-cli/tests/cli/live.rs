@@ -237,7 +237,8 @@ fn download_resumes_after_a_cut_and_explains_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.bin");
     let path_arg = path.to_str().unwrap();
-    // The second chunk is cut on each of its tries: the download stops, keeping the first.
+    // The second chunk is cut after 1000 bytes on each of its tries: the download stops,
+    // keeping the first chunk and the bytes that came of the second.
     let cut = cloud_task_emulator::FaultRule::new(
         cloud_task_emulator::Route::Download,
         cloud_task_emulator::Fault::CutBody { after: 1000 },
@@ -260,7 +261,10 @@ fn download_resumes_after_a_cut_and_explains_a_missing_file() {
         stderr(&output)
     );
     let part = dir.path().join("big.bin.part");
-    assert_eq!(std::fs::metadata(&part).unwrap().len(), 8 * 1024 * 1024);
+    assert_eq!(
+        std::fs::metadata(&part).unwrap().len(),
+        8 * 1024 * 1024 + 1000
+    );
     server.emulator.clear_faults();
     let before = server
         .emulator
