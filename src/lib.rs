@@ -293,8 +293,8 @@ pub mod blocking {
     /// [`ClientBuilder`].
     pub mod transport {
         pub use cloud_task_blocking::{
-            BodyRead, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ResponseHead,
-            StdTimer, Timer, UreqTransport,
+            BodyRead, BodyReader, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport,
+            ResponseHead, StdTimer, Timer, UreqTransport,
         };
         pub use cloud_task_core::{HttpRequest, HttpResponse, SendLimits};
     }

@@ -255,3 +255,118 @@ async fn a_client_of_a_manual_clock_emulator_runs_in_virtual_time() {
         .unwrap_err();
     assert!(matches!(error, Error::Timeout(_)), "{error:?}");
 }
+
+/// A transport of the user's own that implements only `send` (whole answers): the
+/// client's streamed downloads fall back to it, and a chunk cut midway is tried again.
+mod whole_answers_only {
+    use oomol_cloud_task::emulator::{Emulator, Fault, FaultRule, Route, generated_byte};
+    use oomol_cloud_task::{CreateTaskRequest, DownloadOptions, Result};
+
+    const SIZE: u64 = 3 * 1024 * 1024 + 5;
+
+    fn file_task() -> CreateTaskRequest {
+        CreateTaskRequest::new("@oomol/file", "1.0.0", "main").input("bytes", SIZE)
+    }
+
+    fn options() -> DownloadOptions {
+        DownloadOptions::new().chunk_size(1 << 20)
+    }
+
+    fn expected() -> Vec<u8> {
+        (0..SIZE).map(generated_byte).collect()
+    }
+
+    /// The second chunk's first answer breaks after 1000 bytes.
+    fn cut_once() -> FaultRule {
+        FaultRule::new(Route::Download, Fault::CutBody { after: 1000 })
+            .skip(1)
+            .times(1)
+    }
+
+    struct Whole(oomol_cloud_task::transport::ReqwestTransport);
+
+    #[oomol_cloud_task::transport::async_trait]
+    impl oomol_cloud_task::transport::HttpTransport for Whole {
+        async fn send(
+            &self,
+            request: oomol_cloud_task::transport::HttpRequest,
+            limits: oomol_cloud_task::transport::SendLimits,
+        ) -> Result<oomol_cloud_task::transport::HttpResponse> {
+            oomol_cloud_task::transport::HttpTransport::send(&self.0, request, limits).await
+        }
+    }
+
+    #[tokio::test]
+    async fn async_client() {
+        use oomol_cloud_task::emulator::EmulatorClients;
+        let emulator = Emulator::builder().time_scale(0.01).start().await.unwrap();
+        let config = emulator.client_config().build().unwrap();
+        let transport = oomol_cloud_task::transport::ReqwestTransport::new(&config).unwrap();
+        let client = oomol_cloud_task::Client::builder()
+            .config(emulator.client_config())
+            .transport(Whole(transport))
+            .build()
+            .unwrap();
+        let outcome = client
+            .create_and_wait(file_task(), emulator.await_options())
+            .await
+            .unwrap();
+        let url = outcome.result.result_url.unwrap();
+        emulator.add_fault(cut_once());
+        let mut bytes = Vec::new();
+        let downloaded = client
+            .download_to_writer(&url, &mut bytes, options())
+            .await
+            .unwrap();
+        assert_eq!(downloaded.size, SIZE);
+        assert!(bytes == expected(), "the bytes differ");
+        // Four chunks, and the one cut (tried whole again: nothing of it was kept).
+        assert_eq!(emulator.stats().count(Route::Download), 5);
+    }
+
+    struct WholeBlocking(oomol_cloud_task::blocking::transport::UreqTransport);
+
+    impl oomol_cloud_task::blocking::transport::HttpTransport for WholeBlocking {
+        fn send(
+            &self,
+            request: oomol_cloud_task::blocking::transport::HttpRequest,
+            limits: oomol_cloud_task::blocking::transport::SendLimits,
+        ) -> Result<oomol_cloud_task::blocking::transport::HttpResponse> {
+            self.0.send(request, limits)
+        }
+
+        fn bounds_itself(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn blocking_client() {
+        use oomol_cloud_task::blocking::transport::UreqTransport;
+        use oomol_cloud_task::emulator::EmulatorClients;
+        let emulator = Emulator::builder()
+            .time_scale(0.01)
+            .start_blocking()
+            .unwrap();
+        let config = emulator.client_config().build().unwrap();
+        let client = oomol_cloud_task::blocking::Client::builder()
+            .config(emulator.client_config())
+            .transport(WholeBlocking(UreqTransport::new(&config)))
+            .build()
+            .unwrap();
+        let outcome = client
+            .create_and_wait(file_task(), emulator.await_options())
+            .unwrap();
+        let url = outcome.result.result_url.unwrap();
+        emulator.add_fault(cut_once());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        let downloaded = client.download(&url, &path, options()).unwrap();
+        assert_eq!(downloaded.size, SIZE);
+        assert!(
+            std::fs::read(&path).unwrap() == expected(),
+            "the bytes differ"
+        );
+        assert_eq!(emulator.stats().count(Route::Download), 5);
+    }
+}

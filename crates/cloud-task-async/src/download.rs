@@ -53,8 +53,10 @@ impl Client {
     /// past the retries, a cancellation, a crash), both stay: the next download to the
     /// same path resumes after the bytes held, with `Range` and `If-Range`, so a file that
     /// changed since is fetched whole instead of spliced. The core's [`Download`] decides
-    /// every request: chunks of [`DownloadOptions::chunk_size`] (8 MiB; the memory a
-    /// download holds), each retried, credentials only to the API's own origins (never to
+    /// every request: chunks of [`DownloadOptions::chunk_size`] (8 MiB), each checked by
+    /// its head before a byte of it is written, then written as it arrives (a download
+    /// holds about [`BODY_PIECE`](cloud_task_core::BODY_PIECE) at a time, 1 MiB; a chunk
+    /// cut short keeps what came, and its next try asks for the rest), each retried, credentials only to the API's own origins (never to
     /// a storage host), redirects within the URL's origin only.
     ///
     /// ```no_run
@@ -109,9 +111,9 @@ impl Client {
         Ok(downloaded)
     }
 
-    /// Drives `download` to its end, writing its chunks to `sink` as they come (the
-    /// write of a chunk is not overlapped with the next request: measured, the overlap
-    /// cost throughput on two cores and held a second chunk in memory).
+    /// Drives `download` to its end, writing its chunks to `sink` as they come (the engine
+    /// reads a chunk's body on while its last piece is written, up to
+    /// [`BODY_PIECE`](cloud_task_core::BODY_PIECE) ahead).
     async fn drive_download(
         &self,
         download: Download,

@@ -19,7 +19,7 @@ use cloud_task_core::{Call, Result};
 use crate::engine::Engine;
 use crate::senders::Senders;
 use crate::timer::{StdTimer, Timer};
-use crate::transport::{BodyRead, HttpTransport, ResponseHead, UreqTransport};
+use crate::transport::{BodyReader, HttpTransport, ResponseHead, UreqTransport};
 
 cloud_task_core::__client! {
     /// The blocking Cloud Task client.
@@ -115,7 +115,7 @@ impl Client {
     pub(crate) fn send_head_here(
         &self,
         transmit: Transmit,
-    ) -> (RequestId, Result<(ResponseHead, Box<dyn BodyRead>)>) {
+    ) -> (RequestId, Result<(ResponseHead, BodyReader)>) {
         let id = transmit.id;
         let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
         let limits = transmit.limits(self.now());

@@ -50,8 +50,10 @@ impl Client {
     /// past the retries, a cancellation, a crash), both stay: the next download to the
     /// same path resumes after the bytes held, with `Range` and `If-Range`, so a file that
     /// changed since is fetched whole instead of spliced. The core's [`Download`] decides
-    /// every request: chunks of [`DownloadOptions::chunk_size`] (8 MiB; the memory a
-    /// download holds), each retried, credentials only to the API's own origins (never to
+    /// every request: chunks of [`DownloadOptions::chunk_size`] (8 MiB), each checked by
+    /// its head before a byte of it is written, then written as it arrives (a download
+    /// holds about [`BODY_PIECE`](cloud_task_core::BODY_PIECE) at a time, 1 MiB; a chunk
+    /// cut short keeps what came, and its next try asks for the rest), each retried, credentials only to the API's own origins (never to
     /// a storage host), redirects within the URL's origin only. Cancelling the options'
     /// token from another thread ends it at once.
     ///

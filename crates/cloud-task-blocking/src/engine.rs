@@ -14,7 +14,7 @@ use cloud_task_core::{HttpResponse, RequestId, Result, Transmit, WRITE_PIECE};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
-use crate::transport::BodyRead;
+use crate::transport::BodyReader;
 
 pub(crate) use cloud_task_local::{Local, NoLocal};
 
@@ -39,7 +39,7 @@ pub(crate) struct Engine<M, L = NoLocal> {
 /// A body being read in pieces, and its request.
 struct Reading {
     id: RequestId,
-    body: Box<dyn BodyRead>,
+    body: BodyReader,
     /// Where each piece is read (one buffer for the whole body).
     buffer: Vec<u8>,
 }

@@ -149,7 +149,8 @@ pub type TaskListIter = TaskList;
 pub type BatchIter = BatchRun;
 pub use timer::{StdTimer, Timer};
 pub use transport::{
-    BodyRead, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ResponseHead, UreqTransport,
+    BodyRead, BodyReader, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpTransport, ResponseHead,
+    UreqTransport,
 };
 
 // Every wire model (a new one needs no edit here), then the types of the client's own API.

@@ -22,6 +22,9 @@ pub trait BodyRead: Send {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
 }
 
+/// A response's body to read in pieces, as a transport hands it out.
+pub type BodyReader = Box<dyn BodyRead>;
+
 /// A body already read whole, handed on in pieces.
 struct Whole {
     bytes: Vec<u8>,
@@ -114,7 +117,7 @@ pub trait HttpTransport: Send + Sync + 'static {
         &self,
         request: HttpRequest,
         limits: SendLimits,
-    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+    ) -> Result<(ResponseHead, BodyReader)> {
         let (head, bytes) = self.send(request, limits)?.into_parts();
         Ok((head, Box::new(Whole { bytes, at: 0 })))
     }
@@ -129,7 +132,7 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
         &self,
         request: HttpRequest,
         limits: SendLimits,
-    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+    ) -> Result<(ResponseHead, BodyReader)> {
         (**self).send_streaming(request, limits)
     }
 
@@ -147,7 +150,7 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
         &self,
         request: HttpRequest,
         limits: SendLimits,
-    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+    ) -> Result<(ResponseHead, BodyReader)> {
         (**self).send_streaming(request, limits)
     }
 
@@ -368,7 +371,7 @@ impl HttpTransport for UreqTransport {
         &self,
         request: HttpRequest,
         limits: SendLimits,
-    ) -> Result<(ResponseHead, Box<dyn BodyRead>)> {
+    ) -> Result<(ResponseHead, BodyReader)> {
         let Started {
             head,
             body,

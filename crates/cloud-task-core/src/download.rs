@@ -102,8 +102,10 @@ impl DownloadOptions {
     }
 
     /// The size of one chunk (default 8 MiB; at least 1 KiB and at most the client's
-    /// `max_response_body`, checked when the download starts): the most a download holds
-    /// in memory at once.
+    /// `max_response_body`, checked when the download starts): the most one request asks
+    /// for. A client that streams holds about [`BODY_PIECE`] of it at a time; one that
+    /// gathers answers whole (with interceptors configured, or through a transport that
+    /// does not stream) holds a whole chunk.
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes;
         self

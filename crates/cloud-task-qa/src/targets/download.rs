@@ -42,6 +42,9 @@ struct Host<'a> {
     /// A chunk was served with neither its total nor a validator: which version its bytes
     /// are of cannot be told by the client.
     anonymous: bool,
+    /// The connection of the last answer breaks after this many bytes of its body (a
+    /// streamed feed only).
+    cut: Option<usize>,
 }
 
 impl Host<'_> {
@@ -68,6 +71,7 @@ impl Host<'_> {
             "a chunk of another size than the one set"
         );
         let mode = self.input.byte() % 16;
+        self.cut = (mode == 15).then(|| usize::from(self.input.byte()) * 5);
         if mode == 9 {
             self.current = 1 - self.current;
         }
@@ -107,6 +111,18 @@ impl Host<'_> {
         let last = end.min(len - 1);
         let body = &file[start as usize..=last as usize];
         match mode {
+            // The range asked, with one more byte than its Content-Range says (of the other
+            // version).
+            5 => {
+                let mut longer = body.to_vec();
+                longer.push(byte_of(1 - v, last + 1).wrapping_add(1));
+                answer(
+                    206,
+                    &longer,
+                    Some(format!("bytes {start}-{last}/{len}")),
+                    etag,
+                )
+            }
             7 => Err(Error::transport(TransportErrorKind::Io, "reset")),
             8 => answer(500, b"{\"message\":\"busy\"}", None, None),
             10 => answer(206, body, Some(format!("bytes {start}-{last}/*")), etag),
@@ -139,12 +155,15 @@ impl Host<'_> {
 
 /// Fuzz target: a download of a file the host keeps in two versions, resumed or not, fed
 /// the host's answers (ranges served, the whole file again, a version switch, a total
-/// unknown, ranges and lengths that lie, errors, no validator). The machine writes its
-/// chunks in order, from where the file ends; it ends within a bound of requests; and it
-/// never reports success for a file that is not one whole version, byte for byte, unless
-/// the host sent a chunk with neither its size nor a validator (nothing tells versions
-/// apart then). Also reads the input's tail as a part record kept on disk: a resume is only
-/// ever after bytes held, under a validator, of the same URL. Answers whether it succeeded.
+/// unknown, ranges and lengths that lie, a body longer than its range, errors, no
+/// validator), whole or streamed (the
+/// head first, then the body in pieces of a size the input chooses, some cut midway). The
+/// machine writes its chunks in order, from where the file ends; it ends within a bound of
+/// requests; and it never reports success for a file that is not one whole version, byte
+/// for byte, unless the host sent a chunk with neither its size nor a validator (nothing
+/// tells versions apart then). Also reads the input's tail as a part record kept on disk:
+/// a resume is only ever after bytes held, under a validator, of the same URL. Answers
+/// whether it succeeded.
 pub fn download(data: &[u8]) -> bool {
     let mut input = Input::new(data);
     let len_a = u64::from(input.byte()) * 37 % (6 * CHUNK);
@@ -155,8 +174,13 @@ pub fn download(data: &[u8]) -> bool {
     } else {
         0
     };
-    let retries = 1 + u32::from(input.byte() % 4);
-    let record_len = usize::from(input.byte() % 128);
+    let tries = input.byte();
+    let retries = 1 + u32::from(tries % 4);
+    // The high bit of the record's length byte streams the answers, in pieces of a size
+    // taken from the tries byte.
+    let record_byte = input.byte();
+    let record_len = usize::from(record_byte % 128);
+    let piece = (record_byte >= 128).then_some(1 + usize::from(tries / 4) * 11);
     let record = input.take(record_len).to_vec();
     part_record(&record, u64::from(input.byte()));
     let config = Config::default();
@@ -173,6 +197,7 @@ pub fn download(data: &[u8]) -> bool {
         current: 0,
         etags,
         anonymous: false,
+        cut: None,
     };
     // The file on disk: the bytes held from version a.
     let mut file = host.files[0][..held as usize].to_vec();
@@ -181,15 +206,29 @@ pub fn download(data: &[u8]) -> bool {
     // Every answer either moves the file on by a chunk, restarts it whole, or counts as a
     // failed try (at most `retries` in a row).
     let most = (len_b / CHUNK + 2) * u64::from(retries + 1) * 4 + 8;
+    // The end, when a streamed answer's feed met it.
+    let mut over = None;
     loop {
-        match download.poll_action(now) {
+        let action = over.take().unwrap_or_else(|| download.poll_action(now));
+        match action {
             DownloadAction::Send(transmit) => {
                 sends += 1;
                 assert!(sends <= most, "more than {most} requests");
                 assert!(transmit.request.headers().get("authorization").is_none());
-                match host.answer(&transmit.request) {
-                    Ok(answer) => download.handle_response(transmit.id, answer, now),
-                    Err(error) => download.handle_transport_error(transmit.id, error, now),
+                match (host.answer(&transmit.request), piece) {
+                    (Ok(answer), None) => download.handle_response(transmit.id, answer, now),
+                    (Ok(answer), Some(piece)) => {
+                        let (head, body) = answer.into_parts();
+                        if download.head(transmit.id, &head) {
+                            let cut = host.cut.take();
+                            let id = transmit.id;
+                            over = stream(&mut download, &mut file, id, &body, piece, cut, now);
+                        } else {
+                            let answer = HttpResponse::from_parts(head, body);
+                            download.handle_response(transmit.id, answer, now);
+                        }
+                    }
+                    (Err(error), _) => download.handle_transport_error(transmit.id, error, now),
                 }
             }
             DownloadAction::Write { offset, bytes } => {
@@ -227,6 +266,52 @@ pub fn download(data: &[u8]) -> bool {
                     "{error:?}"
                 );
                 return false;
+            }
+        }
+    }
+}
+
+/// Feeds `body` to `download` in pieces of `piece` bytes (broken after `cut` bytes when
+/// set), doing the writes it hands out meanwhile, as an engine does. Answers the end when
+/// the download met it meanwhile (no more of the body is wanted then).
+fn stream(
+    download: &mut Download,
+    file: &mut Vec<u8>,
+    id: cloud_task_core::RequestId,
+    body: &[u8],
+    piece: usize,
+    cut: Option<usize>,
+    now: Instant,
+) -> Option<DownloadAction> {
+    let body = &body[..cut.unwrap_or(body.len()).min(body.len())];
+    let mut pieces = body.chunks(piece);
+    loop {
+        // What the machine hands out between two pieces: writes and progress, in order.
+        loop {
+            match download.poll_action(now) {
+                DownloadAction::Write { offset, bytes } => {
+                    assert_eq!(offset, file.len() as u64, "a piece written out of order");
+                    file.extend_from_slice(&bytes);
+                }
+                DownloadAction::Restart => file.clear(),
+                DownloadAction::Progress { written, total } => {
+                    assert_eq!(written, file.len() as u64);
+                    assert!(total.is_none_or(|t| written <= t));
+                }
+                DownloadAction::Wait(_) => break,
+                done @ DownloadAction::Done(_) => return Some(done),
+                DownloadAction::Send(_) => panic!("a request while a body comes"),
+            }
+        }
+        match pieces.next() {
+            Some(piece) => download.body_piece(id, piece),
+            None => {
+                let end = match cut {
+                    Some(_) => Err(Error::transport(TransportErrorKind::Io, "reset midway")),
+                    None => Ok(()),
+                };
+                download.body_end(id, end, now);
+                return None;
             }
         }
     }
