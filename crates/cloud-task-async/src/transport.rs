@@ -289,7 +289,7 @@ impl ReqwestTransport {
     /// Sends `request` within `limits` and answers the response, its body not read yet (a
     /// `Content-Length` over the limit is refused unread).
     async fn execute(&self, request: HttpRequest, limits: SendLimits) -> Result<reqwest::Response> {
-        let mut request = reqwest::Request::try_from(request).map_err(map_reqwest_error)?;
+        let mut request = to_reqwest(request)?;
         *request.timeout_mut() = Some(limits.timeout);
         let response = self
             .client
@@ -301,6 +301,37 @@ impl ReqwestTransport {
         }
         Ok(response)
     }
+}
+
+/// `request` as reqwest's. Its URL is written once, into a buffer of its size, and parsed:
+/// reqwest's own `TryFrom` formats the `Uri` into a growing `String` first (measured: about
+/// 1.5 k instructions of a call's 92 k). A URI without a scheme or a host goes through
+/// reqwest's `TryFrom`, for its error.
+fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request> {
+    let (parts, body) = request.into_parts();
+    let uri = &parts.uri;
+    let url = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => {
+            let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let mut text =
+                String::with_capacity(scheme.len() + 3 + authority.as_str().len() + path.len());
+            text.push_str(scheme);
+            text.push_str("://");
+            text.push_str(authority.as_str());
+            text.push_str(path);
+            reqwest::Url::parse(&text).ok()
+        }
+        _ => None,
+    };
+    let Some(url) = url else {
+        let request = http::Request::from_parts(parts, body);
+        return reqwest::Request::try_from(request).map_err(map_reqwest_error);
+    };
+    let mut out = reqwest::Request::new(parts.method, url);
+    *out.headers_mut() = parts.headers;
+    *out.version_mut() = parts.version;
+    *out.body_mut() = Some(body.into());
+    Ok(out)
 }
 
 /// The head of `response`, taken out of it (its headers are moved, not copied).
