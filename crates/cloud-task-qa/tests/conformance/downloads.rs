@@ -20,6 +20,7 @@ conformance!(
     a_result_file_downloads_to_a_path_and_to_a_writer,
     chunks_report_progress_and_survive_a_cut,
     a_download_cut_short_resumes_where_it_stopped,
+    a_large_chunk_is_written_as_it_comes_and_a_cut_keeps_what_came,
     a_changed_file_is_fetched_whole_not_spliced,
     a_success_without_a_result_file_is_a_clear_error,
     an_uploaded_file_downloads_back,
@@ -119,6 +120,34 @@ fn chunks_report_progress_and_survive_a_cut<D: Driver>() {
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
     assert_eq!(*seen.last().unwrap(), (size, Some(size)));
     assert_eq!(emulator.stats().count(Route::Download), 7);
+}
+
+/// A chunk larger than a hand-out (`BODY_PIECE`): its first MiB is written while the rest
+/// arrives (the async client reads on meanwhile), and a cut after 1.5 MiB keeps all 1.5 MiB.
+fn a_large_chunk_is_written_as_it_comes_and_a_cut_keeps_what_came<D: Driver>() {
+    let (emulator, _clock) = virtual_emulator(|b| b);
+    let client = D::of(&emulator);
+    let size = 5 * 1024 * 1024 + 3;
+    let (_, url) = generated_result(&client, size);
+    let cut_at = 1024 * 1024 + 512 * 1024;
+    let cut = FaultRule::new(Route::Download, Fault::CutBody { after: cut_at });
+    emulator.add_fault(cut.times(1));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let options = DownloadOptions::new()
+        .chunk_size(4 * 1024 * 1024)
+        .on_progress(move |done, total| record.lock().unwrap().push((done, total)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.bin");
+    let downloaded = client.download(&url, &path, options).unwrap();
+    assert_eq!(downloaded.size, size);
+    assert!(std::fs::read(&path).unwrap() == generated(size), "the bytes differ");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(cut_at, Some(size)), (size, Some(size))],
+        "the cut's bytes kept, then the rest in one chunk"
+    );
+    assert_eq!(emulator.stats().count(Route::Download), 2);
 }
 
 fn a_download_cut_short_resumes_where_it_stopped<D: Driver>() {
