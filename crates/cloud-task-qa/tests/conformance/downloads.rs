@@ -141,7 +141,10 @@ fn a_large_chunk_is_written_as_it_comes_and_a_cut_keeps_what_came<D: Driver>() {
     let path = dir.path().join("large.bin");
     let downloaded = client.download(&url, &path, options).unwrap();
     assert_eq!(downloaded.size, size);
-    assert!(std::fs::read(&path).unwrap() == generated(size), "the bytes differ");
+    assert!(
+        std::fs::read(&path).unwrap() == generated(size),
+        "the bytes differ"
+    );
     assert_eq!(
         *seen.lock().unwrap(),
         [(cut_at, Some(size)), (size, Some(size))],

@@ -1,13 +1,14 @@
 //! Deadlines: a wait's timeout bounds a poll in flight whatever the transport; statuses
 //! that retrying cannot mend end a wait at once; the last poll before the deadline finds a
 //! task that finished; zero intervals are refused before anything is sent; a cancelled
-//! `create_and_wait` keeps the task ID.
+//! `create_and_wait` keeps the task ID; a download whose body never comes ends at the
+//! request timeout.
 
 use std::time::Duration;
 
 use cloud_task_core::{
-    AwaitOptions, CancelToken, CreateTaskRequest, Error, HttpRequest, HttpResponse, Result,
-    SendLimits, TransportErrorKind,
+    AwaitOptions, CancelToken, CreateTaskRequest, DownloadOptions, Error, HttpRequest,
+    HttpResponse, Result, SendLimits, TransportErrorKind,
 };
 use cloud_task_emulator::Emulator;
 use cloud_task_qa::hostile::{Hostile, Mode};
@@ -106,6 +107,74 @@ fn a_call_never_answered_ends_at_the_request_timeout() {
         });
         within(Duration::from_secs(3), || {
             check(runtime().block_on(client.get_dashboard()).unwrap_err())
+        });
+    }
+}
+
+/// An async stack of the user's own that streams: its heads come at once, its bodies
+/// never end (for 30 s, so that a test that fails ends), and it keeps no deadline itself.
+struct NeverEnds;
+
+/// What [`NeverEnds`] answers after 30 s.
+async fn given_up<T>() -> Result<T> {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    Err(Error::transport(TransportErrorKind::Other, "gave up"))
+}
+
+#[cloud_task_async::async_trait]
+impl cloud_task_async::HttpTransport for NeverEnds {
+    async fn send(&self, _request: HttpRequest, _limits: SendLimits) -> Result<HttpResponse> {
+        given_up().await
+    }
+
+    async fn send_streaming(
+        &self,
+        _request: HttpRequest,
+        _limits: SendLimits,
+    ) -> Result<(cloud_task_async::ResponseHead, cloud_task_async::BodyStream)> {
+        let head = cloud_task_core::http::Response::builder()
+            .status(206)
+            .header("content-range", "bytes 0-4095/4096")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        Ok((head, Box::pin(futures_util::stream::once(given_up()))))
+    }
+}
+
+/// A download whose head comes and whose body never does ends at the request timeout
+/// (each of its tries), whatever the transport: the default ones, and a stack of the
+/// user's own that never ends a body and keeps no deadline.
+#[test]
+fn a_download_whose_body_never_comes_ends_at_the_request_timeout() {
+    let server = Hostile::start(Mode::HangAfterHead).unwrap();
+    let url = format!("{}/r/file.bin", server.url());
+    let short = Duration::from_millis(500);
+    let options = || DownloadOptions::new().retries(1);
+    let check = |error: Error| match error {
+        Error::Transport(t) => assert_eq!(t.kind, TransportErrorKind::Timeout, "{t}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    };
+    let blocking = blocking_client(&server.url(), |b| b.timeout(short));
+    within(Duration::from_secs(3), || {
+        check(
+            blocking
+                .download_to_writer(&url, &mut Vec::new(), options())
+                .unwrap_err(),
+        )
+    });
+    for client in [
+        async_client(&server.url(), |b| b.timeout(short)),
+        async_client(&server.url(), |b| b.timeout(short).transport(NeverEnds)),
+    ] {
+        within(Duration::from_secs(3), || {
+            let mut sink = Vec::new();
+            check(
+                runtime()
+                    .block_on(client.download_to_writer(&url, &mut sink, options()))
+                    .unwrap_err(),
+            )
         });
     }
 }
