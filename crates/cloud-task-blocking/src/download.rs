@@ -55,7 +55,8 @@ impl Client {
     /// holds about [`BODY_PIECE`](cloud_task_core::BODY_PIECE) at a time, 1 MiB; a chunk
     /// cut short keeps what came, and its next try asks for the rest), each retried, credentials only to the API's own origins (never to
     /// a storage host), redirects within the URL's origin only. Cancelling the options'
-    /// token from another thread ends it at once.
+    /// token from another thread ends it at once (a download with a token runs on the
+    /// client's sender threads, which gather each chunk whole: 8 MiB held instead of 1).
     ///
     /// ```no_run
     /// use oomol_cloud_task::{DownloadOptions, blocking::Client};
