@@ -6,23 +6,21 @@
 //! ([`Engine::run`]) or a stream ([`stream`]). A new machine of the core costs no loop
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
+use std::collections::VecDeque;
 use std::future::{Future, pending};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-
-use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
-pub(crate) use cloud_task_core::machine::{Flow, Next};
 use std::time::Duration;
 
-use cloud_task_core::{HttpResponse, RequestId, Result, Transmit};
+use bytes::Bytes;
+use cloud_task_core::machine::{Drive, Driving, Machine, NoWork};
+pub(crate) use cloud_task_core::machine::{Flow, Next};
+use cloud_task_core::{BODY_PIECE, HttpResponse, RequestId, Result, SendLimits, Transmit};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tracing::Instrument;
 
 use crate::client::Client;
 use crate::transport::{BodyStream, ResponseHead};
-use bytes::Bytes;
-use cloud_task_core::BODY_PIECE;
-use std::collections::VecDeque;
 
 /// Runs the local work of a machine: reads a source, writes a sink, appends to a journal.
 pub(crate) trait Local<W, D>: Send {
@@ -253,6 +251,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// otherwise the body is gathered (the body ends at the request's deadline and its size
     /// limit: see [`Client::send_head`]) and the whole answer fed.
     async fn send_streaming(&mut self, transmit: Transmit) {
+        let max = transmit.max_response_body;
         let send = self.client.send_head(transmit);
         let token = self.driving.live_token().cloned();
         let (id, outcome) = match &token {
@@ -286,7 +285,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         let outcome = tokio::select! {
             biased;
             () = cancelled => return self.driving.cancel(),
-            gathered = gather(head, body) => gathered,
+            gathered = gather(head, body, max) => gathered,
         };
         self.driving.answer(id, outcome, self.client.now());
     }
@@ -395,12 +394,16 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 }
 
-/// The whole answer of `head` and `body` (each piece appended; the transport bounds the
-/// body's size).
-async fn gather(head: ResponseHead, mut body: BodyStream) -> Result<HttpResponse> {
+/// The whole answer of `head` and `body`, refused past `max` bytes whatever the transport
+/// does.
+async fn gather(head: ResponseHead, mut body: BodyStream, max: u64) -> Result<HttpResponse> {
     let mut all = Vec::new();
     while let Some(piece) = body.next().await {
-        all.extend_from_slice(&piece?);
+        let piece = piece?;
+        if (all.len() + piece.len()) as u64 > max {
+            return Err(SendLimits::new(Duration::ZERO, max).body_too_large());
+        }
+        all.extend_from_slice(&piece);
     }
     Ok(HttpResponse::from_parts(head, all))
 }

@@ -298,13 +298,15 @@ impl Piece<'_> {
 ///
 /// The machine never holds more than one chunk: it hands each to the driver to write
 /// ([`DownloadAction::Write`]) before asking for the next. A driver that streams
-/// ([`Transmit::streams_body`]) feeds a chunk's head first
-/// ([`Machine::handle_head`](crate::machine::Machine::handle_head)): its status,
-/// `Content-Range`, validator and size bounds are checked before a byte of it is taken,
-/// and its body is then handed out to be written in pieces of [`BODY_PIECE`] as it comes;
-/// a chunk cut short leaves its bytes written, and the next try asks for the rest. Credentials and default headers
-/// go only to the configured origins: a URL on another host (a storage service's presigned
-/// URL) gets none of them. Redirects are followed within the URL's origin only.
+/// ([`Transmit::streams_body`]) feeds a chunk's head first ([`head`](Self::head)): its
+/// status, `Content-Range`, validator and size bounds are checked before a byte of it is
+/// taken, and its body ([`body_piece`](Self::body_piece), [`body_end`](Self::body_end)) is
+/// then handed out to be written in pieces of [`BODY_PIECE`] as it comes; a chunk cut short
+/// leaves its bytes written, and the next try asks for the rest.
+///
+/// Credentials and default headers go only to the configured origins: a URL on another
+/// host (a storage service's presigned URL) gets none of them. Redirects are followed
+/// within the URL's origin only.
 ///
 /// Calling order:
 ///
@@ -323,6 +325,22 @@ impl Piece<'_> {
 ///         DownloadAction::Done(outcome) => return outcome,
 ///     }
 /// }
+/// ```
+///
+/// Streamed, the `Send` arm becomes (the next piece is read when the machine answers
+/// `Wait`, after the writes it handed out meanwhile):
+///
+/// ```text
+/// DownloadAction::Send(t) => match send_head(t.request, t.limits(now())) {
+///     Ok((head, body)) if download.head(t.id, &head) => reading = Some((t.id, body)),
+///     Ok((head, body)) => download.handle_response(t.id, gather(head, body)?, now()),
+///     Err(error) => download.handle_transport_error(t.id, error, now()),
+/// },
+/// DownloadAction::Wait(_) if reading.is_some() => match read(&mut body) {
+///     Ok(0) => download.body_end(id, Ok(()), now()),
+///     Ok(n) => download.body_piece(id, &buffer[..n]),
+///     Err(error) => download.body_end(id, Err(error), now()),
+/// },
 /// ```
 pub struct Download {
     config: Config,
@@ -785,6 +803,10 @@ impl Download {
                 return;
             }
         };
+        // What is left of the body, when announced: a small body gets a small buffer.
+        let rest = body
+            .expected
+            .map_or(u64::MAX, |e| e.saturating_sub(body.got));
         let got = body.got.saturating_add(piece.len() as u64);
         if body.expected.is_some_and(|expected| got > expected) {
             self.flush(&mut body);
@@ -796,6 +818,14 @@ impl Download {
         {
             self.flush(&mut body);
             return self.too_large(max);
+        }
+        // One answer is bounded as a gathered one is, whatever the transport does.
+        let limit = self.config.max_response_body();
+        if got > limit {
+            self.flush(&mut body);
+            let error = Error::limit(body.flight.name, Limit::ResponseBody, limit);
+            self.state = State::Finished(Err(error));
+            return;
         }
         body.got = got;
         match piece {
@@ -809,7 +839,9 @@ impl Download {
                     Piece::Owned(bytes) => bytes.as_slice(),
                 };
                 if body.pending.capacity() == 0 {
-                    body.pending.reserve_exact(BODY_PIECE.max(bytes.len()));
+                    let size =
+                        usize::try_from(rest).map_or(BODY_PIECE, |rest| rest.min(BODY_PIECE));
+                    body.pending.reserve_exact(size.max(bytes.len()));
                 }
                 body.pending.extend_from_slice(bytes);
                 if body.pending.len() >= BODY_PIECE {

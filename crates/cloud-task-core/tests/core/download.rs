@@ -831,6 +831,37 @@ fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
     assert!(written <= 1000, "{written}");
     assert!(matches!(error, Error::Limit(_)), "{error:?}");
 
+    // A whole file streamed past the configuration's largest answer: the limit of a
+    // gathered answer, whatever the transport lets through.
+    let small = Config::builder()
+        .api_key("k")
+        .max_response_body(2048)
+        .build()
+        .unwrap();
+    let mut download =
+        Download::new(&small, "https://files.test/x", &chunks_of_1k(), None, now).unwrap();
+    let DownloadAction::Send(t) = download.poll_action(now) else {
+        panic!("a request first");
+    };
+    assert!(download.head(t.id, &head_of(200, &[])));
+    let mut written = 0;
+    let error = 'fed: loop {
+        download.body_piece(t.id, &[7; 1000]);
+        loop {
+            match download.poll_action(now) {
+                DownloadAction::Write { bytes, .. } => written += bytes.len(),
+                DownloadAction::Wait(_) => break,
+                DownloadAction::Done(Err(error)) => break 'fed error,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    assert_eq!(written, 2000, "the pieces within the limit are kept");
+    match error {
+        Error::Limit(limit) => assert_eq!((limit.limit, limit.max), (Limit::ResponseBody, 2048)),
+        other => panic!("{other:?}"),
+    }
+
     // A body that ends short of its Content-Range is broken (its bytes are kept).
     let (mut download, t) = started(&chunks_of_1k(), now);
     assert!(download.head(t.id, &head_of(206, &[("content-range", "bytes 0-99/100")])));
