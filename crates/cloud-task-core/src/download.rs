@@ -594,12 +594,15 @@ impl Download {
             }
         };
         self.flush(&mut body);
-        let error = match outcome {
-            Ok(()) if body.expected.is_some_and(|expected| body.got < expected) => {
-                return self.broken("an answer whose body is shorter than it announced");
+        let error = match (outcome, body.expected) {
+            (Ok(()), Some(expected)) if body.got < expected => {
+                return self.broken(format!(
+                    "an answer whose body is shorter than it announced: {} of {expected} bytes",
+                    body.got
+                ));
             }
-            Ok(()) => return self.chunk_done(&body),
-            Err(error) => body.flight.name_error(error),
+            (Ok(()), _) => return self.chunk_done(&body),
+            (Err(error), _) => body.flight.name_error(error),
         };
         if body.got > 0 {
             self.actions.push_back(DownloadAction::Progress {
@@ -739,12 +742,26 @@ impl Download {
                 return false;
             };
             let range_len = range.end - range.start + 1;
-            if range.start != self.offset || len.is_some_and(|len| len != range_len) {
-                self.broken("a 206 answer for another range than the one asked");
+            if range.start != self.offset {
+                self.broken(format!(
+                    "a 206 answer for another range than the one asked: bytes {}-{}, asked from byte {}",
+                    range.start, range.end, self.offset
+                ));
+                return false;
+            }
+            if let Some(len) = len
+                && len != range_len
+            {
+                self.broken(format!(
+                    "a 206 answer for another range than the one asked: {len} bytes under a Content-Range of {range_len}"
+                ));
                 return false;
             }
             if range_len > self.chunk_size {
-                self.broken("a 206 answer larger than the chunk asked");
+                self.broken(format!(
+                    "a 206 answer larger than the chunk asked: {range_len} bytes, asked {}",
+                    self.chunk_size
+                ));
                 return false;
             }
             // Shorter than asked is the end of the file, or a server making the client
@@ -754,9 +771,10 @@ impl Download {
                     .total
                     .is_some_and(|total| self.offset + range_len < total)
             {
-                self.broken(
-                    "a 206 answer shorter than the chunk asked, before the end of the file",
-                );
+                self.broken(format!(
+                    "a 206 answer shorter than the chunk asked, before the end of the file: {range_len} of {} bytes",
+                    self.chunk_size
+                ));
                 return false;
             }
             if self.validator.is_some() && validator.is_some() && validator != self.validator {
@@ -808,9 +826,13 @@ impl Download {
             .expected
             .map_or(u64::MAX, |e| e.saturating_sub(body.got));
         let got = body.got.saturating_add(piece.len() as u64);
-        if body.expected.is_some_and(|expected| got > expected) {
+        if let Some(expected) = body.expected
+            && got > expected
+        {
             self.flush(&mut body);
-            return self.broken("an answer whose body is longer than it announced");
+            return self.broken(format!(
+                "an answer whose body is longer than it announced: past {expected} bytes"
+            ));
         }
         if let Some(max) = self.max_size
             && body.whole
@@ -904,8 +926,8 @@ impl Download {
         self.state = State::Finished(Err(Error::limit("download", Limit::DownloadSize, max)));
     }
 
-    fn broken(&mut self, what: &str) {
-        self.state = State::Finished(Err(Error::protocol("download", what.to_owned())));
+    fn broken(&mut self, what: impl Into<String>) {
+        self.state = State::Finished(Err(Error::protocol("download", what.into())));
     }
 }
 
