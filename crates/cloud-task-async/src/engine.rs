@@ -251,7 +251,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// otherwise the body is gathered (the body ends at the request's deadline and its size
     /// limit: see [`Client::send_head`]) and the whole answer fed.
     async fn send_streaming(&mut self, transmit: Transmit) {
-        let max = transmit.max_response_body;
+        let limits = transmit.limits(self.client.now());
         let send = self.client.send_head(transmit);
         let token = self.driving.live_token().cloned();
         let (id, outcome) = match &token {
@@ -285,7 +285,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
         let outcome = tokio::select! {
             biased;
             () = cancelled => return self.driving.cancel(),
-            gathered = gather(head, body, max) => gathered,
+            gathered = gather(head, body, limits) => gathered,
         };
         self.driving.answer(id, outcome, self.client.now());
     }
@@ -394,14 +394,18 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 }
 
-/// The whole answer of `head` and `body`, refused past `max` bytes whatever the transport
-/// does.
-async fn gather(head: ResponseHead, mut body: BodyStream, max: u64) -> Result<HttpResponse> {
+/// The whole answer of `head` and `body`, refused past the largest body `limits` allow
+/// whatever the transport does.
+async fn gather(
+    head: ResponseHead,
+    mut body: BodyStream,
+    limits: SendLimits,
+) -> Result<HttpResponse> {
     let mut all = Vec::new();
     while let Some(piece) = body.next().await {
         let piece = piece?;
-        if (all.len() + piece.len()) as u64 > max {
-            return Err(SendLimits::new(Duration::ZERO, max).body_too_large());
+        if limits.refuses_length(Some((all.len() + piece.len()) as u64)) {
+            return Err(limits.body_too_large());
         }
         all.extend_from_slice(&piece);
     }

@@ -8,11 +8,9 @@
 //! ([`Engine::run`]) or an iterator ([`Steps`]). A new machine of the core costs no loop
 //! here; a step the core adds is a compile error in [`Engine::next`].
 
-use std::time::Duration;
-
 use cloud_task_core::machine::{Drive, Driving, Machine};
 pub(crate) use cloud_task_core::machine::{Flow, Next};
-use cloud_task_core::{HttpResponse, RequestId, Result, SendLimits, Transmit, WRITE_PIECE};
+use cloud_task_core::{HttpResponse, RequestId, Result, Transmit, WRITE_PIECE};
 
 use crate::client::Client;
 use crate::flights::{Event, Flights, Pause};
@@ -125,7 +123,7 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     /// its body in pieces is fed them by [`read_piece`](Self::read_piece); otherwise the
     /// body is read whole (refused past the request's limit) and the whole answer fed.
     fn send_streaming(&mut self, transmit: Transmit) {
-        let max = transmit.max_response_body;
+        let limits = transmit.limits(self.client.now());
         let (id, outcome) = self.client.send_head_here(transmit);
         let (head, mut body) = match outcome {
             Ok(answer) => answer,
@@ -142,8 +140,8 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
             match body.read(&mut buffer) {
                 Ok(0) => break Ok(HttpResponse::from_parts(head, all)),
                 // Refused past the limit, whatever the transport does.
-                Ok(n) if (all.len() + n) as u64 > max => {
-                    break Err(SendLimits::new(Duration::ZERO, max).body_too_large());
+                Ok(n) if limits.refuses_length(Some((all.len() + n) as u64)) => {
+                    break Err(limits.body_too_large());
                 }
                 Ok(n) => all.extend_from_slice(&buffer[..n.min(buffer.len())]),
                 Err(error) => break Err(error),
