@@ -93,43 +93,33 @@ pub trait HttpTransport: Send + Sync + 'static {
     }
 }
 
-#[async_trait]
-impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
-    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
-        (**self).send(request, limits).await
-    }
+/// [`HttpTransport`] for a pointer to one: every method forwarded, so that a wrapped
+/// transport keeps its own (a method left out would fall back to its default: a stack that
+/// streams would gather, one that bounds itself would get a second timer).
+macro_rules! forward_transport {
+    ($($pointer:ident),+) => {$(
+        #[async_trait]
+        impl<T: HttpTransport + ?Sized> HttpTransport for $pointer<T> {
+            async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+                (**self).send(request, limits).await
+            }
 
-    async fn send_streaming(
-        &self,
-        request: HttpRequest,
-        limits: SendLimits,
-    ) -> Result<(ResponseHead, BodyStream)> {
-        (**self).send_streaming(request, limits).await
-    }
+            fn bounds_itself(&self) -> bool {
+                (**self).bounds_itself()
+            }
 
-    fn bounds_itself(&self) -> bool {
-        (**self).bounds_itself()
-    }
+            async fn send_streaming(
+                &self,
+                request: HttpRequest,
+                limits: SendLimits,
+            ) -> Result<(ResponseHead, BodyStream)> {
+                (**self).send_streaming(request, limits).await
+            }
+        }
+    )+};
 }
 
-#[async_trait]
-impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
-    async fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
-        (**self).send(request, limits).await
-    }
-
-    async fn send_streaming(
-        &self,
-        request: HttpRequest,
-        limits: SendLimits,
-    ) -> Result<(ResponseHead, BodyStream)> {
-        (**self).send_streaming(request, limits).await
-    }
-
-    fn bounds_itself(&self) -> bool {
-        (**self).bounds_itself()
-    }
-}
+forward_transport!(Arc, Box);
 
 /// The default transport: a [`reqwest::Client`] (one connection pool, shared by clones).
 ///

@@ -123,41 +123,32 @@ pub trait HttpTransport: Send + Sync + 'static {
     }
 }
 
-impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
-    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
-        (**self).send(request, limits)
-    }
+/// [`HttpTransport`] for a pointer to one: every method forwarded, so that a wrapped
+/// transport keeps its own (a method left out would fall back to its default: a stack that
+/// streams would gather, one that bounds itself would be sent on a sender thread).
+macro_rules! forward_transport {
+    ($($pointer:ident),+) => {$(
+        impl<T: HttpTransport + ?Sized> HttpTransport for $pointer<T> {
+            fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
+                (**self).send(request, limits)
+            }
 
-    fn send_streaming(
-        &self,
-        request: HttpRequest,
-        limits: SendLimits,
-    ) -> Result<(ResponseHead, BodyReader)> {
-        (**self).send_streaming(request, limits)
-    }
+            fn bounds_itself(&self) -> bool {
+                (**self).bounds_itself()
+            }
 
-    fn bounds_itself(&self) -> bool {
-        (**self).bounds_itself()
-    }
+            fn send_streaming(
+                &self,
+                request: HttpRequest,
+                limits: SendLimits,
+            ) -> Result<(ResponseHead, BodyReader)> {
+                (**self).send_streaming(request, limits)
+            }
+        }
+    )+};
 }
 
-impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
-    fn send(&self, request: HttpRequest, limits: SendLimits) -> Result<HttpResponse> {
-        (**self).send(request, limits)
-    }
-
-    fn send_streaming(
-        &self,
-        request: HttpRequest,
-        limits: SendLimits,
-    ) -> Result<(ResponseHead, BodyReader)> {
-        (**self).send_streaming(request, limits)
-    }
-
-    fn bounds_itself(&self) -> bool {
-        (**self).bounds_itself()
-    }
-}
+forward_transport!(Arc, Box);
 
 /// The default transport: a [`ureq::Agent`] (one connection pool, shared by clones).
 ///
