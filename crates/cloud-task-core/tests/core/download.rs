@@ -789,6 +789,30 @@ fn a_head_is_checked_before_a_byte_of_its_body_is_taken() {
     }
 }
 
+/// Feeds `piece` to the body of `t`'s answer again and again, doing the writes handed out,
+/// until the download ends with an error (within 10,000 pieces): the bytes written, and
+/// that error.
+fn feed_until_it_ends(
+    download: &mut Download,
+    t: &cloud_task_core::Transmit,
+    piece: &[u8],
+    now: Instant,
+) -> (usize, Error) {
+    let mut written = 0;
+    for _ in 0..10_000 {
+        download.body_piece(t.id, piece);
+        loop {
+            match download.poll_action(now) {
+                DownloadAction::Write { bytes, .. } => written += bytes.len(),
+                DownloadAction::Wait(_) => break,
+                DownloadAction::Done(Err(error)) => return (written, error),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    panic!("the download took 10,000 pieces without ending");
+}
+
 #[test]
 fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
     let now = Instant::now();
@@ -796,16 +820,7 @@ fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
     let (mut download, t) = started(&chunks_of_1k(), now);
     let head = head_of(206, &[("content-range", "bytes 0-99/100")]);
     assert!(download.head(t.id, &head));
-    download.body_piece(t.id, &[7; 60]);
-    download.body_piece(t.id, &[7; 60]);
-    let mut written = 0;
-    let error = loop {
-        match download.poll_action(now) {
-            DownloadAction::Write { bytes, .. } => written += bytes.len(),
-            DownloadAction::Done(Err(error)) => break error,
-            other => panic!("{other:?}"),
-        }
-    };
+    let (written, error) = feed_until_it_ends(&mut download, &t, &[7; 60], now);
     assert_eq!(written, 60);
     assert!(
         error.to_string().contains("longer than it announced"),
@@ -816,18 +831,7 @@ fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
     let bounded = chunks_of_1k().max_size(1000);
     let (mut download, t) = started(&bounded, now);
     assert!(download.head(t.id, &head_of(200, &[])));
-    let mut written = 0;
-    let error = 'fed: loop {
-        download.body_piece(t.id, &[7; 400]);
-        loop {
-            match download.poll_action(now) {
-                DownloadAction::Write { bytes, .. } => written += bytes.len(),
-                DownloadAction::Wait(_) => break,
-                DownloadAction::Done(Err(error)) => break 'fed error,
-                other => panic!("{other:?}"),
-            }
-        }
-    };
+    let (written, error) = feed_until_it_ends(&mut download, &t, &[7; 400], now);
     assert!(written <= 1000, "{written}");
     assert!(matches!(error, Error::Limit(_)), "{error:?}");
 
@@ -844,18 +848,7 @@ fn a_body_past_what_it_announced_or_the_bound_ends_the_download() {
         panic!("a request first");
     };
     assert!(download.head(t.id, &head_of(200, &[])));
-    let mut written = 0;
-    let error = 'fed: loop {
-        download.body_piece(t.id, &[7; 1000]);
-        loop {
-            match download.poll_action(now) {
-                DownloadAction::Write { bytes, .. } => written += bytes.len(),
-                DownloadAction::Wait(_) => break,
-                DownloadAction::Done(Err(error)) => break 'fed error,
-                other => panic!("{other:?}"),
-            }
-        }
-    };
+    let (written, error) = feed_until_it_ends(&mut download, &t, &[7; 1000], now);
     assert_eq!(written, 2000, "the pieces within the limit are kept");
     match error {
         Error::Limit(limit) => assert_eq!((limit.limit, limit.max), (Limit::ResponseBody, 2048)),
