@@ -404,6 +404,9 @@ struct Inner {
     interceptors: Interceptors,
     /// The origins of the four base URLs, parsed once: where an interceptor's headers may go.
     origins: Vec<http::Uri>,
+    /// The scheme and authority of each base URL (in the order of [`Base`]), parsed once:
+    /// a request's URI is made of them and its path, which alone is parsed per request.
+    bases: [Option<BaseParts>; 4],
     api_key: Option<ApiKey>,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
@@ -413,6 +416,42 @@ struct Inner {
     registry_headers: HeaderMap,
     bounds: Bounds,
     await_defaults: AwaitOptions,
+}
+
+/// One of the four base URLs of a configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Base {
+    Api = 0,
+    Upload = 1,
+    Registry = 2,
+    Account = 3,
+}
+
+/// A base URL split once: its scheme and authority, and where its path starts.
+#[derive(Debug)]
+pub(crate) struct BaseParts {
+    pub(crate) scheme: http::uri::Scheme,
+    pub(crate) authority: http::uri::Authority,
+    /// The length of `{scheme}://{authority}` in the URL's text: its path follows.
+    pub(crate) path_at: usize,
+}
+
+impl BaseParts {
+    /// The parts of `url`, when it is an absolute URL with no query whose text starts with
+    /// exactly `{scheme}://{authority}` (every base URL a configuration accepts).
+    fn of(url: &str) -> Option<BaseParts> {
+        let uri: http::Uri = url.parse().ok()?;
+        let scheme = uri.scheme()?.clone();
+        let authority = uri.authority()?.clone();
+        let path_at = scheme.as_str().len() + "://".len() + authority.as_str().len();
+        let head = url.get(..path_at)?;
+        let exact = head.eq_ignore_ascii_case(&format!("{scheme}://{authority}"));
+        (exact && uri.query().is_none()).then_some(BaseParts {
+            scheme,
+            authority,
+            path_at,
+        })
+    }
 }
 
 /// The timeouts and limits of a configuration.
@@ -545,6 +584,17 @@ impl Config {
         &self.inner.base_url
     }
 
+    /// Base URL `base`, with its scheme and authority parsed once (when they parse).
+    pub(crate) fn base(&self, base: Base) -> (&str, Option<&BaseParts>) {
+        let url = match base {
+            Base::Api => &self.inner.base_url,
+            Base::Upload => &self.inner.upload_base_url,
+            Base::Registry => &self.inner.registry_url,
+            Base::Account => &self.inner.api_url,
+        };
+        (url, self.inner.bases[base as usize].as_ref())
+    }
+
     /// The upload API base URL (no trailing `/`).
     pub fn upload_base_url(&self) -> &str {
         &self.inner.upload_base_url
@@ -612,6 +662,21 @@ impl Config {
     /// `Content-Type`: what every request built by the core carries.
     pub(crate) fn are_request_headers(&self, headers: &HeaderMap) -> bool {
         let own = &self.inner.request_headers;
+        // The usual case first, without hashing a name: a map cloned from the
+        // configuration's iterates in its order, a `Content-Type` inserted after them last.
+        let mut theirs = headers.iter();
+        if headers.len() <= own.len() + 1 && own.iter().all(|pair| theirs.next() == Some(pair)) {
+            match theirs.next() {
+                None => return true,
+                Some((name, _))
+                    if name == http::header::CONTENT_TYPE
+                        && !own.contains_key(http::header::CONTENT_TYPE) =>
+                {
+                    return true;
+                }
+                Some(_) => {}
+            }
+        }
         let extra = usize::from(
             headers.contains_key(http::header::CONTENT_TYPE)
                 && !own.contains_key(http::header::CONTENT_TYPE),
@@ -1207,12 +1272,15 @@ impl ConfigBuilder {
             .into_iter()
             .filter_map(|url| url.parse().ok())
             .collect();
+        let bases =
+            [&base_url, &upload_base_url, &registry_url, &api_url].map(|url| BaseParts::of(url));
         Ok(Config {
             inner: Arc::new(Inner {
                 base_url,
                 upload_base_url,
                 registry_url,
                 origins,
+                bases,
                 api_url,
                 endpoint: self.endpoint.map(|e| e.trim().to_owned()),
                 interceptors: self.interceptors,
@@ -1683,4 +1751,61 @@ macro_rules! __client {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{CONTENT_TYPE, HeaderValue};
+
+    use super::*;
+
+    fn config(content_type: bool) -> Config {
+        let mut builder = Config::builder().api_key("k").default_header("x-team", "a");
+        if content_type {
+            builder = builder.default_header("content-type", "text/plain");
+        }
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn request_headers_are_recognised_in_any_order_with_at_most_one_content_type() {
+        let json = HeaderValue::from_static("application/json");
+        for with_content_type in [false, true] {
+            let config = config(with_content_type);
+            let own = config.headers();
+            assert!(config.are_request_headers(&own));
+
+            // In another order: the same headers (the slow path).
+            let mut reordered = HeaderMap::new();
+            let pairs: Vec<_> = own.iter().collect();
+            for (name, value) in pairs.into_iter().rev() {
+                reordered.append(name, value.clone());
+            }
+            assert!(config.are_request_headers(&reordered));
+
+            // A `Content-Type` added is one of them; one that replaces the
+            // configuration's own is not (the headers are then copied as they are).
+            let mut typed = own.clone();
+            typed.insert(CONTENT_TYPE, json.clone());
+            assert_eq!(config.are_request_headers(&typed), !with_content_type);
+
+            // Another header, another value, a header missing, or a second
+            // `Content-Type`: not the configuration's.
+            let mut more = own.clone();
+            more.insert("x-other", HeaderValue::from_static("1"));
+            assert!(!config.are_request_headers(&more));
+            let mut changed = own.clone();
+            changed.insert("x-team", HeaderValue::from_static("b"));
+            assert!(!config.are_request_headers(&changed));
+            let mut fewer = own.clone();
+            fewer.remove("x-team");
+            assert!(!config.are_request_headers(&fewer));
+            let mut two = typed.clone();
+            two.append(CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+            assert!(!config.are_request_headers(&two), "{with_content_type}");
+            let mut doubled = own.clone();
+            doubled.append(CONTENT_TYPE, json.clone());
+            assert_eq!(config.are_request_headers(&doubled), !with_content_type);
+        }
+    }
 }

@@ -637,7 +637,10 @@ impl Machine for Call {
 
     fn poll_step(&mut self, now: Instant) -> Step<Infallible, Self::Output> {
         match self.poll_action(now) {
-            CallAction::Send(transmit) => Step::Send(transmit.for_task(self.task_arc())),
+            CallAction::Send(mut transmit) => {
+                transmit.task_id = self.task_arc();
+                Step::Send(transmit)
+            }
             // A call only waits for its one request in flight.
             CallAction::Wait(wait) => Step::AwaitAnswer(wait),
             CallAction::Done(outcome) => Step::Done(outcome),

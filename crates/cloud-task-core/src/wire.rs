@@ -5,7 +5,7 @@ use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
+use crate::config::{Base, BaseParts, Config};
 pub(crate) use crate::error::decode_error;
 use crate::error::{ApiError, Error, Result};
 use crate::retry::retry_after;
@@ -17,6 +17,19 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// The bytes a path segment keeps as they are (RFC 3986 unreserved), as a table: one load
+/// per byte of a task ID.
+const UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    table
+};
 
 /// Percent-encodes `s` as ONE path segment (`/` becomes `%2F`).
 ///
@@ -39,12 +52,7 @@ fn push_path_segment(out: &mut String, s: &str) {
     match s {
         "." => out.push_str("%2E"),
         ".." => out.push_str("%2E%2E"),
-        _ if s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) =>
-        {
-            out.push_str(s)
-        }
+        _ if s.bytes().all(|b| UNRESERVED[usize::from(b)]) => out.push_str(s),
         _ => out.extend(utf8_percent_encode(s, SEGMENT)),
     }
 }
@@ -111,8 +119,12 @@ pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json"
 #[derive(Debug)]
 pub struct RequestBuilder<'a> {
     config: &'a Config,
-    /// The base URL, then the path as built so far: one buffer, sized once for the usual
-    /// request, so that a call allocates its URL once.
+    /// The scheme and authority of the base URL, parsed once by the configuration: `url`
+    /// is then the path alone (the base URL's own path first). Without them, `url` is the
+    /// whole URL.
+    origin: Option<&'a BaseParts>,
+    /// The base URL (or its path), then the path as built so far: one buffer, sized once
+    /// for the usual request, so that a call allocates its URL once.
     url: String,
     /// The key bare in `Authorization` (the registry and the account API), not `Bearer`.
     bare_key: bool,
@@ -122,13 +134,19 @@ pub struct RequestBuilder<'a> {
 }
 
 impl<'a> RequestBuilder<'a> {
-    pub(crate) fn new(config: &'a Config, base: &'a str, method: Method, path: &str) -> Self {
+    pub(crate) fn new(config: &'a Config, base: Base, method: Method, path: &str) -> Self {
+        let (base, origin) = config.base(base);
+        let base = match origin {
+            Some(origin) => &base[origin.path_at..],
+            None => base,
+        };
         // Room for a segment or two (a task ID is 36 bytes) and a short query.
         let mut url = String::with_capacity(base.len() + path.len() + 96);
         url.push_str(base);
         url.push_str(path);
         RequestBuilder {
             config,
+            origin,
             url,
             bare_key: false,
             method,
@@ -195,25 +213,29 @@ impl<'a> RequestBuilder<'a> {
         if body.is_some() {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        build(self.method, url, headers, body.unwrap_or_default())
+        let body = body.unwrap_or_default();
+        match self.origin {
+            Some(origin) => build_at(origin, self.method, url, headers, body),
+            None => build(self.method, url, headers, body),
+        }
     }
 }
 
 impl Config {
     /// A request to the task API: `{base_url}{path}` (see [`RequestBuilder`]).
     pub fn api_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        RequestBuilder::new(self, self.base_url(), method, path)
+        RequestBuilder::new(self, Base::Api, method, path)
     }
 
     /// A request to the upload API: `{upload_base_url}{path}` (see [`RequestBuilder`]).
     pub fn upload_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        RequestBuilder::new(self, self.upload_base_url(), method, path)
+        RequestBuilder::new(self, Base::Upload, method, path)
     }
 
     /// A request to the registry: `{registry_url}{path}`, with the headers of an API
     /// request but the key bare in `Authorization` (as OOMOL's CLI sends it there).
     pub fn registry_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        let mut builder = RequestBuilder::new(self, self.registry_url(), method, path);
+        let mut builder = RequestBuilder::new(self, Base::Registry, method, path);
         builder.bare_key = true;
         builder
     }
@@ -221,7 +243,7 @@ impl Config {
     /// A request to the account API: `{api_url}{path}`, with the key bare in
     /// `Authorization`, as OOMOL's CLI sends it there (device sign-in, the profile).
     pub fn account_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        let mut builder = RequestBuilder::new(self, self.api_url(), method, path);
+        let mut builder = RequestBuilder::new(self, Base::Account, method, path);
         builder.bare_key = true;
         builder
     }
@@ -235,17 +257,35 @@ pub(crate) fn build(
     body: Vec<u8>,
 ) -> Result<HttpRequest> {
     // From the `String` itself: its buffer becomes the URI's, with no copy.
-    let uri = match http::Uri::try_from(url) {
-        Ok(uri) => uri,
-        Err(error) => {
-            // The text is not repeated: a presigned URL's query is a credential.
-            return Err(Error::invalid_input(
-                "url",
-                format!("the request URL is not a valid URI: {error}"),
-            ));
-        }
-    };
+    let uri = http::Uri::try_from(url).map_err(invalid_url)?;
     Ok(request_to(method, uri, headers, body))
+}
+
+/// [`build`] for a URL of a base whose scheme and authority are parsed already: `path`
+/// (and query) is parsed alone.
+fn build_at(
+    origin: &BaseParts,
+    method: Method,
+    path: String,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+) -> Result<HttpRequest> {
+    let path = http::uri::PathAndQuery::try_from(path).map_err(invalid_url)?;
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(origin.scheme.clone());
+    parts.authority = Some(origin.authority.clone());
+    parts.path_and_query = Some(path);
+    let uri = http::Uri::from_parts(parts).map_err(invalid_url)?;
+    Ok(request_to(method, uri, headers, body))
+}
+
+/// The error of a request URL that does not parse. The text is not repeated: a
+/// presigned URL's query is a credential.
+fn invalid_url(error: impl std::fmt::Display) -> Error {
+    Error::invalid_input(
+        "url",
+        format!("the request URL is not a valid URI: {error}"),
+    )
 }
 
 /// A request to a URI already parsed.
@@ -340,5 +380,66 @@ pub(crate) fn decode<T: DeserializeOwned>(
     match serde_json::from_slice(&body) {
         Ok(value) => Ok(value),
         Err(source) => Err(decode_error(what, status, body, source)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_unreserved_bytes_agrees_with_the_encoding_set() {
+        for b in 0u8..=127 {
+            let text = format!("a{}a", char::from(b));
+            let kept = utf8_percent_encode(&text, SEGMENT).to_string() == text;
+            assert_eq!(UNRESERVED[usize::from(b)], kept, "byte {b:#04x}");
+            assert_eq!(encode_path_segment(&text) == text, kept, "byte {b:#04x}");
+        }
+        assert!(UNRESERVED[128..].iter().all(|kept| !kept));
+        assert_eq!(encode_path_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn a_request_made_of_its_base_parts_is_the_one_its_whole_url_parses_to() {
+        for base in [
+            "https://cloud-task.oomol.com",
+            "HTTPS://Cloud-Task.oomol.com/api/prefix",
+            "http://127.0.0.1:18080/api/tasks/files/remote-cache",
+            "http://[::1]:8080",
+        ] {
+            let config = Config::builder()
+                .api_key("k")
+                .base_url(base)
+                .upload_base_url(base)
+                .build()
+                .unwrap();
+            for base in [Base::Api, Base::Upload] {
+                let (text, parts) = config.base(base);
+                assert!(parts.is_some(), "{text}");
+                let built = RequestBuilder::new(&config, base, Method::GET, "/v3/x")
+                    .segment("a/b")
+                    .query("size", "1")
+                    .build()
+                    .unwrap();
+                let whole: http::Uri = format!("{text}/v3/x/a%2Fb?size=1").parse().unwrap();
+                assert_eq!(built.uri(), &whole, "{text}");
+                assert_eq!(built.uri().to_string(), whole.to_string(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_path_is_refused_without_repeating_the_url() {
+        let config = Config::builder().api_key("k").build().unwrap();
+        let error = config
+            .api_request(Method::GET, "/v3/bad path?signature=secret")
+            .build()
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("the request URL is not a valid URI"),
+            "{text}"
+        );
+        assert!(!text.contains("secret"), "{text}");
     }
 }
