@@ -88,8 +88,10 @@ impl Client {
         let transport = Arc::clone(&self.inner.transport);
         let id = transmit.id;
         async move {
-            let send = transport.send(transmit.request, limits);
-            let outcome = if transport.bounds_itself() {
+            // Through the `dyn` itself: `transport.send` would be the `Arc`'s forwarding
+            // impl, one more boxed future per call.
+            let send = (*transport).send(transmit.request, limits);
+            let outcome = if (*transport).bounds_itself() {
                 send.await
             } else {
                 match tokio::time::timeout(limits.timeout, send).await {
@@ -116,8 +118,8 @@ impl Client {
         let transport = Arc::clone(&self.inner.transport);
         let id = transmit.id;
         async move {
-            let send = transport.send_streaming(transmit.request, limits);
-            let outcome = if transport.bounds_itself() {
+            let send = (*transport).send_streaming(transmit.request, limits);
+            let outcome = if (*transport).bounds_itself() {
                 send.await
             } else {
                 let deadline = tokio::time::Instant::now() + limits.timeout;

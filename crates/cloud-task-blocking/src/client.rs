@@ -104,7 +104,7 @@ impl Client {
         let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
         let limits = transmit.limits(self.now());
         let _entered = span.enter();
-        let outcome = self.inner.transport.send(transmit.request, limits);
+        let outcome = (*self.inner.transport).send(transmit.request, limits);
         cloud_task_core::__record_answer!(&span, &outcome);
         (id, outcome)
     }
