@@ -65,7 +65,7 @@ impl Client {
     /// Every method of the client goes through here (or through the same engine), so a
     /// new endpoint of the core needs no code in this crate.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
+        let call = Call::for_operation(op, &self.inner.config, self.now())?;
         let engine = Engine::new(self, call);
         // The answer is read after the engine is done: an error of its status or body is
         // the operation's too.

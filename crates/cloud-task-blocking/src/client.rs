@@ -86,7 +86,7 @@ impl Client {
     /// # Ok::<(), oomol_cloud_task::Error>(())
     /// ```
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output> {
-        let call = Call::for_operation(op, &self.inner.config, self.now())?.for_task(op.task_id());
+        let call = Call::for_operation(op, &self.inner.config, self.now())?;
         let engine = Engine::new(self, call);
         // The answer is read after the engine is done: an error of its status or body is
         // the operation's too.

@@ -174,6 +174,10 @@ forward_transport!(Arc, Box);
 #[derive(Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
+    /// True when the agent's own configuration already hands 4xx/5xx over as responses
+    /// and follows no redirect (as the one [`new`](Self::new) builds): each request then
+    /// sets only its timeout.
+    core_ready: bool,
 }
 
 impl UreqTransport {
@@ -203,7 +207,7 @@ impl UreqTransport {
             ureq::unversioned::transport::DefaultConnector::new(),
             crate::resolve::CachingResolver::default(),
         );
-        UreqTransport { agent }
+        UreqTransport::from(agent)
     }
 
     /// The wrapped `ureq::Agent`.
@@ -221,7 +225,9 @@ impl Default for UreqTransport {
 
 impl From<ureq::Agent> for UreqTransport {
     fn from(agent: ureq::Agent) -> Self {
-        UreqTransport { agent }
+        let config = agent.config();
+        let core_ready = !config.http_status_as_error() && config.max_redirects() == 0;
+        UreqTransport { agent, core_ready }
     }
 }
 
@@ -239,11 +245,11 @@ impl UreqTransport {
         request: http::Request<S>,
         limits: SendLimits,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        let request = self
-            .agent
-            .configure_request(request)
-            .http_status_as_error(false)
-            .max_redirects(0)
+        let mut request = self.agent.configure_request(request);
+        if !self.core_ready {
+            request = request.http_status_as_error(false).max_redirects(0);
+        }
+        let request = request
             .timeout_global(Some(limits.timeout.max(Duration::from_millis(1))))
             .build();
         self.agent.run(request)

@@ -399,13 +399,15 @@ impl Call {
     }
 
     /// A call of `op`: its request is built (and validated, refusing bad input before
-    /// anything is sent) here.
+    /// anything is sent) here. It is about `op`'s task ([`Operation::task_id`]), if any.
     pub fn for_operation<O: Operation>(
         op: &O,
         config: &Config,
         now: Instant,
     ) -> Result<Call, Error> {
-        Ok(Call::new(config, O::NAME, op.request(config)?, now))
+        let mut call = Call::new(config, O::NAME, op.request(config)?, now);
+        call.task = op.task_id().map(Arc::from);
+        Ok(call)
     }
 
     /// The same call, about task `task_id` (its transmits carry it, for logs and tracing).

@@ -66,7 +66,8 @@ fn push_path_segment(out: &mut String, s: &str) {
 /// assert_eq!(check_not_empty("task_id", " ").unwrap_err().to_string(), "task_id must not be empty");
 /// ```
 pub fn check_not_empty(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
+    // Stops at the first character that is not whitespace (`trim` looks from both ends).
+    if value.chars().all(char::is_whitespace) {
         Err(Error::invalid_input(
             field,
             format!("{field} must not be empty"),

@@ -280,3 +280,25 @@ fn bad_input_is_refused_before_a_call_exists() {
     .unwrap_err();
     assert!(matches!(error, Error::InvalidInput(_)));
 }
+
+#[test]
+fn a_call_of_an_operation_about_a_task_carries_it_on_its_requests() {
+    use cloud_task_core::machine::{Machine, Step};
+    let now = Instant::now();
+    let op = cloud_task_core::GetTaskResult::new("t-1");
+    let mut call = Call::for_operation(&op, &config(), now).unwrap();
+    assert_eq!(call.task_id(), Some("t-1"));
+    let Step::Send(transmit) = Machine::poll_step(&mut call, now) else {
+        panic!("expected a request to send");
+    };
+    assert_eq!(transmit.task_id.as_deref(), Some("t-1"));
+    assert_eq!(transmit.name, "get_task_result");
+
+    // An operation about no task: none.
+    let mut call = Call::for_operation(&GetDashboard, &config(), now).unwrap();
+    assert_eq!(call.task_id(), None);
+    let Step::Send(transmit) = Machine::poll_step(&mut call, now) else {
+        panic!("expected a request to send");
+    };
+    assert_eq!(transmit.task_id, None);
+}
