@@ -293,6 +293,9 @@ impl ReqwestTransport {
     }
 }
 
+/// The most headers [`to_reqwest`] copies into a map with room for reqwest's own.
+const ROOMY_HEADERS: usize = 64;
+
 /// `request` as reqwest's. Its URL is written once, into a buffer of its size, and parsed:
 /// reqwest's own `TryFrom` formats the `Uri` into a growing `String` first (measured: about
 /// 1.5 k instructions of a call's 92 k). A URI without a scheme or a host goes through
@@ -320,10 +323,16 @@ fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request> {
     let mut out = reqwest::Request::new(parts.method, url);
     // Moved into a map with room for the headers reqwest adds (its default `Accept`): the
     // map as it comes has none, and reqwest's insertion would move every header to a
-    // larger buffer (measured: about 600 instructions of a call).
-    let headers = out.headers_mut();
-    headers.reserve(parts.headers.len() + 2);
-    headers.extend(parts.headers);
+    // larger buffer (measured: about 600 instructions of a call). A map of more headers
+    // than any request of the SDK carries is moved as it is: `HeaderMap::extend` panics
+    // past its largest size.
+    if parts.headers.len() <= ROOMY_HEADERS {
+        let headers = out.headers_mut();
+        headers.reserve(parts.headers.len() + 2);
+        headers.extend(parts.headers);
+    } else {
+        *out.headers_mut() = parts.headers;
+    }
     *out.version_mut() = parts.version;
     *out.body_mut() = Some(body.into());
     Ok(out)
@@ -391,5 +400,47 @@ impl HttpTransport for ReqwestTransport {
             }
         });
         Ok((head, Box::pin(body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn request(headers: http::HeaderMap) -> HttpRequest {
+        let mut request = http::Request::new(Vec::new());
+        *request.uri_mut() = "http://127.0.0.1:1/v3/x?y=1".parse().unwrap();
+        *request.headers_mut() = headers;
+        request
+    }
+
+    #[test]
+    fn every_header_goes_to_reqwest_in_order_repeated_ones_included() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer k"));
+        headers.append("x-team", HeaderValue::from_static("a"));
+        headers.append("x-team", HeaderValue::from_static("b"));
+        headers.insert("user-agent", HeaderValue::from_static("sdk"));
+        let out = to_reqwest(request(headers.clone())).unwrap();
+        assert_eq!(out.url().as_str(), "http://127.0.0.1:1/v3/x?y=1");
+        let sent: Vec<_> = out.headers().iter().collect();
+        let given: Vec<_> = headers.iter().collect();
+        assert_eq!(sent, given);
+    }
+
+    #[test]
+    fn a_request_of_more_headers_than_a_map_can_grow_to_is_moved_as_it_is() {
+        // A map holds at most 24,576 entries, and `HeaderMap::reserve` (and `extend`)
+        // panic when asked for more: such a map is moved, not copied.
+        let mut headers = http::HeaderMap::new();
+        for i in 0..24_575 {
+            let name = HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap();
+            headers.insert(name, HeaderValue::from_static("v"));
+        }
+        let out = to_reqwest(request(headers)).unwrap();
+        assert_eq!(out.headers().len(), 24_575);
+        assert_eq!(out.headers()["x-h24574"], "v");
     }
 }

@@ -271,6 +271,11 @@ fn build_at(
     headers: http::HeaderMap,
     body: Vec<u8>,
 ) -> Result<HttpRequest> {
+    // Written after the authority, a path without its `/` would be read as part of the
+    // host (`https://host` + `v3/x`): another host, which would get the key.
+    if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        return Err(invalid_url("a path must start with `/`"));
+    }
     let path = http::uri::PathAndQuery::try_from(path).map_err(invalid_url)?;
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(origin.scheme.clone());
@@ -427,6 +432,27 @@ mod tests {
                 assert_eq!(built.uri().to_string(), whole.to_string(), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_path_without_its_slash_is_refused_not_sent_to_another_host() {
+        let config = Config::builder().api_key("k").build().unwrap();
+        let error = config
+            .api_request(Method::GET, "v3/users")
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("must start with `/`"), "{error}");
+        // With a base URL of its own path, the same piece is appended to that path.
+        let config = Config::builder()
+            .api_key("k")
+            .base_url("https://proxy.test/api")
+            .build()
+            .unwrap();
+        let request = config
+            .api_request(Method::GET, "/v3/users")
+            .build()
+            .unwrap();
+        assert_eq!(request.uri(), "https://proxy.test/api/v3/users");
     }
 
     #[test]
