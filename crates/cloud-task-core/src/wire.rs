@@ -127,6 +127,8 @@ pub struct RequestBuilder<'a> {
     /// The base URL (or its path), then the path as built so far: one buffer, sized once
     /// for the usual request, so that a call allocates its URL once.
     url: String,
+    /// Where the base URL (or its path) ends in `url`: the request's own path follows.
+    base_end: usize,
     /// The key bare in `Authorization` (the registry and the account API), not `Bearer`.
     bare_key: bool,
     method: Method,
@@ -149,6 +151,7 @@ impl<'a> RequestBuilder<'a> {
             config,
             origin,
             url,
+            base_end: base.len(),
             bare_key: false,
             method,
             query: Vec::new(),
@@ -196,6 +199,16 @@ impl<'a> RequestBuilder<'a> {
     /// URL is not valid.
     pub fn build(self) -> Result<HttpRequest> {
         let body = self.body.transpose()?;
+        // Written after the host, a path without its `/` would be read as part of it
+        // (`https://host` + `v3/x`): another host, which would get the key.
+        let own = &self.url[self.base_end..];
+        if !(own.is_empty() || own.starts_with('/')) {
+            return Err(Error::invalid_input(
+                "path",
+                "the path of a request must start with `/` (written after the host, it would \
+                 be read as part of the host name)",
+            ));
+        }
         let mut url = self.url;
         if !self.query.is_empty() {
             url.push('?');
@@ -271,11 +284,6 @@ fn build_at(
     headers: http::HeaderMap,
     body: Vec<u8>,
 ) -> Result<HttpRequest> {
-    // Written after the authority, a path without its `/` would be read as part of the
-    // host (`https://host` + `v3/x`): another host, which would get the key.
-    if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
-        return Err(invalid_url("a path must start with `/`"));
-    }
     let path = http::uri::PathAndQuery::try_from(path).map_err(invalid_url)?;
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(origin.scheme.clone());
@@ -436,23 +444,44 @@ mod tests {
 
     #[test]
     fn a_path_without_its_slash_is_refused_not_sent_to_another_host() {
+        let refused = |request: RequestBuilder<'_>| {
+            let error = request.build().unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidInput(e) if e.field == "path"),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains("must start with `/`"), "{error}");
+        };
+        for base in ["https://cloud-task.oomol.com", "https://proxy.test/api"] {
+            let config = Config::builder()
+                .api_key("k")
+                .base_url(base)
+                .build()
+                .unwrap();
+            // Given to the builder, or appended to an empty path.
+            refused(config.api_request(Method::GET, "v3/users"));
+            refused(config.api_request(Method::GET, "").path("v3"));
+            // With its `/`, the path follows the base URL's own.
+            let request = config
+                .api_request(Method::GET, "/v3/users")
+                .build()
+                .unwrap();
+            assert_eq!(request.uri(), &*format!("{base}/v3/users"));
+            // An empty path is the base URL itself; a query may follow it.
+            let request = config
+                .api_request(Method::GET, "")
+                .query("size", "1")
+                .build()
+                .unwrap();
+            assert_eq!(request.uri().query(), Some("size=1"));
+        }
+        // Without parts parsed once (the whole URL parsed per request), the same.
         let config = Config::builder().api_key("k").build().unwrap();
-        let error = config
-            .api_request(Method::GET, "v3/users")
-            .build()
-            .unwrap_err();
-        assert!(error.to_string().contains("must start with `/`"), "{error}");
-        // With a base URL of its own path, the same piece is appended to that path.
-        let config = Config::builder()
-            .api_key("k")
-            .base_url("https://proxy.test/api")
-            .build()
-            .unwrap();
-        let request = config
-            .api_request(Method::GET, "/v3/users")
-            .build()
-            .unwrap();
-        assert_eq!(request.uri(), "https://proxy.test/api/v3/users");
+        let mut request = config.api_request(Method::GET, "v3/users");
+        request.origin = None;
+        request.url = format!("{}v3/users", config.base_url());
+        request.base_end = config.base_url().len();
+        refused(request);
     }
 
     #[test]
