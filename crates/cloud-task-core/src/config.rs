@@ -437,10 +437,10 @@ pub(crate) struct BaseParts {
 }
 
 impl BaseParts {
-    /// The parts of `url`, when it is an absolute URL with no query whose text starts with
-    /// exactly `{scheme}://{authority}` (every base URL a configuration accepts).
-    fn of(url: &str) -> Option<BaseParts> {
-        let uri: http::Uri = url.parse().ok()?;
+    /// The parts of `url` (parsed as `uri`), when it is an absolute URL with no query whose
+    /// text starts with exactly `{scheme}://{authority}` (every base URL a configuration
+    /// accepts).
+    fn of(url: &str, uri: &http::Uri) -> Option<BaseParts> {
         let scheme = uri.scheme()?.clone();
         let authority = uri.authority()?.clone();
         let path_at = scheme.as_str().len() + "://".len() + authority.as_str().len();
@@ -1268,12 +1268,15 @@ impl ConfigBuilder {
         if let Some(bare) = bare_key {
             registry_headers.insert(AUTHORIZATION, bare);
         }
-        let origins = [&base_url, &upload_base_url, &registry_url, &api_url]
-            .into_iter()
-            .filter_map(|url| url.parse().ok())
-            .collect();
-        let bases =
-            [&base_url, &upload_base_url, &registry_url, &api_url].map(|url| BaseParts::of(url));
+        // The four base URLs parsed once: their origins (for interceptors) and the parts
+        // every request is made of.
+        let urls = [&base_url, &upload_base_url, &registry_url, &api_url];
+        let parsed = urls.map(|url| url.parse::<http::Uri>().ok());
+        let origins = parsed.iter().flatten().cloned().collect();
+        let bases = std::array::from_fn(|i| {
+            let uri = parsed[i].as_ref()?;
+            BaseParts::of(urls[i], uri)
+        });
         Ok(Config {
             inner: Arc::new(Inner {
                 base_url,
