@@ -293,9 +293,6 @@ impl ReqwestTransport {
     }
 }
 
-/// The most headers [`to_reqwest`] copies into a map with room for reqwest's own.
-const ROOMY_HEADERS: usize = 64;
-
 /// `request` as reqwest's. Its URL is written once, into a buffer of its size, and parsed:
 /// reqwest's own `TryFrom` formats the `Uri` into a growing `String` first (measured: about
 /// 1.5 k instructions of a call's 92 k). A URI without a scheme or a host goes through
@@ -323,15 +320,13 @@ fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request> {
     let mut out = reqwest::Request::new(parts.method, url);
     // Moved into a map with room for the headers reqwest adds (its default `Accept`): the
     // map as it comes has none, and reqwest's insertion would move every header to a
-    // larger buffer (measured: about 600 instructions of a call). A map of more headers
-    // than any request of the SDK carries is moved as it is: `HeaderMap::extend` panics
-    // past its largest size.
-    if parts.headers.len() <= ROOMY_HEADERS {
-        let headers = out.headers_mut();
-        headers.reserve(parts.headers.len() + 2);
+    // larger buffer (measured: about 600 instructions of a call). A map too large to be
+    // given that room (`HeaderMap` has a largest size) is moved as it is.
+    let headers = out.headers_mut();
+    if headers.try_reserve(parts.headers.len() + 2).is_ok() {
         headers.extend(parts.headers);
     } else {
-        *out.headers_mut() = parts.headers;
+        *headers = parts.headers;
     }
     *out.version_mut() = parts.version;
     *out.body_mut() = Some(body.into());
