@@ -485,6 +485,37 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_of_request_goes_to_its_own_base_url() {
+        // The parts parsed once are kept by position: a mix-up would send a request (and
+        // the key) to another of the four hosts.
+        let config = Config::builder()
+            .api_key("k")
+            .base_url("https://api.test/a")
+            .upload_base_url("https://upload.test:8443/u")
+            .registry_url("http://registry.test")
+            .api_url("https://account.test/x")
+            .build()
+            .unwrap();
+        let uri = |request: RequestBuilder<'_>| request.build().unwrap().uri().to_string();
+        assert_eq!(
+            uri(config.api_request(Method::GET, "/p")),
+            "https://api.test/a/p"
+        );
+        assert_eq!(
+            uri(config.upload_request(Method::GET, "/p")),
+            "https://upload.test:8443/u/p"
+        );
+        assert_eq!(
+            uri(config.registry_request(Method::GET, "/p")),
+            "http://registry.test/p"
+        );
+        assert_eq!(
+            uri(config.account_request(Method::GET, "/p")),
+            "https://account.test/x/p"
+        );
+    }
+
+    #[test]
     fn a_bad_path_is_refused_without_repeating_the_url() {
         let config = Config::builder().api_key("k").build().unwrap();
         let error = config
