@@ -4,7 +4,10 @@
 //!
 //! - async: the facade with its default features, and with its input checks too (feature
 //!   `input-checks`), against reqwest + tokio + serde_json;
-//! - blocking: the facade with `blocking` + `rustls` only, against ureq + serde_json.
+//! - blocking: the facade with `blocking` + `rustls` only, against ureq + serde_json
+//!   (decoding into `serde_json::Value`, no procedural macro), and, for reference, against
+//!   the same ureq program decoding into types of its own derived with serde (as the SDK
+//!   does: `serde_derive` and `syn` are then built by both).
 //!
 //! For each it prints the crates each program pulls in (`cargo tree -e normal`), the cold
 //! build time in debug and release (as a ratio, measured in this one run), and the size
@@ -17,7 +20,7 @@
 //! `QA_FOOTPRINT_KEEP=1` keeps their directory; `QA_FOOTPRINT=async` or `blocking` builds
 //! that pair only.
 //!
-//! Run: `cargo bench -p cloud-task-qa --bench footprint` (about 20 minutes on 2 cores).
+//! Run: `cargo bench -p cloud-task-qa --bench footprint` (about 25 minutes on 2 cores).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -134,7 +137,75 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 "#;
 
-fn programs(root: &Path) -> [Program; 5] {
+/// [`RAW_BLOCKING`] with types of its own, derived with serde, as a user who wants named
+/// fields would write it: the baseline that builds the same procedural macros as the SDK.
+const RAW_BLOCKING_TYPED: &str = r#"use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Create {
+    r#type: &'static str,
+    package_name: &'static str,
+    package_version: &'static str,
+    block_name: &'static str,
+    input_values: Value,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    #[serde(rename = "taskID")]
+    task_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskResult {
+    status: String,
+    result_data: Option<Value>,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let key = std::env::var("OOMOL_API_KEY")?;
+    let base = std::env::var("OOMOL_BASE_URL").unwrap_or("https://cloud-task.oomol.com".into());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let create = Create {
+        r#type: "serverless",
+        package_name: "@oomol/echo",
+        package_version: "1.0.0",
+        block_name: "main",
+        input_values: json!({"text": "hi"}),
+    };
+    let created: Created = agent
+        .post(format!("{base}/v3/users/me/tasks"))
+        .header("Authorization", &key)
+        .send_json(&create)?
+        .body_mut()
+        .read_json()?;
+    let id = created.task_id;
+    loop {
+        let result: TaskResult = agent
+            .get(format!("{base}/v3/users/me/tasks/{id}/result"))
+            .header("Authorization", &key)
+            .call()?
+            .body_mut()
+            .read_json()?;
+        match result.status.as_str() {
+            "success" => break println!("{id} {:?}", result.result_data),
+            "failed" => return Err(format!("task {id} failed").into()),
+            _ => std::thread::sleep(Duration::from_secs(3)),
+        }
+    }
+    Ok(())
+}
+"#;
+
+fn programs(root: &Path) -> [Program; 6] {
     let facade = root.display().to_string();
     [
         Program {
@@ -173,6 +244,14 @@ fn programs(root: &Path) -> [Program; 5] {
             dependencies: "ureq = { version = \"3\", features = [\"json\"] }\nserde_json = \"1\"\n"
                 .to_owned(),
             main: RAW_BLOCKING,
+        },
+        Program {
+            name: "raw-blocking-typed",
+            dependencies: "ureq = { version = \"3\", features = [\"json\"] }\n\
+                 serde = { version = \"1\", features = [\"derive\"] }\n\
+                 serde_json = \"1\"\n"
+                .to_owned(),
+            main: RAW_BLOCKING_TYPED,
         },
     ]
 }
@@ -330,7 +409,7 @@ fn main() {
         only.as_deref()
             .is_none_or(|pair| name.ends_with(pair) || name.contains(&format!("{pair}-")))
     };
-    let mut figures = vec![None; 5];
+    let mut figures = vec![None; 6];
     for (at, program) in programs(&root).into_iter().enumerate() {
         if !wanted(program.name) {
             continue;
@@ -360,6 +439,11 @@ fn main() {
             "blocking (the facade, blocking + rustls) against ureq + serde_json",
             3,
             4,
+        ),
+        (
+            "blocking (the facade, blocking + rustls) against ureq + serde_json + serde's derives (for reference)",
+            3,
+            5,
         ),
     ] {
         if let (Some(sdk), Some(raw)) = (figures[sdk], figures[raw]) {
