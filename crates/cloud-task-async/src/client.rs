@@ -82,7 +82,7 @@ impl Client {
     pub(crate) fn send(
         &self,
         transmit: Transmit,
-    ) -> impl Future<Output = (RequestId, Result<HttpResponse>)> + Send + 'static {
+    ) -> impl Future<Output = (RequestId, Result<HttpResponse>)> + Send + use<> {
         let span = cloud_task_core::__request_span!(&transmit, self.inner.config);
         let limits = transmit.limits(self.now());
         let transport = Arc::clone(&self.inner.transport);

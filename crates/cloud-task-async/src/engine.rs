@@ -166,11 +166,19 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 
     /// Drives the machine to its end, handing each event to `on_event`.
-    pub(crate) async fn run(mut self, mut on_event: impl FnMut(&M, M::Event)) -> M::Output {
-        loop {
-            match self.next().await {
-                Next::Event(event) => on_event(self.driving.machine(), event),
-                Next::Done(output) => return output,
+    pub(crate) fn run(
+        mut self,
+        mut on_event: impl FnMut(&M, M::Event),
+    ) -> impl Future<Output = M::Output> {
+        // A block, not an `async fn`: the future holds the engine once (an `async fn` keeps
+        // its argument and the local it is moved into, twice its size in every future
+        // around it).
+        async move {
+            loop {
+                match self.next().await {
+                    Next::Event(event) => on_event(self.driving.machine(), event),
+                    Next::Done(output) => return output,
+                }
             }
         }
     }
@@ -200,6 +208,11 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 }
             }
             match drive {
+                // Boxed: a body taken in pieces (a download) is rare, and its future is
+                // large; inline, every call's future would carry its room.
+                Drive::SendAlone(transmit) if transmit.streams_body => {
+                    Box::pin(self.send_streaming(transmit)).await;
+                }
                 Drive::SendAlone(transmit) => self.send_alone(transmit).await,
                 Drive::Work(work) => self.work(work).await,
                 Drive::Emit(event) => return Next::Event(event),
@@ -229,21 +242,21 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 .is_none_or(FuturesUnordered::is_empty)
     }
 
-    /// Sends the one request and waits for its answer (or the token).
-    async fn send_alone(&mut self, transmit: Transmit) {
-        if transmit.streams_body {
-            return self.send_streaming(transmit).await;
-        }
+    /// Sends the one request and waits for its answer (or the token). The transmit goes
+    /// into its send future here: the future this returns does not keep a copy of it.
+    fn send_alone(&mut self, transmit: Transmit) -> impl Future<Output = ()> {
         let send = self.client.send(transmit);
-        let (id, outcome) = match self.driving.live_token().cloned() {
-            None => send.await,
-            Some(token) => tokio::select! {
-                biased;
-                () = token.cancelled() => return self.driving.cancel(),
-                answer = send => answer,
-            },
-        };
-        self.driving.answer(id, outcome, self.client.now());
+        async move {
+            let (id, outcome) = match self.driving.live_token().cloned() {
+                None => send.await,
+                Some(token) => tokio::select! {
+                    biased;
+                    () = token.cancelled() => return self.driving.cancel(),
+                    answer = send => answer,
+                },
+            };
+            self.driving.answer(id, outcome, self.client.now());
+        }
     }
 
     /// Sends the one request whose head comes first, and waits for its head (or the
