@@ -166,6 +166,10 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
     }
 
     /// Drives the machine to its end, handing each event to `on_event`.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the engine twice"
+    )]
     pub(crate) fn run(
         mut self,
         mut on_event: impl FnMut(&M, M::Event),
