@@ -97,6 +97,7 @@ pub(crate) enum Landing {
 impl Flight {
     /// Hands out `request` with a deadline of `now + config.timeout()` (or `cap`, when
     /// sooner). With `follow`, same-origin redirects of it are followed.
+    #[inline]
     pub(crate) fn launch(
         config: &Config,
         name: &'static str,
@@ -109,6 +110,7 @@ impl Flight {
     }
 
     /// [`launch`](Self::launch) with its own timeout instead of the configuration's.
+    #[inline]
     pub(crate) fn launch_for(
         config: &Config,
         name: &'static str,
@@ -387,6 +389,7 @@ impl fmt::Debug for Call {
 impl Call {
     /// A call sending `request` (an operation named `name`) at `now`: its deadline is
     /// `now + config.timeout()`, and same-origin redirects of it are followed.
+    #[inline]
     pub fn new(config: &Config, name: &'static str, request: HttpRequest, now: Instant) -> Call {
         let (flight, transmit) = Flight::launch(config, name, request, now, None, true);
         Call {
@@ -427,6 +430,7 @@ impl Call {
     }
 
     /// The task it is about, if any.
+    #[inline]
     pub(crate) fn task_arc(&self) -> Option<Arc<str>> {
         self.task.clone()
     }
@@ -448,6 +452,7 @@ impl Call {
     }
 
     /// What to do next, at `now`.
+    #[inline]
     pub fn poll_action(&mut self, now: Instant) -> CallAction {
         match std::mem::replace(&mut self.state, CallState::Spent) {
             CallState::Ready(transmit) => {

@@ -353,6 +353,7 @@ impl Hooks {
 
 impl<M: Machine> Driving<M> {
     /// Drives `machine`, watching its own cancel token.
+    #[inline]
     pub fn new(machine: M) -> Self {
         let token = machine.cancel_token().cloned();
         Driving {
@@ -368,6 +369,7 @@ impl<M: Machine> Driving<M> {
 
     /// Runs the interceptors of `config` ([`Config::interceptors`]) on every request the
     /// machine hands out and on its answer (nothing when there are none).
+    #[inline]
     pub fn intercepted(mut self, config: &Config) -> Self {
         if !config.interceptors().is_empty() {
             self.hooks = Some(Box::new(Hooks {
@@ -635,6 +637,7 @@ impl Machine for Call {
     type Work = NoWork;
     type WorkDone = NoWork;
 
+    #[inline]
     fn poll_step(&mut self, now: Instant) -> Step<Infallible, Self::Output> {
         match self.poll_action(now) {
             CallAction::Send(mut transmit) => {
