@@ -391,12 +391,25 @@ impl Call {
     /// `now + config.timeout()`, and same-origin redirects of it are followed.
     #[inline]
     pub fn new(config: &Config, name: &'static str, request: HttpRequest, now: Instant) -> Call {
+        Call::launched(config, name, request, now, None)
+    }
+
+    /// A call sending `request`, about task `task`: built where it is returned, not moved
+    /// there (a call is some 700 bytes).
+    #[inline]
+    fn launched(
+        config: &Config,
+        name: &'static str,
+        request: HttpRequest,
+        now: Instant,
+        task: Option<Arc<str>>,
+    ) -> Call {
         let (flight, transmit) = Flight::launch(config, name, request, now, None, true);
         Call {
             config: config.clone(),
             flight: Some(flight),
             state: CallState::Ready(transmit),
-            task: None,
+            task,
             name,
         }
     }
@@ -408,9 +421,9 @@ impl Call {
         config: &Config,
         now: Instant,
     ) -> Result<Call, Error> {
-        let mut call = Call::new(config, O::NAME, op.request(config)?, now);
-        call.task = op.task_id().map(Arc::from);
-        Ok(call)
+        let request = op.request(config)?;
+        let task = op.task_id().map(Arc::from);
+        Ok(Call::launched(config, O::NAME, request, now, task))
     }
 
     /// The same call, about task `task_id` (its transmits carry it, for logs and tracing).
