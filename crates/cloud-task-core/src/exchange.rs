@@ -490,6 +490,7 @@ impl Call {
     }
 
     /// Feeds the answer to request `id` (any other `id` is ignored).
+    #[inline]
     pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, _now: Instant) {
         if !self.awaits(id) {
             return;

@@ -594,10 +594,12 @@ pub struct Progress {
 /// The inputs every machine takes as its own inherent methods do.
 macro_rules! delegate_answers {
     ($machine:ident) => {
+        #[inline]
         fn handle_response(&mut self, id: RequestId, response: HttpResponse, now: Instant) {
             $machine::handle_response(self, id, response, now);
         }
 
+        #[inline]
         fn handle_transport_error(&mut self, id: RequestId, error: Error, now: Instant) {
             $machine::handle_transport_error(self, id, error, now);
         }

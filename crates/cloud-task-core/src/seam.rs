@@ -125,6 +125,7 @@ impl Transmit {
     }
 
     /// The limits to give the transport when sending at `now`.
+    #[inline]
     pub fn limits(&self, now: Instant) -> SendLimits {
         SendLimits::new(
             self.deadline.saturating_duration_since(now),
