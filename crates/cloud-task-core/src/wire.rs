@@ -137,6 +137,7 @@ pub struct RequestBuilder<'a> {
 }
 
 impl<'a> RequestBuilder<'a> {
+    #[inline]
     pub(crate) fn new(config: &'a Config, base: Base, method: Method, path: &str) -> Self {
         let (base, origin) = config.base(base);
         let base = match origin {
@@ -161,6 +162,7 @@ impl<'a> RequestBuilder<'a> {
 
     /// Appends `/{segment}` to the path, percent-encoded as one segment
     /// ([`encode_path_segment`]: `/` becomes `%2F`).
+    #[inline]
     pub fn segment(mut self, segment: &str) -> Self {
         self.url.push('/');
         push_path_segment(&mut self.url, segment);
@@ -168,6 +170,7 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// Appends a literal piece to the path, as written (e.g. `/result`).
+    #[inline]
     pub fn path(mut self, piece: &str) -> Self {
         self.url.push_str(piece);
         self
@@ -237,11 +240,13 @@ impl<'a> RequestBuilder<'a> {
 
 impl Config {
     /// A request to the task API: `{base_url}{path}` (see [`RequestBuilder`]).
+    #[inline]
     pub fn api_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder::new(self, Base::Api, method, path)
     }
 
     /// A request to the upload API: `{upload_base_url}{path}` (see [`RequestBuilder`]).
+    #[inline]
     pub fn upload_request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder::new(self, Base::Upload, method, path)
     }
@@ -303,6 +308,7 @@ fn invalid_url(error: impl std::fmt::Display) -> Error {
 }
 
 /// A request to a URI already parsed.
+#[inline]
 pub(crate) fn request_to(
     method: Method,
     uri: http::Uri,
