@@ -316,3 +316,34 @@ async fn answers_that_come_during_local_work_are_fed() {
     waker.await.unwrap();
     assert_eq!(fed(&log), [Fed::Answer("/ok", 200), Fed::Work(9)]);
 }
+
+/// Every future and stream of the client can go to another thread (`tokio::spawn`): each
+/// is `Send`, whatever machine its engine drives and however its engine is held. Checked
+/// when this compiles; the futures are made and dropped, never polled.
+#[test]
+fn every_future_and_stream_of_the_client_is_send() {
+    use crate::{
+        AwaitOptions, BatchOptions, CreateTaskRequest, DownloadOptions, ListTasksQuery,
+        LoginOptions, UploadOptions,
+    };
+    use cloud_task_core::GetTaskResult;
+
+    fn send<T: Send>(_: T) {}
+    let client = Client::builder().api_key("k").build().unwrap();
+    let request = || CreateTaskRequest::new("@oomol/echo", "1.0.0", "main");
+    let op = GetTaskResult::new("t");
+    send(client.execute(&op));
+    send(client.get_task_result("t"));
+    send(client.create_task(request()));
+    send(client.await_result("t", AwaitOptions::new()));
+    send(client.create_and_wait(request(), AwaitOptions::new()));
+    send(client.await_many(["t"], AwaitOptions::new()));
+    send(client.download("https://h.test/f", "f", DownloadOptions::new()));
+    send(client.upload_bytes(b"x", "x.txt", UploadOptions::new()));
+    send(client.login(LoginOptions::default(), |_| {}));
+    send(client.submit(request()));
+    send(client.list_all(ListTasksQuery::default()));
+    send(client.events("t", AwaitOptions::new()));
+    send(client.watch("t", AwaitOptions::new()));
+    send(client.run_many([request()], BatchOptions::new()));
+}
