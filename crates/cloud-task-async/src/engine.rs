@@ -246,21 +246,18 @@ impl<M: Machine, L: Local<M::Work, M::WorkDone>> Engine<M, L> {
                 .is_none_or(FuturesUnordered::is_empty)
     }
 
-    /// Sends the one request and waits for its answer (or the token). The transmit goes
-    /// into its send future here: the future this returns does not keep a copy of it.
-    fn send_alone(&mut self, transmit: Transmit) -> impl Future<Output = ()> {
+    /// Sends the one request and waits for its answer (or the token).
+    async fn send_alone(&mut self, transmit: Transmit) {
         let send = self.client.send(transmit);
-        async move {
-            let (id, outcome) = match self.driving.live_token().cloned() {
-                None => send.await,
-                Some(token) => tokio::select! {
-                    biased;
-                    () = token.cancelled() => return self.driving.cancel(),
-                    answer = send => answer,
-                },
-            };
-            self.driving.answer(id, outcome, self.client.now());
-        }
+        let (id, outcome) = match self.driving.live_token().cloned() {
+            None => send.await,
+            Some(token) => tokio::select! {
+                biased;
+                () = token.cancelled() => return self.driving.cancel(),
+                answer = send => answer,
+            },
+        };
+        self.driving.answer(id, outcome, self.client.now());
     }
 
     /// Sends the one request whose head comes first, and waits for its head (or the
