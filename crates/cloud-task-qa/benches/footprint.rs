@@ -12,8 +12,8 @@
 //! For each it prints the crates each program pulls in (`cargo tree -e normal`), the cold
 //! build time in debug and release (as a ratio, measured in this one run: the wall time,
 //! and the CPU time of cargo and every `rustc` it ran, which the machine's other load moves
-//! less), and the size of the stripped release binary. Targets: build time ≤ 1.3× the raw program's, binary
-//! ≤ 1.5×. Each figure is followed by `ok` or `BELOW TARGET`.
+//! less), and the size of the stripped release binary. Targets: build time ≤ 1.3× the raw
+//! program's, binary ≤ 1.5×. Each figure is followed by `ok` or `BELOW TARGET`.
 //!
 //! The programs start from the workspace's `Cargo.lock` (the same versions of every shared
 //! crate) and build offline from the local cargo cache when they can (online otherwise,
