@@ -284,3 +284,29 @@ fn a_client_never_follows_a_redirect_to_another_host<D: Driver>() {
         assert_refused(status, outcome, &servers);
     }
 }
+
+/// A user's own ureq agent follows redirects by default (`max_redirects` 10), and the
+/// transport sets its own settings per request only on an agent that does not already
+/// have them: such an agent must not follow a redirect to another host either.
+#[test]
+fn a_user_s_own_ureq_agent_never_follows_a_redirect_to_another_host() {
+    let agent = ureq::Agent::new_with_defaults();
+    assert!(agent.config().max_redirects() > 0, "ureq's default follows");
+    for (status, post) in REDIRECTS {
+        let servers = Redirect::start(status);
+        let client = cloud_task_blocking::Client::builder()
+            .api_key(KEY)
+            .default_header("Cookie", format!("oomol-token={TOKEN}"))
+            .base_url(servers.api.url("127.0.0.1"))
+            .timeout(REQUEST_TIMEOUT)
+            .transport(cloud_task_blocking::UreqTransport::from(agent.clone()))
+            .build()
+            .unwrap();
+        let outcome = if post {
+            client.create_task(echo(json!({}))).map(drop)
+        } else {
+            client.get_task_result("t-1").map(drop)
+        };
+        assert_refused(status, outcome, &servers);
+    }
+}
