@@ -502,23 +502,27 @@ mod tests {
             .api_url("https://account.test/x")
             .build()
             .unwrap();
-        let uri = |request: RequestBuilder<'_>| request.build().unwrap().uri().to_string();
-        assert_eq!(
-            uri(config.api_request(Method::GET, "/p")),
-            "https://api.test/a/p"
-        );
-        assert_eq!(
-            uri(config.upload_request(Method::GET, "/p")),
-            "https://upload.test:8443/u/p"
-        );
-        assert_eq!(
-            uri(config.registry_request(Method::GET, "/p")),
-            "http://registry.test/p"
-        );
-        assert_eq!(
-            uri(config.account_request(Method::GET, "/p")),
-            "https://account.test/x/p"
-        );
+        let requests: [(RequestBuilder<'_>, &str); 4] = [
+            (
+                config.api_request(Method::GET, "/p"),
+                "https://api.test/a/p",
+            ),
+            (
+                config.upload_request(Method::GET, "/p"),
+                "https://upload.test:8443/u/p",
+            ),
+            (
+                config.registry_request(Method::GET, "/p"),
+                "http://registry.test/p",
+            ),
+            (
+                config.account_request(Method::GET, "/p"),
+                "https://account.test/x/p",
+            ),
+        ];
+        for (request, expected) in requests {
+            assert_eq!(request.build().unwrap().uri().to_string(), expected);
+        }
     }
 
     #[test]
