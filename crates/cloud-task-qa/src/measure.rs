@@ -51,7 +51,7 @@ pub fn children_ticks(stat: &str) -> Option<u64> {
     let mut fields = rest.split_whitespace().skip(16 - 3);
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
-    Some(user + system)
+    user.checked_add(system)
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`; 100, Linux's `USER_HZ`, when that fails).
@@ -162,6 +162,9 @@ mod tests {
             children_ticks("4242 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 x 1"),
             None
         );
+        // Numbers whose sum does not fit: no figure, not a panic.
+        let huge = format!("4242 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 {0} {0}", u64::MAX);
+        assert_eq!(children_ticks(&huge), None);
     }
 
     #[test]
